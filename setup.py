@@ -1,0 +1,64 @@
+"""Packaging for tb-featureviz.
+
+The top-level ``trainer/`` and ``frontend/`` directories are mapped into the package as
+``tb_featureviz.trainer`` and ``tb_featureviz.frontend``; ``tests/test_packaging.py`` builds a wheel and
+checks that the mapping holds.
+"""
+
+from setuptools import setup
+
+setup(
+    name="tb-featureviz",
+    version="0.1.0",
+    description="See what a CNN learns while it trains: activations, filter patterns and Grad-CAM in TensorBoard.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=[
+        "tb_featureviz",
+        "tb_featureviz.compute",
+        "tb_featureviz.render",
+        "tb_featureviz.plugin",
+        "tb_featureviz.export",
+        "tb_featureviz.trainer",
+        "tb_featureviz.frontend",
+    ],
+    package_dir={
+        "tb_featureviz": "tb_featureviz",
+        "tb_featureviz.trainer": "trainer",
+        "tb_featureviz.frontend": "frontend",
+    },
+    package_data={
+        "tb_featureviz": ["py.typed"],
+        "tb_featureviz.plugin": ["http_api.md"],
+        "tb_featureviz.frontend": ["*.js", "*.css", "*.html"],
+    },
+    install_requires=[
+        "numpy>=1.23",
+        "pillow>=9",
+        "protobuf>=3.20",
+        "tensorboard>=2.16",
+    ],
+    extras_require={
+        # The writer side (callback, compute, trainer) needs TensorFlow; the viewer side does not.
+        "tf": ["tensorflow>=2.16"],
+        "test": [
+            "tensorflow>=2.16",
+            "pytest>=7",
+            "playwright>=1.40",
+            "ruff>=0.5",
+            "mypy>=1.8",
+            "build",
+        ],
+    },
+    entry_points={
+        "tensorboard_plugins": ["featureviz = tb_featureviz.plugin.loader:FeatureVizLoader"],
+        "console_scripts": ["featureviz = tb_featureviz.cli:main"],
+    },
+    classifiers=[
+        "Framework :: TensorFlow",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

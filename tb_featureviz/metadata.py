@@ -1,0 +1,242 @@
+"""Summary metadata and the on-disk format of featureviz summaries.
+
+This module is imported by both sides (the TensorFlow writer and the TensorBoard plugin) and must not
+import TensorFlow.
+
+Storage format (version 1)
+--------------------------
+
+Every featureviz summary is a rank-1 ``tf.string`` tensor, written with ``step`` = epoch index under the
+run ``<log_dir>/featureviz``. Its summary metadata has ``plugin_name="featureviz"``,
+``data_class=DATA_CLASS_BLOB_SEQUENCE`` and, as ``content``, UTF-8 JSON::
+
+    {"version": 1, "kind": "activations", "layer": "conv2d", "layout": {...}, "extra": {...}}
+
+TensorBoard keeps the metadata of the first event of a tag only, so the metadata holds what never
+changes for a tag (kind, layer, grid layout). What changes per epoch lives in the data: element 0 of
+every blob sequence is a UTF-8 JSON *record*; elements 1.. are PNG images that the record describes.
+
+Tags and their blob sequences:
+
+``activations/<layer>``
+    ``[record, grid_probe_0, ..., grid_probe_{N-1}]``: one grayscale (mode ``L``) PNG grid per probe
+    image, every channel of the layer's output normalised on its own. ``layout`` describes the grid.
+    Record: ``{"probes": N, "dead": [channel, ...], "shape": [h, w, C]}`` where ``dead`` lists the
+    channels that are zero everywhere for all probe images.
+``filters/<layer>``
+    ``[record, rgb_grid]``: one RGB PNG grid with one tile per filter pattern.
+    Record: ``{"filters": [index, ...], "activation": [float, ...], "size": px}``: the filter index of
+    each tile and the mean activation each pattern reaches.
+``gradcam/<layer>``
+    ``[record, heat, overlay, heat, overlay, ...]``: for each probe image and each target (predicted
+    class, then true class when labels are known) a grayscale heatmap PNG at input resolution and a
+    ready RGB overlay PNG. Record::
+
+        {"probes": [{"probe": 0, "true": 1 | null, "predicted": 0, "probabilities": [..],
+                     "targets": [{"target": "predicted", "class": 0, "score": 0.93,
+                                  "heatmap": 1, "overlay": 2}, ...]}, ...]}
+
+    ``heatmap``/``overlay`` are indices into the blob sequence; ``score`` is the model's probability
+    for that class.
+``probes``
+    ``[record, png_0, ..., png_{N-1}]``: the probe images as RGB PNGs at input resolution, written at
+    the first logged epoch only. Record: ``{"labels": [int, ...] | null, "class_names": [...] | null}``.
+``run_info``
+    ``[record]``: written at the first logged epoch. Record: model name, text summary, parameter
+    count, input shape, optimizer config, user hyper-parameters, start time (ISO 8601), class names.
+
+Scalars (ordinary ``tf.summary.scalar``, read by TensorBoard's scalars plugin) in the same run:
+``epoch_<metric>`` and ``epoch_val_<metric>`` (the epoch logs, so curves exist without Keras'
+TensorBoard callback), ``health/dead_fraction/<layer>`` and ``cost/<kind>_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tensorboard.compat.proto import summary_pb2
+
+PLUGIN_NAME = "featureviz"
+"""The plugin name: in summary metadata, TensorBoard routes and the run subdirectory."""
+
+RUN_SUBDIR = "featureviz"
+"""Subdirectory of the user's log dir that the callback writes to."""
+
+CONTENT_VERSION = 1
+
+KINDS = ("activations", "filters", "gradcam", "probes", "run_info")
+"""Every summary kind, in display order."""
+
+TAG_PREFIX = {"activations": "activations/", "filters": "filters/", "gradcam": "gradcam/"}
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Geometry of a tiled grid image, so a viewer can map a pixel to a tile.
+
+    Tile ``k`` (row-major, ``k < count``) has its top-left corner at
+    ``x = (k % cols) * (tile_width + padding)``, ``y = (k // cols) * (tile_height + padding)``.
+    The image is ``cols * tile_width + (cols - 1) * padding`` pixels wide and
+    ``rows * tile_height + (rows - 1) * padding`` high; there is no outer border.
+    """
+
+    rows: int
+    cols: int
+    tile_height: int
+    tile_width: int
+    padding: int
+    count: int
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "cols", "tile_height", "tile_width", "count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GridLayout.{name} must be a positive int. Received: {name}={value!r}")
+        if not isinstance(self.padding, int) or self.padding < 0:
+            raise ValueError(f"GridLayout.padding must be an int >= 0. Received: padding={self.padding!r}")
+        if self.count > self.rows * self.cols:
+            raise ValueError(
+                f"GridLayout.count={self.count} does not fit in {self.rows}x{self.cols} tiles."
+            )
+
+    @property
+    def width(self) -> int:
+        return self.cols * self.tile_width + (self.cols - 1) * self.padding
+
+    @property
+    def height(self) -> int:
+        return self.rows * self.tile_height + (self.rows - 1) * self.padding
+
+    def tile_origin(self, index: int) -> tuple[int, int]:
+        """Returns ``(x, y)`` of the top-left pixel of tile ``index``."""
+        if not 0 <= index < self.count:
+            raise ValueError(f"Tile index out of range [0, {self.count}). Received: index={index}")
+        row, col = divmod(index, self.cols)
+        return col * (self.tile_width + self.padding), row * (self.tile_height + self.padding)
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GridLayout:
+        return cls(**{k: int(data[k]) for k in ("rows", "cols", "tile_height", "tile_width", "padding", "count")})
+
+
+@dataclass(frozen=True)
+class PluginContent:
+    """The parsed ``content`` of a featureviz summary's metadata."""
+
+    kind: str
+    layer: str | None = None
+    layout: GridLayout | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    version: int = CONTENT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "kind": self.kind,
+            "layer": self.layer,
+            "layout": self.layout.to_json() if self.layout else None,
+            "extra": self.extra,
+        }
+
+
+def create_summary_metadata(
+    kind: str,
+    *,
+    layer: str | None = None,
+    layout: GridLayout | None = None,
+    extra: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> summary_pb2.SummaryMetadata:
+    """Creates the ``SummaryMetadata`` of a featureviz summary.
+
+    Args:
+        kind: One of ``KINDS``.
+        layer: The layer name, for ``activations``, ``filters`` and ``gradcam``.
+        layout: The grid geometry of the images, where they are grids.
+        extra: Further JSON-serialisable facts that never change for this tag.
+        description: Markdown shown by TensorBoard as the tag's description.
+
+    Returns:
+        A ``SummaryMetadata`` proto with ``data_class=DATA_CLASS_BLOB_SEQUENCE``.
+
+    Raises:
+        ValueError: ``kind`` is unknown.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown summary kind. Expected one of {KINDS}. Received: kind={kind!r}")
+    content = PluginContent(kind=kind, layer=layer, layout=layout, extra=dict(extra or {}))
+    return summary_pb2.SummaryMetadata(
+        summary_description=description or "",
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME,
+            content=json.dumps(content.to_json(), sort_keys=True).encode("utf-8"),
+        ),
+        data_class=summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
+    )
+
+
+def parse_plugin_metadata(content: bytes) -> PluginContent:
+    """Parses the ``plugin_data.content`` bytes written by ``create_summary_metadata``.
+
+    Raises:
+        ValueError: the content is not featureviz JSON or has an unsupported version.
+    """
+    try:
+        data = json.loads(bytes(content).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"featureviz metadata is not valid JSON: {content[:80]!r}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"featureviz metadata must be a JSON object. Received: {data!r}")
+    version = data.get("version")
+    if version != CONTENT_VERSION:
+        raise ValueError(
+            f"Unsupported featureviz metadata version {version!r}; this tb-featureviz reads version "
+            f"{CONTENT_VERSION}. Upgrade tb-featureviz to read these logs."
+        )
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"Unknown featureviz summary kind {kind!r}.")
+    layout = data.get("layout")
+    return PluginContent(
+        kind=kind,
+        layer=data.get("layer"),
+        layout=GridLayout.from_json(layout) if layout else None,
+        extra=dict(data.get("extra") or {}),
+        version=version,
+    )
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """Encodes element 0 of a blob sequence (the per-step JSON record)."""
+    return json.dumps(record, sort_keys=True, allow_nan=False).encode("utf-8")
+
+
+def decode_record(blob: bytes) -> dict[str, Any]:
+    """Decodes element 0 of a blob sequence.
+
+    Raises:
+        ValueError: the blob is not a JSON object.
+    """
+    try:
+        data = json.loads(bytes(blob).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"featureviz record is not valid JSON: {bytes(blob)[:80]!r}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"featureviz record must be a JSON object. Received: {data!r}")
+    return data
+
+
+def tag_for(kind: str, layer: str | None = None) -> str:
+    """Returns the tag of a summary: ``activations/<layer>``, ``probes``, ..."""
+    if kind in TAG_PREFIX:
+        if not layer:
+            raise ValueError(f"kind={kind!r} needs a layer name. Received: layer={layer!r}")
+        return TAG_PREFIX[kind] + layer
+    if kind not in KINDS:
+        raise ValueError(f"Unknown summary kind. Expected one of {KINDS}. Received: kind={kind!r}")
+    return kind
