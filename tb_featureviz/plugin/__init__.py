@@ -1,0 +1,1 @@
+"""The featureviz TensorBoard plugin. Imports only ``tensorboard``, never TensorFlow."""

@@ -1,0 +1,41 @@
+"""The ``tensorboard_plugins`` entry point.
+
+TensorBoard calls ``entry_point.load()`` without a try/except, so this module imports only
+``tensorboard.plugins.base_plugin``; the plugin itself is imported in ``load()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from tensorboard.plugins import base_plugin
+
+from tb_featureviz.metadata import PLUGIN_NAME
+
+logger = logging.getLogger(__name__)
+
+
+class FeatureVizLoader(base_plugin.TBLoader):
+    """Loads the featureviz plugin and makes TensorBoard keep every featureviz epoch.
+
+    TensorBoard keeps 10 steps per tag of an unknown plugin by default; ``fix_flags`` sets
+    ``--samples_per_plugin featureviz=0`` (keep all) unless the user gave a value.
+    """
+
+    def define_flags(self, parser: argparse.ArgumentParser) -> None:
+        return None
+
+    def fix_flags(self, flags: Any) -> None:
+        samples = getattr(flags, "samples_per_plugin", None)
+        if isinstance(samples, dict):
+            samples.setdefault(PLUGIN_NAME, 0)
+
+    def load(self, context: base_plugin.TBContext) -> base_plugin.TBPlugin | None:
+        try:
+            from tb_featureviz.plugin.plugin import FeatureVizPlugin
+        except ImportError:
+            logger.exception("Could not import the featureviz plugin; the tab is disabled.")
+            return None
+        return FeatureVizPlugin(context)
