@@ -97,9 +97,7 @@ class GridLayout:
         if not isinstance(self.padding, int) or self.padding < 0:
             raise ValueError(f"GridLayout.padding must be an int >= 0. Received: padding={self.padding!r}")
         if self.count > self.rows * self.cols:
-            raise ValueError(
-                f"GridLayout.count={self.count} does not fit in {self.rows}x{self.cols} tiles."
-            )
+            raise ValueError(f"GridLayout.count={self.count} does not fit in {self.rows}x{self.cols} tiles.")
 
     @property
     def width(self) -> int:

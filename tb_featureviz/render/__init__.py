@@ -1,0 +1,31 @@
+"""Rendering: NumPy arrays in, images and PNG bytes out. NumPy and Pillow only, no TensorFlow.
+
+Example:
+    >>> grid, layout = activation_grid(acts["conv2d"][0])   # [h, w, C] -> uint8 [H, W]
+    >>> png = encode_png(grid)
+"""
+
+from tb_featureviz.render.colormap import COLORMAPS, apply_colormap, colormap_lut
+from tb_featureviz.render.grid import (
+    activation_grid,
+    dead_channels,
+    filter_grid,
+    normalize_channels,
+    tile_grid,
+)
+from tb_featureviz.render.image import decode_png, encode_png, heatmap_overlay, to_uint8_image
+
+__all__ = [
+    "COLORMAPS",
+    "activation_grid",
+    "apply_colormap",
+    "colormap_lut",
+    "dead_channels",
+    "decode_png",
+    "encode_png",
+    "filter_grid",
+    "heatmap_overlay",
+    "normalize_channels",
+    "tile_grid",
+    "to_uint8_image",
+]
