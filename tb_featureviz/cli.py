@@ -1,0 +1,142 @@
+"""The ``featureviz`` command: ``train``, ``demo``, ``export`` and ``make-data``.
+
+``featureviz demo`` trains the reference CNN in a child process and serves TensorBoard with the
+featureviz plugin on 127.0.0.1 in this one, so the page fills in epoch by epoch. Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+
+def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--logdir", default="runs", help="TensorBoard log directory (default: runs)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs to train (default: 10)")
+    parser.add_argument("--port", type=int, default=6006, help="TensorBoard port (0 picks a free one)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--load-fast", choices=("true", "false", "auto"), default="auto")
+    parser.add_argument("--no-train", action="store_true", help="only serve the logdir, do not train")
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help="extra flags for `featureviz train`, quoted, e.g. --train-args='--augment --train-images 400'",
+    )
+
+
+def start_tensorboard(logdir: str, *, host: str = "127.0.0.1", port: int = 0, load_fast: str = "auto") -> str:
+    """Starts TensorBoard with every installed plugin (featureviz included) in this process.
+
+    Returns:
+        The URL it serves on.
+    """
+    from tensorboard import default, program
+
+    tb = program.TensorBoard(plugins=default.get_plugins())
+    tb.configure(argv=[None, "--logdir", logdir, "--host", host, "--port", str(port), f"--load_fast={load_fast}"])
+    return str(tb.launch())
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``featureviz demo``: background training plus a TensorBoard, until training ends and Ctrl-C."""
+    import shlex
+
+    os.makedirs(args.logdir, exist_ok=True)
+    child: subprocess.Popen[bytes] | None = None
+    if not args.no_train:
+        cmd = [sys.executable, "-m", "tb_featureviz.cli", "train", "--logdir", args.logdir]
+        cmd += ["--epochs", str(args.epochs), *shlex.split(args.train_args)]
+        child = subprocess.Popen(cmd)
+    try:
+        try:
+            url = start_tensorboard(args.logdir, host=args.host, port=args.port, load_fast=args.load_fast)
+        except Exception as e:  # a taken port, say: say so and stop the child
+            print(f"featureviz demo: error: could not start TensorBoard: {e}", file=sys.stderr)
+            return 2
+        print(f"\nfeatureviz demo: TensorBoard at {url}#featureviz  (Ctrl-C stops training and the server)\n")
+        sys.stdout.flush()
+        announced = False
+        while True:
+            time.sleep(0.5)
+            if child is not None and child.poll() is not None and not announced:
+                status = "finished" if child.returncode == 0 else f"stopped with exit code {child.returncode}"
+                print(f"featureviz demo: training {status}; still serving {url}#featureviz (Ctrl-C to quit)")
+                sys.stdout.flush()
+                announced = True
+    except KeyboardInterrupt:
+        print("\nfeatureviz demo: stopping.")
+        return 0
+    finally:
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def run_make_data(args: argparse.Namespace) -> int:
+    """``featureviz make-data DIR``: writes the synthetic set as JPEGs in the tutorial's folder layout."""
+    from tb_featureviz.trainer.data import write_image_folder
+
+    root = write_image_folder(args.dir, train=args.train, validation=args.validation, seed=args.seed)
+    print(f"featureviz: wrote {args.train} train and {args.validation} validation images to {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``featureviz`` argument parser."""
+    from tb_featureviz import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="featureviz",
+        description="See what a CNN learns while it trains: activations, filter patterns and Grad-CAM in TensorBoard.",
+    )
+    parser.add_argument("--version", action="version", version=f"tb-featureviz {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from tb_featureviz.trainer.train import add_train_arguments
+
+    p_train = sub.add_parser("train", help="train the tutorial's CNN and write featureviz summaries")
+    add_train_arguments(p_train)
+    p_demo = sub.add_parser("demo", help="train in the background and watch it live in TensorBoard")
+    _add_demo_arguments(p_demo)
+    p_data = sub.add_parser("make-data", help="write the embedded synthetic set as a folder of JPEGs")
+    p_data.add_argument("dir")
+    p_data.add_argument("--train", type=int, default=200)
+    p_data.add_argument("--validation", type=int, default=100)
+    p_data.add_argument("--seed", type=int, default=0)
+    try:
+        from tb_featureviz.export.cli import add_export_arguments
+    except ImportError:
+        add_export_arguments = None
+    if add_export_arguments is not None:
+        p_export = sub.add_parser("export", help="export summaries as HTML, PNG, GIF or ZIP for reports")
+        add_export_arguments(p_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``featureviz`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        from tb_featureviz.trainer.train import run_train
+
+        return run_train(args)
+    if args.command == "demo":
+        return run_demo(args)
+    if args.command == "make-data":
+        return run_make_data(args)
+    from tb_featureviz.export.cli import run_export
+
+    return run_export(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Summary ops for featureviz, called under any ``tf.summary`` writer, the way ``tf.summary.image`` is.
+
+Each op renders NumPy arrays to PNG (``tb_featureviz.render``) and writes one rank-1 string tensor
+``[record_json, png, ...]`` with featureviz metadata (``tb_featureviz.metadata``). ``step`` defaults to
+``tf.summary.experimental.get_step()``; the callback uses the epoch index.
+
+Example:
+    >>> writer = tf.summary.create_file_writer("runs/exp1/featureviz")
+    >>> with writer.as_default():
+    ...     acts = tb_featureviz.activations(model, images)
+    ...     for layer, a in acts.items():
+    ...         tb_featureviz.summary.activations(layer, a, step=epoch)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tb_featureviz import metadata, render
+
+__all__ = ["activations", "filter_patterns", "gradcam", "probes", "run_info"]
+
+
+def _write(tag: str, blobs: Sequence[bytes], step: int | None, meta: Any) -> bool:
+    tensor = tf.constant(list(blobs), dtype=tf.string)
+    return bool(tf.summary.write(tag, tensor, step=step, metadata=meta))
+
+
+def _as_int_list(values: Any, name: str, n: int) -> list[int] | None:
+    if values is None:
+        return None
+    arr = np.asarray(values).reshape(-1)
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} must have one entry per probe image ({n}). Received {arr.shape[0]} entries")
+    return [int(v) for v in arr]
+
+
+def activations(
+    name: str,
+    data: np.ndarray | tf.Tensor,
+    step: int | None = None,
+    *,
+    cols: int | None = None,
+    description: str | None = None,
+) -> bool:
+    """Writes one layer's activation grids: one grayscale grid per probe image.
+
+    Args:
+        name: The layer name. The tag is ``activations/<name>``.
+        data: ``[N, h, w, C]`` activations of the layer for N probe images.
+        step: The epoch index; defaults to ``tf.summary.experimental.get_step()``.
+        cols: Tiles per grid row (default 16).
+        description: Optional markdown description.
+
+    Returns:
+        True on success, False if no default writer is set.
+
+    Raises:
+        ValueError: ``data`` is not 4-D.
+    """
+    a = np.asarray(data)
+    if a.ndim != 4:
+        raise ValueError(f"activations expects [N, h, w, C] data. Received shape {a.shape} for layer {name!r}")
+    grids = [render.activation_grid(a[i], cols=cols) for i in range(a.shape[0])]
+    layout = grids[0][1]
+    record = {
+        "probes": int(a.shape[0]),
+        "shape": [int(s) for s in a.shape[1:]],
+        "dead": [int(c) for c in render.dead_channels(a)],
+    }
+    meta = metadata.create_summary_metadata(
+        "activations", layer=name, layout=layout, description=description or f"Activations of layer `{name}`."
+    )
+    blobs = [metadata.encode_record(record)] + [render.encode_png(g) for g, _ in grids]
+    return _write(metadata.tag_for("activations", name), blobs, step, meta)
+
+
+def filter_patterns(
+    name: str,
+    data: np.ndarray | tf.Tensor,
+    step: int | None = None,
+    *,
+    filters: Sequence[int] | None = None,
+    activation: Sequence[float] | np.ndarray | None = None,
+    cols: int | None = None,
+    description: str | None = None,
+) -> bool:
+    """Writes one layer's filter patterns as one RGB grid.
+
+    Args:
+        name: The layer name. The tag is ``filters/<name>``.
+        data: ``[F, s, s, 3]`` patterns in [0, 1] (``tb_featureviz.filter_patterns``).
+        step: The epoch index.
+        filters: The filter index of each pattern (default ``range(F)``).
+        activation: The mean activation each pattern reaches, ``[F]``.
+        cols: Tiles per grid row (default 16).
+        description: Optional markdown description.
+
+    Returns:
+        True on success, False if no default writer is set.
+    """
+    p = np.asarray(data)
+    if p.ndim != 4 or p.shape[-1] != 3:
+        raise ValueError(f"filter_patterns expects [F, s, s, 3] data. Received shape {p.shape} for layer {name!r}")
+    count = p.shape[0]
+    idx = list(range(count)) if filters is None else [int(f) for f in filters]
+    if len(idx) != count:
+        raise ValueError(f"filters must have {count} entries, one per pattern. Received {len(idx)}")
+    act = [] if activation is None else [float(v) for v in np.asarray(activation).reshape(-1)]
+    if act and len(act) != count:
+        raise ValueError(f"activation must have {count} entries, one per pattern. Received {len(act)}")
+    grid, layout = render.filter_grid(p, cols=cols)
+    record = {"filters": idx, "activation": act, "size": int(p.shape[1])}
+    meta = metadata.create_summary_metadata(
+        "filters", layer=name, layout=layout, description=description or f"Filter patterns of layer `{name}`."
+    )
+    blobs = [metadata.encode_record(record), render.encode_png(grid)]
+    return _write(metadata.tag_for("filters", name), blobs, step, meta)
+
+
+def gradcam(
+    name: str,
+    images: np.ndarray | tf.Tensor,
+    heatmaps: np.ndarray | tf.Tensor,
+    step: int | None = None,
+    *,
+    target_classes: np.ndarray | Sequence[Sequence[int]],
+    probabilities: np.ndarray | tf.Tensor,
+    labels: Sequence[int] | np.ndarray | None = None,
+    target_names: Sequence[str] = ("predicted", "true"),
+    class_names: Sequence[str] | None = None,
+    colormap: str = "inferno",
+    alpha: float = 0.45,
+    description: str | None = None,
+) -> bool:
+    """Writes Grad-CAM heatmaps and overlays for the probe images.
+
+    Args:
+        name: The target layer's name. The tag is ``gradcam/<name>``.
+        images: ``[N, H, W, C]`` probe images as fed to the model.
+        heatmaps: ``[N, T, H, W]`` maps in [0, 1], T targets per image (``[N, H, W]`` means T=1).
+        step: The epoch index.
+        target_classes: ``[N, T]`` class index of each map.
+        probabilities: ``[N, K]`` class probabilities of each image.
+        labels: ``[N]`` true classes, if known.
+        target_names: Name of each of the T targets.
+        class_names: Names of the K classes, recorded in the metadata.
+        colormap: Colour map of the ready overlays.
+        alpha: Heatmap opacity of the ready overlays.
+        description: Optional markdown description.
+
+    Returns:
+        True on success, False if no default writer is set.
+    """
+    img = render.to_uint8_image(np.asarray(images))
+    heat = np.asarray(heatmaps, dtype=np.float32)
+    if heat.ndim == 3:
+        heat = heat[:, None]
+    n = img.shape[0]
+    if heat.ndim != 4 or heat.shape[0] != n or heat.shape[2:] != img.shape[1:3]:
+        raise ValueError(f"heatmaps must be [N, T, H, W] matching images {img.shape[:3]}. Received shape {heat.shape}")
+    t = heat.shape[1]
+    classes = np.asarray(target_classes).reshape(n, -1)
+    if classes.shape[1] != t:
+        raise ValueError(f"target_classes must be [N, {t}]. Received shape {np.shape(target_classes)}")
+    if len(target_names) < t:
+        raise ValueError(f"target_names needs {t} names. Received {list(target_names)}")
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] != n:
+        raise ValueError(f"probabilities must be [N, K] with N={n}. Received shape {probs.shape}")
+    true = _as_int_list(labels, "labels", n)
+    blobs = [b""]
+    probe_records = []
+    for i in range(n):
+        targets = []
+        for j in range(t):
+            c = int(classes[i, j])
+            h8 = np.round(np.clip(heat[i, j], 0.0, 1.0) * 255.0).astype(np.uint8)
+            blobs.append(render.encode_png(h8))
+            blobs.append(render.encode_png(render.heatmap_overlay(img[i], h8, alpha=alpha, colormap=colormap)))
+            targets.append(
+                {
+                    "target": target_names[j],
+                    "class": c,
+                    "score": round(float(probs[i, c]), 6),
+                    "heatmap": len(blobs) - 2,
+                    "overlay": len(blobs) - 1,
+                }
+            )
+        probe_records.append(
+            {
+                "probe": i,
+                "true": None if true is None else true[i],
+                "predicted": int(np.argmax(probs[i])),
+                "probabilities": [round(float(v), 6) for v in probs[i]],
+                "targets": targets,
+            }
+        )
+    blobs[0] = metadata.encode_record({"probes": probe_records})
+    meta = metadata.create_summary_metadata(
+        "gradcam",
+        layer=name,
+        extra={"class_names": list(class_names) if class_names else None, "targets": list(target_names[:t])},
+        description=description or f"Grad-CAM on layer `{name}`.",
+    )
+    return _write(metadata.tag_for("gradcam", name), blobs, step, meta)
+
+
+def probes(
+    images: np.ndarray | tf.Tensor,
+    step: int | None = None,
+    *,
+    labels: Sequence[int] | np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+) -> bool:
+    """Writes the probe images (once, at the first logged epoch) so viewers can overlay heatmaps.
+
+    Args:
+        images: ``[N, H, W, C]`` probe images as fed to the model.
+        step: The epoch index.
+        labels: ``[N]`` true classes, if known.
+        class_names: Names of the classes.
+
+    Returns:
+        True on success, False if no default writer is set.
+    """
+    img = render.to_uint8_image(np.asarray(images))
+    record = {
+        "labels": _as_int_list(labels, "labels", img.shape[0]),
+        "class_names": list(class_names) if class_names else None,
+    }
+    meta = metadata.create_summary_metadata("probes", description="The fixed probe images.")
+    blobs = [metadata.encode_record(record)] + [render.encode_png(im) for im in img]
+    return _write("probes", blobs, step, meta)
+
+
+def run_info(info: Mapping[str, Any], step: int | None = None) -> bool:
+    """Writes facts about the run (model summary, hyper-parameters, start time) as a JSON record.
+
+    Args:
+        info: JSON-serialisable mapping.
+        step: The epoch index.
+
+    Returns:
+        True on success, False if no default writer is set.
+    """
+    meta = metadata.create_summary_metadata("run_info", description="Model and training configuration.")
+    return _write("run_info", [metadata.encode_record(dict(info))], step, meta)

@@ -1,0 +1,201 @@
+"""The reference trainer: the classic Keras cats-vs-dogs tutorial, with featureviz summaries.
+
+Run it as ``featureviz train --logdir runs`` (embedded synthetic data set, no downloads) or
+``featureviz train --logdir runs --data-dir cats_and_dogs_small`` (the Kaggle layout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+logger = logging.getLogger(__name__)
+
+BASES = ("cnn", "vgg16")
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns.
+
+    Attributes:
+        run_dir: ``<logdir>/<run>``, holding ``train``, ``validation`` and ``featureviz``.
+        history: Keras' ``History.history``.
+    """
+
+    run_dir: Path
+    history: dict[str, list[float]]
+
+
+def default_run_name(base: str, augment: bool) -> str:
+    """``<base>[-aug]-YYYYmmdd-HHMMSS`` in local time."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{base}{'-aug' if augment else ''}-{stamp}"
+
+
+def train(
+    logdir: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    epochs: int = 10,
+    base: str = "cnn",
+    weights: str | None = None,
+    augment: bool = False,
+    run_name: str | None = None,
+    image_size: int = 150,
+    batch_size: int = 20,
+    learning_rate: float = 1e-4,
+    synthetic_train: int = 1000,
+    synthetic_validation: int = 400,
+    filter_every_n_epochs: int = 5,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    out: TextIO | None = None,
+) -> TrainResult:
+    """Trains the tutorial's model and writes Keras' and featureviz summaries to ``<logdir>/<run>``.
+
+    Args:
+        logdir: The TensorBoard log directory.
+        data_dir: A folder with ``train/<class>/*.jpg`` and ``validation/<class>/*.jpg``; ``None`` uses the
+            embedded synthetic data set.
+        epochs: Epochs to train.
+        base: ``"cnn"`` (the tutorial's 4-conv CNN) or ``"vgg16"`` (frozen VGG16 base).
+        weights: For ``base="vgg16"``: a local weights file, ``"imagenet"`` or ``None``.
+        augment: Add the tutorial's augmentation layers.
+        run_name: Name of the run directory (default ``<base>-<timestamp>``).
+        image_size: Input side in pixels.
+        batch_size: Batch size.
+        learning_rate: RMSprop learning rate.
+        synthetic_train: Training images of the synthetic set.
+        synthetic_validation: Validation images of the synthetic set.
+        filter_every_n_epochs: How often filter patterns are written.
+        seed: Seeds Keras, the data and the featureviz probes.
+        verbose: Keras' ``fit`` verbosity (the progress bar by default).
+        out: Where the run name and the closing hint are printed (default stdout).
+
+    Returns:
+        A ``TrainResult``.
+
+    Raises:
+        ValueError: a bad argument, naming the value.
+    """
+    import keras
+
+    from tb_featureviz.callback import FeatureVizCallback
+    from tb_featureviz.trainer import data as data_mod
+    from tb_featureviz.trainer import model as model_mod
+
+    out = out or sys.stdout
+    if base not in BASES:
+        raise ValueError(f"base must be one of {BASES}. Received: base={base!r}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int. Received: epochs={epochs!r}")
+    if weights is not None and base != "vgg16":
+        raise ValueError(f"weights applies to base='vgg16' only. Received: weights={weights!r} with base={base!r}")
+    keras.utils.set_random_seed(seed)
+    if data_dir is None:
+        train_ds, val_ds, class_names = data_mod.synthetic_datasets(
+            train=synthetic_train,
+            validation=synthetic_validation,
+            size=image_size,
+            batch_size=batch_size,
+            seed=seed,
+        )
+        source = f"embedded synthetic set ({synthetic_train} train / {synthetic_validation} validation images)"
+    else:
+        train_ds, val_ds, class_names = data_mod.load_image_folder(
+            data_dir, image_size=image_size, batch_size=batch_size, seed=seed
+        )
+        source = os.fspath(data_dir)
+
+    if base == "cnn":
+        model = model_mod.build_cnn(image_size, augment=augment, seed=seed)
+    else:
+        model = model_mod.build_vgg16(image_size, weights=weights, augment=augment, seed=seed)
+    model_mod.compile_like_tutorial(model, learning_rate)
+
+    run = run_name or default_run_name(base, augment)
+    run_dir = Path(logdir) / run
+    print(f"featureviz: run {run!r} -> {run_dir} ({model.name} on the {source})", file=out, flush=True)
+    hparams: dict[str, Any] = {
+        "base": base,
+        "augment": augment,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "image_size": image_size,
+        "learning_rate": learning_rate,
+        "optimizer": "RMSprop",
+        "data": source,
+        "seed": seed,
+    }
+    callbacks = [
+        keras.callbacks.TensorBoard(os.fspath(run_dir)),
+        FeatureVizCallback(
+            run_dir,
+            validation_data=val_ds,
+            class_names=class_names,
+            filter_every_n_epochs=filter_every_n_epochs,
+            hparams=hparams,
+            seed=seed,
+        ),
+    ]
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    print(
+        f"featureviz: done. See it with:\n  tensorboard --logdir {os.fspath(logdir)}\n"
+        "and open the FeatureViz tab (or run `featureviz demo` for training and TensorBoard in one).",
+        file=out,
+        flush=True,
+    )
+    return TrainResult(run_dir=run_dir, history=dict(history.history))
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds ``featureviz train``'s flags to ``parser``."""
+    parser.add_argument("--logdir", default="runs", help="TensorBoard log directory (default: runs)")
+    parser.add_argument("--data-dir", default=None, help="folder with train/<class>/*.jpg and validation/<class>/*.jpg")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--base", choices=BASES, default="cnn", help="the 4-conv CNN or a frozen VGG16 base")
+    parser.add_argument("--weights", default=None, help="VGG16 weights: a local file or 'imagenet'")
+    parser.add_argument("--augment", action="store_true", help="random flip, rotation and zoom")
+    parser.add_argument("--run", dest="run_name", default=None, help="run name (default: <base>-<timestamp>)")
+    parser.add_argument("--image-size", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=20)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--train-images", dest="synthetic_train", type=int, default=1000)
+    parser.add_argument("--validation-images", dest="synthetic_validation", type=int, default=400)
+    parser.add_argument("--filter-every", dest="filter_every_n_epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Runs ``featureviz train`` from parsed arguments; returns the exit code."""
+    kwargs = {
+        k: getattr(args, k)
+        for k in (
+            "data_dir",
+            "epochs",
+            "base",
+            "weights",
+            "augment",
+            "run_name",
+            "image_size",
+            "batch_size",
+            "learning_rate",
+            "synthetic_train",
+            "synthetic_validation",
+            "filter_every_n_epochs",
+            "seed",
+        )
+    }
+    try:
+        train(args.logdir, **kwargs)
+    except ValueError as e:
+        print(f"featureviz train: error: {e}", file=sys.stderr)
+        return 2
+    return 0
