@@ -92,8 +92,8 @@ def _draw_object(
     return (
         max(0, int(box[0])),
         max(0, int(box[1])),
-        min(size, int(math.ceil(box[2]))),
-        min(size, int(math.ceil(box[3]))),
+        min(size, math.ceil(box[2])),
+        min(size, math.ceil(box[3])),
     )
 
 
