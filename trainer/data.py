@@ -44,12 +44,12 @@ class SyntheticSet:
 
 def _background(rng: np.random.Generator, size: int) -> Image.Image:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    c0, c1 = rng.uniform(0.15, 0.85, size=(2, 3)).astype(np.float32)
+    c0, c1 = rng.uniform(0.3, 0.7, size=(2, 3)).astype(np.float32)
     angle = rng.uniform(0, 2 * math.pi)
     t = (np.cos(angle) * xx + np.sin(angle) * yy + 1.0) / 2.0
     base = c0[None, None, :] * (1 - t[..., None]) + c1[None, None, :] * t[..., None]
     # Blotchy texture: low-resolution noise upsampled.
-    coarse = rng.normal(0.0, 0.08, size=(10, 10, 3)).astype(np.float32)
+    coarse = rng.normal(0.0, 0.04, size=(6, 6, 3)).astype(np.float32)
     blotch = np.asarray(
         Image.fromarray(((coarse + 0.5) * 255).clip(0, 255).astype(np.uint8)).resize((size, size), Image.BICUBIC),
         dtype=np.float32,
@@ -62,16 +62,17 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
 def _draw_object(
     draw: ImageDraw.ImageDraw, rng: np.random.Generator, label: int, size: int
 ) -> tuple[int, int, int, int]:
-    scale = rng.uniform(0.25, 0.5) * size
+    scale = rng.uniform(0.4, 0.7) * size
     cx = rng.uniform(scale / 2 + 2, size - scale / 2 - 2)
     cy = rng.uniform(scale / 2 + 2, size - scale / 2 - 2)
-    color = tuple(int(v) for v in rng.integers(0, 256, size=3))
+    # Dark or bright, so the object stands out of the mid-tone background whatever its hue.
+    color = tuple(int(v) for v in (rng.integers(0, 70, 3) if rng.random() < 0.5 else rng.integers(185, 256, 3)))
     half = scale / 2
     if label == 0:
         aspect = rng.uniform(0.7, 1.0)
         rx, ry = (half, half * aspect) if rng.random() < 0.5 else (half * aspect, half)
         box = (cx - rx, cy - ry, cx + rx, cy + ry)
-        if rng.random() < 0.35:
+        if rng.random() < 0.2:
             draw.ellipse(box, outline=color, width=max(3, int(scale * 0.18)))
         else:
             draw.ellipse(box, fill=color)
@@ -124,17 +125,17 @@ def synthetic_images(count: int, *, size: int = IMAGE_SIZE, seed: int = 0) -> Sy
     for i in range(count):
         img = _background(rng, size)
         draw = ImageDraw.Draw(img)
-        for _ in range(int(rng.integers(0, 4))):  # distractor strokes, in both classes
+        for _ in range(int(rng.integers(0, 2))):  # a thin distractor stroke, in both classes
             x0, y0 = rng.uniform(0, size, 2)
-            length, a = rng.uniform(5, size * 0.2), rng.uniform(0, 2 * math.pi)
+            length, a = rng.uniform(5, size * 0.12), rng.uniform(0, 2 * math.pi)
             draw.line(
                 (x0, y0, x0 + length * math.cos(a), y0 + length * math.sin(a)),
                 fill=tuple(int(v) for v in rng.integers(0, 256, 3)),
-                width=int(rng.integers(1, 3)),
+                width=1,
             )
         boxes[i] = _draw_object(draw, rng, int(labels[i]), size)
         img = img.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.0, 0.8))))
-        arr = np.asarray(img, dtype=np.float32) + rng.normal(0.0, 8.0, size=(size, size, 3))
+        arr = np.asarray(img, dtype=np.float32) + rng.normal(0.0, 6.0, size=(size, size, 3))
         images[i] = np.clip(arr, 0, 255).astype(np.uint8)
     return SyntheticSet(images.astype(np.float32) / 255.0, labels, boxes)
 
