@@ -5,13 +5,15 @@ The top-level ``trainer/`` and ``frontend/`` directories are mapped into the pac
 checks that the mapping holds.
 """
 
+from pathlib import Path
+
 from setuptools import setup
 
 setup(
     name="tb-featureviz",
     version="0.1.0",
     description="See what a CNN learns while it trains: activations, filter patterns and Grad-CAM in TensorBoard.",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
