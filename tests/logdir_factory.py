@@ -1,0 +1,585 @@
+"""Writes featureviz logdirs with real event files and predictable content, without TensorFlow.
+
+The event files follow ``tb_featureviz.metadata`` exactly (the storage format the callback writes), so
+the plugin, the frontend's browser tests, the export module and the benchmarks can run on them with
+either TensorBoard loader. Every pixel value, score and scalar is a function of (run, epoch, layer,
+probe, channel) that :class:`LogdirSpec` exposes, so tests can predict what the plugin returns.
+
+Layout written for each run ``r`` (``r`` may be ``"."`` for a logdir that is itself the run)::
+
+    <root>/<r>/featureviz   activations/<layer>, filters/<layer>, gradcam/<layer>, probes, run_info,
+                            epoch_loss, epoch_accuracy, epoch_val_loss, epoch_val_accuracy,
+                            health/dead_fraction/<layer>
+    <root>/<r>/train        epoch_loss, epoch_accuracy          (keras_curves=True, Keras' callback)
+    <root>/<r>/validation   epoch_loss, epoch_accuracy          (keras_curves=True)
+    <root>/<r>/images       images/<layer>: TensorBoard images-plugin data with the same PNGs as
+                            activations/<layer> (images_plugin=True; for benchmarks)
+
+Files are written with ``RecordWriter`` + ``event_pb2`` (the record format of ``EventFileWriter``;
+``EventFileWriter`` itself goes through ``tensorboard.compat.tf``, which imports TensorFlow when it is
+installed and costs seconds). Appending an epoch works with a kept-open :class:`RunWriter` or with a new,
+later-named event file (:func:`append_epoch`); TensorBoard's Python loader follows a directory's newest
+file, so both are visible to it.
+
+Usable from ``benchmarks/`` too::
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    import logdir_factory
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.image import metadata as image_metadata
+from tensorboard.summary.writer.record_writer import RecordWriter
+from tensorboard.util import tensor_util
+
+from tb_featureviz import metadata
+
+__all__ = [
+    "BASE_WALL_TIME",
+    "LogdirSpec",
+    "RunWriter",
+    "append_epoch",
+    "decode_png",
+    "write_logdir",
+]
+
+BASE_WALL_TIME = 1_700_000_000.0
+"""Wall time of epoch 0 of the first run; epoch ``e`` of run ``i`` is ``BASE + 1000 i + 10 e``."""
+
+_FILE_SEQ = itertools.count()
+_FILE_LOCK = threading.Lock()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Decodes PNG bytes into a ``uint8`` array (``[H, W]`` for mode L, ``[H, W, 3]`` for RGB)."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return np.asarray(im)
+
+
+@functools.lru_cache(maxsize=65536)
+def _png_constant_tiles(mode: str, values: tuple[Any, ...], cols: int, tile: int, padding: int) -> bytes:
+    """A grid PNG whose tile ``k`` is filled with ``values[k]`` (padding pixels 0)."""
+    rows = -(-len(values) // cols)
+    width = cols * tile + (cols - 1) * padding
+    height = rows * tile + (rows - 1) * padding
+    shape: tuple[int, ...] = (height, width) if mode == "L" else (height, width, 3)
+    arr = np.zeros(shape, dtype=np.uint8)
+    for k, v in enumerate(values):
+        r, c = divmod(k, cols)
+        y, x = r * (tile + padding), c * (tile + padding)
+        arr[y : y + tile, x : x + tile] = v
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode=mode).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _blob_event(tag: str, blobs: Sequence[bytes], step: int, wall_time: float, meta: Any) -> event_pb2.Event:
+    proto = tensor_util.make_tensor_proto(np.array(list(blobs), dtype=object))
+    value = summary_pb2.Summary.Value(tag=tag, tensor=proto, metadata=meta)
+    return event_pb2.Event(step=step, wall_time=wall_time, summary=summary_pb2.Summary(value=[value]))
+
+
+_SCALAR_META = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
+    data_class=summary_pb2.DATA_CLASS_SCALAR,
+)
+
+
+def _scalar_event(values: dict[str, float], step: int, wall_time: float) -> event_pb2.Event:
+    """One event with TF2-style scalar summaries (``tf.summary.scalar``: float32 rank-0 tensors)."""
+    summary = summary_pb2.Summary(
+        value=[
+            summary_pb2.Summary.Value(
+                tag=tag, tensor=tensor_util.make_tensor_proto(np.float32(v)), metadata=_SCALAR_META
+            )
+            for tag, v in values.items()
+        ]
+    )
+    return event_pb2.Event(step=step, wall_time=wall_time, summary=summary)
+
+
+@dataclass
+class LogdirSpec:
+    """What :func:`write_logdir` wrote, and the value of every pixel and number in it.
+
+    Attributes:
+        root: The logdir.
+        runs: The run names (groups), e.g. ``("exp1",)``; ``"."`` is the logdir itself.
+        epochs: Epochs written by :func:`write_logdir` (steps ``0 .. epochs - 1``).
+        layers: Layer names with activations (and filters, see ``filter_layers``).
+        probes: Number of probe images.
+        channels: Channels of every layer (tiles per activation grid; filters per filter grid).
+        tile: Tile height and width of activation grids (the layer's spatial size).
+        cols: Tiles per grid row.
+        padding: Pixels between tiles.
+        filter_size: Tile size of filter-pattern grids.
+        image_size: Probe image height and width (Grad-CAM maps have this size too).
+        class_names: Class names; ``len`` is the number of classes.
+        filter_layers: Layers with a ``filters/<layer>`` tag.
+        gradcam_layers: Layers with a ``gradcam/<layer>`` tag.
+        keras_curves: Whether ``<run>/train`` and ``<run>/validation`` exist.
+        images_plugin: Whether ``<run>/images`` (TensorBoard images-plugin data) exists.
+        steps: Every step written so far, per run (grows with :func:`append_epoch`).
+    """
+
+    root: str
+    runs: tuple[str, ...]
+    epochs: int
+    layers: tuple[str, ...]
+    probes: int
+    channels: int
+    tile: int
+    cols: int
+    padding: int
+    filter_size: int
+    image_size: int
+    class_names: tuple[str, ...]
+    filter_layers: tuple[str, ...]
+    gradcam_layers: tuple[str, ...]
+    keras_curves: bool
+    images_plugin: bool
+    steps: dict[str, list[int]] = field(default_factory=dict)
+
+    # -- names ------------------------------------------------------------------------------------
+
+    def run_dir(self, run: str, sub: str = metadata.RUN_SUBDIR) -> str:
+        """The directory of TensorBoard run ``<run>/<sub>``."""
+        return os.path.join(self.root, run, sub)
+
+    def tb_run(self, run: str, sub: str = metadata.RUN_SUBDIR) -> str:
+        """TensorBoard's run name for ``<run>/<sub>`` (``"featureviz"`` when ``run == "."``)."""
+        return sub if run == "." else f"{run}/{sub}"
+
+    def run_index(self, run: str) -> int:
+        return self.runs.index(run)
+
+    def wall_time(self, run: str, epoch: int) -> float:
+        return BASE_WALL_TIME + 1000.0 * self.run_index(run) + 10.0 * epoch
+
+    @property
+    def layout(self) -> metadata.GridLayout:
+        """Layout of activation grids."""
+        return metadata.GridLayout(
+            rows=-(-self.channels // self.cols),
+            cols=min(self.cols, self.channels),
+            tile_height=self.tile,
+            tile_width=self.tile,
+            padding=self.padding,
+            count=self.channels,
+        )
+
+    @property
+    def filter_layout(self) -> metadata.GridLayout:
+        """Layout of filter-pattern grids."""
+        return metadata.GridLayout(
+            rows=-(-self.channels // self.cols),
+            cols=min(self.cols, self.channels),
+            tile_height=self.filter_size,
+            tile_width=self.filter_size,
+            padding=self.padding,
+            count=self.channels,
+        )
+
+    # -- values -----------------------------------------------------------------------------------
+
+    def dead(self, run: str, epoch: int, layer: str) -> list[int]:
+        """Dead channels of ``layer`` at ``epoch``: the last channel at epoch 0, none later."""
+        return [self.channels - 1] if epoch == 0 else []
+
+    def activation_value(self, run: str, epoch: int, layer: str, probe: int, channel: int) -> int:
+        """The gray value filling tile ``channel`` of the activation grid of ``probe`` (0 if dead)."""
+        if channel in self.dead(run, epoch, layer):
+            return 0
+        li = self.layers.index(layer)
+        ri = self.run_index(run)
+        return 1 + (17 * epoch + 29 * probe + 37 * channel + 53 * li + 7 * ri) % 254
+
+    def filter_value(self, run: str, epoch: int, layer: str, index: int) -> tuple[int, int, int]:
+        """The RGB colour filling tile ``index`` of the filter grid."""
+        li = self.layers.index(layer)
+        return ((13 * epoch + 7 * index + 5 * li) % 256, (40 * index + li) % 256, (50 * epoch + 3) % 256)
+
+    def filter_activation(self, epoch: int, index: int) -> float:
+        return 0.5 + 0.125 * index + 0.25 * epoch
+
+    def label(self, probe: int) -> int:
+        return probe % len(self.class_names)
+
+    def predicted(self, epoch: int, probe: int) -> int:
+        return (probe + epoch) % len(self.class_names)
+
+    def probabilities(self, epoch: int, probe: int) -> list[float]:
+        """Class probabilities of ``probe``: 0.75 for the predicted class, the rest shared."""
+        k = len(self.class_names)
+        rest = 0.25 / (k - 1) if k > 1 else 0.0
+        pred = self.predicted(epoch, probe)
+        return [0.75 if c == pred else round(rest, 6) for c in range(k)]
+
+    def heat_value(self, epoch: int, probe: int, target: int) -> int:
+        return (11 * epoch + 23 * probe + 101 * target) % 256
+
+    def overlay_value(self, epoch: int, probe: int, target: int) -> tuple[int, int, int]:
+        return ((31 * epoch + probe) % 256, (61 * probe + target) % 256, (90 * target + epoch) % 256)
+
+    def probe_value(self, probe: int) -> tuple[int, int, int]:
+        return ((60 * probe) % 256, (100 + 30 * probe) % 256, 200)
+
+    def scalar(self, run: str, tag: str, epoch: int) -> float:
+        """A scalar value as stored (float32) and read back (float). ``tag`` like ``epoch_val_loss``."""
+        ri = self.run_index(run)
+        if tag == "epoch_loss":
+            v = 2.0 - 0.03125 * epoch - 0.125 * ri
+        elif tag == "epoch_val_loss":
+            v = 2.25 - 0.03125 * epoch - 0.125 * ri
+        elif tag == "epoch_accuracy":
+            v = 0.5 + 0.0078125 * epoch
+        elif tag == "epoch_val_accuracy":
+            v = 0.4375 + 0.0078125 * epoch
+        elif tag.startswith("health/dead_fraction/"):
+            v = len(self.dead(run, epoch, tag.rsplit("/", 1)[1])) / self.channels
+        else:
+            raise ValueError(f"No scalar {tag!r} in the factory's logdir.")
+        return float(np.float32(v))
+
+    # -- records ----------------------------------------------------------------------------------
+
+    def activation_record(self, run: str, epoch: int, layer: str) -> dict[str, Any]:
+        return {
+            "probes": self.probes,
+            "shape": [self.tile, self.tile, self.channels],
+            "dead": self.dead(run, epoch, layer),
+        }
+
+    def filter_record(self, epoch: int) -> dict[str, Any]:
+        return {
+            "filters": list(range(self.channels)),
+            "activation": [self.filter_activation(epoch, k) for k in range(self.channels)],
+            "size": self.filter_size,
+        }
+
+    def gradcam_record(self, epoch: int) -> dict[str, Any]:
+        probes = []
+        blob = 1
+        for p in range(self.probes):
+            targets = []
+            for t, (name, cls) in enumerate((("predicted", self.predicted(epoch, p)), ("true", self.label(p)))):
+                del t
+                targets.append(
+                    {
+                        "target": name,
+                        "class": cls,
+                        "score": self.probabilities(epoch, p)[cls],
+                        "heatmap": blob,
+                        "overlay": blob + 1,
+                    }
+                )
+                blob += 2
+            probes.append(
+                {
+                    "probe": p,
+                    "true": self.label(p),
+                    "predicted": self.predicted(epoch, p),
+                    "probabilities": self.probabilities(epoch, p),
+                    "targets": targets,
+                }
+            )
+        return {"probes": probes}
+
+    def probes_record(self) -> dict[str, Any]:
+        return {"labels": [self.label(p) for p in range(self.probes)], "class_names": list(self.class_names)}
+
+    def run_info_record(self, run: str) -> dict[str, Any]:
+        return {
+            "model": f"tiny_cnn_{self.run_index(run)}",
+            "summary": "Model: tiny_cnn",
+            "params": 1234,
+            "input_shape": [None, self.image_size, self.image_size, 3],
+            "optimizer": {"name": "RMSprop", "learning_rate": 0.0001},
+            "hparams": {"run": run},
+            "class_names": list(self.class_names),
+            "first_epoch": 0,
+            "started": "2023-11-14T22:13:20+00:00",
+        }
+
+    # -- blobs (what the event files hold) --------------------------------------------------------
+
+    def activation_png(self, run: str, epoch: int, layer: str, probe: int) -> bytes:
+        values = tuple(self.activation_value(run, epoch, layer, probe, c) for c in range(self.channels))
+        return _png_constant_tiles("L", values, min(self.cols, self.channels), self.tile, self.padding)
+
+    def filter_png(self, run: str, epoch: int, layer: str) -> bytes:
+        values = tuple(self.filter_value(run, epoch, layer, k) for k in range(self.channels))
+        return _png_constant_tiles("RGB", values, min(self.cols, self.channels), self.filter_size, self.padding)
+
+    def _square(self, mode: str, value: Any) -> bytes:
+        return _png_constant_tiles(mode, (value,), 1, self.image_size, 0)
+
+    def blobs(self, run: str, epoch: int, tag: str) -> list[bytes]:
+        """The blob sequence of ``tag`` at ``epoch``, exactly as written (element 0 is the record)."""
+        kind, _, layer = tag.partition("/")
+        if kind == "activations":
+            pngs = [self.activation_png(run, epoch, layer, p) for p in range(self.probes)]
+            return [metadata.encode_record(self.activation_record(run, epoch, layer)), *pngs]
+        if kind == "filters":
+            return [metadata.encode_record(self.filter_record(epoch)), self.filter_png(run, epoch, layer)]
+        if kind == "gradcam":
+            out = [metadata.encode_record(self.gradcam_record(epoch))]
+            for p in range(self.probes):
+                for t in range(2):
+                    out.append(self._square("L", self.heat_value(epoch, p, t)))
+                    out.append(self._square("RGB", self.overlay_value(epoch, p, t)))
+            return out
+        if kind == "probes":
+            return [metadata.encode_record(self.probes_record())] + [
+                self._square("RGB", self.probe_value(p)) for p in range(self.probes)
+            ]
+        if kind == "run_info":
+            return [metadata.encode_record(self.run_info_record(run))]
+        raise ValueError(f"No featureviz tag {tag!r} in the factory's logdir.")
+
+    def featureviz_tags(self, epoch: int | None = None) -> list[str]:
+        """Tags of the featureviz run; with ``epoch``, only those written at that epoch."""
+        tags = [f"activations/{layer}" for layer in self.layers]
+        tags += [f"filters/{layer}" for layer in self.filter_layers]
+        tags += [f"gradcam/{layer}" for layer in self.gradcam_layers]
+        if epoch is None or epoch == 0:
+            tags += ["probes", "run_info"]
+        return tags
+
+    def metadata_for(self, tag: str) -> summary_pb2.SummaryMetadata:
+        kind, _, layer = tag.partition("/")
+        if kind == "activations":
+            return metadata.create_summary_metadata(kind, layer=layer, layout=self.layout)
+        if kind == "filters":
+            return metadata.create_summary_metadata(kind, layer=layer, layout=self.filter_layout)
+        if kind == "gradcam":
+            extra = {"class_names": list(self.class_names), "targets": ["predicted", "true"]}
+            return metadata.create_summary_metadata(kind, layer=layer, extra=extra)
+        return metadata.create_summary_metadata(kind)
+
+
+class _EventFile:
+    """One event file (``events.out.tfevents.<stamp>.<host>.<seq>``); later files sort later."""
+
+    def __init__(self, directory: str, wall_time: float) -> None:
+        os.makedirs(directory, exist_ok=True)
+        with _FILE_LOCK:
+            seq = next(_FILE_SEQ)
+            stamp = int(time.time())
+            existing = [n for n in os.listdir(directory) if n.startswith("events.out.tfevents.")]
+            name = f"events.out.tfevents.{stamp:010d}.factory.{os.getpid()}.{seq:08d}"
+            while existing and name <= max(existing):  # strictly after every file already there
+                stamp += 1
+                name = f"events.out.tfevents.{stamp:010d}.factory.{os.getpid()}.{seq:08d}"
+            self.path = os.path.join(directory, name)
+            self._writer = RecordWriter(open(self.path, "wb"))  # noqa: SIM115 - closed in close()
+        self.add(event_pb2.Event(wall_time=wall_time, file_version="brain.Event:2"))
+
+    def add(self, event: event_pb2.Event) -> None:
+        self._writer.write(event.SerializeToString())
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        if not self._writer.closed:
+            self._writer.close()
+
+
+class RunWriter:
+    """Writes the epochs of one run of a :class:`LogdirSpec`; keep it open to append live.
+
+    Each subdirectory gets one new event file, created on first use and named after every event file
+    already there. Call :meth:`flush` (or use it as a context manager) to make events visible.
+    """
+
+    def __init__(self, spec: LogdirSpec, run: str) -> None:
+        self.spec = spec
+        self.run = run
+        self._files: dict[str, _EventFile] = {}
+
+    def _file(self, sub: str, wall_time: float) -> _EventFile:
+        if sub not in self._files:
+            self._files[sub] = _EventFile(self.spec.run_dir(self.run, sub), wall_time)
+        return self._files[sub]
+
+    def write_epoch(self, epoch: int) -> None:
+        """Writes every summary of ``epoch`` (probes and run_info at epoch 0 only) and flushes."""
+        spec, run = self.spec, self.run
+        wt = spec.wall_time(run, epoch)
+        fv = self._file(metadata.RUN_SUBDIR, wt)
+        for tag in spec.featureviz_tags(epoch):
+            fv.add(_blob_event(tag, spec.blobs(run, epoch, tag), epoch, wt, spec.metadata_for(tag)))
+        scalars = {t: spec.scalar(run, t, epoch) for t in ("epoch_loss", "epoch_accuracy")}
+        scalars.update({t: spec.scalar(run, t, epoch) for t in ("epoch_val_loss", "epoch_val_accuracy")})
+        scalars.update(
+            {
+                f"health/dead_fraction/{layer}": spec.scalar(run, f"health/dead_fraction/{layer}", epoch)
+                for layer in spec.layers
+            }
+        )
+        fv.add(_scalar_event(scalars, epoch, wt))
+        if spec.keras_curves:
+            self._file("train", wt).add(
+                _scalar_event({t: spec.scalar(run, t, epoch) for t in ("epoch_loss", "epoch_accuracy")}, epoch, wt)
+            )
+            self._file("validation", wt).add(
+                _scalar_event(
+                    {
+                        "epoch_loss": spec.scalar(run, "epoch_val_loss", epoch),
+                        "epoch_accuracy": spec.scalar(run, "epoch_val_accuracy", epoch),
+                    },
+                    epoch,
+                    wt,
+                )
+            )
+        if spec.images_plugin:
+            images = self._file("images", wt)
+            for layer in spec.layers:
+                meta = image_metadata.create_summary_metadata(display_name=layer, description="")
+                lay = spec.layout
+                pngs = [spec.activation_png(run, epoch, layer, p) for p in range(spec.probes)]
+                blobs = [str(lay.width).encode(), str(lay.height).encode(), *pngs]
+                images.add(_blob_event(f"images/{layer}", blobs, epoch, wt, meta))
+        steps = spec.steps.setdefault(run, [])
+        if epoch not in steps:
+            steps.append(epoch)
+            steps.sort()
+        self.flush()
+
+    def flush(self) -> None:
+        for f in self._files.values():
+            f.flush()
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_logdir(
+    root: str | os.PathLike[str],
+    runs: Sequence[str] = ("exp1",),
+    epochs: int = 2,
+    layers: Sequence[str] = ("conv2d", "max_pooling2d", "conv2d_1"),
+    probes: int = 4,
+    keras_curves: bool = True,
+    *,
+    channels: int = 6,
+    tile: int = 4,
+    cols: int = 4,
+    padding: int = 1,
+    filter_size: int = 5,
+    image_size: int = 8,
+    class_names: Sequence[str] = ("cat", "dog"),
+    filter_layers: Sequence[str] | None = None,
+    gradcam_layers: Sequence[str] | None = None,
+    images_plugin: bool = False,
+) -> LogdirSpec:
+    """Writes a logdir of featureviz runs with predictable content.
+
+    Args:
+        root: The logdir (created if needed).
+        runs: Run (group) names; nested names such as ``"a/b"`` work, ``"."`` writes into ``root``.
+        epochs: Steps ``0 .. epochs - 1`` are written for every run.
+        layers: Layers with ``activations/<layer>`` (and, by default, ``filters/<layer>``).
+        probes: Probe images (activation grids per step; Grad-CAM probes).
+        keras_curves: Also write Keras-style ``<run>/train`` and ``<run>/validation`` scalars.
+        channels: Channels per layer.
+        tile: Activation tile size in pixels.
+        cols: Grid columns.
+        padding: Grid padding.
+        filter_size: Filter-pattern tile size.
+        image_size: Probe image size (Grad-CAM maps too).
+        class_names: Class names (at least one).
+        filter_layers: Layers with filter patterns (default: ``layers[0]`` and ``layers[-1]``).
+        gradcam_layers: Layers with Grad-CAM (default: ``layers[-1]``).
+        images_plugin: Also write ``<run>/images`` with TensorBoard images-plugin data holding the
+            activation PNGs (``images/<layer>``: ``[w, h, png_0 .. png_{probes-1}]``).
+
+    Returns:
+        The :class:`LogdirSpec` describing (and predicting) everything written.
+
+    Example:
+        >>> spec = write_logdir(tmp_path, runs=("exp1", "exp2"), epochs=12)
+        >>> spec.activation_value("exp1", 3, "conv2d", probe=0, channel=2)
+    """
+    if epochs < 0 or probes < 1 or channels < 1 or not layers or not class_names:
+        raise ValueError(
+            f"write_logdir needs epochs >= 0, probes >= 1, channels >= 1, layers and class_names. Received: "
+            f"epochs={epochs}, probes={probes}, channels={channels}, layers={layers!r}, class_names={class_names!r}"
+        )
+    layers = tuple(layers)
+    spec = LogdirSpec(
+        root=os.fspath(root),
+        runs=tuple(runs),
+        epochs=epochs,
+        layers=layers,
+        probes=probes,
+        channels=channels,
+        tile=tile,
+        cols=cols,
+        padding=padding,
+        filter_size=filter_size,
+        image_size=image_size,
+        class_names=tuple(class_names),
+        filter_layers=tuple(dict.fromkeys((layers[0], layers[-1]))) if filter_layers is None else tuple(filter_layers),
+        gradcam_layers=(layers[-1],) if gradcam_layers is None else tuple(gradcam_layers),
+        keras_curves=keras_curves,
+        images_plugin=images_plugin,
+    )
+    os.makedirs(spec.root, exist_ok=True)
+    for run in spec.runs:
+        with RunWriter(spec, run) as writer:
+            for epoch in range(epochs):
+                writer.write_epoch(epoch)
+    return spec
+
+
+def append_epoch(spec: LogdirSpec, run: str, epoch: int | None = None, writer: RunWriter | None = None) -> int:
+    """Appends one epoch to a run, as live training does.
+
+    Args:
+        spec: The spec returned by :func:`write_logdir`.
+        run: The run to extend.
+        epoch: The step to write; default one past the last written step.
+        writer: A kept-open :class:`RunWriter` of ``run``; without it, new (later-named) event files
+            are written and closed.
+
+    Returns:
+        The epoch written.
+    """
+    if epoch is None:
+        epoch = max(spec.steps.get(run, [-1])) + 1
+    if writer is not None:
+        writer.write_epoch(epoch)
+    else:
+        with RunWriter(spec, run) as w:
+            w.write_epoch(epoch)
+    return epoch
+
+
+def dump_expected(spec: LogdirSpec) -> str:
+    """A JSON digest of ``spec`` (debugging aid)."""
+    return json.dumps({"root": spec.root, "runs": spec.runs, "steps": spec.steps}, sort_keys=True)
