@@ -1,0 +1,172 @@
+"""``featureviz export``: arguments and the command.
+
+The ``featureviz`` console script (``tb_featureviz.cli``) adds these arguments to its ``export``
+sub-command; ``python -m tb_featureviz.export.cli`` runs the command on its own.
+
+Example:
+    featureviz export --logdir runs --run exp1 --run exp2 --epochs 0,10,29 --format html --out report.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tb_featureviz.export.errors import public_message
+from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
+from tb_featureviz.render import COLORMAPS
+
+PROG = "featureviz export"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``featureviz export`` options to ``parser``.
+
+    Args:
+        parser: The (sub-)parser of the ``export`` command.
+    """
+    parser.description = (
+        "Export featureviz summaries (activation grids, filter patterns, Grad-CAM) as a self-contained "
+        "HTML report, PNG figures, animated GIFs across epochs, or a ZIP of the raw PNGs with a manifest."
+    )
+    parser.add_argument("--logdir", required=True, help="TensorBoard log directory")
+    parser.add_argument(
+        "--run",
+        dest="runs",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="run to export (repeat for several runs, shown side by side in HTML)",
+    )
+    parser.add_argument(
+        "--epochs",
+        default="last",
+        help="'last' (default), 'all', or epochs such as 0,10,29 or 0-9",
+    )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(EXPORT_KINDS),
+        help=f"comma-separated kinds (default: {','.join(EXPORT_KINDS)})",
+    )
+    parser.add_argument("--layers", default=None, help="comma-separated layer names (default: all)")
+    parser.add_argument("--format", choices=FORMATS, default="html", help="output format (default: html)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="output file (html, zip; or one .png/.gif) or directory (png, gif)",
+    )
+    parser.add_argument(
+        "--colormap",
+        choices=COLORMAPS,
+        default=None,
+        help="colour map of activation grids and heatmaps (default viridis; "
+        "Grad-CAM overlays keep their colours unless given)",
+    )
+    parser.add_argument(
+        "--scale", type=_positive_int, default=1, help="integer enlargement of png/gif images (nearest neighbour)"
+    )
+    parser.add_argument(
+        "--no-caption", dest="caption", action="store_false", help="no caption strip under png images / html figures"
+    )
+    parser.add_argument(
+        "--channel",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="only channel K of activation grids / filter K of filter grids",
+    )
+    parser.add_argument(
+        "--probe", type=_positive_int, default=None, metavar="I", help="only probe image I (default: all)"
+    )
+    parser.add_argument(
+        "--load-fast",
+        action="store_true",
+        help="read with TensorBoard's Rust data server instead of the Python reader",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no final line")
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Runs ``featureviz export`` with parsed arguments.
+
+    Writes a progress bar to stderr when it is a terminal, and one final line on stdout naming what was
+    written. A bad argument, an unknown run/epoch/layer or an unwritable output prints one line on
+    stderr (``featureviz export: error: ...``) and returns 2.
+
+    Args:
+        args: Parsed arguments (``add_export_arguments``).
+
+    Returns:
+        The exit code: 0 on success, 2 on a usage or data error.
+    """
+    from tensorboard import errors as tb_errors
+
+    from tb_featureviz.export.api import export
+    from tb_featureviz.export.progress import ProgressBar
+
+    bar = ProgressBar(enabled=False) if args.quiet else ProgressBar()
+    try:
+        path = export(
+            args.logdir,
+            args.runs,
+            out=args.out,
+            epochs=args.epochs,
+            kinds=args.kinds,
+            layers=args.layers,
+            format=args.format,
+            colormap=args.colormap,
+            scale=args.scale,
+            caption=args.caption,
+            channel=args.channel,
+            probe=args.probe,
+            progress=bar,
+            load_fast=args.load_fast,
+        )
+    except (tb_errors.PublicError, ValueError, LookupError, OSError) as e:
+        bar.close()
+        print(f"{PROG}: error: {public_message(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return 130
+    bar.close()
+    if not args.quiet:
+        if path.is_dir():
+            count = sum(1 for p in path.rglob(f"*.{args.format}") if p.is_file())
+            print(f"featureviz: wrote {count} {args.format.upper()} file(s) to {path}")
+        else:
+            print(f"featureviz: wrote {path} ({_human_size(path.stat().st_size)})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tb_featureviz.export.cli``: the export command on its own."""
+    parser = argparse.ArgumentParser(prog=PROG)
+    add_export_arguments(parser)
+    return run_export(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,445 @@
+"""Reading what to export from a logdir, through the plugin's ``FeatureVizReader``.
+
+This is the only module of ``tb_featureviz.export`` that talks to TensorBoard: it goes through the same
+reader (and so the same data provider) as the plugin's routes, never through a second event-file
+parser.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
+from tb_featureviz.export.model import EXPORT_KINDS, Curve, CurvePoint, Figure, Report, RunExport
+from tb_featureviz.metadata import GridLayout
+
+ProgressCallback = Callable[[int, int, str], None]
+
+EpochSpec = str | int | Iterable[int] | None
+"""``"last"``, ``"all"``, ``"0,10,29"`` (ranges like ``"0-5"`` too), an int or a list of ints."""
+
+
+class Reader(Protocol):
+    """What ``collect`` needs of ``tb_featureviz.plugin.reader.FeatureVizReader``."""
+
+    def index(self, ctx: Any) -> Mapping[str, Any]: ...
+
+    def step(self, ctx: Any, run: str, tag: str, step: int) -> Mapping[str, Any]: ...
+
+    def blob(self, ctx: Any, key: str) -> Any: ...
+
+    def scalars(self, ctx: Any, run: str) -> Mapping[str, Any]: ...
+
+
+def describe_steps(steps: Sequence[int]) -> str:
+    """``0..29`` for a contiguous range, else the list (shortened in the middle when long)."""
+    vals = sorted(set(steps))
+    if not vals:
+        return "none"
+    if len(vals) > 2 and vals == list(range(vals[0], vals[-1] + 1)):
+        return f"{vals[0]}..{vals[-1]}"
+    if len(vals) > 12:
+        return ", ".join(map(str, vals[:5])) + ", ..., " + ", ".join(map(str, vals[-5:]))
+    return ", ".join(map(str, vals))
+
+
+def parse_kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"activations,gradcam"`` (or a list) as a tuple in display order; None means all.
+
+    Raises:
+        ExportArgumentError: an unknown kind.
+    """
+    if kinds is None:
+        return EXPORT_KINDS
+    items = [k.strip() for k in (kinds.split(",") if isinstance(kinds, str) else kinds)]
+    items = [k for k in items if k]
+    if not items or "all" in items:
+        return EXPORT_KINDS
+    unknown = [k for k in items if k not in EXPORT_KINDS]
+    if unknown:
+        raise ExportArgumentError(f"unknown kind {unknown[0]!r}; choose from {', '.join(EXPORT_KINDS)}")
+    return tuple(k for k in EXPORT_KINDS if k in items)
+
+
+def parse_names(names: str | Iterable[str] | None) -> list[str] | None:
+    """Comma-separated (or listed) names, stripped, duplicates dropped; None or empty means all."""
+    if names is None:
+        return None
+    raw = names.split(",") if isinstance(names, str) else [n for item in names for n in str(item).split(",")]
+    out: list[str] = []
+    for n in (x.strip() for x in raw):
+        if n and n not in out:
+            out.append(n)
+    return out or None
+
+
+def parse_epochs(spec: EpochSpec) -> str | list[int]:
+    """Normalises an epoch selection to ``"last"``, ``"all"`` or a sorted list of ints.
+
+    Raises:
+        ExportArgumentError: the selection is not ``last``, ``all``, ints or ``a-b`` ranges.
+    """
+    if spec is None:
+        return "last"
+    if isinstance(spec, bool):
+        raise ExportArgumentError(f"epochs must be 'last', 'all' or epoch numbers. Received: {spec!r}")
+    if isinstance(spec, int):
+        return [spec]
+    if isinstance(spec, str):
+        text = spec.strip().lower()
+        if text in ("last", "all"):
+            return text
+        values: set[int] = set()
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            m = re.fullmatch(r"(\d+)\s*(?:-|\.\.)\s*(\d+)", part)
+            if m:
+                lo, hi = int(m.group(1)), int(m.group(2))
+                if hi < lo:
+                    raise ExportArgumentError(f"epoch range {part!r} is empty; write it low-high, e.g. 0-9")
+                values.update(range(lo, hi + 1))
+            elif re.fullmatch(r"\d+", part):
+                values.add(int(part))
+            else:
+                raise ExportArgumentError(
+                    f"epochs must be 'last', 'all' or comma-separated epoch numbers like 0,10,29. Received: {spec!r}"
+                )
+        if not values:
+            raise ExportArgumentError(f"no epochs given. Received: epochs={spec!r}")
+        return sorted(values)
+    try:
+        items = sorted({int(v) for v in spec})
+    except (TypeError, ValueError) as e:
+        raise ExportArgumentError(f"epochs must be 'last', 'all' or epoch numbers. Received: {spec!r}") from e
+    if not items:
+        raise ExportArgumentError("no epochs given. Received: an empty list")
+    return items
+
+
+def _blob_key(ref: Any) -> str:
+    """A blob key from what the reader lists: a key, a ``blob?key=...`` URL or a mapping with ``key``."""
+    if isinstance(ref, Mapping):
+        return str(ref.get("key") or ref.get("blob_key"))
+    text = str(ref)
+    if "key=" in text:
+        query = parse_qs(urlsplit(text).query)
+        if "key" in query:
+            return query["key"][0]
+    return text
+
+
+def _blob_bytes(value: Any) -> bytes:
+    if isinstance(value, tuple):  # (bytes, mimetype)
+        value = value[0]
+    return bytes(value)
+
+
+def _select_epochs(run: str, steps: Sequence[int], spec: str | list[int]) -> list[int]:
+    if not steps:
+        raise ExportNotFoundError(f"run {run!r} has no featureviz epochs written yet")
+    if spec == "last":
+        return [max(steps)]
+    if spec == "all":
+        return sorted(steps)
+    assert isinstance(spec, list)
+    missing = [e for e in spec if e not in set(steps)]
+    if missing:
+        word = "epoch" if len(missing) == 1 else "epochs"
+        raise ExportNotFoundError(
+            f"{word} {', '.join(map(str, missing))} not in run {run!r}; its epochs are {describe_steps(steps)}"
+        )
+    return list(spec)
+
+
+def _class_label(index: Any, class_names: Sequence[str] | None) -> str | None:
+    if index is None:
+        return None
+    if class_names and isinstance(index, int) and 0 <= index < len(class_names):
+        return str(class_names[index])
+    return str(index)
+
+
+class _Collector:
+    def __init__(self, reader: Reader, ctx: Any, progress: ProgressCallback | None) -> None:
+        self.reader = reader
+        self.ctx = ctx
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+
+    def tick(self, what: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, max(self.total, self.done), what)
+
+    def step(self, run: str, tag: str, step: int) -> tuple[dict[str, Any], list[bytes], float | None]:
+        data = self.reader.step(self.ctx, run, tag, step)
+        record = dict(data.get("record") or {})
+        images = [_blob_bytes(self.reader.blob(self.ctx, _blob_key(ref))) for ref in data.get("images") or []]
+        wall = data.get("wall_time")
+        return record, images, float(wall) if isinstance(wall, (int, float)) else None
+
+
+def _tag_entries(entry: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+    kinds = entry.get("kinds") or {}
+    return list(kinds.get(kind) or [])
+
+
+def collect(
+    reader: Reader,
+    ctx: Any,
+    runs: str | Iterable[str],
+    *,
+    epochs: EpochSpec = "last",
+    kinds: str | Iterable[str] | None = None,
+    layers: str | Iterable[str] | None = None,
+    probe: int | None = None,
+    channel: int | None = None,
+    logdir: str = "",
+    progress: ProgressCallback | None = None,
+) -> Report:
+    """Reads the selected runs, epochs, kinds and layers into a ``Report``.
+
+    Args:
+        reader: The plugin's ``FeatureVizReader`` (or anything with its ``index``/``step``/``blob``/
+            ``scalars`` methods).
+        ctx: The ``RequestContext`` to pass to the reader.
+        runs: Run names, as the plugin shows them (a comma-separated string or a list).
+        epochs: ``"last"`` (each run's last written epoch), ``"all"``, or epoch numbers.
+        kinds: Some of ``activations``, ``filters``, ``gradcam`` (default all).
+        layers: Layer names to keep (default all).
+        probe: Keep only this probe image (activations, Grad-CAM); default all.
+        channel: Checked here so that a bad channel fails before any image is read.
+        logdir: Shown in error messages and the report.
+        progress: Called with ``(done, total, what)`` as steps are read.
+
+    Returns:
+        The report, with figures in display order (kind, layer, epoch, probe, target).
+
+    Raises:
+        ExportArgumentError: a bad selection (kinds, epochs syntax, probe or channel out of range).
+        ExportNotFoundError: an unknown run or layer, an epoch that is not written, or nothing to
+            export; the message lists what exists.
+    """
+    run_names = parse_names(runs)
+    if not run_names:
+        raise ExportArgumentError("no run given; name at least one run")
+    kind_list = parse_kinds(kinds)
+    layer_list = parse_names(layers)
+    epoch_spec = parse_epochs(epochs)
+    if probe is not None and (not isinstance(probe, int) or isinstance(probe, bool) or probe < 0):
+        raise ExportArgumentError(f"probe must be an int >= 0. Received: probe={probe!r}")
+    if channel is not None and (not isinstance(channel, int) or isinstance(channel, bool) or channel < 0):
+        raise ExportArgumentError(f"channel must be an int >= 0. Received: channel={channel!r}")
+
+    index = reader.index(ctx)
+    entries = {str(e["run"]): e for e in index.get("runs") or []}
+    where = f" in {logdir}" if logdir else ""
+    for name in run_names:
+        if name not in entries:
+            known = ", ".join(sorted(entries)) or "none"
+            raise ExportNotFoundError(f"run {name!r} not found{where}; runs: {known}")
+        if not entries[name].get("featureviz", True) or not entries[name].get("steps"):
+            with_data = ", ".join(sorted(r for r, e in entries.items() if e.get("steps"))) or "none"
+            raise ExportNotFoundError(f"run {name!r} has no featureviz data{where}; runs with data: {with_data}")
+
+    if layer_list:
+        available = {
+            str(t.get("layer")) for name in run_names for kind in kind_list for t in _tag_entries(entries[name], kind)
+        }
+        missing = [layer for layer in layer_list if layer not in available]
+        if missing:
+            raise ExportNotFoundError(
+                f"layer {missing[0]!r} not found in {', '.join(repr(r) for r in run_names)} for "
+                f"{', '.join(kind_list)}; layers: {', '.join(sorted(available)) or 'none'}"
+            )
+
+    plans: list[tuple[str, list[int], list[int], list[tuple[str, Mapping[str, Any], list[int]]]]] = []
+    for name in run_names:
+        entry = entries[name]
+        steps = sorted(int(s) for s in entry.get("steps") or [])
+        chosen = _select_epochs(name, steps, epoch_spec)
+        tags: list[tuple[str, Mapping[str, Any], list[int]]] = []
+        for kind in kind_list:
+            for t in _tag_entries(entry, kind):
+                if layer_list and str(t.get("layer")) not in layer_list:
+                    continue
+                tag_steps = set(int(s) for s in t.get("steps") or steps)
+                tags.append((kind, t, [e for e in chosen if e in tag_steps]))
+        plans.append((name, steps, chosen, tags))
+
+    collector = _Collector(reader, ctx, progress)
+    collector.total = sum(len(es) for _, _, _, tags in plans for _, _, es in tags) + 3 * len(plans)
+    report_runs: list[RunExport] = []
+    for name, steps, chosen, tags in plans:
+        entry = entries[name]
+        run = RunExport(run=name, steps=steps, epochs=chosen)
+        probes_info = entry.get("probes") or {}
+        run.class_names = probes_info.get("class_names")
+        run.probe_labels = probes_info.get("labels")
+        _read_extras(collector, entry, run)
+        walls: list[float] = []
+        for kind, t, tag_epochs in tags:
+            tag = str(t.get("tag") or f"{kind}/{t.get('layer')}")
+            layer = str(t.get("layer") or tag.split("/", 1)[-1])
+            layout = GridLayout.from_json(t["layout"]) if t.get("layout") else None
+            for epoch in tag_epochs:
+                record, images, wall = collector.step(name, tag, epoch)
+                if wall is not None:
+                    walls.append(wall)
+                figs = _figures(run, kind, layer, epoch, record, images, layout, wall, probe)
+                _check_channel(figs, channel)
+                run.figures.extend(figs)
+                collector.tick(f"read {name} {tag} epoch {epoch}")
+        if walls:
+            run.first_wall_time, run.last_wall_time = min(walls), max(walls)
+        report_runs.append(run)
+    if not any(r.figures for r in report_runs):
+        raise ExportNotFoundError(
+            f"nothing to export: no {'/'.join(kind_list)} images"
+            + (f" of layers {', '.join(layer_list)}" if layer_list else "")
+            + f" at the chosen epochs of {', '.join(repr(r) for r in run_names)}"
+        )
+    return Report(logdir=logdir, runs=report_runs, kinds=kind_list)
+
+
+def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport) -> None:
+    """run_info, probe images and curves: optional, an export works without them."""
+    from tensorboard import errors as tb_errors
+
+    for tag in ("run_info", "probes"):
+        try:
+            record, images, _ = collector.step(run.run, tag, _first_step(collector, entry, run, tag))
+        except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError, KeyError, LookupError):
+            record, images = {}, []
+        if tag == "run_info" and record:
+            run.info = record
+            if not run.class_names and isinstance(record.get("class_names"), list):
+                run.class_names = [str(c) for c in record["class_names"]]
+        if tag == "probes":
+            run.probe_pngs = images
+            if record.get("labels") is not None and run.probe_labels is None:
+                run.probe_labels = [int(v) for v in record["labels"]]
+            if record.get("class_names") and not run.class_names:
+                run.class_names = [str(c) for c in record["class_names"]]
+        collector.tick(f"read {run.run} {tag}")
+    try:
+        scalars = collector.reader.scalars(collector.ctx, run.run)
+    except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError):
+        scalars = {}
+    for series in scalars.get("series") or []:
+        points = tuple(
+            CurvePoint(step=int(p[0]), value=float(p[-1]))
+            for p in series.get("points") or []
+            if isinstance(p[-1], (int, float)) and math.isfinite(float(p[-1]))
+        )
+        run.curves.append(Curve(metric=str(series.get("metric")), split=str(series.get("split")), points=points))
+    collector.tick(f"read {run.run} scalars")
+
+
+def _first_step(collector: _Collector, entry: Mapping[str, Any], run: RunExport, tag: str) -> int:
+    steps = entry.get(f"{tag}_steps")
+    if isinstance(steps, list) and steps:
+        return int(steps[0])
+    return min(run.steps) if run.steps else 0
+
+
+def _figures(
+    run: RunExport,
+    kind: str,
+    layer: str,
+    epoch: int,
+    record: Mapping[str, Any],
+    images: Sequence[bytes],
+    layout: GridLayout | None,
+    wall: float | None,
+    probe: int | None,
+) -> list[Figure]:
+    common: dict[str, Any] = {"run": run.run, "kind": kind, "layer": layer, "epoch": epoch, "wall_time": wall}
+    figs: list[Figure] = []
+    if kind == "activations":
+        count = len(images)
+        if probe is not None and probe >= count:
+            raise ExportArgumentError(f"probe {probe} out of range: layer {layer!r} has probes 0..{count - 1}")
+        shape = record.get("shape") or []
+        channels = int(shape[-1]) if shape else (layout.count if layout else None)
+        for i, png in enumerate(images):
+            if probe is not None and i != probe:
+                continue
+            figs.append(
+                Figure(
+                    **common,
+                    png=png,
+                    role="grid",
+                    index=i + 1,
+                    probe=i,
+                    layout=layout,
+                    channels=channels,
+                    dead=tuple(int(c) for c in record.get("dead") or []),
+                    true_class=run.probe_label(i),
+                )
+            )
+    elif kind == "filters":
+        if images:
+            filters = tuple(int(f) for f in record.get("filters") or [])
+            figs.append(
+                Figure(
+                    **common,
+                    png=images[0],
+                    role="grid",
+                    index=1,
+                    layout=layout,
+                    channels=len(filters) if filters else (layout.count if layout else None),
+                    filters=filters,
+                )
+            )
+    elif kind == "gradcam":
+        probes = list(record.get("probes") or [])
+        if probe is not None and probe >= len(probes):
+            raise ExportArgumentError(f"probe {probe} out of range: layer {layer!r} has probes 0..{len(probes) - 1}")
+        for p in probes:
+            i = int(p.get("probe", 0))
+            if probe is not None and i != probe:
+                continue
+            true_label = run.class_label(p.get("true")) if p.get("true") is not None else run.probe_label(i)
+            predicted = run.class_label(p.get("predicted"))
+            for t in p.get("targets") or []:
+                for role in ("heatmap", "overlay"):
+                    idx = t.get(role)
+                    if not isinstance(idx, int) or not 1 <= idx <= len(images):
+                        continue
+                    score = t.get("score")
+                    figs.append(
+                        Figure(
+                            **common,
+                            png=images[idx - 1],
+                            role=role,
+                            index=idx,
+                            probe=i,
+                            target=str(t.get("target")) if t.get("target") is not None else None,
+                            class_index=int(t["class"]) if t.get("class") is not None else None,
+                            class_name=run.class_label(t.get("class")),
+                            score=float(score) if isinstance(score, (int, float)) else None,
+                            true_class=true_label,
+                            predicted_class=predicted,
+                        )
+                    )
+    return figs
+
+
+def _check_channel(figs: Sequence[Figure], channel: int | None) -> None:
+    if channel is None:
+        return
+    from tb_featureviz.export.figures import tile_for_channel
+
+    for fig in figs:
+        if fig.layout is not None and fig.kind in ("activations", "filters"):
+            try:
+                tile_for_channel(fig, channel)
+            except ValueError as e:
+                raise ExportArgumentError(str(e)) from e

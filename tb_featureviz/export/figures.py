@@ -1,0 +1,303 @@
+"""Figures as pictures: colour map, tile crop, integer scale, caption strip, and animated GIFs.
+
+Everything here works on ``Figure`` data classes and NumPy arrays; colour maps and overlays come from
+``tb_featureviz.render``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from tb_featureviz.export.model import Figure
+from tb_featureviz.metadata import GridLayout
+from tb_featureviz.render import COLORMAPS, apply_colormap, colormap_lut, decode_png, encode_png, heatmap_overlay
+
+DEFAULT_COLORMAP = "viridis"
+"""Colour map of activation grids and heatmaps when none is chosen."""
+
+CAPTION_HEIGHT = 20
+"""Height in pixels of the caption strip under a PNG figure."""
+
+STAMP_HEIGHT = 18
+"""Height in pixels of the epoch strip on top of each GIF frame."""
+
+GIF_FRAME_MS = 700
+"""Display time of one GIF frame."""
+
+_PAD = 6
+_CAPTION_BG = (255, 255, 255)
+_CAPTION_FG = (34, 34, 34)
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _text_width(text: str, size: int) -> int:
+    left, _, right, _ = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=_font(size))
+    return int(np.ceil(right - left))
+
+
+def check_colormap(colormap: str | None) -> None:
+    """Raises ``ValueError`` naming the choices when ``colormap`` is not a known colour map."""
+    if colormap is not None and colormap not in COLORMAPS:
+        raise ValueError(f"Unknown colour map {colormap!r}. Choose one of: {', '.join(COLORMAPS)}.")
+
+
+def crop_tile(image: np.ndarray, layout: GridLayout, tile: int) -> np.ndarray:
+    """Cuts tile ``tile`` out of a grid image.
+
+    Args:
+        image: ``[H, W]`` or ``[H, W, C]`` grid drawn with ``layout``.
+        layout: The grid geometry.
+        tile: Row-major tile index.
+
+    Returns:
+        ``[tile_height, tile_width(, C)]`` view of ``image``.
+
+    Raises:
+        ValueError: ``tile`` is out of range.
+    """
+    x, y = layout.tile_origin(tile)
+    return image[y : y + layout.tile_height, x : x + layout.tile_width]
+
+
+def tile_for_channel(figure: Figure, channel: int) -> int:
+    """The tile index that shows ``channel`` (activations) or filter ``channel`` (filters).
+
+    Raises:
+        ValueError: the figure has no such channel or filter, or is not a grid.
+    """
+    if figure.layout is None:
+        raise ValueError(f"{figure.kind} images are not grids; --channel applies to activations and filters.")
+    if figure.kind == "filters" and figure.filters:
+        if channel not in figure.filters:
+            raise ValueError(
+                f"Layer {figure.layer!r} has no pattern for filter {channel}; "
+                f"its patterns are for filters {_ranges(figure.filters)}."
+            )
+        return figure.filters.index(channel)
+    if not 0 <= channel < figure.layout.count:
+        raise ValueError(
+            f"Layer {figure.layer!r} has channels 0..{figure.layout.count - 1}. Received: channel={channel}"
+        )
+    return channel
+
+
+def _ranges(values: Sequence[int]) -> str:
+    vals = sorted(set(values))
+    if vals and vals == list(range(vals[0], vals[-1] + 1)) and len(vals) > 2:
+        return f"{vals[0]}..{vals[-1]}"
+    return ", ".join(map(str, vals))
+
+
+def figure_pixels(
+    figure: Figure,
+    *,
+    colormap: str | None = None,
+    channel: int | None = None,
+    probe_png: bytes | None = None,
+    heatmap_png: bytes | None = None,
+) -> np.ndarray:
+    """The RGB pixels of a figure, as an export shows it.
+
+    Grayscale images (activation grids, Grad-CAM heatmaps) go through ``colormap`` (default viridis);
+    RGB images (filter grids) are kept. A Grad-CAM overlay is kept as stored unless ``colormap`` is
+    given, in which case it is recomputed from ``heatmap_png`` and ``probe_png`` with that map.
+
+    Args:
+        figure: The figure.
+        colormap: A name from ``tb_featureviz.render.COLORMAPS``, or None for the defaults above.
+        channel: Crop the grid to this channel (activations) or filter index (filters).
+        probe_png: The probe image, for recomputing an overlay.
+        heatmap_png: The Grad-CAM heatmap, for recomputing an overlay.
+
+    Returns:
+        ``[H, W, 3]`` uint8.
+    """
+    check_colormap(colormap)
+    pixels = decode_png(figure.png)
+    if figure.kind == "gradcam" and figure.role == "overlay" and colormap and heatmap_png and probe_png:
+        probe = decode_png(probe_png)[..., :3]
+        heat = decode_png(heatmap_png)
+        if heat.ndim == 2 and heat.shape == probe.shape[:2]:
+            pixels = heatmap_overlay(probe, heat, colormap=colormap)
+    if channel is not None and figure.layout is not None:
+        pixels = crop_tile(pixels, figure.layout, tile_for_channel(figure, channel))
+    if pixels.ndim == 2:
+        return apply_colormap(pixels, colormap or DEFAULT_COLORMAP)
+    if pixels.shape[-1] == 4:
+        pixels = pixels[..., :3]
+    return np.ascontiguousarray(pixels)
+
+
+def scale_nearest(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """Enlarges an image by an integer factor, nearest neighbour (every pixel becomes a square)."""
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        raise ValueError(f"scale must be a positive int. Received: scale={scale!r}")
+    if scale == 1:
+        return pixels
+    return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
+
+
+def add_caption(pixels: np.ndarray, text: str) -> np.ndarray:
+    """Adds a white strip of ``CAPTION_HEIGHT`` pixels with ``text`` under an RGB image.
+
+    The image keeps its pixels at the top-left; when the text is wider than the image, the canvas
+    grows to the right (white).
+
+    Args:
+        pixels: ``[H, W, 3]`` uint8.
+        text: One line.
+
+    Returns:
+        ``[H + CAPTION_HEIGHT, max(W, text width + 12), 3]`` uint8.
+    """
+    h, w = pixels.shape[:2]
+    width = max(w, _text_width(text, 12) + 2 * _PAD)
+    canvas = Image.new("RGB", (width, h + CAPTION_HEIGHT), _CAPTION_BG)
+    canvas.paste(Image.fromarray(pixels), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((_PAD, h + CAPTION_HEIGHT // 2), text, fill=_CAPTION_FG, font=_font(12), anchor="lm")
+    return np.asarray(canvas)
+
+
+def png_figure(
+    figure: Figure,
+    *,
+    colormap: str | None = None,
+    scale: int = 1,
+    caption: bool = True,
+    channel: int | None = None,
+    probe_png: bytes | None = None,
+    heatmap_png: bytes | None = None,
+) -> bytes:
+    """One figure as a PNG: colour-mapped, optionally cropped to a channel, scaled, captioned.
+
+    Args:
+        figure: The figure.
+        colormap: See ``figure_pixels``.
+        scale: Integer enlargement (nearest neighbour).
+        caption: Add a caption strip (run, layer, epoch, ...) under the image.
+        channel: Crop to one channel or filter (grids only).
+        probe_png: The probe image, for an overlay with another colour map.
+        heatmap_png: The heatmap, for an overlay with another colour map.
+
+    Returns:
+        PNG bytes (RGB).
+    """
+    pixels = scale_nearest(
+        figure_pixels(figure, colormap=colormap, channel=channel, probe_png=probe_png, heatmap_png=heatmap_png),
+        scale,
+    )
+    if caption:
+        text = figure.caption() + (f" · channel {channel}" if channel is not None and figure.layout else "")
+        pixels = add_caption(pixels, text)
+    return encode_png(pixels)
+
+
+def _stamp_strip(width: int, text: str, bg: int, fg: int) -> np.ndarray:
+    """A ``[STAMP_HEIGHT, width]`` palette-index strip with ``text`` drawn without anti-aliasing."""
+    strip = Image.new("L", (width, STAMP_HEIGHT), bg)
+    draw = ImageDraw.Draw(strip)
+    draw.fontmode = "1"
+    draw.text((_PAD, STAMP_HEIGHT // 2), text, fill=fg, font=_font(12), anchor="lm")
+    return np.asarray(strip)
+
+
+def gif_animation(
+    frames: Sequence[Figure],
+    *,
+    colormap: str | None = None,
+    scale: int = 1,
+    channel: int | None = None,
+    probe_png: bytes | None = None,
+    heatmaps: Sequence[bytes | None] | None = None,
+    frame_ms: int = GIF_FRAME_MS,
+) -> bytes:
+    """An animated GIF of one image across epochs, ``epoch N`` stamped in a strip above each frame.
+
+    Grayscale sources (activation grids, heatmaps) are written with the colour map's own 256-entry
+    palette, so every pixel below the strip equals ``apply_colormap(grid, colormap)`` exactly. RGB
+    sources (filter patterns, overlays) are quantised to 256 colours per frame, without dithering.
+
+    Args:
+        frames: The same image (same ``series_key``) at several epochs, in epoch order.
+        colormap: See ``figure_pixels``.
+        scale: Integer enlargement (nearest neighbour).
+        channel: Crop every frame to this channel or filter.
+        probe_png: The probe image, for overlays with another colour map.
+        heatmaps: The heatmap of each frame, for overlays with another colour map.
+        frame_ms: Display time of each frame.
+
+    Returns:
+        GIF bytes, one frame per figure, looping forever.
+
+    Raises:
+        ValueError: ``frames`` is empty or the frames differ in size.
+    """
+    if not frames:
+        raise ValueError("gif_animation needs at least one frame.")
+    check_colormap(colormap)
+    labels = [f"epoch {f.epoch}" for f in frames]
+    text_w = max(_text_width(t, 12) for t in labels) + 2 * _PAD
+    images: list[Image.Image] = []
+    size: tuple[int, ...] | None = None
+    for i, fig in enumerate(frames):
+        raw = decode_png(fig.png)
+        grayscale = raw.ndim == 2 and fig.role != "overlay"
+        if grayscale:
+            src = (
+                raw
+                if channel is None or fig.layout is None
+                else crop_tile(raw, fig.layout, tile_for_channel(fig, channel))
+            )
+            src = scale_nearest(np.ascontiguousarray(src), scale)
+        else:
+            heat = heatmaps[i] if heatmaps is not None and i < len(heatmaps) else None
+            src = scale_nearest(
+                figure_pixels(fig, colormap=colormap, channel=channel, probe_png=probe_png, heatmap_png=heat), scale
+            )
+        if size is None:
+            size = src.shape[:2]
+        elif src.shape[:2] != size:
+            raise ValueError(
+                f"GIF frames differ in size: epoch {frames[0].epoch} is {size}, epoch {fig.epoch} is {src.shape[:2]}."
+            )
+        h, w = src.shape[:2]
+        width = max(w, text_w)
+        if grayscale:
+            lut = colormap_lut(colormap or DEFAULT_COLORMAP)
+            index = np.zeros((STAMP_HEIGHT + h, width), dtype=np.uint8)
+            index[:STAMP_HEIGHT] = _stamp_strip(width, labels[i], 0, 255)
+            index[STAMP_HEIGHT:, :w] = src
+            frame = Image.frombytes("P", (width, STAMP_HEIGHT + h), index.tobytes())
+            frame.putpalette(lut.reshape(-1).tolist())
+        else:
+            rgb = np.zeros((STAMP_HEIGHT + h, width, 3), dtype=np.uint8)
+            strip = _stamp_strip(width, labels[i], 0, 255)
+            rgb[:STAMP_HEIGHT] = strip[..., None]
+            rgb[STAMP_HEIGHT:, :w] = src
+            frame = Image.fromarray(rgb).quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        images.append(frame)
+    buf = io.BytesIO()
+    images[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=frame_ms,
+        loop=0,
+        disposal=1,
+        optimize=False,
+    )
+    return buf.getvalue()

@@ -1,0 +1,371 @@
+"""The self-contained HTML report.
+
+One file, every image embedded as a ``data:`` URI, styles inline, charts as inline SVG, no scripts and
+no external requests (a Content-Security-Policy ``<meta>`` forbids them). It prints cleanly: the
+browser's "Save as PDF" gives a report with one section per exported epoch.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from collections.abc import Callable, Sequence
+from html import escape
+from typing import Any
+
+from tb_featureviz.export.figures import DEFAULT_COLORMAP, figure_pixels
+from tb_featureviz.export.model import Curve, Figure, Report, RunExport
+from tb_featureviz.export.svg import CHART_CSS, curve_svg, metric_order
+from tb_featureviz.render import encode_png
+
+ProgressCallback = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: called as work advances."""
+
+KIND_TITLES = {"activations": "Activations", "filters": "Filter patterns", "gradcam": "Grad-CAM"}
+
+KIND_NOTES = {
+    "activations": (
+        "Every channel of the layer's output for one probe image, each channel normalised on its own "
+        "(bright = strong response). Black tiles are channels with no variation."
+    ),
+    "filters": (
+        "For each filter, the input pattern that maximises its mean activation (gradient ascent in input space)."
+    ),
+    "gradcam": (
+        "Grad-CAM (Selvaraju et al., 2017): the image regions that drove the score of the named class, "
+        "for the predicted and, where known, the true class."
+    ),
+}
+
+_TARGET_DISPLAY_WIDTH = 480
+"""Small grids are enlarged (integer factor, crisp pixels) to about this many CSS pixels."""
+
+CSS = """
+:root { --ink: #1f2933; --muted: #52606d; --faint: #7b8794; --rule: #d9e2ec; --panel: #f5f7fa;
+        --accent: #2457a6; }
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45; font-size: 14px;
+       font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 28px 32px 40px; }
+header.report { border-bottom: 3px solid var(--accent); padding-bottom: 14px; margin-bottom: 22px; }
+header.report .eyebrow { text-transform: uppercase; letter-spacing: .08em; font-size: 11px; color: var(--accent);
+                         font-weight: 600; margin: 0 0 4px; }
+header.report h1 { font-size: 26px; margin: 0 0 6px; font-weight: 650; }
+header.report .meta { color: var(--muted); font-size: 12.5px; margin: 0; }
+header.report .meta span + span::before { content: "·"; margin: 0 .55em; color: var(--faint); }
+nav.toc { font-size: 12.5px; color: var(--muted); margin: 0 0 18px; }
+nav.toc a { color: var(--accent); text-decoration: none; margin-right: .8em; }
+h2 { font-size: 19px; margin: 0 0 10px; font-weight: 650; }
+h3 { font-size: 15px; margin: 18px 0 4px; font-weight: 650; }
+h4 { font-size: 12px; margin: 12px 0 6px; font-weight: 600; text-transform: uppercase; letter-spacing: .05em;
+     color: var(--muted); }
+p.note { color: var(--muted); font-size: 12.5px; margin: 0 0 10px; max-width: 80ch; }
+.cols { display: grid; grid-template-columns: repeat(var(--n, 1), minmax(0, 1fr)); gap: 18px; }
+.run-card { border: 1px solid var(--rule); border-radius: 6px; padding: 14px 16px; background: #fff; }
+.run-card h2 { display: flex; align-items: baseline; gap: 10px; }
+.run-card h2 .tag { font-size: 11px; font-weight: 600; color: #fff; background: var(--accent);
+                    border-radius: 3px; padding: 1px 7px; }
+table.facts { border-collapse: collapse; width: 100%; font-size: 12.5px; }
+table.facts th { text-align: left; color: var(--muted); font-weight: 500; padding: 2px 12px 2px 0;
+                 white-space: nowrap; vertical-align: top; width: 1%; }
+table.facts td { padding: 2px 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+table.facts tr + tr > * { border-top: 1px solid #eef2f6; }
+.charts { display: flex; flex-wrap: wrap; gap: 10px; margin-top: 6px; }
+.charts svg.chart { flex: 1 1 300px; }
+details.summary { margin-top: 10px; }
+details.summary summary { cursor: pointer; font-size: 12px; font-weight: 600; color: var(--muted); }
+pre.model { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
+            font-size: 10.5px; line-height: 1.3; background: var(--panel); border: 1px solid var(--rule);
+            border-radius: 4px; padding: 8px 10px; overflow-x: auto; margin: 6px 0 0; }
+section.epoch { margin-top: 30px; }
+section.epoch > h2 { border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
+section.kind { margin-bottom: 8px; }
+.layer-block { margin: 4px 0 16px; }
+h4.layer { text-transform: none; letter-spacing: 0; font-size: 13px; color: var(--ink); margin: 10px 0 6px;
+           font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; }
+.cell { min-width: 0; }
+.cell-head { font-size: 12px; font-weight: 600; color: var(--accent); margin: 0 0 4px; }
+.figs { display: flex; flex-wrap: wrap; gap: 12px 14px; align-items: flex-start; }
+figure { display: table; margin: 0; break-inside: avoid; page-break-inside: avoid; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--rule); background: #fff; }
+figure img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
+figcaption { display: table-caption; caption-side: bottom; font-size: 11px; line-height: 1.35;
+             color: var(--muted); padding-top: 3px; }
+figcaption b { color: var(--ink); font-weight: 600; }
+figcaption .cap-main, figcaption .cap-detail { display: block; }
+figcaption .score { font-variant-numeric: tabular-nums; }
+.missing { font-size: 12px; color: var(--faint); font-style: italic; }
+footer { margin-top: 36px; padding-top: 8px; border-top: 1px solid var(--rule); font-size: 11px;
+         color: var(--faint); }
+@page { size: A4; margin: 14mm 12mm 16mm; }
+@media print {
+  body { font-size: 10.5pt; }
+  main { max-width: none; padding: 0; }
+  nav.toc { display: none; }
+  details.summary summary { list-style: none; }
+  details.summary summary::-webkit-details-marker { display: none; }
+  .run-card { border-color: #c7d0d9; }
+  section.epoch { break-before: page; page-break-before: always; margin-top: 0; }
+  h2, h3, h4, .cell-head { break-after: avoid; page-break-after: avoid; }
+  .keep { break-inside: avoid; page-break-inside: avoid; }
+  h4.layer { break-after: avoid; page-break-after: avoid; }
+  pre.model { overflow: hidden; white-space: pre; font-size: 7pt; }
+  a { color: inherit; text-decoration: none; }
+}
+"""
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _fmt_time(value: float | str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            dt = datetime.datetime.fromisoformat(value)
+        else:
+            dt = datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(datetime.timezone.utc)
+        return dt.strftime("%Y-%m-%d %H:%M UTC")
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
+def _fmt_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join("None" if v is None else str(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _epoch_list(epochs: Sequence[int]) -> str:
+    return ", ".join(str(e) for e in epochs) if epochs else "none"
+
+
+def _facts_table(rows: Sequence[tuple[str, Any]]) -> str:
+    body = "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(_fmt_value(v))}</td></tr>" for k, v in rows if v not in (None, "", {})
+    )
+    return f'<table class="facts">{body}</table>' if body else ""
+
+
+def _run_card(run: RunExport, marks: Sequence[int]) -> str:
+    info = run.info or {}
+    optimizer: dict[str, Any] = info["optimizer"] if isinstance(info.get("optimizer"), dict) else {}
+    opt_text = None
+    if optimizer:
+        name = optimizer.get("name")
+        rest = ", ".join(f"{k}={_fmt_value(v)}" for k, v in optimizer.items() if k != "name" and k != "learning_rate")
+        lr = optimizer.get("learning_rate")
+        opt_text = " ".join(
+            x for x in (str(name) if name else None, f"lr={_fmt_value(lr)}" if lr is not None else None) if x
+        )
+        if rest:
+            opt_text = f"{opt_text} ({rest})" if opt_text else rest
+    params = info.get("params")
+    logged = None
+    first, last = _fmt_time(run.first_wall_time), _fmt_time(run.last_wall_time)
+    if first and last:
+        logged = first if first == last else f"{first} – {last}"
+    facts = _facts_table(
+        [
+            ("Model", info.get("model")),
+            ("Parameters", f"{params:,}" if isinstance(params, int) else params),
+            ("Input shape", info.get("input_shape")),
+            ("Optimizer", opt_text),
+            ("Classes", ", ".join(map(str, run.class_names)) if run.class_names else None),
+            ("Started", _fmt_time(info.get("started"))),
+            ("Logged", logged),
+            ("Epochs recorded", f"{len(run.steps)} ({run.steps[0]}–{run.steps[-1]})" if run.steps else None),
+            ("Exported epochs", _epoch_list(run.epochs)),
+        ]
+    )
+    hparams: dict[str, Any] = info["hparams"] if isinstance(info.get("hparams"), dict) else {}
+    fit: dict[str, Any] = info["params_fit"] if isinstance(info.get("params_fit"), dict) else {}
+    hp_rows = [(str(k), v) for k, v in sorted(hparams.items())]
+    hp_rows += [(f"fit {k}", v) for k, v in sorted(fit.items()) if k not in hparams]
+    hp_html = f"<h4>Hyper-parameters</h4>{_facts_table(hp_rows)}" if hp_rows else ""
+    by_metric: dict[str, list[Curve]] = {}
+    for curve in run.curves:
+        by_metric.setdefault(curve.metric, []).append(curve)
+    charts = "".join(curve_svg(m, by_metric[m], marks=marks) for m in metric_order(by_metric))
+    charts_html = f'<h4>Training curves</h4><div class="charts">{charts}</div>' if charts else ""
+    summary = info.get("summary")
+    summary_html = (
+        f'<details class="summary" open><summary>Model summary</summary><pre class="model">{escape(str(summary))}</pre>'
+        "</details>"
+        if summary
+        else ""
+    )
+    return (
+        f'<article class="run-card" data-run="{escape(run.run)}">'
+        f'<h2>{escape(run.run)}<span class="tag">run</span></h2>'
+        f"{facts}{hp_html}{charts_html}{summary_html}</article>"
+    )
+
+
+def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
+    head = f'<span class="cap-main"><b>{escape(fig.layer)}</b> · epoch {fig.epoch}</span>'
+    parts: list[str] = []
+    if fig.kind == "activations":
+        if channel is not None:
+            parts.append(f"channel {channel} of {fig.channels}")
+        elif fig.channels is not None:
+            parts.append(f"{fig.channels} channels")
+        if fig.dead and channel is None:
+            parts.append(f"{len(fig.dead)} dead")
+    elif fig.kind == "filters":
+        if channel is not None:
+            parts.append(f"filter {channel}")
+        else:
+            parts.append(f"{fig.channels if fig.channels is not None else len(fig.filters)} filters")
+    if fig.probe is not None:
+        label = run.probe_label(fig.probe) or fig.true_class
+        parts.append(f"probe {fig.probe}" + (f" ({escape(label)})" if label else ""))
+    if fig.kind == "gradcam":
+        name = fig.class_name if fig.class_name is not None else fig.class_index
+        score = f' <span class="score">{fig.score:.2f}</span>' if fig.score is not None else ""
+        target = escape(fig.target or "class")
+        parts.append(f'{target}: <b class="cls">{escape(str(name))}</b>{score}')
+        if fig.target == "true" and fig.predicted_class is not None and fig.predicted_class != fig.class_name:
+            parts.append(f"predicted {escape(fig.predicted_class)}")
+    return head + (f' <span class="cap-detail">{" · ".join(parts)}</span>' if parts else "")
+
+
+def _figure_html(run: RunExport, fig: Figure, *, colormap: str | None, channel: int | None, caption: bool) -> str:
+    crop = channel if fig.kind in ("activations", "filters") else None
+    heat = run.heatmap_for(fig) if fig.role == "overlay" and colormap else None
+    pixels = figure_pixels(
+        fig,
+        colormap=colormap,
+        channel=crop,
+        probe_png=run.probe_png(fig.probe),
+        heatmap_png=heat.png if heat else None,
+    )
+    h, w = pixels.shape[:2]
+    factor = max(1, min(8, _TARGET_DISPLAY_WIDTH // max(w, 1))) if fig.kind != "gradcam" else 1
+    if fig.kind == "gradcam" and w < 150:
+        factor = max(1, 150 // w)
+    png = encode_png(pixels)
+    cls = ' class="pixelated"' if factor > 1 else ""
+    alt = escape(fig.caption())
+    attrs = (
+        f'data-run="{escape(fig.run)}" data-kind="{fig.kind}" data-layer="{escape(fig.layer)}" '
+        f'data-epoch="{fig.epoch}" data-role="{fig.role}"'
+        + (f' data-probe="{fig.probe}"' if fig.probe is not None else "")
+        + (f' data-target="{escape(fig.target)}"' if fig.target else "")
+    )
+    cap = f"<figcaption>{_caption(run, fig, crop)}</figcaption>" if caption else ""
+    return (
+        f'<figure {attrs}><img{cls} src="{_data_uri(png)}" alt="{alt}" width="{w * factor}" height="{h * factor}">'
+        f"{cap}</figure>"
+    )
+
+
+def render_html(
+    report: Report,
+    *,
+    colormap: str | None = None,
+    caption: bool = True,
+    channel: int | None = None,
+    title: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> str:
+    """Renders a report as one self-contained HTML document.
+
+    Args:
+        report: The runs, epochs and figures to show.
+        colormap: Colour map of grayscale images (default viridis; Grad-CAM overlays keep their stored
+            colours unless a colour map is given).
+        caption: Show a caption under each figure.
+        channel: Show only this channel (activations) or filter (filters) of each grid.
+        title: The document title (default "Feature visualisation report").
+        progress: Called with ``(done, total, what)`` after each figure.
+
+    Returns:
+        The HTML text (UTF-8 safe, no external references).
+    """
+    title = title or "Feature visualisation report"
+    runs = report.runs
+    n = max(1, len(runs))
+    epochs = sorted({e for r in runs for e in r.epochs})
+    total = sum(len(r.shown_figures()) for r in runs)
+    done = 0
+    meta = [
+        f"<span>{'Run' if n == 1 else 'Runs'} {escape(', '.join(r.run for r in runs))}</span>",
+        f"<span>logdir {escape(report.logdir)}</span>",
+        f"<span>{'Epoch' if len(epochs) == 1 else 'Epochs'} {escape(_epoch_list(epochs))}</span>",
+        f"<span>generated {escape(report.generated.strftime('%Y-%m-%d %H:%M UTC'))}</span>",
+    ]
+    if colormap or any(f.kind == "activations" for f in report.figures):
+        meta.append(f"<span>colour map {escape(colormap or DEFAULT_COLORMAP)}</span>")
+    out: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
+        '<meta name="generator" content="tb-featureviz">',
+        f"<title>{escape(title)} — {escape(', '.join(r.run for r in runs))}</title>",
+        f"<style>{CSS}{CHART_CSS}</style></head><body><main>",
+        '<header class="report"><p class="eyebrow">tb-featureviz</p>'
+        f'<h1>{escape(title)}</h1><p class="meta">{"".join(meta)}</p></header>',
+    ]
+    if len(epochs) > 1:
+        links = "".join(f'<a href="#epoch-{e}">Epoch {e}</a>' for e in epochs)
+        out.append(f'<nav class="toc">Sections: <a href="#overview">Overview</a>{links}</nav>')
+    out.append(f'<section id="overview" class="cols" style="--n: {n}">')
+    out.extend(_run_card(r, r.epochs) for r in runs)
+    out.append("</section>")
+    for epoch in epochs:
+        out.append(f'<section class="epoch" id="epoch-{epoch}"><h2>Epoch {epoch}</h2>')
+        for kind in report.kinds:
+            layers: list[str] = []
+            for r in runs:
+                for f in r.shown_figures():
+                    if f.kind == kind and f.epoch == epoch and f.layer not in layers:
+                        layers.append(f.layer)
+            if not layers:
+                continue
+            out.append(f'<section class="kind" data-kind="{kind}">')
+            intro = f'<h3>{KIND_TITLES[kind]}</h3><p class="note">{escape(KIND_NOTES[kind])}</p>'
+            for i, layer in enumerate(layers):
+                cells = []
+                for r in runs:
+                    figs = [f for f in r.shown_figures() if f.kind == kind and f.epoch == epoch and f.layer == layer]
+                    head = f'<p class="cell-head">{escape(r.run)}</p>' if n > 1 else ""
+                    if not figs:
+                        body = '<p class="missing">not written at this epoch</p>'
+                    else:
+                        parts = []
+                        for f in figs:
+                            parts.append(_figure_html(r, f, colormap=colormap, channel=channel, caption=caption))
+                            done += 1
+                            if progress is not None:
+                                progress(done, total, f"html {f.run} {f.kind}/{f.layer} epoch {f.epoch}")
+                        body = f'<div class="figs">{"".join(parts)}</div>'
+                    cells.append(f'<div class="cell" data-run="{escape(r.run)}">{head}{body}</div>')
+                block = (
+                    f'<div class="layer-block" data-layer="{escape(layer)}"><h4 class="layer">{escape(layer)}</h4>'
+                    f'<div class="cols" style="--n: {n}">{"".join(cells)}</div></div>'
+                )
+                out.append(f'<div class="keep">{intro}{block}</div>' if i == 0 else block)
+            out.append("</section>")
+        out.append("</section>")
+    from tb_featureviz import __version__
+
+    out.append(
+        f"<footer>Generated by tb-featureviz {escape(__version__)} on "
+        f"{escape(report.generated.strftime('%Y-%m-%d %H:%M UTC'))} from logdir {escape(report.logdir)}.</footer>"
+    )
+    out.append("</main></body></html>")
+    return "\n".join(out)

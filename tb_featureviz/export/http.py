@@ -1,0 +1,115 @@
+"""The dashboard's export: a query in, a downloadable file out.
+
+The plugin wires ``handle_export`` to its ``/export`` route; it reads through the same
+``FeatureVizReader`` as every other route.
+
+Query parameters (all strings):
+
+``runs``      comma-separated run names (required)
+``kinds``     comma-separated, from ``activations``, ``filters``, ``gradcam`` (default all)
+``layer``     a layer name, or comma-separated names (default all); ``layers`` is accepted too
+``epochs``    ``last`` (default), ``all``, or ``0,10,29`` / ``0-9``
+``format``    ``html`` (default), ``png``, ``gif`` or ``zip``
+``probe``     a probe image index (default all)
+``colormap``  ``viridis``, ``magma``, ``inferno`` or ``gray``
+``channel``   one channel / filter index of the grids
+``scale``     integer enlargement of png/gif images (default 1)
+``caption``   ``0``/``false`` to leave out captions (default on)
+
+A ``png`` or ``gif`` export that gives several images is answered as a ZIP of them.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+from tb_featureviz.export.api import export_from_reader
+from tb_featureviz.export.errors import ExportArgumentError
+from tb_featureviz.export.model import FORMATS
+from tb_featureviz.export.writers import MIMETYPES, default_filename
+
+KNOWN_PARAMS = frozenset(
+    {"runs", "run", "kinds", "layer", "layers", "epochs", "format", "probe", "colormap", "channel", "scale", "caption"}
+)
+
+
+def _int_param(query: Mapping[str, str], name: str, *, default: int | None, minimum: int) -> int | None:
+    raw = query.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    text = str(raw).strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise ExportArgumentError(f"{name} must be a whole number. Received: {name}={text!r}") from None
+    if value < minimum:
+        raise ExportArgumentError(f"{name} must be >= {minimum}. Received: {name}={value}")
+    return value
+
+
+def _bool_param(query: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = query.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ExportArgumentError(f"{name} must be true or false. Received: {name}={raw!r}")
+
+
+def handle_export(reader: Any, ctx: Any, query: Mapping[str, str]) -> tuple[bytes, str, str]:
+    """Builds the export the dashboard asks for.
+
+    Args:
+        reader: The plugin's ``FeatureVizReader``.
+        ctx: The request's ``RequestContext``.
+        query: The query parameters (see the module docstring), e.g. ``request.args``.
+
+    Returns:
+        ``(body, mimetype, filename)``; serve with ``Content-Disposition: attachment; filename=...``.
+
+    Raises:
+        tensorboard.errors.InvalidArgumentError: a missing or malformed parameter (400).
+        tensorboard.errors.NotFoundError: an unknown run, layer or epoch; the message lists what
+            exists (404).
+
+    Example:
+        >>> body, mimetype, filename = handle_export(reader, ctx, {"runs": "exp1", "format": "html"})
+    """
+    runs = str(query.get("runs") or query.get("run") or "").strip()
+    if not runs:
+        raise ExportArgumentError("missing query parameter 'runs' (comma-separated run names)")
+    fmt = str(query.get("format") or "html").strip().lower()
+    if fmt not in FORMATS:
+        raise ExportArgumentError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    layers = query.get("layer") or query.get("layers") or None
+    colormap = str(query.get("colormap")).strip() if query.get("colormap") else None
+    report, outputs = export_from_reader(
+        reader,
+        ctx,
+        runs,
+        epochs=str(query.get("epochs") or "last"),
+        kinds=query.get("kinds") or None,
+        layers=layers,
+        format=fmt,
+        colormap=colormap,
+        scale=_int_param(query, "scale", default=1, minimum=1) or 1,
+        caption=_bool_param(query, "caption", default=True),
+        channel=_int_param(query, "channel", default=None, minimum=0),
+        probe=_int_param(query, "probe", default=None, minimum=0),
+    )
+    if len(outputs) == 1:
+        name, data = outputs[0]
+        return data, MIMETYPES[fmt], name.rsplit("/", 1)[-1]
+    buf = io.BytesIO()
+    stamp = report.generated.timetuple()[:6]
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in outputs:
+            zf.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_STORED)
+    filename = default_filename(report, "zip").removesuffix(".zip") + f"-{fmt}.zip"
+    return buf.getvalue(), MIMETYPES["zip"], filename

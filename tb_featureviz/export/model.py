@@ -1,0 +1,220 @@
+"""Plain data classes that every export format works on.
+
+The collector (``tb_featureviz.export.collect``) fills them from a logdir through the plugin's
+``FeatureVizReader``; the writers (HTML, PNG, GIF, ZIP) only read them, so each writer can be tested on
+hand-made data without TensorBoard.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from tb_featureviz.metadata import GridLayout
+
+EXPORT_KINDS: tuple[str, ...] = ("activations", "filters", "gradcam")
+"""Summary kinds that an export can hold, in display order."""
+
+FORMATS: tuple[str, ...] = ("html", "png", "gif", "zip")
+"""Export formats."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One stored image of one run, tag and epoch, with what a caption needs.
+
+    Attributes:
+        run: The run name as the plugin shows it (``exp1``, or ``.`` for the logdir itself).
+        kind: ``activations``, ``filters`` or ``gradcam``.
+        layer: The layer name.
+        epoch: The epoch (TensorBoard step).
+        png: The PNG bytes exactly as stored in the event file.
+        role: ``grid`` (activation or filter grid), ``heatmap`` or ``overlay`` (Grad-CAM).
+        index: Position of the PNG in the blob sequence (1-based; element 0 is the record).
+        probe: The probe image index (activations and Grad-CAM), else None.
+        layout: The grid geometry (activations and filters), else None.
+        channels: Number of channels (activations) or filter patterns (filters).
+        dead: Channels that are zero for every probe image (activations).
+        filters: The filter index of each tile (filters).
+        target: ``predicted`` or ``true`` (Grad-CAM).
+        class_index: The class the Grad-CAM map explains.
+        class_name: Its name, when the run recorded class names.
+        score: The model's probability for that class.
+        true_class: The probe's true class name or index, when known.
+        predicted_class: The class the model predicted for the probe.
+        wall_time: When the step was written (seconds since the epoch).
+    """
+
+    run: str
+    kind: str
+    layer: str
+    epoch: int
+    png: bytes
+    role: str = "grid"
+    index: int = 1
+    probe: int | None = None
+    layout: GridLayout | None = None
+    channels: int | None = None
+    dead: tuple[int, ...] = ()
+    filters: tuple[int, ...] = ()
+    target: str | None = None
+    class_index: int | None = None
+    class_name: str | None = None
+    score: float | None = None
+    true_class: str | None = None
+    predicted_class: str | None = None
+    wall_time: float | None = None
+
+    @property
+    def series_key(self) -> tuple[str, str, str, str, int | None, str | None]:
+        """What stays the same across epochs: ``(run, kind, layer, role, probe, target)``."""
+        return (self.run, self.kind, self.layer, self.role, self.probe, self.target)
+
+    def caption(self) -> str:
+        """A one-line caption: run, layer, epoch and, where they apply, probe, channels, class and score."""
+        parts = [self.run, f"{self.kind} {self.layer}", f"epoch {self.epoch}"]
+        if self.probe is not None:
+            parts.append(f"probe {self.probe}")
+        if self.kind == "gradcam" and self.class_index is not None:
+            name = self.class_name if self.class_name is not None else str(self.class_index)
+            score = "" if self.score is None else f" {self.score:.2f}"
+            parts.append(f"{self.target or 'class'}: {name}{score}")
+        return " · ".join(parts)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The JSON-serialisable description of this figure (without the PNG bytes)."""
+        entry: dict[str, Any] = {
+            "run": self.run,
+            "kind": self.kind,
+            "layer": self.layer,
+            "epoch": self.epoch,
+            "role": self.role,
+            "index": self.index,
+            "probe": self.probe,
+            "layout": self.layout.to_json() if self.layout else None,
+        }
+        if self.kind == "activations":
+            entry["channels"] = self.channels
+            entry["dead"] = list(self.dead)
+        if self.kind == "filters":
+            entry["filters"] = list(self.filters)
+        if self.kind == "gradcam":
+            entry.update(
+                target=self.target,
+                class_index=self.class_index,
+                class_name=self.class_name,
+                score=self.score,
+                true_class=self.true_class,
+                predicted_class=self.predicted_class,
+            )
+        return entry
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One point of a loss or metric curve."""
+
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A loss or metric curve of one split (``train`` or ``validation``)."""
+
+    metric: str
+    split: str
+    points: tuple[CurvePoint, ...]
+
+
+@dataclass
+class RunExport:
+    """Everything an export holds about one run.
+
+    Attributes:
+        run: The run name.
+        steps: Every epoch the run has featureviz data for (sorted).
+        epochs: The exported epochs (sorted, a subset of ``steps``).
+        figures: The exported images, in display order.
+        info: The ``run_info`` record (model summary, hyper-parameters, start time), if written.
+        class_names: Class names, if recorded.
+        probe_labels: True class of each probe image, if recorded.
+        probe_pngs: The probe images (RGB PNG), if written; Grad-CAM overlays with another colour map
+            are recomputed from them.
+        curves: Loss and metric curves.
+        first_wall_time: Wall time of the first featureviz step read.
+        last_wall_time: Wall time of the last featureviz step read.
+    """
+
+    run: str
+    steps: list[int]
+    epochs: list[int]
+    figures: list[Figure] = field(default_factory=list)
+    info: dict[str, Any] | None = None
+    class_names: list[str] | None = None
+    probe_labels: list[int] | None = None
+    probe_pngs: list[bytes] = field(default_factory=list)
+    curves: list[Curve] = field(default_factory=list)
+    first_wall_time: float | None = None
+    last_wall_time: float | None = None
+
+    def shown_figures(self) -> list[Figure]:
+        """The figures a picture export shows: grids and Grad-CAM overlays (heatmaps go in ZIPs only)."""
+        return [f for f in self.figures if f.role != "heatmap"]
+
+    def heatmap_for(self, overlay: Figure) -> Figure | None:
+        """The Grad-CAM heatmap that ``overlay`` was drawn from, if it was read."""
+        for f in self.figures:
+            if (
+                f.role == "heatmap"
+                and f.kind == overlay.kind
+                and f.layer == overlay.layer
+                and f.epoch == overlay.epoch
+                and f.probe == overlay.probe
+                and f.target == overlay.target
+            ):
+                return f
+        return None
+
+    def probe_png(self, probe: int | None) -> bytes | None:
+        """The PNG of probe image ``probe``, if the run wrote it."""
+        if probe is None or not 0 <= probe < len(self.probe_pngs):
+            return None
+        return self.probe_pngs[probe]
+
+    def probe_label(self, probe: int | None) -> str | None:
+        """The true class of probe image ``probe`` (its name where known), if recorded."""
+        if probe is None or self.probe_labels is None or not 0 <= probe < len(self.probe_labels):
+            return None
+        return self.class_label(self.probe_labels[probe])
+
+    def class_label(self, index: int | None) -> str | None:
+        """A class index as its name where the run recorded class names, else as a number."""
+        if index is None:
+            return None
+        if self.class_names and 0 <= index < len(self.class_names):
+            return str(self.class_names[index])
+        return str(index)
+
+
+@dataclass
+class Report:
+    """An export: one or more runs read from one logdir.
+
+    Attributes:
+        logdir: The log directory (as given).
+        runs: The runs, in the order asked for.
+        kinds: The exported kinds.
+        generated: When the export was made (UTC).
+    """
+
+    logdir: str
+    runs: list[RunExport]
+    kinds: tuple[str, ...] = EXPORT_KINDS
+    generated: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+
+    @property
+    def figures(self) -> list[Figure]:
+        """Every figure of every run."""
+        return [f for r in self.runs for f in r.figures]

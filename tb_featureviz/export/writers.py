@@ -1,0 +1,343 @@
+"""Turning a ``Report`` into output files (in memory), and writing them atomically.
+
+Each ``*_outputs`` function returns ``[(relative_name, bytes), ...]``; nothing touches the disk until
+``write_outputs``, which writes each file to a temporary name in the target directory and then
+``os.replace``s it, so an interrupted export never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tb_featureviz.export.errors import ExportOutputError
+from tb_featureviz.export.figures import gif_animation, png_figure
+from tb_featureviz.export.html import render_html
+from tb_featureviz.export.model import Figure, Report, RunExport
+
+Output = tuple[str, bytes]
+"""A file of an export: a ``/``-separated relative name and its bytes."""
+
+ProgressCallback = Callable[[int, int, str], None]
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+EXTENSIONS = {"html": ".html", "png": ".png", "gif": ".gif", "zip": ".zip"}
+MIMETYPES = {"html": "text/html; charset=utf-8", "png": "image/png", "gif": "image/gif", "zip": "application/zip"}
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a run or layer name (``.`` becomes ``root``, odd characters ``_``)."""
+    if text in ("", ".", ".."):
+        return "root"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "root"
+
+
+def _figure_stem(fig: Figure, *, epoch: bool, channel: int | None) -> str:
+    return "-".join([fig.kind, safe_name(fig.layer), *_figure_parts(fig, epoch=epoch, channel=channel)])
+
+
+def _figure_parts(fig: Figure, *, epoch: bool, channel: int | None) -> list[str]:
+    parts = []
+    if epoch:
+        parts.append(f"e{fig.epoch:03d}")
+    if fig.probe is not None:
+        parts.append(f"p{fig.probe}")
+    if fig.target:
+        parts.append(safe_name(fig.target))
+    if fig.kind == "gradcam" and fig.role == "heatmap":
+        parts.append("heatmap")
+    if channel is not None and fig.kind in ("activations", "filters"):
+        parts.append(f"c{channel}")
+    return parts
+
+
+def _overlay_sources(run: RunExport, fig: Figure, colormap: str | None) -> tuple[bytes | None, bytes | None]:
+    if fig.role != "overlay" or not colormap:
+        return None, None
+    heat = run.heatmap_for(fig)
+    return run.probe_png(fig.probe), heat.png if heat else None
+
+
+def _claim(name: str, seen: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``... (before the extension) if taken; records the result."""
+    stem, dot, ext = name.rpartition(".") if "." in name.rsplit("/", 1)[-1] else (name, "", "")
+    candidate, n = name, 1
+    while candidate in seen:
+        n += 1
+        candidate = f"{stem}-{n}{dot}{ext}"
+    seen.add(candidate)
+    return candidate
+
+
+def _unique(outputs: list[Output]) -> list[Output]:
+    """Disambiguates repeated names (two runs whose names sanitise alike) with ``-2``, ``-3``..."""
+    seen: set[str] = set()
+    return [(_claim(name, seen), data) for name, data in outputs]
+
+
+def html_outputs(
+    report: Report,
+    *,
+    colormap: str | None = None,
+    caption: bool = True,
+    channel: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[Output]:
+    """The HTML report as one output named ``featureviz-<runs>.html``."""
+    text = render_html(report, colormap=colormap, caption=caption, channel=channel, progress=progress)
+    return [(default_filename(report, "html"), text.encode("utf-8"))]
+
+
+def png_outputs(
+    report: Report,
+    *,
+    colormap: str | None = None,
+    scale: int = 1,
+    caption: bool = True,
+    channel: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[Output]:
+    """One PNG per shown figure: ``<run>/<kind>-<layer>-e<epoch>[-p<probe>][-<target>][-c<channel>].png``."""
+    outputs: list[Output] = []
+    figures = [(r, f) for r in report.runs for f in r.shown_figures()]
+    for i, (run, fig) in enumerate(figures):
+        crop = channel if fig.kind in ("activations", "filters") else None
+        probe_png, heat_png = _overlay_sources(run, fig, colormap)
+        data = png_figure(
+            fig,
+            colormap=colormap,
+            scale=scale,
+            caption=caption,
+            channel=crop,
+            probe_png=probe_png,
+            heatmap_png=heat_png,
+        )
+        name = f"{safe_name(run.run)}/{_figure_stem(fig, epoch=True, channel=crop)}.png"
+        outputs.append((name, data))
+        if progress is not None:
+            progress(i + 1, len(figures), f"png {name}")
+    return _unique(outputs)
+
+
+def gif_outputs(
+    report: Report,
+    *,
+    colormap: str | None = None,
+    scale: int = 1,
+    channel: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[Output]:
+    """One animated GIF per image series (run, kind, layer, probe, target) across the exported epochs.
+
+    Named ``<run>/<kind>-<layer>[-p<probe>][-<target>][-c<channel>].gif``.
+    """
+    series: list[tuple[RunExport, list[Figure]]] = []
+    for run in report.runs:
+        groups: dict[tuple[Any, ...], list[Figure]] = {}
+        for fig in run.shown_figures():
+            groups.setdefault(fig.series_key, []).append(fig)
+        series.extend((run, sorted(figs, key=lambda f: f.epoch)) for figs in groups.values())
+    outputs: list[Output] = []
+    for i, (run, frames) in enumerate(series):
+        first = frames[0]
+        crop = channel if first.kind in ("activations", "filters") else None
+        heatmaps: list[bytes | None] | None = None
+        if colormap and first.role == "overlay":
+            heatmaps = [(h.png if (h := run.heatmap_for(f)) else None) for f in frames]
+        data = gif_animation(
+            frames,
+            colormap=colormap,
+            scale=scale,
+            channel=crop,
+            probe_png=run.probe_png(first.probe),
+            heatmaps=heatmaps,
+        )
+        name = f"{safe_name(run.run)}/{_figure_stem(first, epoch=False, channel=crop)}.gif"
+        outputs.append((name, data))
+        if progress is not None:
+            progress(i + 1, len(series), f"gif {name}")
+    return _unique(outputs)
+
+
+def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra: Sequence[Output] = ()) -> bytes:
+    """The raw stored PNGs (byte for byte) plus ``manifest.json``, as a ZIP archive.
+
+    Layout: ``<run>/<kind>/<layer>/e<epoch>[-p<probe>][-<target>][-heatmap].png``,
+    ``<run>/probes/probe-<i>.png`` and ``manifest.json``::
+
+        {"format": "tb-featureviz-export", "version": 1, "logdir": ..., "generated": ...,
+         "runs": [{"run", "steps", "epochs", "class_names", "probe_labels", "probes": [file, ...],
+                   "info": {...} | null, "curves": [{"metric", "split", "points": [[step, value]]}]}],
+         "files": [{"file", "run", "kind", "layer", "epoch", "role", "index", "probe", "layout", ...}]}
+
+    Args:
+        report: The export.
+        progress: Called with ``(done, total, what)`` per file.
+        extra: Further files to add (rendered PNGs, say).
+
+    Returns:
+        The ZIP bytes (PNGs stored, the manifest deflated).
+    """
+    stamp = report.generated.timetuple()[:6]
+    files: list[dict[str, Any]] = []
+    runs_meta: list[dict[str, Any]] = []
+    members: list[Output] = []
+    seen: set[str] = set()
+    for run in report.runs:
+        rdir = _claim(safe_name(run.run), seen)
+        probe_files = []
+        for i, png in enumerate(run.probe_pngs):
+            probe_files.append(f"{rdir}/probes/probe-{i}.png")
+            members.append((probe_files[-1], png))
+        runs_meta.append(
+            {
+                "run": run.run,
+                "directory": rdir,
+                "steps": run.steps,
+                "epochs": run.epochs,
+                "class_names": run.class_names,
+                "probe_labels": run.probe_labels,
+                "probes": probe_files,
+                "info": run.info,
+                "curves": [
+                    {"metric": c.metric, "split": c.split, "points": [[p.step, p.value] for p in c.points]}
+                    for c in run.curves
+                ],
+            }
+        )
+        for fig in run.figures:
+            tail = "-".join(_figure_parts(fig, epoch=True, channel=None))
+            name = _claim(f"{rdir}/{fig.kind}/{safe_name(fig.layer)}/{tail}.png", seen)
+            members.append((name, fig.png))
+            files.append({"file": name, **fig.manifest_entry()})
+    manifest = {
+        "format": "tb-featureviz-export",
+        "version": MANIFEST_VERSION,
+        "logdir": report.logdir,
+        "generated": report.generated.isoformat(timespec="seconds"),
+        "kinds": list(report.kinds),
+        "runs": runs_meta,
+        "files": files,
+    }
+    buf = io.BytesIO()
+    total = len(members) + len(extra) + 1
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (name, data) in enumerate([*members, *extra]):
+            zf.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_STORED)
+            if progress is not None:
+                progress(i + 1, total, f"zip {name}")
+        info = zipfile.ZipInfo(MANIFEST_NAME, date_time=stamp)
+        zf.writestr(info, json.dumps(manifest, indent=1, sort_keys=True), compress_type=zipfile.ZIP_DEFLATED)
+        if progress is not None:
+            progress(total, total, "zip manifest.json")
+    return buf.getvalue()
+
+
+def default_filename(report: Report, fmt: str) -> str:
+    """``featureviz-<run>[-<run>...].<ext>`` (or ``featureviz-<n>runs`` for many runs)."""
+    names = [safe_name(r.run) for r in report.runs]
+    stem = "-".join(names) if len(names) <= 3 else f"{len(names)}runs"
+    return f"featureviz-{stem}{EXTENSIONS[fmt]}"
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists():
+        if p.parent == p:
+            break
+        p = p.parent
+    return p
+
+
+def check_writable(out: Path, *, directory: bool) -> None:
+    """Fails early, before any reading, when ``out`` cannot be written.
+
+    Args:
+        out: The output path (a file, or a directory when ``directory``).
+        directory: Whether ``out`` is to be a directory of files.
+
+    Raises:
+        ExportOutputError: with a one-line reason.
+    """
+    if out.exists():
+        if directory and not out.is_dir():
+            raise ExportOutputError(f"cannot write to {out}: it is a file, and this export writes a directory")
+        if not directory and out.is_dir():
+            return check_writable(out / "_", directory=False)
+        target = out if out.is_dir() else out.parent
+    else:
+        target = _nearest_existing(out.parent)
+        if not target.is_dir():
+            raise ExportOutputError(f"cannot write to {out}: {target} is not a directory")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise ExportOutputError(f"cannot write to {out}: no write permission in {target}")
+    return None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_outputs(out: Path, outputs: Sequence[Output], *, fmt: str) -> list[Path]:
+    """Writes an export's files under ``out``, each atomically.
+
+    ``html`` and ``zip`` exports are one file: written to ``out``, or into ``out`` under their default
+    name when ``out`` is an existing directory. ``png`` and ``gif`` exports are written to ``out`` when
+    it ends in ``.png``/``.gif`` and there is exactly one file, else into the directory ``out``.
+
+    Args:
+        out: The output path.
+        outputs: The files (``write_outputs`` keeps their relative names under a directory).
+        fmt: The export format.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ExportOutputError: ``out`` cannot be written, or names one file for several.
+    """
+    ext = EXTENSIONS[fmt]
+    single = fmt in ("html", "zip") or out.suffix.lower() == ext
+    if single and len(outputs) != 1:
+        raise ExportOutputError(
+            f"this selection gives {len(outputs)} {fmt.upper()} files and --out {out} names one file: "
+            "give a directory, or narrow the selection (--layers, --epochs, --probe, --kinds)"
+        )
+    try:
+        if single:
+            target = out / outputs[0][0].rsplit("/", 1)[-1] if out.is_dir() else out
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target, outputs[0][1])
+            return [target]
+        written = []
+        for name, data in outputs:
+            target = out.joinpath(*name.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target, data)
+            written.append(target)
+        return written
+    except OSError as e:
+        if isinstance(e, ExportOutputError):
+            raise
+        reason = e.strerror or str(e)
+        where = f" ({e.filename})" if e.filename and str(e.filename) != str(out) else ""
+        raise ExportOutputError(f"cannot write to {out}: {reason}{where}") from e
