@@ -1,0 +1,208 @@
+"""``FeatureVizPlugin``: the TensorBoard plugin's routes (see ``http_api.md``).
+
+Every route reads through :class:`tb_featureviz.plugin.reader.FeatureVizReader` over
+``context.data_provider`` (never ``context.multiplexer``, which is ``None`` under ``--load_fast``), and
+answers JSON errors: 400 for a bad query, 404 for an unknown run, tag, step, blob or file, never a 500
+with a traceback. No TensorFlow import.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import pathlib
+import re
+from collections.abc import Callable
+from typing import Any, cast
+
+from tensorboard import errors, plugin_util
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tb_featureviz import metadata
+from tb_featureviz.plugin import reader as reader_lib
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["STATIC_CONTENT_TYPES", "FeatureVizPlugin", "frontend_dir"]
+
+_JSON = "application/json"
+BLOB_MAX_AGE_S = 365 * 24 * 3600
+BLOB_CACHE_CONTROL = f"private, max-age={BLOB_MAX_AGE_S}, immutable"
+
+STATIC_CONTENT_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".woff2": "font/woff2",
+    ".map": "application/json",
+}
+"""Extensions served under ``/static/`` with their content types; any other file is 404."""
+
+_STATIC_PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}/static/"
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
+
+_Handler = Callable[[wrappers.Request], wrappers.Response]
+
+
+def frontend_dir() -> pathlib.Path | None:
+    """The installed frontend directory (``frontend/`` in the repository), or ``None`` if missing."""
+    try:
+        import tb_featureviz.frontend as frontend_pkg
+    except ImportError:
+        return None
+    paths = list(getattr(frontend_pkg, "__path__", []))
+    return pathlib.Path(paths[0]).resolve() if paths else None
+
+
+def _json_error(request: wrappers.Request, code: int, message: str) -> wrappers.Response:
+    return http_util.Respond(request, {"error": message}, _JSON, code=code)
+
+
+def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Response]) -> Any:
+    """Wraps a route: werkzeug request in, JSON error out for every failure."""
+
+    @functools.wraps(handler)
+    def wrapper(self: FeatureVizPlugin, request: wrappers.Request) -> wrappers.Response:
+        try:
+            return handler(self, request)
+        except errors.PublicError as e:
+            return _json_error(request, e.http_code, str(e))
+        except Exception:  # never a 500 with a traceback: log it, answer a JSON 503
+            logger.exception("featureviz: %s failed", request.path)
+            return _json_error(request, 503, "The featureviz data could not be read; see TensorBoard's log.")
+
+    # werkzeug's decorator passes the request last, so it also wraps methods.
+    return wrappers.Request.application(cast(Any, wrapper))
+
+
+def _arg(request: wrappers.Request, name: str) -> str:
+    value = request.args.get(name)
+    if value is None or value == "":
+        raise errors.InvalidArgumentError(f"Missing query parameter {name!r}.")
+    return value
+
+
+def _int_arg(request: wrappers.Request, name: str) -> int:
+    raw = _arg(request, name)
+    if not re.fullmatch(r"-?\d{1,18}", raw):
+        raise errors.InvalidArgumentError(f"Query parameter {name!r} must be an integer. Received: {name}={raw!r}")
+    return int(raw)
+
+
+class FeatureVizPlugin(base_plugin.TBPlugin):
+    """Serves activation grids, filter patterns, Grad-CAM and curves to the ``featureviz`` tab.
+
+    Args:
+        context: TensorBoard's ``TBContext``; only ``data_provider`` and ``sampling_hints`` are used.
+    """
+
+    plugin_name = metadata.PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        hints = getattr(context, "sampling_hints", None) or {}
+        self._data_provider = context.data_provider
+        self._reader: reader_lib.FeatureVizReader | None = None
+        if self._data_provider is not None:
+            self._reader = reader_lib.FeatureVizReader(
+                self._data_provider, downsample=reader_lib.downsample_from_hint(hints.get(self.plugin_name))
+            )
+        self._static_root = frontend_dir()
+
+    @property
+    def reader(self) -> reader_lib.FeatureVizReader:
+        """The plugin's reader (raises ``NotFoundError`` when TensorBoard gave no data provider)."""
+        if self._reader is None:
+            raise errors.NotFoundError("TensorBoard has no data provider; featureviz has nothing to show.")
+        return self._reader
+
+    def get_plugin_apps(self) -> dict[str, _Handler]:
+        return {
+            "/index": self._serve_index,
+            "/step": self._serve_step,
+            "/series": self._serve_series,
+            "/blob": self._serve_blob,
+            "/scalars": self._serve_scalars,
+            "/static/*": self._serve_static,
+        }
+
+    def is_active(self) -> bool:
+        # TensorBoard enables the tab from data_provider.list_plugins(); this is only its fallback.
+        return False
+
+    def frontend_metadata(self) -> base_plugin.FrontendMetadata:
+        return base_plugin.FrontendMetadata(es_module_path="/static/index.js", tab_name="FeatureViz")
+
+    # -- routes -------------------------------------------------------------------------------------
+
+    @_route
+    def _serve_index(self, request: wrappers.Request) -> wrappers.Response:
+        ctx = plugin_util.context(request.environ)
+        eid = plugin_util.experiment_id(request.environ)
+        return http_util.Respond(request, self.reader.index(ctx, experiment_id=eid), _JSON)
+
+    @_route
+    def _serve_step(self, request: wrappers.Request) -> wrappers.Response:
+        run, tag, step = _arg(request, "run"), _arg(request, "tag"), _int_arg(request, "step")
+        ctx = plugin_util.context(request.environ)
+        eid = plugin_util.experiment_id(request.environ)
+        return http_util.Respond(request, self.reader.step(ctx, run, tag, step, experiment_id=eid), _JSON)
+
+    @_route
+    def _serve_series(self, request: wrappers.Request) -> wrappers.Response:
+        run, tag = _arg(request, "run"), _arg(request, "tag")
+        index = _int_arg(request, "index") if "index" in request.args else 0
+        ctx = plugin_util.context(request.environ)
+        eid = plugin_util.experiment_id(request.environ)
+        return http_util.Respond(request, self.reader.series(ctx, run, tag, index, experiment_id=eid), _JSON)
+
+    @_route
+    def _serve_blob(self, request: wrappers.Request) -> wrappers.Response:
+        key = _arg(request, "key")
+        data = self.reader.blob(plugin_util.context(request.environ), key)
+        response = http_util.Respond(request, data, reader_lib.png_content_type(data), expires=BLOB_MAX_AGE_S)
+        response.headers["Cache-Control"] = BLOB_CACHE_CONTROL
+        return response
+
+    @_route
+    def _serve_scalars(self, request: wrappers.Request) -> wrappers.Response:
+        run = _arg(request, "run")
+        ctx = plugin_util.context(request.environ)
+        eid = plugin_util.experiment_id(request.environ)
+        return http_util.Respond(request, self.reader.scalars(ctx, run, experiment_id=eid), _JSON)
+
+    @_route
+    def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
+        path = self._static_file(request)
+        with open(path, "rb") as f:
+            body = f.read()
+        return http_util.Respond(request, body, STATIC_CONTENT_TYPES[path.suffix.lower()])
+
+    def _static_file(self, request: wrappers.Request) -> pathlib.Path:
+        """Resolves ``/static/<rel>`` inside the frontend directory, or raises ``NotFoundError``."""
+        not_found = errors.NotFoundError(f"No static file {request.path!r}.")
+        if self._static_root is None:
+            raise not_found
+        raw = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
+        if re.search(r"%(2f|5c|2e|00)", raw, flags=re.IGNORECASE):
+            raise not_found  # encoded '/', '\', '.' or NUL: never needed by our frontend
+        path = request.path
+        marker = path.find("/static/")
+        if not path.startswith(_STATIC_PREFIX) and marker < 0:
+            raise not_found
+        rel = path[len(_STATIC_PREFIX) :] if path.startswith(_STATIC_PREFIX) else path[marker + len("/static/") :]
+        segments = rel.split("/")
+        if not rel or "\\" in rel or any(not _SAFE_SEGMENT.match(s) or s in (".", "..") for s in segments):
+            raise not_found
+        target = self._static_root.joinpath(*segments).resolve()
+        if not target.is_relative_to(self._static_root) or not target.is_file():
+            raise not_found
+        if target.suffix.lower() not in STATIC_CONTENT_TYPES or os.path.basename(target).startswith("."):
+            raise not_found
+        return target
