@@ -188,13 +188,14 @@ def export(
     if not os.path.isdir(logdir_str):
         raise ExportNotFoundError(f"logdir {logdir_str!r} does not exist or is not a directory")
 
+    from tensorboard.context import RequestContext
+
     from tb_featureviz.plugin.reader import open_logdir
 
-    with open_logdir(logdir_str, load_fast=load_fast) as opened:
-        reader, ctx = _reader_and_context(opened)
+    with open_logdir(logdir_str, load_fast=load_fast) as reader:
         _, outputs = export_from_reader(
             reader,
-            ctx,
+            RequestContext(),
             runs,
             epochs=epochs,
             kinds=kinds,
@@ -212,16 +213,3 @@ def export(
     if directory:
         return out_path
     return written[0]
-
-
-def _reader_and_context(opened: Any) -> tuple[Reader, Any]:
-    """Accepts what ``open_logdir`` yields: ``(reader, ctx)`` or a reader with a ``ctx``/``context``."""
-    if isinstance(opened, tuple) and len(opened) == 2:
-        return opened[0], opened[1]
-    for name in ("ctx", "context", "request_context"):
-        ctx = getattr(opened, name, None)
-        if ctx is not None:
-            return opened, ctx
-    from tensorboard.context import RequestContext
-
-    return opened, RequestContext()

@@ -24,7 +24,11 @@ EpochSpec = str | int | Iterable[int] | None
 
 
 class Reader(Protocol):
-    """What ``collect`` needs of ``tb_featureviz.plugin.reader.FeatureVizReader``."""
+    """What ``collect`` needs of ``tb_featureviz.plugin.reader.FeatureVizReader``.
+
+    ``index`` answers the ``/index`` document of ``http_api.md`` (with ``run_info`` and ``probes.images``),
+    ``step`` the ``/step`` document, ``blob`` the bytes of a blob key, ``scalars`` the ``/scalars`` document.
+    """
 
     def index(self, ctx: Any) -> Mapping[str, Any]: ...
 
@@ -274,14 +278,16 @@ def collect(
         plans.append((name, steps, chosen, tags))
 
     collector = _Collector(reader, ctx, progress)
-    collector.total = sum(len(es) for _, _, _, tags in plans for _, _, es in tags) + 3 * len(plans)
+    collector.total = sum(len(es) for _, _, _, tags in plans for _, _, es in tags) + 2 * len(plans)
     report_runs: list[RunExport] = []
     for name, steps, chosen, tags in plans:
         entry = entries[name]
         run = RunExport(run=name, steps=steps, epochs=chosen)
         probes_info = entry.get("probes") or {}
-        run.class_names = probes_info.get("class_names")
-        run.probe_labels = probes_info.get("labels")
+        if probes_info.get("class_names"):
+            run.class_names = [str(c) for c in probes_info["class_names"]]
+        if probes_info.get("labels") is not None:
+            run.probe_labels = [int(v) for v in probes_info["labels"]]
         _read_extras(collector, entry, run)
         walls: list[float] = []
         for kind, t, tag_epochs in tags:
@@ -312,22 +318,19 @@ def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport
     """run_info, probe images and curves: optional, an export works without them."""
     from tensorboard import errors as tb_errors
 
-    for tag in ("run_info", "probes"):
-        try:
-            record, images, _ = collector.step(run.run, tag, _first_step(collector, entry, run, tag))
-        except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError, KeyError, LookupError):
-            record, images = {}, []
-        if tag == "run_info" and record:
-            run.info = record
-            if not run.class_names and isinstance(record.get("class_names"), list):
-                run.class_names = [str(c) for c in record["class_names"]]
-        if tag == "probes":
-            run.probe_pngs = images
-            if record.get("labels") is not None and run.probe_labels is None:
-                run.probe_labels = [int(v) for v in record["labels"]]
-            if record.get("class_names") and not run.class_names:
-                run.class_names = [str(c) for c in record["class_names"]]
-        collector.tick(f"read {run.run} {tag}")
+    info = entry.get("run_info")
+    if isinstance(info, Mapping):
+        run.info = dict(info)
+        if not run.class_names and isinstance(info.get("class_names"), list):
+            run.class_names = [str(c) for c in info["class_names"]]
+    probes = entry.get("probes") or {}
+    try:
+        run.probe_pngs = [
+            _blob_bytes(collector.reader.blob(collector.ctx, _blob_key(ref))) for ref in probes.get("images") or []
+        ]
+    except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError):
+        run.probe_pngs = []
+    collector.tick(f"read {run.run} probes")
     try:
         scalars = collector.reader.scalars(collector.ctx, run.run)
     except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError):
@@ -339,14 +342,7 @@ def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport
             if isinstance(p[-1], (int, float)) and math.isfinite(float(p[-1]))
         )
         run.curves.append(Curve(metric=str(series.get("metric")), split=str(series.get("split")), points=points))
-    collector.tick(f"read {run.run} scalars")
-
-
-def _first_step(collector: _Collector, entry: Mapping[str, Any], run: RunExport, tag: str) -> int:
-    steps = entry.get(f"{tag}_steps")
-    if isinstance(steps, list) and steps:
-        return int(steps[0])
-    return min(run.steps) if run.steps else 0
+    collector.tick(f"read {run.run} curves")
 
 
 def _figures(
