@@ -1,0 +1,226 @@
+// Hand-rolled SVG line charts for the loss and metric curves (no libraries: TensorBoard's CSP forbids
+// remote scripts, and a few dozen lines do the job).
+//
+// One chart per metric; every run has its own colour, train is a solid line, validation a dashed one.
+// A vertical cursor marks the epoch on show; hovering shows the values at the nearest epoch; clicking
+// a point (or anywhere on the plot) picks that epoch.
+
+const SVG = 'http://www.w3.org/2000/svg';
+const W = 320;
+const H = 190;
+const M = {left: 44, right: 10, top: 10, bottom: 32};
+
+function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+/** About `count` round tick values covering [lo, hi]. */
+export function niceTicks(lo, hi, count = 5) {
+  if (!(hi > lo)) {
+    const pad = Math.abs(lo) * 0.1 || 1;
+    lo -= pad;
+    hi += pad;
+  }
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+function fmt(v) {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-3) return v.toExponential(2);
+  return String(Number(v.toPrecision(4)));
+}
+
+/**
+ * Creates a chart. `onPick(epoch)` is called when the user clicks an epoch.
+ * Returns {element, update({series, cursor}), setCursor(epoch)} where each series is
+ * {run, split, color, points: [[epoch, value], ...]}.
+ */
+export function createChart({title, onPick}) {
+  const wrap = document.createElement('figure');
+  wrap.className = 'chart';
+  const caption = document.createElement('figcaption');
+  caption.textContent = title;
+  wrap.appendChild(caption);
+  const svg = el('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img'});
+  svg.setAttribute('aria-label', `${title} by epoch`);
+  wrap.appendChild(svg);
+  const tooltip = document.createElement('div');
+  tooltip.className = 'chart-tooltip';
+  tooltip.hidden = true;
+  wrap.appendChild(tooltip);
+
+  let current = {series: [], cursor: null};
+  let scale = null;
+  let cursorLine = null;
+  let hoverLine = null;
+
+  function stepFromEvent(event) {
+    if (!scale) return null;
+    const pt = svg.createSVGPoint();
+    pt.x = event.clientX;
+    pt.y = event.clientY;
+    const ctm = svg.getScreenCTM();
+    if (!ctm) return null;
+    const local = pt.matrixTransform(ctm.inverse());
+    if (local.x < M.left - 8 || local.x > W - M.right + 8) return null;
+    const target = scale.xInv(local.x);
+    let best = null;
+    for (const s of scale.steps) if (best === null || Math.abs(s - target) < Math.abs(best - target)) best = s;
+    return best;
+  }
+
+  function showTooltip(step, event) {
+    tooltip.replaceChildren();
+    const head = document.createElement('div');
+    head.className = 'tt-head';
+    head.textContent = `epoch ${step}`;
+    tooltip.appendChild(head);
+    for (const s of current.series) {
+      const p = s.points.find((q) => q[0] === step);
+      if (!p) continue;
+      const row = document.createElement('div');
+      row.className = 'tt-row';
+      const sw = document.createElement('span');
+      sw.className = `tt-swatch ${s.split}`;
+      sw.style.borderColor = s.color;
+      const name = document.createElement('span');
+      name.className = 'tt-name';
+      name.textContent = `${s.run} · ${s.split}`;
+      const val = document.createElement('span');
+      val.className = 'tt-val';
+      val.textContent = fmt(p[1]);
+      row.append(sw, name, val);
+      tooltip.appendChild(row);
+    }
+    tooltip.hidden = false;
+    const box = wrap.getBoundingClientRect();
+    const x = event.clientX - box.left;
+    const y = event.clientY - box.top;
+    const left = x + 14 + tooltip.offsetWidth > box.width ? x - 14 - tooltip.offsetWidth : x + 14;
+    tooltip.style.left = `${Math.max(0, left)}px`;
+    tooltip.style.top = `${Math.max(0, y - 10)}px`;
+    hoverLine.setAttribute('x1', scale.x(step));
+    hoverLine.setAttribute('x2', scale.x(step));
+    hoverLine.style.display = '';
+  }
+
+  svg.addEventListener('mousemove', (event) => {
+    const step = stepFromEvent(event);
+    if (step === null) {
+      tooltip.hidden = true;
+      if (hoverLine) hoverLine.style.display = 'none';
+      return;
+    }
+    showTooltip(step, event);
+  });
+  svg.addEventListener('mouseleave', () => {
+    tooltip.hidden = true;
+    if (hoverLine) hoverLine.style.display = 'none';
+  });
+  svg.addEventListener('click', (event) => {
+    const target = event.target;
+    const step = target && target.dataset && target.dataset.step !== undefined ? Number(target.dataset.step) : stepFromEvent(event);
+    if (step !== null && Number.isFinite(step)) onPick(step);
+  });
+
+  function draw() {
+    svg.replaceChildren();
+    const {series} = current;
+    const all = series.flatMap((s) => s.points);
+    if (!all.length) {
+      scale = null;
+      const t = el('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-empty'}, svg);
+      t.textContent = 'no data yet';
+      return;
+    }
+    const steps = [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b);
+    let x0 = steps[0];
+    let x1 = steps[steps.length - 1];
+    if (x1 === x0) x1 = x0 + 1;
+    const values = all.map((p) => p[1]).filter(Number.isFinite);
+    let y0 = Math.min(...values);
+    let y1 = Math.max(...values);
+    const yt = niceTicks(y0, y1, 4);
+    y0 = Math.min(y0, yt[0]);
+    y1 = Math.max(y1, yt[yt.length - 1]);
+    if (y1 === y0) y1 = y0 + 1;
+    const pw = W - M.left - M.right;
+    const ph = H - M.top - M.bottom;
+    const x = (v) => M.left + ((v - x0) / (x1 - x0)) * pw;
+    const xInv = (px) => x0 + ((px - M.left) / pw) * (x1 - x0);
+    const y = (v) => M.top + (1 - (v - y0) / (y1 - y0)) * ph;
+    scale = {x, xInv, y, steps};
+
+    el('rect', {x: M.left, y: M.top, width: pw, height: ph, class: 'plot-bg'}, svg);
+    const axes = el('g', {class: 'axes'}, svg);
+    for (const v of yt) {
+      el('line', {x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), class: 'gridline'}, axes);
+      const t = el('text', {x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick'}, axes);
+      t.textContent = fmt(v);
+    }
+    const xt = niceTicks(x0, x1, Math.min(6, steps.length)).filter((v) => Number.isInteger(v) && v >= x0 && v <= x1);
+    for (const v of xt) {
+      el('line', {x1: x(v), x2: x(v), y1: H - M.bottom, y2: H - M.bottom + 4, class: 'axis'}, axes);
+      const t = el('text', {x: x(v), y: H - M.bottom + 16, 'text-anchor': 'middle', class: 'tick'}, axes);
+      t.textContent = String(v);
+    }
+    el('line', {x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom, class: 'axis'}, axes);
+    const xl = el('text', {x: M.left + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis-label'}, axes);
+    xl.textContent = 'epoch';
+
+    cursorLine = el('line', {y1: M.top, y2: H - M.bottom, class: 'cursor'}, svg);
+    hoverLine = el('line', {y1: M.top, y2: H - M.bottom, class: 'hover-line'}, svg);
+    hoverLine.style.display = 'none';
+
+    for (const s of series) {
+      const g = el('g', {class: `series ${s.split}`, 'data-run': s.run, 'data-split': s.split}, svg);
+      const pts = s.points.filter((p) => Number.isFinite(p[1]));
+      el('polyline', {
+        points: pts.map((p) => `${x(p[0]).toFixed(2)},${y(p[1]).toFixed(2)}`).join(' '),
+        class: 'line', stroke: s.color,
+      }, g);
+      for (const p of pts) {
+        const c = el('circle', {cx: x(p[0]).toFixed(2), cy: y(p[1]).toFixed(2), r: 3, class: 'pt', fill: s.color}, g);
+        c.dataset.step = String(p[0]);
+        const tip = el('title', {}, c);
+        tip.textContent = `${s.run} · ${s.split} · epoch ${p[0]}: ${fmt(p[1])}`;
+      }
+    }
+    placeCursor();
+  }
+
+  function placeCursor() {
+    if (!scale || !cursorLine) return;
+    if (current.cursor === null || current.cursor === undefined) {
+      cursorLine.style.display = 'none';
+      return;
+    }
+    cursorLine.style.display = '';
+    cursorLine.setAttribute('x1', scale.x(current.cursor));
+    cursorLine.setAttribute('x2', scale.x(current.cursor));
+    for (const c of svg.querySelectorAll('circle.pt')) {
+      c.classList.toggle('on-cursor', Number(c.dataset.step) === current.cursor);
+    }
+  }
+
+  return {
+    element: wrap,
+    update({series, cursor}) {
+      current = {series, cursor};
+      draw();
+    },
+    setCursor(epoch) {
+      current.cursor = epoch;
+      placeCursor();
+    },
+  };
+}

@@ -1,0 +1,841 @@
+// Entry point of the FeatureViz dashboard (TensorBoard imports this module and calls render()).
+// Wires the pieces together: model.js (HTTP), state.js (view state + URL), chart.js (curves),
+// colormap.js (colour maps) and views.js (DOM).
+
+import {createChart} from './chart.js';
+import {COLORMAPS, colorize, colorizedCanvas, cssGradient, lut} from './colormap.js';
+import {fetchIndex, fetchScalars, fetchSeries, fetchStep, loadImage} from './model.js';
+import {createStore, defaultState, KINDS, readUrl, writeUrl, ZOOMS} from './state.js';
+import * as views from './views.js';
+
+const POLL_MS = 2000;
+const PLAY_MS = 700;
+const PALETTE = ['#1a73e8', '#e8710a', '#12a4b5', '#d01884', '#7b3fe4', '#c58b00', '#3c9a3c', '#8d5b4c',
+  '#5f6368', '#c5221f', '#0d652d', '#174ea6'];
+const METRIC_ORDER = ['loss', 'accuracy', 'acc'];
+const KIND_NOUN = {activations: 'activation grids', filters: 'filter patterns', gradcam: 'Grad-CAM heatmaps'};
+
+const app = {
+  store: null,
+  ui: null,
+  index: null,
+  indexText: '',
+  error: null,
+  scalars: new Map(),       // run -> scalars JSON
+  scalarsText: new Map(),   // run -> JSON text (change detection)
+  charts: new Map(),        // metric -> chart
+  panels: new Map(),        // run -> panel refs
+  playTimer: null,
+  firstGridMarked: false,
+  lastPoll: null,
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Derived facts
+
+function runInfo(run) {
+  return app.index ? app.index.runs.find((r) => r.run === run) || null : null;
+}
+
+function runColor(run) {
+  const i = app.index ? app.index.runs.findIndex((r) => r.run === run) : -1;
+  return PALETTE[(i < 0 ? 0 : i) % PALETTE.length];
+}
+
+function selectedRuns() {
+  const s = app.store.get();
+  return s.runs.filter((r) => runInfo(r));
+}
+
+function entriesOf(info, kind) {
+  return (info && info.kinds && info.kinds[kind]) || [];
+}
+
+function entryFor(info, kind, layer) {
+  return entriesOf(info, kind).find((e) => e.layer === layer) || null;
+}
+
+function layersFor(kind, runs) {
+  const out = [];
+  for (const run of runs) for (const e of entriesOf(runInfo(run), kind)) if (!out.includes(e.layer)) out.push(e.layer);
+  return out;
+}
+
+function kindsAvailable(runs) {
+  return KINDS.filter((k) => runs.some((r) => entriesOf(runInfo(r), k).length));
+}
+
+/** The epochs the slider covers: the union over the selected runs of the chosen tag's steps. */
+function epochList() {
+  const s = app.store.get();
+  const set = new Set();
+  for (const run of selectedRuns()) {
+    const e = entryFor(runInfo(run), s.kind, s.layer);
+    if (e) for (const step of e.steps) set.add(step);
+  }
+  if (!set.size) {
+    for (const run of selectedRuns()) {
+      const sc = app.scalars.get(run);
+      if (sc) for (const series of sc.series) for (const p of series.points) set.add(p[0]);
+    }
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/** The epoch on show: the newest one while following, otherwise the chosen one. */
+function currentEpoch() {
+  const s = app.store.get();
+  const epochs = epochList();
+  if (!epochs.length) return null;
+  if (s.follow || s.epoch === null) return epochs[epochs.length - 1];
+  return s.epoch;
+}
+
+function nearest(list, value) {
+  let best = null;
+  for (const v of list) if (best === null || Math.abs(v - value) < Math.abs(best - value)) best = v;
+  return best;
+}
+
+function probeInfo(runs) {
+  let count = 0;
+  let labels = null;
+  let names = null;
+  for (const run of runs) {
+    const p = (runInfo(run) || {}).probes;
+    if (!p) continue;
+    count = Math.max(count, p.count || 0);
+    labels = labels || p.labels || null;
+    names = names || p.class_names || null;
+  }
+  return {count, labels, names};
+}
+
+function className(info, entry, c) {
+  const names = (info && info.probes && info.probes.class_names) || (entry && entry.extra && entry.extra.class_names);
+  return names && names[c] !== undefined ? String(names[c]) : `class ${c}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// State normalisation: make the view valid for the data we have
+
+function normalise() {
+  const s = app.store.get();
+  const patch = {};
+  const runs = app.index.runs;
+  let selected = s.runs.filter((r) => runInfo(r));
+  if (!selected.length && runs.length && !app.didAutoSelect) {
+    const first = runs.find((r) => r.featureviz) || runs[0];
+    selected = [first.run];
+    patch.runs = selected;
+  }
+  if (runs.length) app.didAutoSelect = true;
+  const available = kindsAvailable(selected);
+  if (available.length && !available.includes(s.kind)) patch.kind = available[0];
+  const kind = patch.kind || s.kind;
+  const layers = layersFor(kind, selected);
+  if (layers.length && !layers.includes(s.layer)) patch.layer = layers[0];
+  const probes = probeInfo(selected);
+  if (probes.count && s.probe >= probes.count) patch.probe = 0;
+  if (!COLORMAPS.includes(s.cmap)) patch.cmap = 'viridis';
+  if (Object.keys(patch).length) app.store.set(patch);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Toolbar and epoch bar
+
+function syncControls() {
+  const s = app.store.get();
+  const ui = app.ui;
+  const runs = selectedRuns();
+  const available = kindsAvailable(runs);
+  for (const [kind, b] of Object.entries(ui.kindButtons)) {
+    b.setAttribute('aria-pressed', String(kind === s.kind));
+    b.disabled = !available.includes(kind);
+    b.title = available.includes(kind) ? '' : `The selected runs have no ${KIND_NOUN[kind]}`;
+  }
+  views.setOptions(ui.layerSelect, layersFor(s.kind, runs).map((l) => [l, l]), s.layer);
+  const probes = probeInfo(runs);
+  const probeOptions = [];
+  for (let i = 0; i < probes.count; i++) {
+    const label = probes.labels && probes.labels[i] !== null && probes.labels[i] !== undefined
+      ? ` · ${probes.names && probes.names[probes.labels[i]] !== undefined ? probes.names[probes.labels[i]] : `class ${probes.labels[i]}`}`
+      : '';
+    probeOptions.push([String(i), `#${i + 1}${label}`]);
+  }
+  views.setOptions(ui.probeSelect, probeOptions, s.probe);
+  ui.probeField.hidden = s.kind === 'filters';
+  views.setOptions(ui.cmapSelect, COLORMAPS.map((c) => [c, c]), s.cmap);
+  ui.cmapSwatch.style.background = cssGradient(camColormap(s.kind === 'gradcam' ? s.cmap : s.cmap));
+  ui.cmapField.hidden = s.kind === 'filters';
+  views.setOptions(ui.zoomSelect, ZOOMS.map((z) => [z, z === 'fit' ? 'Fit' : `${z}×`]), s.zoom);
+  ui.opacityField.hidden = s.kind !== 'gradcam';
+  ui.opacityInput.value = String(Math.round(s.opacity * 100));
+  ui.opacityValue.textContent = `${Math.round(s.opacity * 100)}%`;
+
+  const epochs = epochList();
+  const epoch = currentEpoch();
+  ui.slider.max = String(Math.max(0, epochs.length - 1));
+  ui.slider.value = String(Math.max(0, epochs.indexOf(nearest(epochs, epoch ?? 0))));
+  ui.slider.disabled = epochs.length < 2;
+  ui.slider.setAttribute('aria-valuetext', epoch === null ? 'no epochs' : `Epoch ${epoch}`);
+  ui.epochLabel.textContent = epoch === null ? 'No epochs yet' : `Epoch ${epoch}`;
+  ui.epochLabel.dataset.epoch = epoch === null ? '' : String(epoch);
+  ui.epochRange.textContent = epochs.length ? ` of ${epochs[0]}–${epochs[epochs.length - 1]}` : '';
+  ui.followCheckbox.checked = s.follow;
+  ui.prevButton.disabled = !epochs.length || epoch <= epochs[0];
+  ui.nextButton.disabled = !epochs.length || epoch >= epochs[epochs.length - 1];
+  ui.playButton.textContent = app.playTimer ? '❚❚ Pause' : '▶ Play';
+  ui.playButton.setAttribute('aria-label', app.playTimer ? 'Pause' : 'Play epochs');
+  ui.playButton.disabled = epochs.length < 2;
+}
+
+function camColormap(cmap) {
+  return cmap === 'gray' ? 'inferno' : cmap;
+}
+
+function setEpoch(epoch, {keepFollow = false} = {}) {
+  const epochs = epochList();
+  if (!epochs.length) return;
+  const e = epochs.includes(epoch) ? epoch : nearest(epochs, epoch);
+  const follow = keepFollow ? app.store.get().follow : false;
+  app.store.set({epoch: e, follow: follow && e === epochs[epochs.length - 1]});
+}
+
+function stepEpoch(delta) {
+  const epochs = epochList();
+  if (!epochs.length) return;
+  const i = epochs.indexOf(nearest(epochs, currentEpoch()));
+  const j = Math.max(0, Math.min(epochs.length - 1, i + delta));
+  setEpoch(epochs[j]);
+}
+
+function togglePlay(force) {
+  const playing = force !== undefined ? force : !app.playTimer;
+  if (app.playTimer) {
+    clearInterval(app.playTimer);
+    app.playTimer = null;
+  }
+  if (playing) {
+    const epochs = epochList();
+    if (epochs.length < 2) return syncControls();
+    if (currentEpoch() === epochs[epochs.length - 1]) setEpoch(epochs[0]);
+    else setEpoch(currentEpoch());
+    app.playTimer = setInterval(() => {
+      const list = epochList();
+      const i = list.indexOf(nearest(list, currentEpoch()));
+      setEpoch(list[(i + 1) % list.length]);
+    }, PLAY_MS);
+  }
+  syncControls();
+}
+
+function wireControls() {
+  const ui = app.ui;
+  const set = (patch) => app.store.set(patch);
+  for (const [kind, b] of Object.entries(ui.kindButtons)) b.addEventListener('click', () => {
+    const layers = layersFor(kind, selectedRuns());
+    const s = app.store.get();
+    set({kind, layer: layers.includes(s.layer) ? s.layer : layers[0] || null, channel: null});
+  });
+  ui.layerSelect.addEventListener('change', () => set({layer: ui.layerSelect.value, channel: null}));
+  ui.probeSelect.addEventListener('change', () => set({probe: Number(ui.probeSelect.value)}));
+  ui.cmapSelect.addEventListener('change', () => set({cmap: ui.cmapSelect.value}));
+  ui.zoomSelect.addEventListener('change', () => set({zoom: ui.zoomSelect.value}));
+  ui.opacityInput.addEventListener('input', () => set({opacity: Number(ui.opacityInput.value) / 100}));
+  ui.slider.addEventListener('input', () => {
+    togglePlay(false);
+    const epochs = epochList();
+    setEpoch(epochs[Number(ui.slider.value)]);
+  });
+  ui.prevButton.addEventListener('click', () => { togglePlay(false); stepEpoch(-1); });
+  ui.nextButton.addEventListener('click', () => { togglePlay(false); stepEpoch(1); });
+  ui.playButton.addEventListener('click', () => togglePlay());
+  ui.followCheckbox.addEventListener('change', () => {
+    if (ui.followCheckbox.checked) togglePlay(false);
+    set({follow: ui.followCheckbox.checked, epoch: ui.followCheckbox.checked ? null : currentEpoch()});
+  });
+  ui.runFilter.addEventListener('input', renderRunList);
+  document.addEventListener('keydown', (event) => {
+    const t = event.target;
+    const tag = t && t.tagName;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || (t && t.dataset && t.dataset.ownKeys)) return;
+    if (event.key === 'ArrowLeft') { togglePlay(false); stepEpoch(-1); event.preventDefault(); }
+    else if (event.key === 'ArrowRight') { togglePlay(false); stepEpoch(1); event.preventDefault(); }
+    else if (event.key === 'Home') { togglePlay(false); setEpoch(epochList()[0]); event.preventDefault(); }
+    else if (event.key === 'End') { togglePlay(false); setEpoch(epochList().at(-1)); event.preventDefault(); }
+    else if (event.key === 'Escape' && app.store.get().channel !== null) set({channel: null});
+  });
+  let resizeFrame = 0;
+  new ResizeObserver(() => {
+    cancelAnimationFrame(resizeFrame);
+    resizeFrame = requestAnimationFrame(applyZoomAll);
+  }).observe(ui.panels);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Runs list
+
+function renderRunList() {
+  const ui = app.ui;
+  const s = app.store.get();
+  const filter = ui.runFilter.value.trim().toLowerCase();
+  const items = [];
+  for (const info of app.index.runs) {
+    if (filter && !info.run.toLowerCase().includes(filter) && !s.runs.includes(info.run)) continue;
+    const n = (info.steps || []).length;
+    const note = info.featureviz ? `${n} epoch${n === 1 ? '' : 's'}` : 'curves only';
+    items.push(views.runItem(info.run, runColor(info.run), s.runs.includes(info.run), note, toggleRun));
+  }
+  ui.runList.replaceChildren(...items);
+  ui.runFilter.hidden = app.index.runs.length < 8;
+}
+
+function toggleRun(run, on) {
+  const s = app.store.get();
+  const runs = on ? [...s.runs.filter((r) => r !== run), run] : s.runs.filter((r) => r !== run);
+  app.store.set({runs});
+  normalise();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Curves
+
+function metricOrder(a, b) {
+  const ia = METRIC_ORDER.indexOf(a);
+  const ib = METRIC_ORDER.indexOf(b);
+  if (ia !== ib) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function renderCharts() {
+  const ui = app.ui;
+  const runs = selectedRuns();
+  const byMetric = new Map();
+  for (const run of runs) {
+    const sc = app.scalars.get(run);
+    if (!sc) continue;
+    for (const series of sc.series) {
+      if (!byMetric.has(series.metric)) byMetric.set(series.metric, []);
+      byMetric.get(series.metric).push({
+        run, split: series.split, color: runColor(run), points: series.points.map((p) => [p[0], p[2]]),
+      });
+    }
+  }
+  const metrics = [...byMetric.keys()].sort(metricOrder);
+  for (const [metric, chart] of app.charts) {
+    if (!byMetric.has(metric)) {
+      chart.element.remove();
+      app.charts.delete(metric);
+    }
+  }
+  const cursor = currentEpoch();
+  const ordered = [];
+  for (const metric of metrics) {
+    if (!app.charts.has(metric)) {
+      app.charts.set(metric, createChart({title: metric, onPick: (epoch) => { togglePlay(false); setEpoch(epoch); }}));
+    }
+    const chart = app.charts.get(metric);
+    chart.update({series: byMetric.get(metric), cursor});
+    ordered.push(chart.element);
+  }
+  if (!metrics.length) {
+    const loading = runs.some((r) => !app.scalars.has(r));
+    ordered.push(views.h('p', {class: 'muted', text: loading ? 'Loading curves…' : 'No loss or metric curves in the selected runs.'}));
+  }
+  ui.charts.replaceChildren(...ordered);
+  ui.legend.replaceChildren(...(metrics.length ? views.legend(runs.map((r) => [r, runColor(r)])) : []));
+}
+
+async function refreshScalars(runs) {
+  await Promise.all(runs.map(async (run) => {
+    try {
+      const data = await fetchScalars(run);
+      const text = JSON.stringify(data);
+      if (app.scalarsText.get(run) === text) return;
+      app.scalarsText.set(run, text);
+      app.scalars.set(run, data);
+    } catch (e) {
+      app.scalars.set(run, {run, series: []});
+    }
+  }));
+  renderCharts();
+  syncControls();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Panels
+
+function zoomFactor(naturalWidth, available) {
+  const z = app.store.get().zoom;
+  if (z !== 'fit') return Number(z);
+  return Math.max(1, Math.floor(available / naturalWidth));
+}
+
+function applyZoom(canvas) {
+  const box = canvas.closest('.grid-scroll') || canvas.parentElement;
+  const available = Math.max(64, (box ? box.clientWidth : 400) - 2);
+  const maxFit = Number(canvas.dataset.maxFit || 0);
+  let k = zoomFactor(canvas.width, available);
+  if (app.store.get().zoom === 'fit' && maxFit) k = Math.min(k, maxFit);
+  const fitsNatively = canvas.width <= available;
+  if (app.store.get().zoom === 'fit' && !fitsNatively) {
+    canvas.style.width = '100%';
+    canvas.style.height = 'auto';
+  } else {
+    canvas.style.width = `${canvas.width * k}px`;
+    canvas.style.height = `${canvas.height * k}px`;
+  }
+  canvas.dataset.zoom = String(k);
+}
+
+function applyZoomAll() {
+  for (const c of app.ui.panels.querySelectorAll('canvas.zoomable')) applyZoom(c);
+}
+
+function ensurePanels() {
+  const runs = selectedRuns();
+  for (const [run, p] of app.panels) {
+    if (!runs.includes(run)) {
+      p.element.remove();
+      app.panels.delete(run);
+    }
+  }
+  const ordered = runs.map((run) => {
+    if (!app.panels.has(run)) {
+      const p = views.panel(run, runColor(run));
+      p.seq = 0;
+      app.panels.set(run, p);
+    }
+    return app.panels.get(run).element;
+  });
+  const ui = app.ui;
+  const cur = [...ui.panels.children];
+  if (cur.length !== ordered.length || cur.some((c, i) => c !== ordered[i])) ui.panels.replaceChildren(...ordered);
+  ui.panels.dataset.count = String(ordered.length);
+  if (!ordered.length) {
+    ui.panels.replaceChildren(views.h('div', {class: 'panel placeholder'},
+      views.message('No run selected', 'Tick a run in the list on the left to see what its network learned.')));
+  }
+}
+
+function renderPanels() {
+  ensurePanels();
+  for (const run of selectedRuns()) updatePanel(run);
+}
+
+function markFirstGrid() {
+  if (app.firstGridMarked) return;
+  app.firstGridMarked = true;
+  try {
+    performance.mark('featureviz:first-grid');
+  } catch (e) {
+    // Old browsers: no marks.
+  }
+}
+
+async function updatePanel(run) {
+  const p = app.panels.get(run);
+  if (!p) return;
+  const seq = ++p.seq;
+  const stale = () => p.seq !== seq;
+  const s = app.store.get();
+  const info = runInfo(run);
+  const epoch = currentEpoch();
+  p.element.dataset.epoch = epoch === null ? '' : String(epoch);
+  const show = (nodes, sub, detail = []) => {
+    if (stale()) return;
+    p.subtitle.textContent = sub;
+    p.body.replaceChildren(...nodes);
+    p.detail.replaceChildren(...detail);
+  };
+  if (!info.featureviz) {
+    show([views.message('This run has curves but no FeatureViz data',
+      'Add the FeatureViz callback to its training to see activations, filter patterns and Grad-CAM here:',
+      {snippet: true})], 'curves only');
+    return;
+  }
+  const entry = entryFor(info, s.kind, s.layer);
+  if (!entry) {
+    const what = KIND_NOUN[s.kind];
+    const text = entriesOf(info, s.kind).length
+      ? `This run has ${what} for ${entriesOf(info, s.kind).map((e) => e.layer).join(', ')}.`
+      : `The callback writes them unless they are switched off (filter_patterns=False, gradcam=False).`;
+    show([views.message(`No ${what} for layer ${s.layer} in this run`, text)], '');
+    return;
+  }
+  if (epoch === null || !entry.steps.includes(epoch)) {
+    const steps = entry.steps;
+    const range = steps.length ? `This run has ${KIND_NOUN[s.kind]} for epoch${steps.length > 1 ? 's' : ''} ` +
+      `${steps.length > 6 ? `${steps[0]}–${steps[steps.length - 1]} (${steps.length} epochs)` : steps.join(', ')}.` : '';
+    show([views.message(`No ${KIND_NOUN[s.kind]} at epoch ${epoch} in this run`, range)],
+      `${entry.layer} · epoch ${epoch}`);
+    return;
+  }
+  try {
+    if (s.kind === 'gradcam') await showGradcam(p, run, info, entry, epoch, show, stale);
+    else await showGrid(p, run, info, entry, epoch, show, stale);
+  } catch (e) {
+    show([views.message('Could not load this view', String(e && e.message ? e.message : e), {tone: 'error'})], '');
+  }
+}
+
+function tileAt(layout, x, y) {
+  const col = Math.floor(x / (layout.tile_width + layout.padding));
+  const row = Math.floor(y / (layout.tile_height + layout.padding));
+  if (x - col * (layout.tile_width + layout.padding) >= layout.tile_width) return null;
+  if (y - row * (layout.tile_height + layout.padding) >= layout.tile_height) return null;
+  if (col < 0 || row < 0 || col >= layout.cols) return null;
+  const k = row * layout.cols + col;
+  return k < layout.count ? k : null;
+}
+
+function tileRect(layout, k) {
+  return [(k % layout.cols) * (layout.tile_width + layout.padding),
+    Math.floor(k / layout.cols) * (layout.tile_height + layout.padding), layout.tile_width, layout.tile_height];
+}
+
+function placeBox(box, canvas, layout, k) {
+  if (k === null || k === undefined || k >= layout.count) {
+    box.hidden = true;
+    return;
+  }
+  const [x, y, w, hgt] = tileRect(layout, k);
+  box.hidden = false;
+  box.style.left = `${(x / canvas.width) * 100}%`;
+  box.style.top = `${(y / canvas.height) * 100}%`;
+  box.style.width = `${(w / canvas.width) * 100}%`;
+  box.style.height = `${(hgt / canvas.height) * 100}%`;
+}
+
+function tileName(kind, record, k) {
+  if (kind === 'filters') {
+    const f = record && record.filters ? record.filters[k] : k;
+    return `Filter ${f}`;
+  }
+  return `Channel ${k}`;
+}
+
+async function showGrid(p, run, info, entry, epoch, show, stale) {
+  const s = app.store.get();
+  const step = await fetchStep(run, entry.tag, epoch);
+  if (stale()) return;
+  const imageIndex = s.kind === 'activations' ? s.probe : 0;
+  const url = step.images[imageIndex];
+  if (!url) {
+    show([views.message(`No image for probe #${s.probe + 1} at epoch ${epoch}`, '')], entry.layer);
+    return;
+  }
+  const img = await loadImage(url);
+  if (stale()) return;
+  const cmap = s.kind === 'activations' ? s.cmap : null;
+  const canvas = colorizedCanvas(img, cmap);
+  canvas.className = 'grid-canvas zoomable';
+  canvas.tabIndex = 0;
+  canvas.dataset.ownKeys = '1';
+  canvas.dataset.naturalWidth = String(img.naturalWidth);
+  canvas.dataset.naturalHeight = String(img.naturalHeight);
+  const layout = entry.layout;
+  const record = step.record || {};
+  const count = layout ? layout.count : 0;
+  const noun = s.kind === 'activations' ? 'channel' : 'filter';
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', `${views.KIND_LABELS[s.kind]} of ${entry.layer}, epoch ${epoch}: ${count} ${noun}s. ` +
+    `Arrow keys choose a ${noun}, Enter opens it.`);
+  const dead = new Set(record.dead || []);
+  const captionBits = [`${count} ${noun}s`, `${img.naturalWidth}×${img.naturalHeight} px`];
+  if (dead.size) captionBits.push(`${dead.size} dead (all zero)`);
+  if (s.kind === 'activations') captionBits.push(`probe #${s.probe + 1}`);
+  const fig = views.gridFigure(canvas, captionBits.join(' · '));
+  if (layout) {
+    let focusK = s.channel !== null && s.channel < count ? s.channel : 0;
+    placeBox(fig.highlight, canvas, layout, s.channel);
+    const pick = (k) => app.store.set({channel: k});
+    canvas.addEventListener('click', (event) => {
+      const r = canvas.getBoundingClientRect();
+      const x = ((event.clientX - r.left) / r.width) * canvas.width;
+      const y = ((event.clientY - r.top) / r.height) * canvas.height;
+      const k = tileAt(layout, x, y);
+      if (k !== null) pick(k);
+    });
+    canvas.addEventListener('mousemove', (event) => {
+      const r = canvas.getBoundingClientRect();
+      const k = tileAt(layout, ((event.clientX - r.left) / r.width) * canvas.width,
+        ((event.clientY - r.top) / r.height) * canvas.height);
+      canvas.title = k === null ? '' : `${tileName(s.kind, record, k)}${dead.has(k) ? ' (dead)' : ''} — click to enlarge`;
+      canvas.style.cursor = k === null ? 'default' : 'pointer';
+    });
+    canvas.addEventListener('focus', () => placeBox(fig.focus, canvas, layout, focusK));
+    canvas.addEventListener('blur', () => { fig.focus.hidden = true; });
+    canvas.addEventListener('keydown', (event) => {
+      const moves = {ArrowLeft: -1, ArrowRight: 1, ArrowUp: -layout.cols, ArrowDown: layout.cols};
+      if (event.key in moves) {
+        focusK = Math.max(0, Math.min(count - 1, focusK + moves[event.key]));
+        placeBox(fig.focus, canvas, layout, focusK);
+        canvas.setAttribute('aria-label', `${tileName(s.kind, record, focusK)} selected. Press Enter to open it.`);
+        event.preventDefault();
+      } else if (event.key === 'Enter' || event.key === ' ') {
+        pick(focusK);
+        event.preventDefault();
+      } else if (event.key === 'Escape') {
+        app.store.set({channel: null});
+      }
+    });
+  }
+  const detail = [];
+  if (layout && s.channel !== null && s.channel < count) {
+    detail.push(buildDrilldown(run, entry, epoch, record, img, imageIndex));
+  }
+  show([fig.element], `${entry.layer} · epoch ${epoch}`, detail);
+  applyZoom(canvas);
+  if (!stale()) markFirstGrid();
+}
+
+function cropTile(img, layout, k, cmap) {
+  return colorizedCanvas(img, cmap, tileRect(layout, k));
+}
+
+function buildDrilldown(run, entry, epoch, record, img, imageIndex) {
+  const s = app.store.get();
+  const layout = entry.layout;
+  const k = s.channel;
+  const cmap = s.kind === 'activations' ? s.cmap : null;
+  const name = tileName(s.kind, record, k);
+  const dd = views.drilldown(`${name} of ${entry.layer}`, () => app.store.set({channel: null}));
+  const big = cropTile(img, layout, k, cmap);
+  big.className = 'drill-canvas';
+  const bigZoom = Math.max(1, Math.floor(192 / Math.max(layout.tile_width, layout.tile_height)));
+  big.style.width = `${layout.tile_width * bigZoom}px`;
+  big.style.height = `${layout.tile_height * bigZoom}px`;
+  big.setAttribute('role', 'img');
+  big.setAttribute('aria-label', `${name} at epoch ${epoch}, enlarged ${bigZoom}×`);
+  dd.big.appendChild(big);
+  const facts = [`epoch ${epoch}`, `${layout.tile_width}×${layout.tile_height} px shown at ${bigZoom}×`];
+  if (s.kind === 'activations') {
+    facts.push(`probe #${s.probe + 1}`);
+    if ((record.dead || []).includes(k)) facts.push('dead: zero for every probe image');
+  } else if (record.activation && record.activation[k] !== undefined) {
+    facts.push(`mean activation ${Number(record.activation[k]).toPrecision(4)}`);
+  }
+  dd.info.replaceChildren(...facts.map((f) => views.h('div', {text: f})));
+  fillFilmstrip(dd.strip, run, entry, imageIndex, layout, k, cmap, epoch);
+  return dd.element;
+}
+
+async function fillFilmstrip(strip, run, entry, imageIndex, layout, k, cmap, epoch) {
+  let steps = entry.steps;
+  let urls = null;
+  try {
+    const series = await fetchSeries(run, entry.tag, imageIndex, entry.steps.length);
+    steps = series.steps;
+    urls = series.images;
+  } catch (e) {
+    urls = null; // Fall back to one /step request per epoch.
+  }
+  const frameZoom = Math.max(1, Math.floor(56 / Math.max(layout.tile_width, layout.tile_height)));
+  const frames = steps.map((step, i) => {
+    const f = views.filmFrame(step, step === epoch, (e) => { togglePlay(false); setEpoch(e); });
+    f.url = urls ? urls[i] : null;
+    f.step = step;
+    return f;
+  });
+  strip.replaceChildren(...frames.map((f) => f.element));
+  const current = frames.find((f) => f.step === epoch);
+  if (current) requestAnimationFrame(() => {
+    const sl = strip.scrollLeft;
+    const el = current.element;
+    if (el.offsetLeft < sl || el.offsetLeft + el.offsetWidth > sl + strip.clientWidth) {
+      strip.scrollLeft = el.offsetLeft - strip.clientWidth / 2;
+    }
+  });
+  await Promise.all(frames.map(async (f) => {
+    try {
+      const url = f.url || (await fetchStep(run, entry.tag, f.step)).images[imageIndex];
+      const img = await loadImage(url);
+      const c = cropTile(img, layout, k, cmap);
+      c.className = 'frame-canvas';
+      c.style.width = `${layout.tile_width * frameZoom}px`;
+      c.style.height = `${layout.tile_height * frameZoom}px`;
+      f.slot.replaceChildren(c);
+    } catch (e) {
+      f.slot.textContent = '–';
+    }
+  }));
+}
+
+const probeImageCache = new Map();
+
+function probeImage(run, probe) {
+  const key = JSON.stringify([run, probe]);
+  const known = ((runInfo(run) || {}).probes || {}).images;
+  if (known && known[probe]) return loadImage(known[probe]);
+  if (!probeImageCache.has(key)) {
+    const p = fetchSeries(run, 'probes', probe).then((series) => loadImage(series.images[0]));
+    p.catch(() => probeImageCache.delete(key));
+    probeImageCache.set(key, p);
+  }
+  return probeImageCache.get(key);
+}
+
+async function showGradcam(p, run, info, entry, epoch, show, stale) {
+  const s = app.store.get();
+  const step = await fetchStep(run, entry.tag, epoch);
+  if (stale()) return;
+  const rec = ((step.record || {}).probes || []).find((q) => q.probe === s.probe) || (step.record.probes || [])[s.probe];
+  if (!rec) {
+    show([views.message(`No Grad-CAM for probe #${s.probe + 1} at epoch ${epoch}`, '')], entry.layer);
+    return;
+  }
+  let probeImg = null;
+  try {
+    probeImg = await probeImage(run, s.probe);
+  } catch (e) {
+    probeImg = null;
+  }
+  const targets = rec.targets || [];
+  const heats = await Promise.all(targets.map((t) => loadImage(step.images[t.heatmap - 1])));
+  if (stale()) return;
+  const cmap = camColormap(s.cmap);
+  const figures = targets.map((t, i) => {
+    const heat = heats[i];
+    const canvas = document.createElement('canvas');
+    canvas.width = heat.naturalWidth;
+    canvas.height = heat.naturalHeight;
+    canvas.className = 'cam-canvas zoomable';
+    canvas.dataset.target = t.target;
+    canvas.dataset.maxFit = '4';
+    const colored = colorizedCanvas(heat, cmap);
+    canvas.redraw = (opacity) => {
+      const ctx = canvas.getContext('2d', {willReadFrequently: true});
+      ctx.globalAlpha = 1;
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      if (probeImg) ctx.drawImage(probeImg, 0, 0, canvas.width, canvas.height);
+      ctx.globalAlpha = probeImg ? opacity : 1;
+      ctx.drawImage(colored, 0, 0);
+      ctx.globalAlpha = 1;
+      canvas.dataset.opacity = String(opacity);
+    };
+    canvas.redraw(s.opacity);
+    const cls = className(info, entry, t.class);
+    const label = t.target === 'predicted' ? 'Predicted class' : t.target === 'true' ? 'True class' : `Target “${t.target}”`;
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', `Grad-CAM for the ${t.target} class ${cls} over probe #${s.probe + 1}`);
+    const lines = [
+      {text: cls, cls: 'cam-class'},
+      {text: `score ${Number(t.score).toFixed(3)} (the model's probability for ${cls})`, cls: 'cam-score'},
+    ];
+    return views.camFigure(canvas, label, lines);
+  });
+  const predicted = className(info, entry, rec.predicted);
+  const truth = rec.true === null || rec.true === undefined ? null : className(info, entry, rec.true);
+  const correct = truth !== null && rec.true === rec.predicted;
+  const prob = rec.probabilities && rec.probabilities[rec.predicted] !== undefined ? Number(rec.probabilities[rec.predicted]).toFixed(3) : null;
+  const summary = views.h('p', {class: `cam-summary ${truth === null ? '' : correct ? 'ok' : 'wrong'}`},
+    views.h('span', {class: 'cam-badge', text: truth === null ? 'no label' : correct ? 'correct' : 'wrong'}),
+    views.h('span', {text: `predicted ${predicted}${prob ? ` (${prob})` : ''}`}),
+    truth === null ? null : views.h('span', {text: ` · true ${truth}`}));
+  const row = views.h('div', {class: 'cam-row'}, ...figures);
+  const notes = [];
+  if (targets.length < 2) notes.push(views.h('p', {class: 'muted small', text: 'The true class is unknown for this probe image (no labels given to the callback).'}));
+  if (!probeImg) notes.push(views.h('p', {class: 'muted small', text: 'Probe image not found: showing the heatmap alone.'}));
+  show([summary, row, ...notes], `${entry.layer} · epoch ${epoch} · probe #${s.probe + 1}`);
+  for (const c of row.querySelectorAll('canvas')) applyZoom(c);
+  if (!stale()) markFirstGrid();
+}
+
+function redrawOpacity() {
+  const o = app.store.get().opacity;
+  for (const c of app.ui.panels.querySelectorAll('canvas.cam-canvas')) if (c.redraw) c.redraw(o);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Loading and live updates
+
+function showEmptyPage() {
+  const ui = app.ui;
+  const none = !app.index.runs.length;
+  ui.empty.hidden = !none;
+  ui.main.hidden = none;
+  ui.root.classList.toggle('is-empty', none);
+  if (none) ui.empty.replaceChildren(views.emptyPage(false));
+}
+
+async function poll() {
+  let data;
+  try {
+    data = await fetchIndex();
+  } catch (e) {
+    app.error = e;
+    app.ui.status.textContent = `Cannot reach the plugin: ${e.message}`;
+    app.ui.status.classList.add('error');
+    return;
+  }
+  app.error = null;
+  app.ui.status.classList.remove('error');
+  app.lastPoll = new Date();
+  app.ui.status.textContent = `Live · checked ${app.lastPoll.toLocaleTimeString()}`;
+  const text = JSON.stringify(data);
+  const changed = text !== app.indexText;
+  if (changed) {
+    app.index = data;
+    app.indexText = text;
+    normalise();
+    showEmptyPage();
+    renderRunList();
+    syncControls();
+    renderPanels();
+  }
+  await refreshScalars(selectedRuns());
+}
+
+function onStateChange(state, changed) {
+  writeUrl(state);
+  if (!app.index) return;
+  if (changed.has('runs')) {
+    renderRunList();
+    refreshScalars(selectedRuns().filter((r) => !app.scalars.has(r)));
+    renderCharts();
+  }
+  syncControls();
+  for (const chart of app.charts.values()) chart.setCursor(currentEpoch());
+  const panelKeys = ['runs', 'kind', 'layer', 'probe', 'epoch', 'follow', 'cmap', 'channel'];
+  if (panelKeys.some((k) => changed.has(k))) renderPanels();
+  else if (changed.has('zoom')) applyZoomAll();
+  if (changed.has('opacity')) redrawOpacity();
+}
+
+function loadStylesheet() {
+  const link = document.createElement('link');
+  link.rel = 'stylesheet';
+  link.href = new URL('./style.css', import.meta.url).href;
+  document.head.appendChild(link);
+}
+
+async function pollLoop() {
+  if (!document.hidden) {
+    try {
+      await poll();
+    } catch (e) {
+      console.error('featureviz: update failed', e);
+    }
+  }
+  setTimeout(pollLoop, POLL_MS);
+}
+
+/** Called by TensorBoard once the module is loaded. */
+export async function render() {
+  loadStylesheet();
+  document.body.classList.add('featureviz-body');
+  app.ui = views.shell();
+  document.body.appendChild(app.ui.root);
+  app.store = createStore({...defaultState(), ...readUrl()});
+  app.store.subscribe(onStateChange);
+  wireControls();
+  syncControls();
+  app.ui.status.textContent = 'Loading…';
+  await pollLoop();
+}
+
+// Exposed for tests and debugging (read-only use).
+export const _internals = {app, tileAt, lut, colorize};

@@ -1,0 +1,98 @@
+// Talks to the plugin's HTTP API (tb_featureviz/plugin/http_api.md). Only relative URLs: TensorBoard
+// serves this page with <base href="plugin/featureviz/">, and may mount everything under
+// /experiment/<id>/ or a --path_prefix, so "index" resolves to .../data/plugin/featureviz/index.
+
+/** An error answered by the server, with its JSON message. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function query(route, params) {
+  const search = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null) search.set(k, String(v));
+  }
+  const s = search.toString();
+  return s ? `${route}?${s}` : route;
+}
+
+async function getJSON(route, params, {cache = 'no-store'} = {}) {
+  const response = await fetch(query(route, params), {cache, credentials: 'same-origin'});
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (e) {
+    body = null;
+  }
+  if (!response.ok) {
+    const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, message);
+  }
+  return body;
+}
+
+/** Every run with what it holds: GET index. */
+export function fetchIndex() {
+  return getJSON('index');
+}
+
+/** Loss and metric curves of one run: GET scalars?run=. */
+export function fetchScalars(run) {
+  return getJSON('scalars', {run});
+}
+
+const stepCache = new Map();
+
+/**
+ * The record and image URLs of one written step: GET step?run=&tag=&step=. A written step never
+ * changes, so answers are kept (failures are not).
+ */
+export function fetchStep(run, tag, step) {
+  const key = JSON.stringify([run, tag, step]);
+  if (!stepCache.has(key)) {
+    const p = getJSON('step', {run, tag, step}, {cache: 'default'});
+    p.catch(() => stepCache.delete(key));
+    stepCache.set(key, p);
+  }
+  return stepCache.get(key);
+}
+
+const seriesCache = new Map();
+
+/**
+ * One image of a tag across every written epoch: GET series?run=&tag=&index=. `version` (e.g. the
+ * number of steps the index lists) refreshes the answer once new epochs arrive.
+ */
+export function fetchSeries(run, tag, index, version = 0) {
+  const key = JSON.stringify([run, tag, index, version]);
+  if (!seriesCache.has(key)) {
+    const p = getJSON('series', {run, tag, index});
+    p.catch(() => seriesCache.delete(key));
+    seriesCache.set(key, p);
+  }
+  return seriesCache.get(key);
+}
+
+const imageCache = new Map();
+
+/**
+ * Loads and decodes an image URL given by the server (relative, e.g. "blob?key=...").
+ * Resolves to the HTMLImageElement once decoded.
+ */
+export function loadImage(url) {
+  if (!imageCache.has(url)) {
+    const img = new Image();
+    img.decoding = 'async';
+    const p = new Promise((resolve, reject) => {
+      img.onload = () => resolve(img);
+      img.onerror = () => reject(new Error(`could not load image ${url}`));
+    }).then(() => (img.decode ? img.decode().then(() => img, () => img) : img));
+    p.catch(() => imageCache.delete(url));
+    img.src = url;
+    imageCache.set(url, p);
+  }
+  return imageCache.get(url);
+}
