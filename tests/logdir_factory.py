@@ -34,6 +34,7 @@ import io
 import itertools
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -50,11 +51,13 @@ from tensorboard.util import tensor_util
 from tb_featureviz import metadata
 
 __all__ = [
+    "ANY_BLOB",
     "BASE_WALL_TIME",
     "LogdirSpec",
     "RunWriter",
     "append_epoch",
     "decode_png",
+    "mask_blobs",
     "write_logdir",
 ]
 
@@ -63,6 +66,21 @@ BASE_WALL_TIME = 1_700_000_000.0
 
 _FILE_SEQ = itertools.count()
 _FILE_LOCK = threading.Lock()
+
+
+ANY_BLOB = "blob?key=*"
+"""Stands for any blob URL in expected documents (blob keys differ between loaders); see :func:`mask_blobs`."""
+
+
+def mask_blobs(doc: Any) -> Any:
+    """Returns ``doc`` with every ``"blob?key=..."`` string replaced by :data:`ANY_BLOB`."""
+    if isinstance(doc, dict):
+        return {k: mask_blobs(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [mask_blobs(v) for v in doc]
+    if isinstance(doc, str) and doc.startswith("blob?key="):
+        return ANY_BLOB
+    return doc
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -361,6 +379,76 @@ class LogdirSpec:
         if epoch is None or epoch == 0:
             tags += ["probes", "run_info"]
         return tags
+
+    # -- what the plugin should answer -------------------------------------------------------------
+
+    def expected_index_entry(self, run: str) -> dict[str, Any]:
+        """The ``/index`` entry of ``run``, with every blob URL written as :data:`ANY_BLOB`."""
+        steps = sorted(self.steps.get(run, []))
+        first = steps[0] if steps else 0
+        lay, flay = self.layout.to_json(), self.filter_layout.to_json()
+        gextra = {"class_names": list(self.class_names), "targets": ["predicted", "true"]}
+
+        def key(layer: str) -> list[Any]:
+            return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", layer)]
+
+        def entry(kind: str, layer: str, images: int, layout: Any, extra: dict[str, Any]) -> dict[str, Any]:
+            tag = f"{kind}/{layer}"
+            return {"tag": tag, "layer": layer, "steps": steps, "images": images, "layout": layout, "extra": extra}
+
+        tb = self.tb_run(run, "").rstrip("/")
+        prefix = "" if run == "." else tb + "/"
+        return {
+            "run": run,
+            "featureviz": True,
+            "steps": steps,
+            "max_wall_time": self.wall_time(run, steps[-1]) if steps else None,
+            "kinds": {
+                "activations": [entry("activations", la, self.probes, lay, {}) for la in sorted(self.layers, key=key)],
+                "filters": [entry("filters", la, 1, flay, {}) for la in sorted(self.filter_layers, key=key)],
+                "gradcam": [
+                    entry("gradcam", la, 4 * self.probes, None, gextra) for la in sorted(self.gradcam_layers, key=key)
+                ],
+            },
+            "probes": {
+                "count": self.probes,
+                "labels": [self.label(p) for p in range(self.probes)],
+                "class_names": list(self.class_names),
+                "step": first,
+                "images": [ANY_BLOB] * self.probes,
+            },
+            "run_info": self.run_info_record(run),
+            "curves": ["accuracy", "loss"],
+            "curve_source": "keras" if self.keras_curves else "featureviz",
+            "tb_runs": {
+                "featureviz": prefix + "featureviz",
+                "train": prefix + "train" if self.keras_curves else None,
+                "validation": prefix + "validation" if self.keras_curves else None,
+            },
+        }
+
+    def expected_index(self) -> dict[str, Any]:
+        """The whole ``/index`` document (runs sorted by name), blob URLs as :data:`ANY_BLOB`."""
+        return {"runs": [self.expected_index_entry(run) for run in sorted(self.runs)]}
+
+    def expected_scalars(self, run: str) -> dict[str, Any]:
+        """The ``/scalars`` document of ``run``."""
+        steps = sorted(self.steps.get(run, []))
+
+        def pts(tag: str) -> list[list[float]]:
+            return [[e, self.wall_time(run, e), self.scalar(run, tag, e)] for e in steps]
+
+        series = []
+        for metric in ("accuracy", "loss"):
+            series.append({"metric": metric, "split": "train", "points": pts(f"epoch_{metric}")})
+            series.append({"metric": metric, "split": "validation", "points": pts(f"epoch_val_{metric}")})
+        health = [{"layer": la, "points": pts(f"health/dead_fraction/{la}")} for la in sorted(self.layers)]
+        return {
+            "run": run,
+            "source": "keras" if self.keras_curves else "featureviz",
+            "series": series,
+            "health": health,
+        }
 
     def metadata_for(self, tag: str) -> summary_pb2.SummaryMetadata:
         kind, _, layer = tag.partition("/")

@@ -1,0 +1,276 @@
+"""Shared fixtures: logdirs with real event files, data providers of both loaders, real TensorBoards.
+
+Stable names other test files rely on (the browser tests too):
+
+* ``start_tensorboard(logdir, load_fast, ...) -> (url, stop)``: a real ``tensorboard.program.TensorBoard``
+  with every static and entry-point plugin (``featureviz`` from its installed entry point), in a
+  subprocess so that ``stop()`` ends it and its Rust data server cleanly.
+* ``wait_for_featureviz(url, spec, timeout_s)``: polls ``/index`` until every run of ``spec`` shows every
+  step it wrote.
+* fixture ``tb_server`` (session scope, parametrised ``python`` / ``rust``): a :class:`TBServer` with
+  ``.url``, ``.logdir``, ``.load_fast``, ``.spec`` over :data:`TB_SERVER_LOGDIR` content, loaded.
+* fixture ``featureviz_logdir`` (session): a :class:`logdir_factory.LogdirSpec` of the same content.
+* fixture ``provider`` (module scope, parametrised ``python`` / ``rust``): ``(kind, data_provider, spec)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import logdir_factory
+
+TB_SERVER_LOGDIR: dict[str, Any] = {"runs": ("exp1", "group/exp2"), "epochs": 12}
+"""``write_logdir`` arguments of the ``tb_server`` and ``featureviz_logdir`` fixtures (12 epochs > the
+10 TensorBoard keeps by default, so "every epoch kept" is checked everywhere)."""
+
+PLUGIN_ROUTE = "/data/plugin/featureviz"
+
+_CHILD = textwrap.dedent(
+    """
+    import os, sys
+    if os.environ.get("FEATUREVIZ_BLOCK_TF") == "1":
+        sys.modules["tensorflow"] = None  # TensorBoard falls back to its TF stub; featureviz needs no TF
+    from tensorboard import default, program
+    tb = program.TensorBoard(plugins=default.get_static_plugins() + default.get_dynamic_plugins())
+    tb.configure(argv=[None] + sys.argv[1:])
+    url = tb.launch()
+    print("URL " + url, flush=True)
+    sys.stdin.read()  # the parent closes stdin to stop us
+    os._exit(0)
+    """
+)
+
+
+def data_server_available() -> bool:
+    """Whether the Rust ``tensorboard-data-server`` binary is installed."""
+    from tensorboard.data import server_ingester
+
+    try:
+        server_ingester.get_server_binary()
+    except server_ingester.NoDataServerError:
+        return False
+    return True
+
+
+def start_tensorboard(
+    logdir: str | os.PathLike[str],
+    load_fast: bool,
+    *,
+    extra_args: Sequence[str] = (),
+    reload_interval: float = 1.0,
+    block_tensorflow: bool = True,
+    timeout_s: float = 60.0,
+) -> tuple[str, Callable[[], None]]:
+    """Starts a real TensorBoard on ``127.0.0.1`` and an ephemeral port.
+
+    Args:
+        logdir: ``--logdir``.
+        load_fast: ``--load_fast=true`` (Rust data server) or ``false`` (Python loader).
+        extra_args: Further TensorBoard flags.
+        reload_interval: ``--reload_interval`` in seconds (TensorBoard's default is 5).
+        block_tensorflow: Start TensorBoard with ``import tensorflow`` failing (faster; what a
+            TensorFlow-free viewer machine sees).
+        timeout_s: How long to wait for the server's URL.
+
+    Returns:
+        ``(url, stop)``: the base URL ending in ``/``, and a function that stops the server (and its
+        data server) and waits for it; calling it twice is harmless.
+    """
+    argv = [
+        sys.executable,
+        "-c",
+        _CHILD,
+        "--logdir",
+        os.fspath(logdir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        f"--load_fast={'true' if load_fast else 'false'}",
+        f"--reload_interval={reload_interval}",
+        *extra_args,
+    ]
+    env = dict(os.environ, FEATUREVIZ_BLOCK_TF="1" if block_tensorflow else "0", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
+
+    def stop() -> None:
+        if proc.poll() is None:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.close()
+                proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, OSError):
+                proc.kill()
+                proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    deadline = time.monotonic() + timeout_s
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("URL "):
+            return line[4:].strip(), stop
+        if not line and proc.poll() is not None:
+            break
+    stop()
+    raise RuntimeError(f"TensorBoard did not start (exit code {proc.poll()}); argv={argv[3:]}")
+
+
+def http_get(url: str, timeout_s: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of a GET, also for 4xx/5xx answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def http_json(url: str) -> Any:
+    status, _, body = http_get(url)
+    if status != 200:
+        raise AssertionError(f"GET {url} -> {status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def wait_for_featureviz(url: str, spec: logdir_factory.LogdirSpec, timeout_s: float = 30.0) -> dict[str, Any]:
+    """Polls ``/index`` of a TensorBoard until every run of ``spec`` shows all its steps.
+
+    Returns:
+        The last ``/index`` document.
+
+    Raises:
+        TimeoutError: with the last document, when the data did not appear in time.
+    """
+    base = url.rstrip("/")
+    deadline = time.monotonic() + timeout_s
+    index: Any = None
+    while time.monotonic() < deadline:
+        status, _, body = http_get(f"{base}{PLUGIN_ROUTE}/index")
+        if status == 200:
+            index = json.loads(body)
+            got = {r["run"]: r["steps"] for r in index["runs"]}
+            want = {run: spec.steps.get(run, []) for run in spec.runs}
+            if all(got.get(run) == steps for run, steps in want.items()):
+                return index
+        time.sleep(0.2)
+    raise TimeoutError(f"featureviz data did not appear in {timeout_s} s; last /index: {index}")
+
+
+@dataclasses.dataclass
+class TBServer:
+    """A running TensorBoard (see ``tb_server``)."""
+
+    url: str
+    logdir: str
+    load_fast: bool
+    spec: logdir_factory.LogdirSpec
+    stop: Callable[[], None]
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """GET ``path`` (absolute, e.g. ``/data/plugins_listing``)."""
+        return http_get(self.url.rstrip("/") + path)
+
+
+@pytest.fixture(scope="session")
+def featureviz_logdir(tmp_path_factory: pytest.TempPathFactory) -> logdir_factory.LogdirSpec:
+    """A logdir written with :data:`TB_SERVER_LOGDIR` (never modified by tests)."""
+    return logdir_factory.write_logdir(tmp_path_factory.mktemp("fv_logdir"), **TB_SERVER_LOGDIR)
+
+
+@pytest.fixture(scope="session", params=[False, True], ids=["python", "rust"])
+def tb_server(request: pytest.FixtureRequest, featureviz_logdir: logdir_factory.LogdirSpec) -> Iterator[TBServer]:
+    """A real TensorBoard over ``featureviz_logdir``, once per loader, loaded before the test runs."""
+    load_fast = bool(request.param)
+    if load_fast and not data_server_available():
+        pytest.skip("tensorboard-data-server is not installed")
+    url, stop = start_tensorboard(featureviz_logdir.root, load_fast)
+    try:
+        wait_for_featureviz(url, featureviz_logdir)
+        yield TBServer(url, featureviz_logdir.root, load_fast, featureviz_logdir, stop)
+    finally:
+        stop()
+
+
+def make_provider(logdir: str, kind: str) -> tuple[Any, Callable[[], None]]:
+    """A loaded data provider over ``logdir``: ``kind`` is ``"python"`` or ``"rust"``.
+
+    Returns:
+        ``(data_provider, close)``. Skips the test when the Rust data server is not installed.
+    """
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.data import server_ingester
+    from tensorboard.util import grpc_util
+
+    if kind == "python":
+        multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"featureviz": 0})
+        multiplexer.AddRunsFromDirectory(logdir)
+        multiplexer.Reload()
+        return data_provider.MultiplexerDataProvider(multiplexer, logdir), lambda: None
+    try:
+        binary = server_ingester.get_server_binary()
+    except server_ingester.NoDataServerError:
+        pytest.skip("tensorboard-data-server is not installed")
+    ingester = server_ingester.SubprocessServerDataIngester(
+        server_binary=binary,
+        logdir=logdir,
+        reload_interval=0,
+        channel_creds_type=grpc_util.ChannelCredsType.LOCAL,
+        samples_per_plugin={"featureviz": 0},
+    )
+    ingester.start()
+    dp = ingester.data_provider
+
+    def close() -> None:
+        stdin = getattr(ingester, "_stdin_handle", None)
+        if stdin is not None:
+            stdin.close()
+
+    # The data server loads asynchronously: poll until the listing stops changing.
+    ctx = context.RequestContext()
+    deadline = time.monotonic() + 30
+    previous: Any = None
+    while time.monotonic() < deadline:
+        listing = {
+            run: {tag: ts.max_step for tag, ts in tags.items()}
+            for plugin in ("featureviz", "scalars")
+            for run, tags in (
+                dp.list_blob_sequences(ctx, experiment_id="", plugin_name=plugin)
+                if plugin == "featureviz"
+                else dp.list_scalars(ctx, experiment_id="", plugin_name=plugin)
+            ).items()
+        }
+        if listing and listing == previous:
+            break
+        previous = listing
+        time.sleep(0.1)
+    return dp, close
+
+
+@pytest.fixture(scope="module", params=["python", "rust"])
+def provider(
+    request: pytest.FixtureRequest, featureviz_logdir: logdir_factory.LogdirSpec
+) -> Iterator[tuple[str, Any, logdir_factory.LogdirSpec]]:
+    """``(kind, data_provider, spec)`` over ``featureviz_logdir``, for each loader."""
+    dp, close = make_provider(featureviz_logdir.root, request.param)
+    try:
+        yield request.param, dp, featureviz_logdir
+    finally:
+        close()
