@@ -351,10 +351,10 @@ class FeatureVizCallback(keras.callbacks.Callback):
         opt_config: dict[str, Any] = {}
         if optimizer is not None:
             try:
-                opt_config = {"name": type(optimizer).__name__}
                 for k, v in optimizer.get_config().items():
                     if isinstance(v, (int, float, str, bool)) or v is None:
                         opt_config[k] = v
+                opt_config["class"] = type(optimizer).__name__
             except Exception:
                 logger.debug("optimizer.get_config() failed", exc_info=True)
         info = {

@@ -81,7 +81,7 @@ def test_round_trip_two_epochs_exact_tags_steps_pngs_and_metadata(tmp_path):
     assert set(run["probes"].values) == {0} and set(run["run_info"].values) == {0}
 
     # Metadata of the blob tags: plugin name, data class, versioned content with the layout.
-    extractor_acts = {n: keras.Model(model.inputs, model.get_layer(n).output)(probes).numpy() for n in fourd}
+    extractor_acts = {n: keras.Model(model.inputs[0], model.get_layer(n).output)(probes).numpy() for n in fourd}
     for n in fourd:
         meta = run[f"activations/{n}"].metadata
         assert meta.plugin_data.plugin_name == "featureviz"
@@ -139,7 +139,8 @@ def test_round_trip_two_epochs_exact_tags_steps_pngs_and_metadata(tmp_path):
     assert float(run["cost/filters_seconds"].values[0]) > 0
     info = json.loads(run["run_info"].values[0][0])
     assert info["model"] == "tiny" and info["params"] == model.count_params()
-    assert info["optimizer"]["name"] == "RMSprop" and info["input_shape"] == [None, SIZE, SIZE, 3]
+    assert info["optimizer"]["class"] == "RMSprop" and info["optimizer"]["learning_rate"] == pytest.approx(1e-3)
+    assert info["input_shape"] == [None, SIZE, SIZE, 3]
 
 
 def test_every_n_epochs_filter_cadence_and_resumed_steps(tmp_path):
