@@ -134,6 +134,7 @@ def export(
     probe: int | None = None,
     progress: ProgressCallback | None = None,
     load_fast: bool = False,
+    written_paths: list[Path] | None = None,
 ) -> Path:
     """Exports featureviz summaries of a logdir as an HTML report, PNGs, GIFs or a ZIP.
 
@@ -165,6 +166,7 @@ def export(
         progress: Called with ``(done, total, what)`` as the export advances
             (``tb_featureviz.export.ProgressBar`` draws a bar on stderr).
         load_fast: Read with TensorBoard's Rust data server instead of the Python multiplexer.
+        written_paths: If given, every file written is appended to it.
 
     Returns:
         The file written, or the directory the files were written to.
@@ -210,6 +212,8 @@ def export(
             progress=progress,
         )
     written = write_outputs(out_path, outputs, fmt=format)
+    if written_paths is not None:
+        written_paths.extend(written)
     if directory:
         return out_path
     return written[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tb_featureviz.export.errors import public_message
 from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
@@ -126,6 +127,7 @@ def run_export(args: argparse.Namespace) -> int:
     from tb_featureviz.export.progress import ProgressBar
 
     bar = ProgressBar(enabled=False) if args.quiet else ProgressBar()
+    written: list[Path] = []
     try:
         path = export(
             args.logdir,
@@ -142,6 +144,7 @@ def run_export(args: argparse.Namespace) -> int:
             probe=args.probe,
             progress=bar,
             load_fast=args.load_fast,
+            written_paths=written,
         )
     except (tb_errors.PublicError, ValueError, LookupError, OSError) as e:
         bar.close()
@@ -154,18 +157,44 @@ def run_export(args: argparse.Namespace) -> int:
     bar.close()
     if not args.quiet:
         if path.is_dir():
-            count = sum(1 for p in path.rglob(f"*.{args.format}") if p.is_file())
-            print(f"featureviz: wrote {count} {args.format.upper()} file(s) to {path}")
+            size = _human_size(sum(p.stat().st_size for p in written))
+            print(f"featureviz: wrote {len(written)} {args.format.upper()} file(s) to {path} ({size})")
         else:
             print(f"featureviz: wrote {path} ({_human_size(path.stat().st_size)})")
     return 0
+
+
+def use_tensorboard_stub(logdir: str) -> bool:
+    """Makes TensorBoard's file access use its own TF-free stub instead of importing TensorFlow.
+
+    TensorBoard's Python loader reads files through ``tensorboard.compat.tf``, which imports TensorFlow
+    when it is installed (seconds of start-up and log noise on stderr) unless the marker module
+    ``tensorboard.compat.notf`` exists. For a local logdir the stub reads the same files, so a command
+    process calls this before reading. It changes process-wide state: call it from entry points only,
+    never from library code. (Once TensorBoard has resolved ``tensorboard.compat.tf`` it has no
+    effect.)
+
+    Args:
+        logdir: The logdir to be read; URLs (``gs://``, ``s3://``...) keep TensorFlow's file systems.
+
+    Returns:
+        True if the stub will be used.
+    """
+    import types
+
+    if "://" in logdir or "tensorflow" in sys.modules:
+        return False
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m tb_featureviz.export.cli``: the export command on its own."""
     parser = argparse.ArgumentParser(prog=PROG)
     add_export_arguments(parser)
-    return run_export(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    use_tensorboard_stub(args.logdir)
+    return run_export(args)
 
 
 if __name__ == "__main__":
