@@ -366,6 +366,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
             "hparams": self.hparams,
             "params_fit": {k: v for k, v in (self.params or {}).items() if isinstance(v, (int, float, str))},
             "class_names": self.class_names,
+            "layers": list(self._extractor.layer_names) if self._extractor else [],
             "first_epoch": epoch,
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }

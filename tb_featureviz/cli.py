@@ -133,8 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args)
     if args.command == "make-data":
         return run_make_data(args)
-    from tb_featureviz.export.cli import run_export
+    from tb_featureviz.export.cli import run_export, use_tensorboard_stub
 
+    use_tensorboard_stub(args.logdir)  # export reads through TensorBoard alone: no TensorFlow start-up
     return run_export(args)
 
 

@@ -24,6 +24,9 @@ def augmentation(seed: int = 0) -> keras.Sequential:
 def build_cnn(input_size: int = IMAGE_SIZE, *, augment: bool = False, seed: int = 0) -> keras.Model:
     """The tutorial's CNN: Conv2D 32, 64, 128, 128 (3x3 relu) each with MaxPooling 2x2, Dense 512, sigmoid.
 
+    Layers have fixed names (``conv1``..``conv4``, ``pool1``..``pool4``, ``dense``, ``predictions``) so runs
+    trained in one process, or in different ones, can be compared layer by layer.
+
     Args:
         input_size: Input side in pixels (150 in the tutorial).
         augment: Put the augmentation layers (and dropout 0.5, as the tutorial does) in the model.
@@ -35,12 +38,18 @@ def build_cnn(input_size: int = IMAGE_SIZE, *, augment: bool = False, seed: int 
     layers: list[keras.layers.Layer] = [keras.Input((input_size, input_size, 3))]
     if augment:
         layers.append(augmentation(seed))
-    for filters in (32, 64, 128, 128):
-        layers += [keras.layers.Conv2D(filters, (3, 3), activation="relu"), keras.layers.MaxPooling2D((2, 2))]
-    layers.append(keras.layers.Flatten())
+    for i, filters in enumerate((32, 64, 128, 128), start=1):
+        layers += [
+            keras.layers.Conv2D(filters, (3, 3), activation="relu", name=f"conv{i}"),
+            keras.layers.MaxPooling2D((2, 2), name=f"pool{i}"),
+        ]
+    layers.append(keras.layers.Flatten(name="flatten"))
     if augment:
-        layers.append(keras.layers.Dropout(0.5))
-    layers += [keras.layers.Dense(512, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
+        layers.append(keras.layers.Dropout(0.5, name="dropout"))
+    layers += [
+        keras.layers.Dense(512, activation="relu", name="dense"),
+        keras.layers.Dense(1, activation="sigmoid", name="predictions"),
+    ]
     return keras.Sequential(layers, name="cnn_augmented" if augment else "cnn")
 
 
