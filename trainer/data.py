@@ -51,7 +51,9 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
     # Blotchy texture: low-resolution noise upsampled.
     coarse = rng.normal(0.0, 0.04, size=(6, 6, 3)).astype(np.float32)
     blotch = np.asarray(
-        Image.fromarray(((coarse + 0.5) * 255).clip(0, 255).astype(np.uint8)).resize((size, size), Image.Resampling.BICUBIC),
+        Image.fromarray(((coarse + 0.5) * 255).clip(0, 255).astype(np.uint8)).resize(
+            (size, size), Image.Resampling.BICUBIC
+        ),
         dtype=np.float32,
     )
     base = base + (blotch / 255.0 - 0.5)
