@@ -244,9 +244,9 @@ function wireControls() {
   ui.zoomSelect.addEventListener('change', () => set({zoom: ui.zoomSelect.value}));
   ui.opacityInput.addEventListener('input', () => set({opacity: Number(ui.opacityInput.value) / 100}));
   ui.slider.addEventListener('input', () => {
+    const picked = epochList()[Number(ui.slider.value)];
     togglePlay(false);
-    const epochs = epochList();
-    setEpoch(epochs[Number(ui.slider.value)]);
+    setEpoch(picked);
   });
   ui.prevButton.addEventListener('click', () => { togglePlay(false); stepEpoch(-1); });
   ui.nextButton.addEventListener('click', () => { togglePlay(false); stepEpoch(1); });
