@@ -156,7 +156,7 @@ def test_user_model_unchanged():
     compute.grad_cam(model, x)
     assert head.activation is keras.activations.softmax
     assert list(model.layers) == layers
-    for a, b in zip(model.get_weights(), before_weights):
+    for a, b in zip(model.get_weights(), before_weights, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(model(x).numpy(), before_pred)
     np.testing.assert_array_equal(model.predict(x, verbose=0), before_pred)

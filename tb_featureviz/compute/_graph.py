@@ -479,7 +479,7 @@ def validate_images(model: keras.Model, images: Any) -> np.ndarray:
     expected = "[N, " + ", ".join("?" if d is None else str(d) for d in shape) + "]"
     if array.ndim != 4 or array.shape[0] < 1:
         raise ValueError(f"images must be {expected} with N >= 1. Received shape {array.shape}")
-    for got, want in zip(array.shape[1:], shape):
+    for got, want in zip(array.shape[1:], shape, strict=True):
         if want is not None and got != want:
             raise ValueError(f"images must be {expected} for model {model.name!r}. Received shape {array.shape}")
     return array

@@ -70,10 +70,12 @@ class ActivationExtractor:
         outputs = self._fn(tf.constant(x))
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
-        return {name: np.asarray(out, dtype=np.float32) for name, out in zip(self.layer_names, outputs)}
+        return {name: np.asarray(out, dtype=np.float32) for name, out in zip(self.layer_names, outputs, strict=True)}
 
 
-def activations(model: keras.Model, images: Any, *, layers: Sequence[str | type] | None = None) -> dict[str, np.ndarray]:
+def activations(
+    model: keras.Model, images: Any, *, layers: Sequence[str | type] | None = None
+) -> dict[str, np.ndarray]:
     """The feature maps of ``images`` at every selected layer.
 
     A one-off convenience over ``ActivationExtractor``; to call it every epoch, build the extractor once.

@@ -184,7 +184,7 @@ class BaseCAM:
         if class_index is None:
             return np.argmax(self.class_probabilities(x), axis=1).astype(np.int32)
         if isinstance(class_index, (numbers.Integral, np.integer)) and not isinstance(class_index, bool):
-            values = [int(class_index)] * n
+            values: list[Any] = [int(class_index)] * n
         elif isinstance(class_index, (Sequence, np.ndarray)) and not isinstance(class_index, str):
             values = list(np.asarray(class_index).reshape(-1)) if np.ndim(class_index) else [None]
             if any(
@@ -200,9 +200,7 @@ class BaseCAM:
             raise TypeError(f"class_index must be None, an int or a sequence of ints. Received: {class_index!r}")
         bad = [int(v) for v in values if not 0 <= int(v) < self.num_classes]
         if bad:
-            raise ValueError(
-                f"class_index out of range [0, {self.num_classes}). Received: class_index={class_index!r}"
-            )
+            raise ValueError(f"class_index out of range [0, {self.num_classes}). Received: class_index={class_index!r}")
         return np.asarray(values, dtype=np.int32)
 
     def __call__(self, images: Any, class_index: int | Sequence[int] | np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,129 @@
+"""Filter patterns: ascent really raises each filter, seeded, sized by receptive field."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from tb_featureviz import compute
+from tb_featureviz.compute import filters as filters_module
+from tb_featureviz.trainer.model import build_cnn
+
+
+def zero_mean_kernels(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Random kernels with zero mean per filter, so a flat grey image barely activates them."""
+    k = np.random.default_rng(seed).normal(0.0, 0.3, size=shape)
+    return (k - k.mean(axis=(0, 1, 2), keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def small_model() -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input((24, 24, 3)),
+            keras.layers.Conv2D(6, 3, activation="relu", name="c1"),
+            keras.layers.MaxPooling2D(name="p1"),
+            keras.layers.Conv2D(5, 3, activation="relu", name="c2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    c1, c2 = model.get_layer("c1"), model.get_layer("c2")
+    c1.set_weights([zero_mean_kernels((3, 3, 3, 6), 0), np.zeros(6, np.float32)])
+    c2.set_weights([zero_mean_kernels((3, 3, 6, 5), 1), np.zeros(5, np.float32)])
+    return model
+
+
+@pytest.mark.parametrize("layer", ["c1", "c2"])
+def test_ascent_raises_every_filter_at_least_5x(small_model, layer):
+    gen = compute.FilterPatternGenerator(small_model, layer, steps=16)
+    start = gen.mean_activation(gen.start_images())
+    images, reached = gen.optimize()
+    assert reached.shape == (len(gen.filters),)
+    assert np.all(reached > 0.05), reached
+    assert np.all(reached >= 5.0 * start), (reached, start)
+    np.testing.assert_allclose(gen.mean_activation(images), reached, rtol=1e-5, atol=1e-6)
+    # The target filter is the one that was raised: each image excites its own filter most among the
+    # filters on average (the diagonal dominates its column).
+    cross = np.stack(
+        [
+            compute.FilterPatternGenerator(small_model, layer, filters=[f] * len(gen.filters)).mean_activation(images)
+            for f in gen.filters
+        ]
+    )  # [filter, image]
+    assert np.all(np.argmax(cross, axis=1) == np.arange(len(gen.filters)))
+
+
+def test_patterns_in_unit_range_deterministic_and_weight_sensitive(small_model):
+    gen = compute.FilterPatternGenerator(small_model, "c2", steps=8)
+    assert gen.receptive_field == 8 and gen.size == 16
+    patterns, reached = gen()
+    assert patterns.shape == (5, 16, 16, 3) and patterns.dtype == np.float32
+    assert patterns.min() >= 0.0 and patterns.max() <= 1.0
+    assert patterns.min() == 0.0 and patterns.max() == 1.0  # percentile stretch uses the whole range
+    again, reached_again = gen()
+    np.testing.assert_array_equal(patterns, again)
+    np.testing.assert_array_equal(reached, reached_again)
+    other = compute.FilterPatternGenerator(small_model, "c2", steps=8)  # same seed: same start, same result
+    np.testing.assert_array_equal(other()[0], patterns)
+    np.testing.assert_array_equal(other.start_images(), gen.start_images())
+    assert not np.array_equal(
+        compute.FilterPatternGenerator(small_model, "c2", seed=1).start_images(), gen.start_images()
+    )
+    c2 = small_model.get_layer("c2")
+    saved = c2.get_weights()
+    try:
+        c2.set_weights([saved[0][..., ::-1].copy(), saved[1]])  # new weights, same generator
+        changed, _ = gen()
+        assert np.abs(changed - patterns).max() > 0.3
+    finally:
+        c2.set_weights(saved)
+    subset = compute.filter_patterns(small_model, "c2", filters=[3, 1], steps=8)
+    np.testing.assert_array_equal(subset, patterns[[3, 1]])
+
+
+def test_reference_cnn_receptive_fields_and_sizes():
+    model = build_cnn()
+    convs = compute.conv_layers(model)
+    assert [compute.receptive_field(model, name) for name in convs] == [3, 8, 18, 38]
+    gens = [compute.FilterPatternGenerator(model, name) for name in convs]
+    assert [g.receptive_field for g in gens] == [3, 8, 18, 38]
+    expected = [
+        min(150, max(filters_module.MIN_SIZE, 4 * math.ceil(filters_module.SIZE_FACTOR * rf / 4)))
+        for rf in (3, 8, 18, 38)
+    ]
+    assert [g.size for g in gens] == expected
+    assert [len(g.filters) for g in gens] == [32, 64, 128, 128]
+    assert expected == [16, 16, 28, 60]
+    assert gens[0].steps == filters_module.DEFAULT_STEPS
+
+
+def test_smoke_reference_cnn_first_layer_patterns():
+    model = build_cnn()
+    name = compute.conv_layers(model)[0]
+    patterns, reached = compute.FilterPatternGenerator(model, name, filters=[0, 5], steps=4)()
+    assert patterns.shape == (2, 16, 16, 3) and reached.shape == (2,)
+
+
+def test_falls_back_to_input_size_when_graph_needs_it():
+    model = keras.Sequential(
+        [keras.Input((20, 20, 3)), keras.layers.Reshape((20, 20, 3)), keras.layers.Conv2D(2, 3, name="c")]
+    )
+    gen = compute.FilterPatternGenerator(model, "c", steps=2)
+    assert gen.receptive_field == 3 and gen.size == 20
+    patterns, _ = gen()
+    assert patterns.shape == (2, 20, 20, 3)
+
+
+def test_bad_filter_arguments(small_model):
+    with pytest.raises(ValueError, match=r"filters=\[0, 6\]"):
+        compute.FilterPatternGenerator(small_model, "c1", filters=[0, 6])
+    with pytest.raises(TypeError, match=r"filters="):
+        compute.FilterPatternGenerator(small_model, "c1", filters=[0.5])
+    with pytest.raises(ValueError, match=r"steps=0"):
+        compute.FilterPatternGenerator(small_model, "c1", steps=0)
+    with pytest.raises(ValueError, match=r"Unknown layer 'conv9'.*c1, p1, c2"):
+        compute.filter_patterns(small_model, "conv9")
