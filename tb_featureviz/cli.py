@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featureviz`` console script."""
+    # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) buries the progress bar; the user
+    # can still ask for it with TF_CPP_MIN_LOG_LEVEL=0.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     if args.command == "train":
         from tb_featureviz.trainer.train import run_train
