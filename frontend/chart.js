@@ -149,7 +149,7 @@ export function createChart({title, onPick}) {
     const values = all.map((p) => p[1]).filter(Number.isFinite);
     let y0 = Math.min(...values);
     let y1 = Math.max(...values);
-    const yt = niceTicks(y0, y1, 4);
+    const yt = niceTicks(y0, y1, 5);
     y0 = Math.min(y0, yt[0]);
     y1 = Math.max(y1, yt[yt.length - 1]);
     if (y1 === y0) y1 = y0 + 1;

@@ -275,6 +275,15 @@ def test_click_curve_point_changes_epoch(watched: Watched, servers: ModuleServer
     page.locator("#epoch-slider").focus()
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#epoch-label")).to_have_text("Epoch 2")
+    # Play animates through the epochs; Pause stops it.
+    page.locator(".play-btn").click()
+    expect(page.locator(".play-btn")).to_have_text("❚❚ Pause")
+    expect(page.locator("#epoch-label")).to_have_text("Epoch 4", timeout=5000)
+    page.locator(".play-btn").click()
+    expect(page.locator(".play-btn")).to_have_text("▶ Play")
+    stopped = page.locator("#epoch-label").inner_text()
+    page.wait_for_timeout(900)
+    assert page.locator("#epoch-label").inner_text() == stopped
 
 
 def test_two_runs_side_by_side(watched: Watched, servers: ModuleServers) -> None:
