@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Frame, FrameLocator, Page, expect  # noqa: E402
-
 import logdir_factory  # noqa: E402
 from conftest import PLUGIN_ROUTE, http_json, start_tensorboard  # noqa: E402
+from playwright.sync_api import Frame, FrameLocator, Page, expect  # noqa: E402
+
 from tb_featureviz.render.colormap import colormap_lut  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -207,6 +207,15 @@ def panel(frame: Any, run: str) -> Any:
     return frame.locator(".panel").filter(has=frame.locator(".panel-run", has_text=run)).first
 
 
+def cam_centre_pixels(page: Page, c: int) -> list[list[int]]:
+    """RGB of pixel (c, c) of every Grad-CAM canvas on the page, in order."""
+    return page.evaluate(
+        """(c) => [...document.querySelectorAll('canvas.cam-canvas')].map((cv) => {
+            const d = cv.getContext('2d').getImageData(c, c, 1, 1).data; return [d[0], d[1], d[2]]; })""",
+        c,
+    )
+
+
 def save_screenshot(page: Page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
@@ -342,7 +351,7 @@ def test_live_epoch_appears_without_reload(watched: Watched, servers: ModuleServ
     expect(page.locator('.panel[data-run="live"]')).to_have_attribute("data-epoch", str(new))
     page.wait_for_function(
         "(n) => document.querySelector('figure.chart')"
-        " .querySelectorAll('g.series[data-run=\"live\"][data-split=\"train\"] circle.pt').length === n",
+        ' .querySelectorAll(\'g.series[data-run="live"][data-split="train"] circle.pt\').length === n',
         arg=len(spec.steps["live"]),
     )
     lut = colormap_lut("viridis")
@@ -450,21 +459,13 @@ def test_gradcam_classes_score_and_opacity(watched: Watched, servers: ModuleServ
 
     c = spec.image_size // 2
     expect(page.locator("canvas.cam-canvas").first).to_have_attribute("data-opacity", "0.5")
-    before = page.evaluate(
-        """() => [...document.querySelectorAll('canvas.cam-canvas')].map((cv) => {
-            const d = cv.getContext('2d').getImageData(%d, %d, 1, 1).data; return [d[0], d[1], d[2]]; })"""
-        % (c, c)
-    )
+    before = cam_centre_pixels(page, c)
     for target, rgb in enumerate(before):
         assert_rgb(rgb, expected(0.5, target), 2)
     slider = page.locator("#opacity")
     slider.fill("90")
     expect(page.locator("output.small-value")).to_have_text("90%")
-    after = page.evaluate(
-        """() => [...document.querySelectorAll('canvas.cam-canvas')].map((cv) => {
-            const d = cv.getContext('2d').getImageData(%d, %d, 1, 1).data; return [d[0], d[1], d[2]]; })"""
-        % (c, c)
-    )
+    after = cam_centre_pixels(page, c)
     for target, rgb in enumerate(after):
         assert_rgb(rgb, expected(0.9, target), 2)
     assert before != after
