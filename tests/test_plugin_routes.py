@@ -262,3 +262,13 @@ def test_missing_data_provider_is_404_not_500() -> None:
     resp = app.get(PLUGIN_ROUTE + "/index")
     assert resp.status_code == 404
     assert "data provider" in json.loads(resp.data)["error"]
+
+
+def test_index_gzip_matches_plain(client: Client) -> None:
+    import gzip
+
+    plain = client.get("/index")
+    zipped = client.client.get(PLUGIN_ROUTE + "/index", headers={"Accept-Encoding": "gzip, deflate"})
+    assert zipped.status_code == 200 and zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.content_type == "application/json"
+    assert json.loads(gzip.decompress(zipped.data)) == json.loads(plain.data)

@@ -145,7 +145,10 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
     def _serve_index(self, request: wrappers.Request) -> wrappers.Response:
         ctx = plugin_util.context(request.environ)
         eid = plugin_util.experiment_id(request.environ)
-        return http_util.Respond(request, self.reader.index(ctx, experiment_id=eid), _JSON)
+        # Served pre-encoded (and pre-compressed): the index of a large logdir is ~100 kB of JSON.
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+        body = self.reader.index_json(ctx, experiment_id=eid, gzipped=gzipped)
+        return http_util.Respond(request, body, _JSON, content_encoding="gzip" if gzipped else None)
 
     @_route
     def _serve_step(self, request: wrappers.Request) -> wrappers.Response:

@@ -33,6 +33,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import gzip
+import json
 import logging
 import re
 import threading
@@ -180,6 +182,8 @@ class _Snapshot:
     sequences: Mapping[str, Mapping[str, Sequence[provider.BlobSequenceDatum]]]
     scalar_tags: dict[str, dict[str, tuple[int, float]]]
     index: dict[str, Any]
+    index_bytes: bytes = b""
+    index_gzip: bytes = b""
 
 
 class _ExperimentState:
@@ -253,6 +257,20 @@ class FeatureVizReader:
             documented in ``http_api.md``. Do not mutate it: it is shared by the cache.
         """
         return self._snapshot(ctx, self._eid(experiment_id)).index
+
+    def index_json(
+        self,
+        ctx: tb_context.RequestContext | None = None,
+        *,
+        experiment_id: str | None = None,
+        gzipped: bool = False,
+    ) -> bytes:
+        """The ``/index`` document as UTF-8 JSON bytes (gzip-compressed with ``gzipped=True``).
+
+        Serialised once per snapshot, so serving it costs no encoding.
+        """
+        snap = self._snapshot(ctx, self._eid(experiment_id))
+        return snap.index_gzip if gzipped else snap.index_bytes
 
     def step(
         self,
@@ -494,6 +512,8 @@ class FeatureVizReader:
             index={},
         )
         snap.index = self._build_index(ctx, snap)
+        snap.index_bytes = json.dumps(snap.index, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        snap.index_gzip = gzip.compress(snap.index_bytes, compresslevel=6, mtime=0)
         return snap
 
     def _build_index(self, ctx: tb_context.RequestContext, snap: _Snapshot) -> dict[str, Any]:
