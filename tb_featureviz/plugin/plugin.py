@@ -129,6 +129,7 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
             "/series": self._serve_series,
             "/blob": self._serve_blob,
             "/scalars": self._serve_scalars,
+            "/export": self._serve_export,
             "/static/*": self._serve_static,
         }
 
@@ -179,6 +180,17 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         ctx = plugin_util.context(request.environ)
         eid = plugin_util.experiment_id(request.environ)
         return http_util.Respond(request, self.reader.scalars(ctx, run, experiment_id=eid), _JSON)
+
+    @_route
+    def _serve_export(self, request: wrappers.Request) -> wrappers.Response:
+        # Imported on first use: the export code (Pillow figures, HTML) is not needed to serve the tab.
+        from tb_featureviz.export.http import handle_export
+
+        ctx = plugin_util.context(request.environ)
+        body, mimetype, filename = handle_export(self.reader, ctx, request.args.to_dict())
+        response = http_util.Respond(request, body, mimetype)
+        response.headers.set("Content-Disposition", "attachment", filename=filename)
+        return response
 
     @_route
     def _serve_static(self, request: wrappers.Request) -> wrappers.Response:

@@ -660,6 +660,12 @@ def _index_entry(
                 "extra": content.extra,
             }
         )
+    # Model order where the callback recorded it (run_info "layers"), natural tag order otherwise.
+    model_order = (records.get((group.name, "run_info")) or {}).get("layers")
+    if isinstance(model_order, list) and model_order:
+        rank = {str(name): i for i, name in enumerate(model_order)}
+        for entries in kinds.values():
+            entries.sort(key=lambda e: rank.get(str(e["layer"]), len(rank)))  # stable: unknown layers keep order
     probes: dict[str, Any] | None = None
     probe_data = seqs.get("probes")
     if probe_data:
