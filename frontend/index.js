@@ -4,7 +4,7 @@
 
 import {createChart} from './chart.js';
 import {COLORMAPS, colorize, colorizedCanvas, cssGradient, lut} from './colormap.js';
-import {fetchIndex, fetchScalars, fetchSeries, fetchStep, loadImage} from './model.js';
+import {exportUrl, fetchExport, fetchIndex, fetchScalars, fetchSeries, fetchStep, loadImage} from './model.js';
 import {createStore, defaultState, KINDS, readUrl, writeUrl, ZOOMS} from './state.js';
 import * as views from './views.js';
 
@@ -28,6 +28,7 @@ const app = {
   playTimer: null,
   firstGridMarked: false,
   lastPoll: null,
+  exporting: null,          // the format being exported, or null
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -188,6 +189,7 @@ function syncControls() {
   ui.playButton.textContent = app.playTimer ? '❚❚ Pause' : '▶ Play';
   ui.playButton.setAttribute('aria-label', app.playTimer ? 'Pause' : 'Play epochs');
   ui.playButton.disabled = epochs.length < 2;
+  syncExport();
 }
 
 function camColormap(cmap) {
@@ -272,6 +274,173 @@ function wireControls() {
     cancelAnimationFrame(resizeFrame);
     resizeFrame = requestAnimationFrame(applyZoomAll);
   }).observe(ui.panels);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Export: the current view as a downloaded file (GET export, tb_featureviz/export/http.py)
+
+/** The open channel of the view, when a grid tile is drilled down (not for Grad-CAM). */
+function openChannel() {
+  const s = app.store.get();
+  if (s.channel === null || s.kind === 'gradcam') return null;
+  const counts = selectedRuns().map((r) => entryFor(runInfo(r), s.kind, s.layer)).filter((e) => e && e.layout)
+    .map((e) => e.layout.count);
+  return counts.length && counts.some((n) => s.channel < n) ? s.channel : null;
+}
+
+/** The integer zoom the view is drawn at (the first panel's canvas), for PNG/GIF `scale`. */
+function screenScale(channel) {
+  const selector = channel !== null ? '.drill-canvas' : 'canvas.zoomable';
+  const c = app.ui.panels.querySelector(selector);
+  if (!c) return null;
+  const k = channel !== null ? Math.round(c.getBoundingClientRect().width / Math.max(1, c.width)) : Number(c.dataset.zoom);
+  return Number.isFinite(k) && k > 1 ? Math.min(8, k) : null;
+}
+
+/** What Export sends for the current view and a format, or null when nothing can be exported. */
+function exportView(format) {
+  const s = app.store.get();
+  const runs = selectedRuns().filter((r) => (runInfo(r) || {}).featureviz);
+  const epoch = currentEpoch();
+  if (!runs.length || !s.layer || epoch === null) return null;
+  const allEpochs = format === 'gif' || app.ui.exportMenu.epochAll.checked;
+  const channel = format === 'png' || format === 'gif' ? openChannel() : null;
+  return {
+    runs,
+    kind: s.kind,
+    layer: s.layer,
+    epochs: allEpochs ? 'all' : epoch,
+    probe: s.kind === 'filters' ? null : s.probe,
+    colormap: s.kind === 'activations' ? s.cmap : s.kind === 'gradcam' ? camColormap(s.cmap) : null,
+    channel,
+    scale: format === 'png' || format === 'gif' ? screenScale(channel) : null,
+  };
+}
+
+function syncExport() {
+  const m = app.ui.exportMenu;
+  const s = app.store.get();
+  const view = app.index ? exportView('html') : null;
+  const busy = app.exporting !== null;
+  m.button.disabled = !view && !busy;
+  m.button.title = view ? 'Download the current view' : 'Select a run with FeatureViz data to export it';
+  m.button.setAttribute('aria-busy', String(busy));
+  m.button.classList.toggle('busy', busy);
+  m.button.firstChild.textContent = busy ? 'Exporting…' : 'Export';
+  if (!view) {
+    if (!busy) closeExportMenu(false);
+    return;
+  }
+  const epoch = currentEpoch();
+  const epochs = epochList();
+  m.currentText.textContent = `This epoch (${epoch})`;
+  m.allText.textContent = epochs.length > 1 ? `All epochs (${epochs[0]}–${epochs[epochs.length - 1]})` : 'All epochs';
+  const bits = [view.runs.join(', '), views.KIND_LABELS[s.kind], s.layer];
+  if (view.probe !== null) bits.push(`probe #${view.probe + 1}`);
+  if (view.colormap) bits.push(view.colormap);
+  m.summary.textContent = bits.join(' · ');
+  const channel = openChannel();
+  const noun = s.kind === 'filters' ? 'Filter' : 'Channel';
+  const where = m.epochAll.checked ? 'every epoch' : `epoch ${epoch}`;
+  m.items.html.detail.textContent = `Grids and curves in one page, ${where}`;
+  m.items.png.detail.textContent = channel !== null ? `${noun} ${channel} at ${where}` : `The picture on screen at ${where}`;
+  m.items.gif.detail.textContent = channel !== null ? `${noun} ${channel}, one frame per epoch` : 'One frame per epoch';
+  m.items.zip.detail.textContent = `The stored images byte for byte, ${where}`;
+  for (const [format, item] of Object.entries(m.items)) {
+    item.button.disabled = busy;
+    item.button.setAttribute('aria-busy', String(app.exporting === format));
+  }
+}
+
+function openExportMenu() {
+  const m = app.ui.exportMenu;
+  if (m.button.disabled) return;
+  m.popover.hidden = false;
+  m.button.setAttribute('aria-expanded', 'true');
+  syncExport();
+  const first = m.epochCurrent.checked ? m.epochCurrent : m.epochAll;
+  first.focus();
+}
+
+function closeExportMenu(focusButton = true) {
+  const m = app.ui.exportMenu;
+  if (m.popover.hidden) return;
+  m.popover.hidden = true;
+  m.button.setAttribute('aria-expanded', 'false');
+  if (focusButton) m.button.focus();
+}
+
+function exportNotice(text, tone) {
+  const n = app.ui.exportMenu.notice;
+  n.hidden = !text;
+  n.textContent = text || '';
+  n.className = `export-notice ${tone || ''}`;
+  n.setAttribute('role', tone === 'error' ? 'alert' : 'status');
+}
+
+/** Saves a downloaded blob under `filename` through a hidden <a download> (same origin). */
+function saveBlob(blob, filename) {
+  const href = URL.createObjectURL(blob);
+  const a = views.h('a', {href, download: filename, hidden: true});
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
+
+async function runExport(format) {
+  if (app.exporting !== null) return;
+  const view = exportView(format);
+  if (!view) return;
+  const label = views.EXPORT_FORMATS.find(([f]) => f === format)[1];
+  app.exporting = format;
+  exportNotice(`Exporting ${label.replace(/ \(.*\)$/, '').toLowerCase()} (${format.toUpperCase()})…`, 'busy');
+  syncExport();
+  try {
+    const {blob, filename} = await fetchExport(exportUrl(view, format), `featureviz-export.${format}`);
+    saveBlob(blob, filename);
+    exportNotice('', '');
+    app.exporting = null;
+    syncExport();
+    closeExportMenu(app.ui.exportMenu.popover.contains(document.activeElement));
+  } catch (e) {
+    app.exporting = null;
+    exportNotice(`Export failed: ${e && e.message ? e.message : e}`, 'error');
+    syncExport();
+    if (app.ui.exportMenu.popover.hidden) openExportMenu();
+  }
+}
+
+function wireExport() {
+  const m = app.ui.exportMenu;
+  m.button.addEventListener('click', () => (m.popover.hidden ? openExportMenu() : closeExportMenu()));
+  for (const [format, item] of Object.entries(m.items)) item.button.addEventListener('click', () => runExport(format));
+  for (const r of [m.epochCurrent, m.epochAll]) r.addEventListener('change', () => { exportNotice('', ''); syncExport(); });
+  m.element.addEventListener('keydown', (event) => {
+    const open = !m.popover.hidden;
+    const buttons = Object.values(m.items).map((i) => i.button).filter((b) => !b.disabled);
+    const at = buttons.indexOf(document.activeElement);
+    if (event.key === 'Escape' && open) {
+      closeExportMenu();
+      event.preventDefault();
+      event.stopPropagation();
+    } else if (event.key === 'ArrowDown' && event.target === m.button && !open) {
+      openExportMenu();
+      event.preventDefault();
+    } else if ((event.key === 'ArrowDown' || event.key === 'ArrowUp') && at >= 0) {
+      const next = buttons[(at + (event.key === 'ArrowDown' ? 1 : buttons.length - 1)) % buttons.length];
+      next.focus();
+      event.preventDefault();
+    }
+    // Keys used inside the menu do not also step epochs or close the channel view.
+    if (event.key !== 'Tab' && m.popover.contains(event.target)) event.stopPropagation();
+  });
+  document.addEventListener('pointerdown', (event) => {
+    if (!m.popover.hidden && !m.element.contains(event.target)) closeExportMenu(false);
+  });
+  m.element.addEventListener('focusout', (event) => {
+    if (!m.popover.hidden && event.relatedTarget && !m.element.contains(event.relatedTarget)) closeExportMenu(false);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -832,6 +1001,7 @@ export async function render() {
   app.store = createStore({...defaultState(), ...readUrl()});
   app.store.subscribe(onStateChange);
   wireControls();
+  wireExport();
   syncControls();
   app.ui.status.textContent = 'Loading…';
   await pollLoop();

@@ -96,3 +96,59 @@ export function loadImage(url) {
   }
   return imageCache.get(url);
 }
+
+/**
+ * The relative URL of one export of a view: GET export?runs=&kinds=&layer=&epochs=&format=... (see
+ * tb_featureviz/export/http.py). `view`: {runs: [names], kind, layer, epochs: 'all' | epoch number,
+ * probe?, colormap?, channel?, scale?}; keys left null or undefined are not sent.
+ */
+export function exportUrl(view, format) {
+  return query('export', {
+    runs: view.runs.join(','),
+    kinds: view.kind,
+    layer: view.layer,
+    epochs: view.epochs,
+    format,
+    probe: view.probe,
+    colormap: view.colormap,
+    channel: view.channel,
+    scale: view.scale,
+  });
+}
+
+/** The file name of a `Content-Disposition: attachment; filename=...` header (RFC 6266), or `fallback`. */
+export function attachmentFilename(header, fallback) {
+  if (!header) return fallback;
+  const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
+  if (star) {
+    try {
+      return decodeURIComponent(star[2].trim());
+    } catch (e) {
+      // Malformed: try the plain parameter.
+    }
+  }
+  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header);
+  if (quoted) return quoted[1].replace(/\\(.)/g, '$1');
+  const token = /filename\s*=\s*([^;\s]+)/i.exec(header);
+  return token ? token[1] : fallback;
+}
+
+/**
+ * Runs one export: resolves to {blob, filename} once the whole file is here, or rejects with an
+ * ApiError carrying the server's JSON message (400/404/503).
+ */
+export async function fetchExport(url, fallbackName = 'featureviz-export') {
+  const response = await fetch(url, {cache: 'no-store', credentials: 'same-origin'});
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      if (body && typeof body.error === 'string') message = body.error;
+    } catch (e) {
+      // Not JSON: keep the status line.
+    }
+    throw new ApiError(response.status, message);
+  }
+  const blob = await response.blob();
+  return {blob, filename: attachmentFilename(response.headers.get('Content-Disposition'), fallbackName)};
+}

@@ -65,7 +65,10 @@ export function shell() {
 
   const toolbar = h('header', {class: 'toolbar'},
     h('div', {class: 'brand'}, h('span', {class: 'brand-mark', 'aria-hidden': 'true'}), h('span', {text: 'FeatureViz'})),
-    kinds, refs.layerField, refs.probeField, refs.cmapField, refs.zoomField, refs.opacityField);
+    kinds, refs.layerField, refs.probeField, refs.cmapField, refs.zoomField, refs.opacityField,
+    h('span', {class: 'spacer'}));
+  refs.exportMenu = exportMenu();
+  toolbar.appendChild(refs.exportMenu.element);
 
   refs.prevButton = h('button', {type: 'button', class: 'icon-btn', 'aria-label': 'Previous epoch', title: 'Previous epoch (←)', text: '◀'});
   refs.playButton = h('button', {type: 'button', class: 'play-btn', 'aria-label': 'Play epochs', title: 'Play the epochs as an animation', text: '▶ Play'});
@@ -95,6 +98,50 @@ export function shell() {
   refs.empty = h('div', {class: 'empty-page', hidden: true});
   refs.root = h('div', {class: 'featureviz'}, toolbar, epochbar, refs.empty, refs.main);
   return refs;
+}
+
+export const EXPORT_FORMATS = [
+  ['html', 'Report (HTML)'],
+  ['png', 'Figure (PNG)'],
+  ['gif', 'Animation across epochs (GIF)'],
+  ['zip', 'Raw PNGs + manifest (ZIP)'],
+];
+
+/**
+ * The toolbar's Export control: a button that opens a small non-modal dialog with the epoch choice
+ * ("This epoch" / "All epochs"), one button per format and an inline notice (busy state, errors).
+ * Only builds the DOM; index.js opens, closes and fills it.
+ */
+export function exportMenu() {
+  const button = h('button', {type: 'button', class: 'export-btn', id: 'export-button', 'aria-haspopup': 'dialog',
+    'aria-expanded': 'false', 'aria-controls': 'export-menu', title: 'Download the current view'},
+  h('span', {class: 'export-label', text: 'Export'}), h('span', {class: 'caret', 'aria-hidden': 'true', text: '▾'}));
+  const summary = h('p', {class: 'export-summary'});
+  const epochCurrent = h('input', {type: 'radio', name: 'export-epochs', value: 'current', id: 'export-epochs-current'});
+  const epochAll = h('input', {type: 'radio', name: 'export-epochs', value: 'all', id: 'export-epochs-all'});
+  epochCurrent.checked = true;
+  const currentText = h('span', {text: 'This epoch'});
+  const allText = h('span', {text: 'All epochs'});
+  const epochs = h('fieldset', {class: 'export-epochs'},
+    h('legend', {class: 'field-label', text: 'Epochs'}),
+    h('span', {class: 'segmented radio-seg'},
+      h('label', {class: 'seg'}, epochCurrent, currentText),
+      h('label', {class: 'seg'}, epochAll, allText)));
+  const items = {};
+  const list = h('div', {class: 'export-items', role: 'group', 'aria-label': 'Format'});
+  for (const [format, label] of EXPORT_FORMATS) {
+    const detail = h('span', {class: 'export-detail'});
+    const b = h('button', {type: 'button', class: 'export-item', dataset: {format}},
+      h('span', {class: 'export-name', text: label}), detail);
+    items[format] = {button: b, detail};
+    list.appendChild(b);
+  }
+  const notice = h('p', {class: 'export-notice', role: 'status', 'aria-live': 'polite', hidden: true});
+  const popover = h('div', {class: 'export-menu', id: 'export-menu', role: 'dialog', 'aria-label': 'Export the current view',
+    hidden: true},
+  h('p', {class: 'export-title', text: 'Export the current view'}), summary, epochs, list, notice);
+  const element = h('div', {class: 'export'}, button, popover);
+  return {element, button, popover, summary, epochCurrent, epochAll, currentText, allText, items, notice};
 }
 
 /** Replaces the options of a <select> with [value, label] pairs, keeping `selected`. */
