@@ -44,7 +44,7 @@ class SyntheticSet:
 
 def _background(rng: np.random.Generator, size: int) -> Image.Image:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    c0, c1 = rng.uniform(0.3, 0.7, size=(2, 3)).astype(np.float32)
+    c0, c1 = rng.uniform(0.45, 0.85, size=(2, 3)).astype(np.float32)
     angle = rng.uniform(0, 2 * math.pi)
     t = (np.cos(angle) * xx + np.sin(angle) * yy + 1.0) / 2.0
     base = c0[None, None, :] * (1 - t[..., None]) + c1[None, None, :] * t[..., None]
@@ -67,8 +67,8 @@ def _draw_object(
     scale = rng.uniform(0.4, 0.7) * size
     cx = rng.uniform(scale / 2 + 2, size - scale / 2 - 2)
     cy = rng.uniform(scale / 2 + 2, size - scale / 2 - 2)
-    # Dark or bright, so the object stands out of the mid-tone background whatever its hue.
-    color = tuple(int(v) for v in (rng.integers(0, 70, 3) if rng.random() < 0.5 else rng.integers(185, 256, 3)))
+    # Darker than the light background whatever its hue, so the shape is what tells the classes apart.
+    color = tuple(int(v) for v in rng.integers(0, 80, 3))
     half = scale / 2
     if label == 0:
         aspect = rng.uniform(0.7, 1.0)
