@@ -39,6 +39,22 @@ TB_SERVER_LOGDIR: dict[str, Any] = {"runs": ("exp1", "group/exp2"), "epochs": 12
 
 PLUGIN_ROUTE = "/data/plugin/featureviz"
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI the browser tests must run: a missing Chromium or Playwright fails the run, never skips."""
+    if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+        return
+    missing = [] if os.path.exists(CHROMIUM) else [f"{CHROMIUM} (apt-get install chromium)"]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (pip install -e '.[test]')")
+    if missing:
+        raise pytest.UsageError("CI=true but the browser tests cannot run; missing: " + ", ".join(missing))
+
+
 _CHILD = textwrap.dedent(
     """
     import os, sys
