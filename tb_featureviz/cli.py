@@ -112,13 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_data.add_argument("--train", type=int, default=200)
     p_data.add_argument("--validation", type=int, default=100)
     p_data.add_argument("--seed", type=int, default=0)
-    try:
-        from tb_featureviz.export.cli import add_export_arguments
-    except ImportError:
-        add_export_arguments = None
-    if add_export_arguments is not None:
-        p_export = sub.add_parser("export", help="export summaries as HTML, PNG, GIF or ZIP for reports")
-        add_export_arguments(p_export)
+    from tb_featureviz.export.cli import add_export_arguments
+
+    p_export = sub.add_parser("export", help="export summaries as HTML, PNG, GIF or ZIP for reports")
+    add_export_arguments(p_export)
     return parser
 
 
