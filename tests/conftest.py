@@ -11,6 +11,13 @@ Stable names other test files rely on (the browser tests too):
   ``.url``, ``.logdir``, ``.load_fast``, ``.spec`` over :data:`TB_SERVER_LOGDIR` content, loaded.
 * fixture ``featureviz_logdir`` (session): a :class:`logdir_factory.LogdirSpec` of the same content.
 * fixture ``provider`` (module scope, parametrised ``python`` / ``rust``): ``(kind, data_provider, spec)``.
+
+Browser scaffolding shared by the browser tests and ``benchmarks/bench_frontend.py``:
+
+* :data:`CHROMIUM`, :data:`CHROMIUM_ARGS` and ``launch_chromium(playwright)``: Debian's Chromium, headless.
+* fixture ``browser`` (module scope): one Chromium per module; skips when Chromium or Playwright is missing.
+* ``open_tab`` / ``open_entry``: TensorBoard's page on the FeatureViz tab, or the plugin's entry page.
+* ``tile_center(spec, k)``, :data:`VIEWPORT`, :data:`ARTIFACTS`, ``save_screenshot(page, name)``.
 """
 
 from __future__ import annotations
@@ -25,13 +32,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import logdir_factory
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, FrameLocator, Page, Playwright
 
 TB_SERVER_LOGDIR: dict[str, Any] = {"runs": ("exp1", "group/exp2"), "epochs": 12}
 """``write_logdir`` arguments of the ``tb_server`` and ``featureviz_logdir`` fixtures (12 epochs > the
@@ -40,6 +51,16 @@ TB_SERVER_LOGDIR: dict[str, Any] = {"runs": ("exp1", "group/exp2"), "epochs": 12
 PLUGIN_ROUTE = "/data/plugin/featureviz"
 
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -290,3 +311,52 @@ def provider(
         yield request.param, dp, featureviz_logdir
     finally:
         close()
+
+
+# -- browser -------------------------------------------------------------------------------------------
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's Chromium at :data:`CHROMIUM`, headless, with :data:`CHROMIUM_ARGS`."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per module; skips when Chromium or Playwright is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_tab(page: Page, url: str, hash_params: str = "") -> FrameLocator:
+    """Opens TensorBoard's own page on the FeatureViz tab; returns the plugin iframe."""
+    page.goto(url.rstrip("/") + "/#featureviz" + (f"&{hash_params}" if hash_params else ""))
+    return page.frame_locator("iframe")
+
+
+def open_entry(page: Page, url: str, hash_params: str = "") -> Page:
+    """Opens the plugin's entry page directly (what TensorBoard puts in the iframe)."""
+    page.goto(url.rstrip("/") + "/data/plugin_entry.html?name=featureviz" + (f"#{hash_params}" if hash_params else ""))
+    return page
+
+
+def tile_center(spec: logdir_factory.LogdirSpec, k: int) -> tuple[int, int]:
+    """Pixel at the centre of tile ``k`` of a grid of ``spec``'s layout."""
+    lay = spec.layout
+    x, y = lay.tile_origin(k)
+    return x + lay.tile_width // 2, y + lay.tile_height // 2
+
+
+def save_screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """Saves a screenshot of ``page`` as ``artifacts/<name>``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=full_page)
+    return path

@@ -13,7 +13,6 @@ run that grows while the page is open).
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -22,42 +21,28 @@ from typing import Any
 
 import pytest
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-import logdir_factory  # noqa: E402
-from conftest import PLUGIN_ROUTE, http_json, start_tensorboard  # noqa: E402
-from playwright.sync_api import Frame, FrameLocator, Page, expect  # noqa: E402
+pytest.importorskip("playwright.sync_api")
+import logdir_factory
+from conftest import (
+    PLUGIN_ROUTE,
+    VIEWPORT,
+    http_json,
+    open_entry,
+    open_tab,
+    save_screenshot,
+    start_tensorboard,
+    tile_center,
+)
+from playwright.sync_api import Frame, Page, expect
 
-from tb_featureviz.render.colormap import colormap_lut  # noqa: E402
+from tb_featureviz.render.colormap import colormap_lut
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 XSS_RUN = "<img src=x onerror=alert(1)>"
-VIEWPORT = {"width": 1400, "height": 900}
 
 
 # -- fixtures ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Watched:
@@ -161,18 +146,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleServers]
 # -- helpers -------------------------------------------------------------------------------------------
 
 
-def open_tab(page: Page, url: str, hash_params: str = "") -> FrameLocator:
-    """Opens TensorBoard's own page on the FeatureViz tab; returns the plugin iframe."""
-    page.goto(url.rstrip("/") + "/#featureviz" + (f"&{hash_params}" if hash_params else ""))
-    return page.frame_locator("iframe")
-
-
-def open_entry(page: Page, url: str, hash_params: str = "") -> Page:
-    """Opens the plugin's entry page directly (what TensorBoard puts in the iframe)."""
-    page.goto(url.rstrip("/") + "/data/plugin_entry.html?name=featureviz" + (f"#{hash_params}" if hash_params else ""))
-    return page
-
-
 def plugin_frame(page: Page) -> Frame:
     for f in page.frames:
         if "plugin_entry.html" in f.url:
@@ -193,12 +166,6 @@ def grid_pixel(target: Any, run: str, x: int, y: int, selector: str = "canvas.gr
     )
 
 
-def tile_center(spec: logdir_factory.LogdirSpec, k: int) -> tuple[int, int]:
-    lay = spec.layout
-    x, y = lay.tile_origin(k)
-    return x + lay.tile_width // 2, y + lay.tile_height // 2
-
-
 def assert_rgb(actual: list[int], expected: Any, tol: int = 1) -> None:
     assert all(abs(int(a) - int(e)) <= tol for a, e in zip(actual, expected, strict=True)), (actual, list(expected))
 
@@ -214,13 +181,6 @@ def cam_centre_pixels(page: Page, c: int) -> list[list[int]]:
             const d = cv.getContext('2d').getImageData(c, c, 1, 1).data; return [d[0], d[1], d[2]]; })""",
         c,
     )
-
-
-def save_screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 # -- tests ---------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import base64
 import html
 import io
 import json
-import os
 import re
 import urllib.parse
 import zipfile
@@ -22,41 +21,26 @@ from typing import Any
 
 import pytest
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-import logdir_factory  # noqa: E402
-from conftest import PLUGIN_ROUTE, start_tensorboard, wait_for_featureviz  # noqa: E402
-from playwright.sync_api import FrameLocator, Page, expect  # noqa: E402
+pytest.importorskip("playwright.sync_api")
+import logdir_factory
+from conftest import (
+    PLUGIN_ROUTE,
+    VIEWPORT,
+    open_entry,
+    open_tab,
+    save_screenshot,
+    start_tensorboard,
+    tile_center,
+    wait_for_featureviz,
+)
+from playwright.sync_api import Page, expect
 
-from tb_featureviz.render.colormap import colormap_lut  # noqa: E402
+from tb_featureviz.render.colormap import colormap_lut
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-VIEWPORT = {"width": 1400, "height": 900}
-
 
 # -- fixtures ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
@@ -111,28 +95,10 @@ def watched(browser: Any) -> Iterator[Watched]:
 # -- helpers -------------------------------------------------------------------------------------------
 
 
-def open_tab(page: Page, url: str, hash_params: str) -> FrameLocator:
-    """TensorBoard's own page on the FeatureViz tab; returns the plugin iframe."""
-    page.goto(url.rstrip("/") + "/#featureviz&" + hash_params)
-    return page.frame_locator("iframe")
-
-
-def open_entry(page: Page, url: str, hash_params: str) -> Page:
-    """The plugin's entry page directly (what TensorBoard puts in the iframe)."""
-    page.goto(url.rstrip("/") + "/data/plugin_entry.html?name=featureviz#" + hash_params)
-    return page
-
-
 def export_query(url: str) -> dict[str, str]:
     parts = urllib.parse.urlsplit(url)
     assert parts.path.endswith(f"{PLUGIN_ROUTE}/export"), url
     return dict(urllib.parse.parse_qsl(parts.query))
-
-
-def tile_center(spec: logdir_factory.LogdirSpec, k: int) -> tuple[int, int]:
-    lay = spec.layout
-    x, y = lay.tile_origin(k)
-    return x + lay.tile_width // 2, y + lay.tile_height // 2
 
 
 def embedded_png(doc: str, **attrs: str) -> bytes:
@@ -263,8 +229,7 @@ def test_export_error_shows_the_servers_message(watched: Watched, server: tuple[
     expect(page.locator("#export-menu")).to_be_visible()
     expect(page.locator("#export-button")).to_be_enabled()
     assert export_query(watched.exports[-1])["runs"] == "exp1,exp2"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "export-menu-error.png"))
+    save_screenshot(page, "export-menu-error.png", full_page=False)
     # All epochs is fine for both runs: the same menu then downloads.
     page.locator("label.seg", has_text="All epochs").click()
     expect(notice).to_be_hidden()

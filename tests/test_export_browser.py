@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,21 +10,7 @@ import pytest
 from tb_featureviz.export import export
 from tests import logdir_factory
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
@@ -35,26 +20,19 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export(root, ["exp1", "exp2"], epochs="all", format="html", out=root.parent / "report.html")
 
 
-def test_html_export_renders_offline_and_prints_to_pdf(report):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(report.as_uri())
-            page.wait_for_load_state("load")
-            sizes = page.eval_on_selector_all(
-                "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
-            )
-            assert len(sizes) == 2 * 2 * (3 * 4 + 2 + 8)
-            assert all(done and w > 0 and h > 0 for done, w, h in sizes)
-            assert page.locator("svg.chart polyline.series").count() == 8
-            external = [u for u in requests if not u.startswith(("data:", "file:"))]
-            assert external == []
-            pdf = page.pdf(format="A4", print_background=True)
-        finally:
-            browser.close()
+def test_html_export_renders_offline_and_prints_to_pdf(report, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+    assert len(sizes) == 2 * 2 * (3 * 4 + 2 + 8)
+    assert all(done and w > 0 and h > 0 for done, w, h in sizes)
+    assert page.locator("svg.chart polyline.series").count() == 8
+    external = [u for u in requests if not u.startswith(("data:", "file:"))]
+    assert external == []
+    pdf = page.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF-")
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
     # cover page with both run cards, then one section per epoch (each starts on a new page)
