@@ -14,28 +14,15 @@ Run: ``python benchmarks/bench_frontend.py [--loads 7] [--runs 20 --epochs 50 --
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+from _common import LOADERS, add_logdir_arguments, serving, write_logdir
+from playwright.sync_api import sync_playwright
 
-import logdir_factory  # noqa: E402
-from conftest import start_tensorboard, wait_for_featureviz  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+from tests.conftest import launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TARGET_MS = 1000.0
 
 
@@ -63,21 +50,16 @@ def one_load(browser, url: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--probes", type=int, default=4)
+    add_logdir_arguments(parser)
     parser.add_argument("--loads", type=int, default=7, help="loads per loader after the first (cold) one")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_frontend_") as root:
         t0 = time.monotonic()
-        spec = logdir_factory.write_logdir(
+        spec = write_logdir(
             root,
-            runs=[f"run_{i:02d}" for i in range(args.runs)],
-            epochs=args.epochs,
-            layers=[f"conv2d_{i}" for i in range(args.layers)],
-            probes=args.probes,
+            args,
+            run_name="run_{0:02d}",
             channels=32,
             tile=12,
             cols=8,
@@ -91,19 +73,14 @@ def main() -> None:
         )
         results = {}
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             try:
-                for load_fast in (False, True):
-                    name = "rust (--load_fast=true)" if load_fast else "python (--load_fast=false)"
+                for load_fast, name in LOADERS:
                     t1 = time.monotonic()
-                    url, stop = start_tensorboard(root, load_fast)
-                    try:
-                        wait_for_featureviz(url, spec, timeout_s=600)
+                    with serving(spec, load_fast) as url:
                         loaded = time.monotonic() - t1
                         cold = one_load(browser, url)
                         warm = [one_load(browser, url) for _ in range(args.loads)]
-                    finally:
-                        stop()
                     med = statistics.median(warm)
                     results[name] = med
                     print(

@@ -16,20 +16,14 @@ import argparse
 import gzip
 import http.client
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-sys.path.insert(0, os.path.join(HERE, ".."))
+from _common import LOADERS, add_logdir_arguments, logdir_factory, serving, write_logdir
 
-import logdir_factory  # noqa: E402
-
-from tests.conftest import make_provider, start_tensorboard, wait_for_featureviz  # noqa: E402
+from tests.conftest import make_provider
 
 _CONNECTIONS: dict[tuple[str, int], http.client.HTTPConnection] = {}
 
@@ -123,25 +117,13 @@ def bench(url: str, spec: logdir_factory.LogdirSpec, n: int) -> dict[str, dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--probes", type=int, default=4)
+    add_logdir_arguments(parser)
     parser.add_argument("-n", type=int, default=300, help="timed requests per route")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_plugin_") as root:
         t0 = time.perf_counter()
-        spec = logdir_factory.write_logdir(
-            root,
-            runs=[f"run{i:02d}" for i in range(args.runs)],
-            epochs=args.epochs,
-            layers=[f"conv2d_{i}" for i in range(args.layers)],
-            probes=args.probes,
-            channels=16,
-            tile=8,
-            images_plugin=True,
-        )
+        spec = write_logdir(root, args, run_name="run{0:02d}", channels=16, tile=8, images_plugin=True)
         n_png = args.runs * args.epochs * args.layers * args.probes
         print(
             f"logdir: {args.runs} runs x {args.epochs} epochs x {args.layers} layers x {args.probes} probes "
@@ -149,18 +131,13 @@ def main() -> None:
             f"{time.perf_counter() - t0:.1f} s"
         )
         results: dict[str, dict[str, dict[str, float]]] = {}
-        for load_fast in (False, True):
-            loader = "rust (--load_fast=true)" if load_fast else "python (--load_fast=false)"
+        for load_fast, loader in LOADERS:
             t0 = time.perf_counter()
-            url, stop = start_tensorboard(
-                root, load_fast, extra_args=["--samples_per_plugin", f"images={args.epochs}"], reload_interval=5
-            )
-            try:
-                wait_for_featureviz(url, spec, timeout_s=600)
+            with serving(
+                spec, load_fast, extra_args=["--samples_per_plugin", f"images={args.epochs}"], reload_interval=5
+            ) as url:
                 print(f"{loader}: loaded in {time.perf_counter() - t0:.1f} s")
                 results[loader] = bench(url, spec, args.n)
-            finally:
-                stop()
             # The same routes in-process (TensorBoardWSGI + the same loader), without HTTP.
             dp, close = make_provider(root, "rust" if load_fast else "python")
             try:
