@@ -16,12 +16,14 @@ Browser scaffolding shared by the browser tests and ``benchmarks/bench_frontend.
 
 * :data:`CHROMIUM`, :data:`CHROMIUM_ARGS` and ``launch_chromium(playwright)``: Debian's Chromium, headless.
 * fixture ``browser`` (module scope): one Chromium per module; skips when Chromium or Playwright is missing.
+* ``new_page(browser, **context_options)``: a page in a fresh context, closed on exit.
 * ``open_tab`` / ``open_entry``: TensorBoard's page on the FeatureViz tab, or the plugin's entry page.
 * ``tile_center(spec, k)``, :data:`VIEWPORT`, :data:`ARTIFACTS`, ``save_screenshot(page, name)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -42,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import logdir_factory
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, FrameLocator, Page, Playwright
+    from playwright.sync_api import Browser, FrameLocator, Page, Playwright, ViewportSize
 
 TB_SERVER_LOGDIR: dict[str, Any] = {"runs": ("exp1", "group/exp2"), "epochs": 12}
 """``write_logdir`` arguments of the ``tb_server`` and ``featureviz_logdir`` fixtures (12 epochs > the
@@ -59,7 +61,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 900}
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
@@ -333,6 +335,18 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@contextlib.contextmanager
+def new_page(browser: Browser, **context_options: Any) -> Iterator[Page]:
+    """A page of :data:`VIEWPORT` (15 s default timeout) in a fresh browser context, closed on exit."""
+    context = browser.new_context(viewport=VIEWPORT, **context_options)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+    finally:
+        context.close()
 
 
 def open_tab(page: Page, url: str, hash_params: str = "") -> FrameLocator:

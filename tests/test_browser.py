@@ -25,8 +25,8 @@ pytest.importorskip("playwright.sync_api")
 import logdir_factory
 from conftest import (
     PLUGIN_ROUTE,
-    VIEWPORT,
     http_json,
+    new_page,
     open_entry,
     open_tab,
     save_screenshot,
@@ -68,16 +68,11 @@ class Watched:
 
 @pytest.fixture()
 def watched(browser: Any) -> Iterator[Watched]:
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    w = Watched(page)
-    try:
+    with new_page(browser) as page:
+        w = Watched(page)
         yield w
         assert w.errors == [], f"JavaScript errors on the page: {w.errors}"
         assert w.bad_responses == [], f"failed plugin requests: {w.bad_responses}"
-    finally:
-        context.close()
 
 
 def wait_index(url: str, expected: dict[str, list[int]], timeout_s: float = 30.0) -> dict[str, Any]:

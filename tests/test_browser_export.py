@@ -25,7 +25,7 @@ pytest.importorskip("playwright.sync_api")
 import logdir_factory
 from conftest import (
     PLUGIN_ROUTE,
-    VIEWPORT,
+    new_page,
     open_entry,
     open_tab,
     save_screenshot,
@@ -81,15 +81,10 @@ class Watched:
 
 @pytest.fixture()
 def watched(browser: Any) -> Iterator[Watched]:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    w = Watched(page)
-    try:
+    with new_page(browser, accept_downloads=True) as page:
+        w = Watched(page)
         yield w
         assert w.errors == [], f"JavaScript errors on the page: {w.errors}"
-    finally:
-        context.close()
 
 
 # -- helpers -------------------------------------------------------------------------------------------
