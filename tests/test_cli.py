@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -26,38 +27,40 @@ def test_demo_trains_serves_and_stops_on_ctrl_c(tmp_path):
     logdir = tmp_path / "runs"
     cmd = [
         sys.executable, "-m", "tb_featureviz.cli", "demo", "--logdir", str(logdir), "--port", "0", "--epochs", "2",
-        "--train-args", "--train-images 16 --validation-images 8 --image-size 40 --run tiny",
+        "--train-args", "--train-images 16 --validation-images 8 --image-size 48 --run tiny",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    lines: list[str] = []
+    # Read the demo's output as it comes (also keeps the pipe from filling up and blocking the child).
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
+        deadline = time.monotonic() + 180
         url = None
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        assert proc.stdout is not None
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"TensorBoard at (http://127\.0\.0\.1:\d+/)#featureviz", line)
-            if m:
-                url = m.group(1)
+        while url is None and time.monotonic() < deadline and proc.poll() is None:
+            m = re.search(r"TensorBoard at (http://127\.0\.0\.1:\d+/)#featureviz", "".join(lines))
+            url = m.group(1) if m else None
+            time.sleep(0.2)
         assert url, "".join(lines)
         listing = _get_json(url + "data/plugins_listing")
-        assert "featureviz" in listing
+        assert listing["featureviz"]["enabled"] in (True, False)
         # The page fills in as training writes: wait until both epochs of the run are served.
         steps: list[int] = []
         while time.monotonic() < deadline:
+            assert "training stopped" not in "".join(lines), "".join(lines)
             index = _get_json(url + "data/plugin/featureviz/index")
             runs = {r["run"]: r for r in index["runs"]}
             steps = runs.get("tiny", {}).get("steps", [])
             if steps == [0, 1]:
                 break
             time.sleep(1)
-        assert steps == [0, 1]
+        assert steps == [0, 1], "".join(lines)
+        assert _get_json(url + "data/plugins_listing")["featureviz"]["enabled"] is True
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+    out = "".join(lines)
     assert proc.returncode == 0, out
     assert "stopping" in out
 

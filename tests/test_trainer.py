@@ -14,6 +14,8 @@ from tests.eventutil import read_run
 
 
 def test_synthetic_set_is_deterministic_balanced_and_boxed():
+    for size in (16, 40):  # small images too (the demo test uses 40 px)
+        assert data.synthetic_images(4, size=size, seed=1).images.shape == (4, size, size, 3)
     a = data.synthetic_images(6, size=48, seed=3)
     b = data.synthetic_images(6, size=48, seed=3)
     np.testing.assert_array_equal(a.images, b.images)
@@ -66,6 +68,8 @@ def test_cli_train_bad_data_dir_exits_2(tmp_path, capsys):
 def test_train_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="base='resnet'"):
         train.train(tmp_path, base="resnet")
+    with pytest.raises(ValueError, match="image_size=40"):
+        train.train(tmp_path, image_size=40)
     with pytest.raises(ValueError, match="epochs=0"):
         train.train(tmp_path, epochs=0)
     with pytest.raises(ValueError, match=r"weights='w\.h5'"):

@@ -129,7 +129,7 @@ def synthetic_images(count: int, *, size: int = IMAGE_SIZE, seed: int = 0) -> Sy
         draw = ImageDraw.Draw(img)
         for _ in range(int(rng.integers(0, 2))):  # a thin distractor stroke, in both classes
             x0, y0 = rng.uniform(0, size, 2)
-            length, a = rng.uniform(5, size * 0.12), rng.uniform(0, 2 * math.pi)
+            length, a = rng.uniform(size * 0.04, size * 0.12), rng.uniform(0, 2 * math.pi)
             draw.line(
                 (x0, y0, x0 + length * math.cos(a), y0 + length * math.sin(a)),
                 fill=tuple(int(v) for v in rng.integers(0, 256, 3)),

@@ -96,6 +96,11 @@ def train(
         raise ValueError(f"base must be one of {BASES}. Received: base={base!r}")
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int. Received: epochs={epochs!r}")
+    min_size = 46 if base == "cnn" else 32  # four valid 3x3 convs + 2x2 pools need 46 px; VGG16 needs 32
+    if not isinstance(image_size, int) or image_size < min_size:
+        raise ValueError(
+            f"image_size must be an int >= {min_size} for base={base!r}. Received: image_size={image_size!r}"
+        )
     if weights is not None and base != "vgg16":
         raise ValueError(f"weights applies to base='vgg16' only. Received: weights={weights!r} with base={base!r}")
     keras.utils.set_random_seed(seed)
