@@ -41,12 +41,12 @@ setup(
         "pillow>=9",
         "protobuf>=3.20",
         "tensorboard>=2.16",
+        # The writer side (callback, compute, trainer, `featureviz train|demo`) needs TensorFlow. The viewer
+        # side (plugin, export) never imports it; README says how to install it alone.
+        "tensorflow>=2.16",
     ],
     extras_require={
-        # The writer side (callback, compute, trainer) needs TensorFlow; the viewer side does not.
-        "tf": ["tensorflow>=2.16"],
         "test": [
-            "tensorflow>=2.16",
             "pytest>=7",
             "playwright>=1.40",
             "ruff>=0.5",
