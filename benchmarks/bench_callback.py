@@ -3,7 +3,9 @@
 Both trainings run in this one process, on the reference CNN and the embedded synthetic data set, with
 the same seed and Keras' TensorBoard callback in both, so the ratio is measured under the same load.
 
-    python benchmarks/bench_callback.py [--epochs 5] [--train-images 1000]
+    python benchmarks/bench_callback.py [--epochs 5] [--train-images 1000] [--repeats 2]
+
+It also prints the callback's own cost, from the ``cost/<kind>_seconds`` scalars it writes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tempfile
 import time
 
 import keras
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_file_loader
 
 from tb_featureviz import FeatureVizCallback
 from tb_featureviz.trainer.data import synthetic_datasets
@@ -35,20 +39,46 @@ def timed_fit(log_dir: str, epochs: int, train_images: int, with_featureviz: boo
     return time.perf_counter() - t0
 
 
+def own_cost(log_dir: str) -> dict[str, float]:
+    """The callback's own ``cost/<kind>_seconds`` scalars, summed over the epochs."""
+    totals: dict[str, float] = {}
+    for path in glob.glob(os.path.join(log_dir, "featureviz", "events.out.tfevents.*")):
+        for event in event_file_loader.EventFileLoader(path).Load():
+            for value in event.summary.value:
+                if value.tag.startswith("cost/"):
+                    kind = value.tag.removeprefix("cost/").removesuffix("_seconds")
+                    totals[kind] = totals.get(kind, 0.0) + float(tf.make_ndarray(value.tensor))
+    return totals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train-images", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=2, help="trainings of each kind, alternating")
     args = parser.parse_args()
+    base: list[float] = []
+    fviz: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        base = timed_fit(os.path.join(tmp, "base"), args.epochs, args.train_images, False)
-        fviz = timed_fit(os.path.join(tmp, "fviz"), args.epochs, args.train_images, True)
-        files = glob.glob(os.path.join(tmp, "fviz", "featureviz", "events.out.tfevents.*"))
+        # Alternate (without, with, with, without, ...) so a drift in machine load hits both alike.
+        for i in range(2 * args.repeats):
+            with_featureviz = i % 4 in (1, 2)
+            log_dir = os.path.join(tmp, f"{'fviz' if with_featureviz else 'base'}{i}")
+            seconds = timed_fit(log_dir, args.epochs, args.train_images, with_featureviz)
+            (fviz if with_featureviz else base).append(seconds)
+            print(f"  {'with' if with_featureviz else 'without'} featureviz: {seconds:7.1f} s", flush=True)
+        first = os.path.join(tmp, "fviz1")
+        cost = own_cost(first)
+        files = glob.glob(os.path.join(first, "featureviz", "events.out.tfevents.*"))
         size = sum(os.path.getsize(f) for f in files)
+    b, f = sum(base) / len(base), sum(fviz) / len(fviz)
     print(f"reference CNN, {args.train_images} train images, {args.epochs} epochs, {os.cpu_count()} CPUs")
-    print(f"  without featureviz: {base:8.1f} s")
-    print(f"  with featureviz:    {fviz:8.1f} s   (default settings: every epoch, filter patterns every 5th)")
-    print(f"  ratio with/without: {fviz / base:8.3f}")
+    print(f"  without featureviz: {b:8.1f} s (mean of {len(base)})")
+    print(f"  with featureviz:    {f:8.1f} s (mean of {len(fviz)}; defaults: every epoch, filter patterns every 5th)")
+    print(f"  ratio with/without: {f / b:8.3f}")
+    parts = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(cost.items()))
+    print(f"  the callback's own cost ({args.epochs} epochs): {sum(cost.values()):.1f} s ({parts})")
+    print(f"  own cost / training without: {sum(cost.values()) / b:.3f}")
     print(f"  featureviz event bytes per epoch: {size / args.epochs / 1e6:.2f} MB ({size} bytes in all)")
 
 

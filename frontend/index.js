@@ -4,12 +4,13 @@
 
 import {createChart} from './chart.js';
 import {COLORMAPS, colorize, colorizedCanvas, cssGradient, lut} from './colormap.js';
-import {exportUrl, fetchExport, fetchIndex, fetchScalars, fetchSeries, fetchStep, loadImage} from './model.js';
+import {exportUrl, fetchExport, fetchExportProgress, fetchIndex, fetchScalars, fetchSeries, fetchStep, loadImage, newJobId} from './model.js';
 import {createStore, defaultState, KINDS, readUrl, writeUrl, ZOOMS} from './state.js';
 import * as views from './views.js';
 
 const POLL_MS = 2000;
 const PLAY_MS = 700;
+const EXPORT_POLL_MS = 250;   // how often a running export's progress is asked for
 const PALETTE = ['#1a73e8', '#e8710a', '#12a4b5', '#d01884', '#7b3fe4', '#c58b00', '#3c9a3c', '#8d5b4c',
   '#5f6368', '#c5221f', '#0d652d', '#174ea6'];
 const METRIC_ORDER = ['loss', 'accuracy', 'acc'];
@@ -370,12 +371,45 @@ function closeExportMenu(focusButton = true) {
   if (focusButton) m.button.focus();
 }
 
-function exportNotice(text, tone) {
+/** Shows `text` under the export buttons; `progress` ({done, total}) adds a progress bar. */
+function exportNotice(text, tone, progress = null) {
   const n = app.ui.exportMenu.notice;
   n.hidden = !text;
-  n.textContent = text || '';
   n.className = `export-notice ${tone || ''}`;
   n.setAttribute('role', tone === 'error' ? 'alert' : 'status');
+  if (!progress) {
+    n.textContent = text || '';
+    return;
+  }
+  const bar = views.h('progress', {class: 'export-progress', max: Math.max(1, progress.total), value: progress.done});
+  n.replaceChildren(views.h('span', {class: 'export-progress-box'}, views.h('span', {text}), bar));
+}
+
+const PHASE_TEXT = {read: 'Reading', render: 'Rendering'};
+
+/**
+ * Polls the server's progress of export `job` and draws it while `isRunning()`; returns a stop function.
+ * A poll that fails (the job has not reached the server yet) is skipped.
+ */
+function followExportProgress(job, label, isRunning) {
+  let timer = null;
+  let stopped = false;
+  const poll = async () => {
+    try {
+      const p = await fetchExportProgress(job);
+      if (!stopped && isRunning() && p.state !== 'failed' && p.total > 0) {
+        exportNotice(`${label}: ${PHASE_TEXT[p.phase] || p.phase} ${p.done}/${p.total}`, 'busy', p);
+      }
+    } catch (e) {
+      // Not started yet, or the server forgot it: the busy notice stays.
+    }
+    if (!stopped) timer = setTimeout(poll, EXPORT_POLL_MS);
+  };
+  timer = setTimeout(poll, EXPORT_POLL_MS);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 /** Saves a downloaded blob under `filename` through a hidden <a download> (same origin). */
@@ -394,10 +428,20 @@ async function runExport(format) {
   if (!view) return;
   const label = views.EXPORT_FORMATS.find(([f]) => f === format)[1];
   app.exporting = format;
-  exportNotice(`Exporting ${label.replace(/ \(.*\)$/, '').toLowerCase()} (${format.toUpperCase()})…`, 'busy');
+  const name = label.replace(/ \(.*\)$/, '');
+  const what = `Exporting ${name[0].toLowerCase()}${name.slice(1)} (${format.toUpperCase()})`;
+  exportNotice(`${what}…`, 'busy');
   syncExport();
+  const job = newJobId();
+  const stopProgress = followExportProgress(job, what, () => app.exporting === format);
   try {
-    const {blob, filename} = await fetchExport(exportUrl(view, format), `featureviz-export.${format}`);
+    let result;
+    try {
+      result = await fetchExport(exportUrl(view, format, job), `featureviz-export.${format}`);
+    } finally {
+      stopProgress();
+    }
+    const {blob, filename} = result;
     saveBlob(blob, filename);
     exportNotice('', '');
     app.exporting = null;

@@ -102,8 +102,9 @@ export function loadImage(url) {
  * tb_featureviz/export/http.py). `view`: {runs: [names], kind, layer, epochs: 'all' | epoch number,
  * probe?, colormap?, channel?, scale?}; keys left null or undefined are not sent.
  */
-export function exportUrl(view, format) {
+export function exportUrl(view, format, job = null) {
   return query('export', {
+    job,
     runs: view.runs.join(','),
     kinds: view.kind,
     layer: view.layer,
@@ -137,6 +138,16 @@ export function attachmentFilename(header, fallback) {
  * Runs one export: resolves to {blob, filename} once the whole file is here, or rejects with an
  * ApiError carrying the server's JSON message (400/404/503).
  */
+/** A fresh id to follow an export's progress with (`export?job=` and `export_progress?job=`). */
+export function newJobId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** `{job, state: running|done|failed, phase: read|render, done, total, what}` of an export job. */
+export function fetchExportProgress(job) {
+  return getJSON('export_progress', {job});
+}
+
 export async function fetchExport(url, fallbackName = 'featureviz-export') {
   const response = await fetch(url, {cache: 'no-store', credentials: 'same-origin'});
   if (!response.ok) {

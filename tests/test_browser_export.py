@@ -75,7 +75,7 @@ class Watched:
         self.exports: list[str] = []
         self.downloads: list[Any] = []
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("request", lambda r: self.exports.append(r.url) if f"{PLUGIN_ROUTE}/export" in r.url else None)
+        page.on("request", lambda r: self.exports.append(r.url) if f"{PLUGIN_ROUTE}/export?" in r.url else None)
         page.on("download", lambda d: self.downloads.append(d))
 
 
@@ -91,9 +91,12 @@ def watched(browser: Any) -> Iterator[Watched]:
 
 
 def export_query(url: str) -> dict[str, str]:
+    """The query of an /export request, less its ``job`` id (checked here: the page's random token)."""
     parts = urllib.parse.urlsplit(url)
     assert parts.path.endswith(f"{PLUGIN_ROUTE}/export"), url
-    return dict(urllib.parse.parse_qsl(parts.query))
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    assert re.fullmatch(r"[0-9a-f]{24}", query.pop("job", "")), url
+    return query
 
 
 def embedded_png(doc: str, **attrs: str) -> bytes:
@@ -135,8 +138,20 @@ def test_export_menu_keyboard_and_zip_of_raw_pngs(watched: Watched, server: tupl
     button.click()
     frame.locator("label.seg", has_text="All epochs").click()
     expect(frame.locator("#export-epochs-all")).to_be_checked()
+    held: list[Any] = []
+    page.route(re.compile(r"/export\?"), lambda route: held.append(route))
+    notice = menu.locator(".export-notice")
     with page.expect_download() as info:
         menu.locator(".export-item[data-format=zip]").click()
+        expect(notice).to_have_text("Exporting raw PNGs + manifest (ZIP)…")
+        assert len(held) == 1
+        # The server does the whole export, and the page draws its progress while the response is held.
+        response = held[0].fetch()
+        bar = notice.locator("progress.export-progress")
+        expect(bar).to_be_visible()
+        expect(notice).to_contain_text(re.compile(r"Rendering (\d+)/\1$"))
+        bar_max, bar_value = bar.get_attribute("max"), bar.get_attribute("value")
+        held[0].fulfill(response=response)
     download = info.value
     assert download.suggested_filename == "featureviz-exp1.zip"
     expect(menu).to_be_hidden()
@@ -161,6 +176,7 @@ def test_export_menu_keyboard_and_zip_of_raw_pngs(watched: Watched, server: tupl
         ]
         for e in entries:
             assert zf.read(e["file"]) == spec.activation_png("exp1", e["epoch"], "conv2d", 1), e["file"]
+        assert bar_max == bar_value == str(len(zf.namelist()))  # one step of progress per file written
 
 
 def test_html_of_this_epoch_embeds_the_pixels_on_screen(watched: Watched, server: tuple[str, Any]) -> None:

@@ -62,3 +62,28 @@ def test_export_bad_queries_are_400_or_404_json(client: Client) -> None:  # noqa
     assert "exp1" in err  # lists the runs that exist
     err = client.json("/export?" + q(runs="exp1", epochs="999", format="html"), status=404)["error"]
     assert "0" in err and "999" in err
+
+
+def test_export_progress_of_a_job(client: Client) -> None:  # noqa: F811
+    """``job=<id>`` on /export records its progress; /export_progress reports it, 400/404 on bad ids."""
+    assert "j1" in client.json("/export_progress?" + q(job="j1"), status=404)["error"]
+    resp = client.get(
+        "/export?" + q(runs="exp1", kinds="activations", layer="conv2d", epochs="all", format="zip", job="j1")
+    )
+    assert resp.status_code == 200, resp.data[:300]
+    with zipfile.ZipFile(io.BytesIO(resp.data)) as zf:
+        files = len(zf.namelist())
+    assert client.json("/export_progress?" + q(job="j1")) == {
+        "job": "j1",
+        "state": "done",
+        "phase": "render",
+        "done": files,
+        "total": files,
+        "what": "zip manifest.json",
+    }
+    client.json("/export?" + q(runs="nope", format="html", job="j2"), status=404)
+    failed = client.json("/export_progress?" + q(job="j2"))
+    assert (failed["state"], failed["phase"], failed["done"]) == ("failed", "read", 0)
+    assert "job" in client.json("/export_progress", status=400)["error"]
+    assert "a/b" in client.json("/export_progress?" + q(job="a/b"), status=400)["error"]
+    assert "job" in client.json("/export?" + q(runs="exp1", format="html", job="x" * 65), status=400)["error"]

@@ -90,11 +90,13 @@ def export_from_reader(
     probe: int | None = None,
     logdir: str = "",
     progress: ProgressCallback | None = None,
+    render_progress: ProgressCallback | None = None,
 ) -> tuple[Report, list[Output]]:
     """Collects and renders an export from an open ``FeatureVizReader`` (no files written).
 
     Used by ``export`` (offline) and by the plugin's ``/export`` route (``tb_featureviz.export.http``).
-    Arguments as in ``export`` and ``collect``.
+    Arguments as in ``export`` and ``collect``; ``progress`` follows the reading, then the rendering,
+    unless ``render_progress`` is given for the rendering.
 
     Returns:
         ``(report, outputs)``.
@@ -113,7 +115,13 @@ def export_from_reader(
         progress=progress,
     )
     outputs = render_outputs(
-        report, format=format, colormap=colormap, scale=scale, caption=caption, channel=channel, progress=progress
+        report,
+        format=format,
+        colormap=colormap,
+        scale=scale,
+        caption=caption,
+        channel=channel,
+        progress=render_progress or progress,
     )
     return report, outputs
 

@@ -15,6 +15,7 @@ Query parameters (all strings):
 ``channel``   one channel / filter index of the grids
 ``scale``     integer enlargement of png/gif images (default 1)
 ``caption``   ``0``/``false`` to leave out captions (default on)
+``job``       an id the page picked, to follow the export with ``handle_export_progress``
 
 A ``png`` or ``gif`` export that gives several images is answered as a ZIP of them.
 """
@@ -28,11 +29,13 @@ from typing import Any
 
 from tb_featureviz.export.api import export_from_reader
 from tb_featureviz.export.errors import ExportArgumentError
+from tb_featureviz.export.jobs import ExportJobs, check_job_id
 from tb_featureviz.export.model import FORMATS
 from tb_featureviz.export.writers import MIMETYPES, default_filename
 
 KNOWN_PARAMS = frozenset(
-    {"runs", "run", "kinds", "layer", "layers", "epochs", "format", "probe", "colormap", "channel", "scale", "caption"}
+    {"runs", "run", "kinds", "layer", "layers", "epochs", "format", "probe", "colormap", "channel", "scale"}
+    | {"caption", "job"}
 )
 
 
@@ -62,13 +65,16 @@ def _bool_param(query: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise ExportArgumentError(f"{name} must be true or false. Received: {name}={raw!r}")
 
 
-def handle_export(reader: Any, ctx: Any, query: Mapping[str, str]) -> tuple[bytes, str, str]:
+def handle_export(
+    reader: Any, ctx: Any, query: Mapping[str, str], jobs: ExportJobs | None = None
+) -> tuple[bytes, str, str]:
     """Builds the export the dashboard asks for.
 
     Args:
         reader: The plugin's ``FeatureVizReader``.
         ctx: The request's ``RequestContext``.
         query: The query parameters (see the module docstring), e.g. ``request.args``.
+        jobs: Where the progress of a ``job=<id>`` export is recorded.
 
     Returns:
         ``(body, mimetype, filename)``; serve with ``Content-Disposition: attachment; filename=...``.
@@ -89,20 +95,28 @@ def handle_export(reader: Any, ctx: Any, query: Mapping[str, str]) -> tuple[byte
         raise ExportArgumentError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     layers = query.get("layer") or query.get("layers") or None
     colormap = str(query.get("colormap")).strip() if query.get("colormap") else None
-    report, outputs = export_from_reader(
-        reader,
-        ctx,
-        runs,
-        epochs=str(query.get("epochs") or "last"),
-        kinds=query.get("kinds") or None,
-        layers=layers,
-        format=fmt,
-        colormap=colormap,
-        scale=_int_param(query, "scale", default=1, minimum=1) or 1,
-        caption=_bool_param(query, "caption", default=True),
-        channel=_int_param(query, "channel", default=None, minimum=0),
-        probe=_int_param(query, "probe", default=None, minimum=0),
-    )
+    options: dict[str, Any] = {
+        "epochs": str(query.get("epochs") or "last"),
+        "kinds": query.get("kinds") or None,
+        "layers": layers,
+        "format": fmt,
+        "colormap": colormap,
+        "scale": _int_param(query, "scale", default=1, minimum=1) or 1,
+        "caption": _bool_param(query, "caption", default=True),
+        "channel": _int_param(query, "channel", default=None, minimum=0),
+        "probe": _int_param(query, "probe", default=None, minimum=0),
+    }
+    job = str(query.get("job") or "").strip()
+    if job and jobs is not None:
+        read, render = jobs.start(check_job_id(job))
+        try:
+            report, outputs = export_from_reader(reader, ctx, runs, progress=read, render_progress=render, **options)
+        except BaseException:
+            jobs.finish(job, ok=False)
+            raise
+        jobs.finish(job, ok=True)
+    else:
+        report, outputs = export_from_reader(reader, ctx, runs, **options)
     if len(outputs) == 1:
         name, data = outputs[0]
         return data, MIMETYPES[fmt], name.rsplit("/", 1)[-1]
@@ -113,3 +127,19 @@ def handle_export(reader: Any, ctx: Any, query: Mapping[str, str]) -> tuple[byte
             zf.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_STORED)
     filename = default_filename(report, "zip").removesuffix(".zip") + f"-{fmt}.zip"
     return buf.getvalue(), MIMETYPES["zip"], filename
+
+
+def handle_export_progress(jobs: ExportJobs, query: Mapping[str, str]) -> dict[str, Any]:
+    """The progress of the export started with ``job=<id>``.
+
+    Returns:
+        ``{"job", "state": "running"|"done"|"failed", "phase": "read"|"render", "done", "total", "what"}``.
+
+    Raises:
+        tensorboard.errors.InvalidArgumentError: ``job`` is missing or malformed (400).
+        tensorboard.errors.NotFoundError: no such job (404).
+    """
+    job = str(query.get("job") or "").strip()
+    if not job:
+        raise ExportArgumentError("missing query parameter 'job'")
+    return jobs.get(job)

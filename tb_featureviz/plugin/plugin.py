@@ -13,6 +13,7 @@ import logging
 import os
 import pathlib
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -114,6 +115,8 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
                 self._data_provider, downsample=reader_lib.downsample_from_hint(hints.get(self.plugin_name))
             )
         self._static_root = frontend_dir()
+        self._export_jobs: Any = None  # tb_featureviz.export.jobs.ExportJobs, made on first use
+        self._export_jobs_lock = threading.Lock()
 
     @property
     def reader(self) -> reader_lib.FeatureVizReader:
@@ -130,6 +133,7 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
             "/blob": self._serve_blob,
             "/scalars": self._serve_scalars,
             "/export": self._serve_export,
+            "/export_progress": self._serve_export_progress,
             "/static/*": self._serve_static,
         }
 
@@ -181,16 +185,31 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         eid = plugin_util.experiment_id(request.environ)
         return http_util.Respond(request, self.reader.scalars(ctx, run, experiment_id=eid), _JSON)
 
+    def _jobs(self) -> Any:
+        """The progress registry of the dashboard's exports (one per plugin, made on first use)."""
+        with self._export_jobs_lock:
+            if self._export_jobs is None:
+                from tb_featureviz.export.jobs import ExportJobs
+
+                self._export_jobs = ExportJobs()
+            return self._export_jobs
+
     @_route
     def _serve_export(self, request: wrappers.Request) -> wrappers.Response:
         # Imported on first use: the export code (Pillow figures, HTML) is not needed to serve the tab.
         from tb_featureviz.export.http import handle_export
 
         ctx = plugin_util.context(request.environ)
-        body, mimetype, filename = handle_export(self.reader, ctx, request.args.to_dict())
+        body, mimetype, filename = handle_export(self.reader, ctx, request.args.to_dict(), self._jobs())
         response = http_util.Respond(request, body, mimetype)
         response.headers.set("Content-Disposition", "attachment", filename=filename)
         return response
+
+    @_route
+    def _serve_export_progress(self, request: wrappers.Request) -> wrappers.Response:
+        from tb_featureviz.export.http import handle_export_progress
+
+        return http_util.Respond(request, handle_export_progress(self._jobs(), request.args.to_dict()), _JSON)
 
     @_route
     def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
