@@ -13,7 +13,8 @@ export class ApiError extends Error {
 function query(route, params) {
   const search = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
-    if (v !== undefined && v !== null) search.set(k, String(v));
+    if (Array.isArray(v)) v.forEach((item) => search.append(k, String(item)));
+    else if (v !== undefined && v !== null) search.set(k, String(v));
   }
   const s = search.toString();
   return s ? `${route}?${s}` : route;
@@ -105,7 +106,7 @@ export function loadImage(url) {
 export function exportUrl(view, format, job = null) {
   return query('export', {
     job,
-    runs: view.runs.join(','),
+    run: view.runs,  // repeated: run names may hold commas
     kinds: view.kind,
     layer: view.layer,
     epochs: view.epochs,

@@ -157,7 +157,7 @@ def test_export_menu_keyboard_and_zip_of_raw_pngs(watched: Watched, server: tupl
     expect(menu).to_be_hidden()
     expect(button).to_have_text(re.compile(r"^Export"))
     assert export_query(watched.exports[-1]) == {
-        "runs": "exp1",
+        "run": "exp1",
         "kinds": "activations",
         "layer": "conv2d",
         "epochs": "all",
@@ -201,7 +201,7 @@ def test_html_of_this_epoch_embeds_the_pixels_on_screen(watched: Watched, server
     expect(page.locator("#export-button")).to_have_text(re.compile(r"^Export"))
     query = export_query(watched.exports[-1])
     assert query == {
-        "runs": "exp1",
+        "run": "exp1",
         "kinds": "activations",
         "layer": "conv2d_1",
         "epochs": "1",
@@ -239,7 +239,7 @@ def test_export_error_shows_the_servers_message(watched: Watched, server: tuple[
     expect(notice).to_have_attribute("role", "alert")
     expect(page.locator("#export-menu")).to_be_visible()
     expect(page.locator("#export-button")).to_be_enabled()
-    assert export_query(watched.exports[-1])["runs"] == "exp1,exp2"
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(watched.exports[-1]).query)["run"] == ["exp1", "exp2"]
     save_screenshot(page, "export-menu-error.png", full_page=False)
     # All epochs is fine for both runs: the same menu then downloads.
     page.locator("label.seg", has_text="All epochs").click()

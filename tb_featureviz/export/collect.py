@@ -81,6 +81,21 @@ def parse_names(names: str | Iterable[str] | None) -> list[str] | None:
     return out or None
 
 
+def parse_run_names(runs: str | Iterable[str], known: Iterable[str]) -> list[str]:
+    """Run names from a comma-separated string or a list; a name that exists is never split.
+
+    Run names may hold commas (``lr=1e-4,bs=20``): an item equal to an existing run is that run;
+    any other item is split at commas, so ``"exp1,exp2"`` still names two runs.
+    """
+    known_set = set(known)
+    items = [runs] if isinstance(runs, str) else [str(r) for r in runs]
+    out: list[str] = []
+    for item in items:
+        names = [item.strip()] if item.strip() in known_set else [n.strip() for n in item.split(",")]
+        out.extend(n for n in names if n and n not in out)
+    return out
+
+
 def parse_epochs(spec: EpochSpec) -> str | list[int]:
     """Normalises an epoch selection to ``"last"``, ``"all"`` or a sorted list of ints.
 
@@ -230,8 +245,7 @@ def collect(
         ExportNotFoundError: an unknown run or layer, an epoch that is not written, or nothing to
             export; the message lists what exists.
     """
-    run_names = parse_names(runs)
-    if not run_names:
+    if not parse_names(runs):
         raise ExportArgumentError("no run given; name at least one run")
     kind_list = parse_kinds(kinds)
     layer_list = parse_names(layers)
@@ -243,6 +257,7 @@ def collect(
 
     index = reader.index(ctx)
     entries = {str(e["run"]): e for e in index.get("runs") or []}
+    run_names = parse_run_names(runs, entries)
     where = f" in {logdir}" if logdir else ""
     for name in run_names:
         if name not in entries:

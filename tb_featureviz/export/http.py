@@ -5,7 +5,8 @@ The plugin wires ``handle_export`` to its ``/export`` route; it reads through th
 
 Query parameters (all strings):
 
-``runs``      comma-separated run names (required)
+``run``       a run name, repeated for several runs (run names may hold commas)
+``runs``      comma-separated run names (either this or ``run`` is required)
 ``kinds``     comma-separated, from ``activations``, ``filters``, ``gradcam`` (default all)
 ``layer``     a layer name, or comma-separated names (default all); ``layers`` is accepted too
 ``epochs``    ``last`` (default), ``all``, or ``0,10,29`` / ``0-9``
@@ -26,6 +27,8 @@ import io
 import zipfile
 from collections.abc import Mapping
 from typing import Any
+
+from werkzeug.datastructures import MultiDict
 
 from tb_featureviz.export.api import export_from_reader
 from tb_featureviz.export.errors import ExportArgumentError
@@ -73,7 +76,8 @@ def handle_export(
     Args:
         reader: The plugin's ``FeatureVizReader``.
         ctx: The request's ``RequestContext``.
-        query: The query parameters (see the module docstring), e.g. ``request.args``.
+        query: The query parameters (see the module docstring): ``request.args``, or a plain mapping
+            (one ``run`` only).
         jobs: Where the progress of a ``job=<id>`` export is recorded.
 
     Returns:
@@ -87,9 +91,11 @@ def handle_export(
     Example:
         >>> body, mimetype, filename = handle_export(reader, ctx, {"runs": "exp1", "format": "html"})
     """
-    runs = str(query.get("runs") or query.get("run") or "").strip()
+    # Repeated `run` parameters, each one run name (names may hold commas); else `runs`, comma-separated.
+    listed = query.getlist("run") if isinstance(query, MultiDict) else [str(query.get("run") or "")]
+    runs: str | list[str] = [r for r in listed if r.strip()] or str(query.get("runs") or "").strip()
     if not runs:
-        raise ExportArgumentError("missing query parameter 'runs' (comma-separated run names)")
+        raise ExportArgumentError("missing query parameter 'run' (repeated) or 'runs' (comma-separated run names)")
     fmt = str(query.get("format") or "html").strip().lower()
     if fmt not in FORMATS:
         raise ExportArgumentError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

@@ -200,7 +200,7 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         from tb_featureviz.export.http import handle_export
 
         ctx = plugin_util.context(request.environ)
-        body, mimetype, filename = handle_export(self.reader, ctx, request.args.to_dict(), self._jobs())
+        body, mimetype, filename = handle_export(self.reader, ctx, request.args, self._jobs())
         response = http_util.Respond(request, body, mimetype)
         response.headers.set("Content-Disposition", "attachment", filename=filename)
         return response
