@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tb_featureviz import compute
 from tb_featureviz.compute import filters as filters_module
@@ -127,3 +128,24 @@ def test_bad_filter_arguments(small_model):
         compute.FilterPatternGenerator(small_model, "c1", steps=0)
     with pytest.raises(ValueError, match=r"Unknown layer 'conv9'.*c1, p1, c2"):
         compute.filter_patterns(small_model, "conv9")
+
+
+def test_many_extractors_in_one_process_do_not_warn_of_retracing() -> None:
+    """A notebook that builds several models: each compiled function traces once, and TensorFlow stays quiet."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    tf_logger = tf.get_logger()
+    tf_logger.addHandler(handler)
+    try:
+        for _ in range(6):
+            body = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(2, 3, name="c1")])
+            model = keras.Sequential([body, keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+            compute.FilterPatternGenerator(model, "c1", steps=2)()
+            compute.ActivationExtractor(model)(np.zeros((1, 12, 12, 3), np.float32))
+            compute.GradCAM(model)(np.zeros((1, 12, 12, 3), np.float32))
+    finally:
+        tf_logger.removeHandler(handler)
+    assert [r.getMessage()[:80] for r in records if "retracing" in r.getMessage()] == []

@@ -13,6 +13,7 @@ Subclassed models (a custom ``call``) cannot be looked into; they are replayed a
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import weakref
@@ -22,6 +23,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
@@ -483,3 +485,16 @@ def validate_images(model: keras.Model, images: Any) -> np.ndarray:
         if want is not None and got != want:
             raise ValueError(f"images must be {expected} for model {model.name!r}. Received shape {array.shape}")
     return array
+
+
+def per_instance_function(fn: Callable[..., Any], **options: Any) -> Any:
+    """``tf.function(fn, **options)`` that TensorFlow counts as its own function.
+
+    TensorFlow's retracing warning counts traces by code object, so every extractor built from the same
+    method (one per model, one per layer) would add to one count, and a notebook that builds a few models
+    would warn of "excessive retracing" although each function traced once. A ``functools.partial`` has
+    no code object: each instance is counted on its own.
+    """
+    if hasattr(fn, "__self__") and hasattr(fn, "__func__"):  # a bound method
+        fn = functools.partial(fn.__func__, fn.__self__)
+    return tf.function(fn, **options)

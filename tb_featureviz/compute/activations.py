@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -48,8 +49,8 @@ class ActivationExtractor:
         self.layer_names: list[str] = [r.name for r in records]
         self._model = keras.Model(trace.input, [r.output for r in records], name=f"{model.name}_featureviz_acts")
         shape = tuple(trace.input.shape[1:])
-        self._fn = tf.function(
-            lambda x: self._model(x, training=False),
+        self._fn = _graph.per_instance_function(
+            functools.partial(self._model, training=False),
             input_signature=[tf.TensorSpec((None, *shape), tf.float32)],
             reduce_retracing=True,
         )

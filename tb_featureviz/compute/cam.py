@@ -83,8 +83,9 @@ class BaseCAM:
         shape = tuple(trace.input.shape[1:])
         self._hw = (int(shape[0]), int(shape[1])) if shape[0] and shape[1] else None
         spec = tf.TensorSpec((None, *shape), tf.float32)
-        self._maps = tf.function(self._maps_fn, input_signature=[spec, tf.TensorSpec((None,), tf.int32)])
-        self._probs = tf.function(self._probs_fn, input_signature=[spec])
+        targets = tf.TensorSpec((None,), tf.int32)
+        self._maps = _graph.per_instance_function(self._maps_fn, input_signature=[spec, targets])
+        self._probs = _graph.per_instance_function(self._probs_fn, input_signature=[spec])
 
     @staticmethod
     def _find_head(trace: _graph.Trace) -> tuple[Any, keras.layers.Layer | None, str]:

@@ -162,8 +162,8 @@ class FilterPatternGenerator:
             tf.TensorSpec((None, self.size, self.size, self._channels), tf.float32),
             tf.TensorSpec((None,), tf.int32),
         ]
-        self._ascend = tf.function(self._ascend_fn, input_signature=spec)
-        self._mean = tf.function(self._mean_fn, input_signature=spec)
+        self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=spec)
+        self._mean = _graph.per_instance_function(self._mean_fn, input_signature=spec)
 
     @staticmethod
     def _check_filters(filters: Sequence[int] | None, channels: int) -> list[int]:
