@@ -39,16 +39,19 @@ def timed_fit(log_dir: str, epochs: int, train_images: int, with_featureviz: boo
     return time.perf_counter() - t0
 
 
-def own_cost(log_dir: str) -> dict[str, float]:
-    """The callback's own ``cost/<kind>_seconds`` scalars, summed over the epochs."""
-    totals: dict[str, float] = {}
+def read_back(log_dir: str) -> tuple[dict[str, float], dict[str, int]]:
+    """The callback's own ``cost/<kind>_seconds`` summed over the epochs, and tensor bytes per tag prefix."""
+    cost: dict[str, float] = {}
+    size: dict[str, int] = {}
     for path in glob.glob(os.path.join(log_dir, "featureviz", "events.out.tfevents.*")):
         for event in event_file_loader.EventFileLoader(path).Load():
             for value in event.summary.value:
-                if value.tag.startswith("cost/"):
+                prefix = value.tag.split("/", 1)[0]
+                size[prefix] = size.get(prefix, 0) + value.tensor.ByteSize()
+                if prefix == "cost":
                     kind = value.tag.removeprefix("cost/").removesuffix("_seconds")
-                    totals[kind] = totals.get(kind, 0.0) + float(tf.make_ndarray(value.tensor))
-    return totals
+                    cost[kind] = cost.get(kind, 0.0) + float(tf.make_ndarray(value.tensor))
+    return cost, size
 
 
 def main() -> None:
@@ -68,7 +71,7 @@ def main() -> None:
             (fviz if with_featureviz else base).append(seconds)
             print(f"  {'with' if with_featureviz else 'without'} featureviz: {seconds:7.1f} s", flush=True)
         first = os.path.join(tmp, "fviz1")
-        cost = own_cost(first)
+        cost, by_tag = read_back(first)
         files = glob.glob(os.path.join(first, "featureviz", "events.out.tfevents.*"))
         size = sum(os.path.getsize(f) for f in files)
     b, f = sum(base) / len(base), sum(fviz) / len(fviz)
@@ -80,6 +83,8 @@ def main() -> None:
     print(f"  the callback's own cost ({args.epochs} epochs): {sum(cost.values()):.1f} s ({parts})")
     print(f"  own cost / training without: {sum(cost.values()) / b:.3f}")
     print(f"  featureviz event bytes per epoch: {size / args.epochs / 1e6:.2f} MB ({size} bytes in all)")
+    parts = ", ".join(f"{k} {v / sum(by_tag.values()):.0%}" for k, v in sorted(by_tag.items(), key=lambda kv: -kv[1]))
+    print(f"  summary bytes by tag prefix: {parts}")
 
 
 if __name__ == "__main__":
