@@ -150,7 +150,10 @@ def train(
             seed=seed,
         ),
     ]
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    # The datasets shuffle themselves; Keras' default shuffle=True would only warn that it is ignored.
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+    )
     print(
         f"featureviz: done. See it with:\n  tensorboard --logdir {os.fspath(logdir)}\n"
         "and open the FeatureViz tab (or run `featureviz demo` for training and TensorBoard in one).",
