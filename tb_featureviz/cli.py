@@ -129,11 +129,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tb_featureviz.trainer.train import run_train
 
         return run_train(args)
+    from tb_featureviz.export.cli import run_export, use_tensorboard_stub
+
     if args.command == "demo":
-        return run_demo(args)
+        use_tensorboard_stub(args.logdir)  # the server process reads logs only; training is the child's
+        code = run_demo(args)
+        # TensorBoard's server threads are daemon threads that may sit in native code (gRPC to the data
+        # server); finalizing the interpreter under them can abort the process ("FATAL: exception not
+        # rethrown"). Training is stopped and output flushed by now, so leave at once; the Rust data
+        # server exits when our end of its stdin closes.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     if args.command == "make-data":
         return run_make_data(args)
-    from tb_featureviz.export.cli import run_export, use_tensorboard_stub
 
     use_tensorboard_stub(args.logdir)  # export reads through TensorBoard alone: no TensorFlow start-up
     return run_export(args)
