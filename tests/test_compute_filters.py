@@ -38,9 +38,10 @@ def small_model() -> keras.Model:
     return model
 
 
+@pytest.mark.parametrize("parameterization", ["fourier", "pixel"])
 @pytest.mark.parametrize("layer", ["c1", "c2"])
-def test_ascent_raises_every_filter_at_least_5x(small_model, layer):
-    gen = compute.FilterPatternGenerator(small_model, layer, steps=16)
+def test_ascent_raises_every_filter_at_least_5x(small_model, layer, parameterization):
+    gen = compute.FilterPatternGenerator(small_model, layer, steps=16, parameterization=parameterization)
     start = gen.mean_activation(gen.start_images())
     images, reached = gen.optimize()
     assert reached.shape == (len(gen.filters),)
@@ -84,6 +85,26 @@ def test_patterns_in_unit_range_deterministic_and_weight_sensitive(small_model):
         c2.set_weights(saved)
     subset = compute.filter_patterns(small_model, "c2", filters=[3, 1], steps=8)
     np.testing.assert_array_equal(subset, patterns[[3, 1]])
+
+
+def _total_variation(patterns: np.ndarray) -> float:
+    """Mean absolute difference of neighbouring pixels: high for pixel noise, low for smooth shapes."""
+    return float(np.abs(np.diff(patterns, axis=1)).mean() + np.abs(np.diff(patterns, axis=2)).mean())
+
+
+def test_fourier_patterns_are_smoother_than_pixel_space_ones(small_model):
+    """Both stretched to [0, 1]: the Fourier parameterisation leaves far less pixel noise."""
+    fourier = compute.filter_patterns(small_model, "c2", steps=16, size=24)
+    pixel = compute.filter_patterns(small_model, "c2", steps=16, size=24, parameterization="pixel")
+    assert fourier.shape == pixel.shape == (5, 24, 24, 3)
+    assert _total_variation(fourier) < 0.6 * _total_variation(pixel), (
+        _total_variation(fourier),
+        _total_variation(pixel),
+    )
+    with pytest.raises(
+        ValueError, match=r"parameterization must be one of fourier, pixel\. Received: parameterization='lucid'"
+    ):
+        compute.FilterPatternGenerator(small_model, "c2", parameterization="lucid")
 
 
 def test_reference_cnn_receptive_fields_and_sizes():

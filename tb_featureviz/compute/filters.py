@@ -10,10 +10,15 @@ Chollet's ``generate_pattern`` (Deep Learning with Python, 5.4.2), done so it ca
   ``MIN_SIZE``, at most the model's input size). The truncated model is rebuilt on
   ``keras.Input((None, None, C))`` sharing the layers; where that graph cannot be re-applied at another size
   (a layer that needs the original size before the target layer) it falls back to the model's input size;
-* **regularised**: random jitter (a roll of a few pixels) each step, a light Gaussian blur each step,
-  gradients normalised per image (RMS), pixels clipped to ``value_range``. For a ``Conv2D`` with a
-  non-linear activation the objective also has a small term in the pre-activation mean, so filters that
-  are inactive on the grey start image still get a gradient (a "leaky" objective);
+* **readable**: by default the image is parameterised in Fourier space with each frequency scaled by
+  ``1 / f ** FOURIER_DECAY`` and mapped to ``value_range`` by a sigmoid (Olah et al. 2017, "Feature
+  Visualization"): the ascent then favours the broad shapes and edges a filter responds to over the
+  high-frequency noise that pixel-space ascent amplifies. ``parameterization="pixel"`` is Chollet's
+  pixel-space ascent, regularised by a light Gaussian blur each step and clipping to ``value_range``.
+  Both use random jitter (a roll of a few pixels) each step and gradients normalised per image (RMS).
+  For a ``Conv2D`` with a non-linear activation the objective also has a small term in the
+  pre-activation mean, so filters that are inactive on the grey start image still get a gradient (a
+  "leaky" objective);
 * **displayable**: each pattern is stretched to [0, 1] between its 1st and 99th percentile.
 """
 
@@ -47,6 +52,12 @@ LEAK = 0.2
 """Weight of the pre-activation mean in the objective of conv layers with a non-linear activation."""
 CLIP_MARGIN = 0.5
 """Pixels may leave ``value_range`` by this fraction of its width on either side during the ascent."""
+FOURIER_DECAY = 0.75
+"""Frequency ``f`` of the Fourier parameterisation is scaled by ``1 / f ** FOURIER_DECAY`` (1 is pink
+noise; 0.75 keeps edges crisp while noise stays low)."""
+FOURIER_LEARNING_RATE = 0.2
+"""Step in spectrum space for an RMS-normalised gradient."""
+PARAMETERIZATIONS = ("fourier", "pixel")
 MEMORY_BUDGET = 512 * 2**20
 """Bytes of activations (forward and backward) per chunk, for the default ``chunk_size``."""
 
@@ -61,6 +72,14 @@ def default_size(rf: float, input_hw: tuple[int, int] | None) -> int:
 
 def _seed_for(seed: int, *parts: Any) -> list[int]:
     return [int(seed) & 0xFFFFFFFF, *(zlib.crc32(str(p).encode("utf-8")) for p in parts)]
+
+
+def _frequency_scale(size: int, decay: float) -> np.ndarray:
+    """``[size, size // 2 + 1]`` weights ``1 / max(f, 1 / size) ** decay`` of a real 2-D spectrum, max 1."""
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    scale = 1.0 / np.maximum(np.sqrt(fx**2 + fy**2), 1.0 / size) ** decay
+    return (scale / scale.max()).astype(np.float32)
 
 
 def _normalise(patterns: np.ndarray) -> np.ndarray:
@@ -94,7 +113,9 @@ class FilterPatternGenerator:
         seed: Seed of the starting images and the jitter.
         chunk_size: Filters optimised together; ``None`` for as many as fit ``MEMORY_BUDGET``.
         value_range: The model's input pixel range; starting images are mid-grey with noise in it and the
-            ascent is clipped to it. The tutorial models take [0, 1].
+            optimised images stay in it. The tutorial models take [0, 1].
+        parameterization: ``"fourier"`` (default, readable) or ``"pixel"`` (Chollet's pixel-space ascent);
+            see the module docstring.
 
     Attributes:
         layer_name: The layer.
@@ -124,7 +145,14 @@ class FilterPatternGenerator:
         seed: int = 0,
         chunk_size: int | None = None,
         value_range: tuple[float, float] = (0.0, 1.0),
+        parameterization: str = "fourier",
     ) -> None:
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}. "
+                f"Received: parameterization={parameterization!r}"
+            )
+        self.parameterization = parameterization
         trace = _graph.trace_of(model)
         if not isinstance(layer, str):
             raise TypeError(f"layer must be a layer name. Received: layer={layer!r}")
@@ -154,16 +182,22 @@ class FilterPatternGenerator:
         else:
             self.chunk_size = _positive("chunk_size", chunk_size)
 
-        self._start = np.stack([self._start_image(f) for f in self.filters]).astype(np.float32)
         rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, "jitter"))
         jitter = max(1, round(self.size / 16))
         self._shifts = tf.constant(rng.integers(-jitter, jitter + 1, size=(self.steps, 2)), tf.int32)
-        spec = [
-            tf.TensorSpec((None, self.size, self.size, self._channels), tf.float32),
-            tf.TensorSpec((None,), tf.int32),
-        ]
-        self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=spec)
-        self._mean = _graph.per_instance_function(self._mean_fn, input_signature=spec)
+        image_spec = tf.TensorSpec((None, self.size, self.size, self._channels), tf.float32)
+        index_spec = tf.TensorSpec((None,), tf.int32)
+        if parameterization == "fourier":
+            self._freq_scale = tf.constant(_frequency_scale(self.size, FOURIER_DECAY))
+            self._params = np.stack([self._start_spectrum(f) for f in self.filters])
+            param_spec = tf.TensorSpec((None, *self._params.shape[1:]), tf.float32)
+            self._start = np.asarray(self._image(tf.constant(self._params)), np.float32)
+        else:
+            self._params = np.stack([self._start_image(f) for f in self.filters]).astype(np.float32)
+            param_spec = image_spec
+            self._start = self._params
+        self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=[param_spec, index_spec])
+        self._mean = _graph.per_instance_function(self._mean_fn, input_signature=[image_spec, index_spec])
 
     @staticmethod
     def _check_filters(filters: Sequence[int] | None, channels: int) -> list[int]:
@@ -248,21 +282,34 @@ class FilterPatternGenerator:
         padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
         return tf.nn.depthwise_conv2d(padded, kernel, strides=[1, 1, 1, 1], padding="VALID")
 
-    def _ascend_fn(self, images: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _image(self, params: tf.Tensor) -> tf.Tensor:
+        """Images ``[B, size, size, C]`` in model input space from the optimised parameters."""
+        if self.parameterization == "pixel":
+            return params
         lo, hi = self._range
-        lr = LEARNING_RATE * (hi - lo)
-        img = images
+        spectrum = tf.complex(params[..., 0], params[..., 1]) * tf.cast(self._freq_scale, tf.complex64)
+        signal = tf.signal.irfft2d(spectrum) * float(self.size)  # [B, C, size, size]
+        return lo + (hi - lo) * tf.sigmoid(tf.transpose(signal, [0, 2, 3, 1]))
+
+    def _ascend_fn(self, params: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        lo, hi = self._range
+        pixel = self.parameterization == "pixel"
+        lr = LEARNING_RATE * (hi - lo) if pixel else FOURIER_LEARNING_RATE
+        axes = list(range(1, len(params.shape)))
+        x = params
         for step in tf.range(self.steps):
             shift = self._shifts[step]
             with tf.GradientTape() as tape:
-                tape.watch(img)
-                objective, _ = self._objective(tf.roll(img, shift, axis=[1, 2]), idx)
+                tape.watch(x)
+                objective, _ = self._objective(tf.roll(self._image(x), shift, axis=[1, 2]), idx)
                 total = tf.reduce_sum(objective)
-            grad = tape.gradient(total, img)
-            grad = grad / (tf.sqrt(tf.reduce_mean(tf.square(grad), axis=(1, 2, 3), keepdims=True)) + 1e-8)
-            img = img + lr * grad
-            img = (1.0 - BLUR) * img + BLUR * self._blur(img)
-            img = tf.clip_by_value(img, lo - CLIP_MARGIN * (hi - lo), hi + CLIP_MARGIN * (hi - lo))
+            grad = tape.gradient(total, x)
+            grad = grad / (tf.sqrt(tf.reduce_mean(tf.square(grad), axis=axes, keepdims=True)) + 1e-8)
+            x = x + lr * grad
+            if pixel:
+                x = (1.0 - BLUR) * x + BLUR * self._blur(x)
+                x = tf.clip_by_value(x, lo - CLIP_MARGIN * (hi - lo), hi + CLIP_MARGIN * (hi - lo))
+        img = self._image(x)
         _, reached = self._objective(img, idx)
         return img, reached
 
@@ -274,6 +321,11 @@ class FilterPatternGenerator:
         rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, f))
         noise = rng.uniform(-0.1, 0.1, size=(self.size, self.size, self._channels))
         return (lo + (hi - lo) * (0.5 + noise)).astype(np.float32)
+
+    def _start_spectrum(self, f: int) -> np.ndarray:
+        """A small random spectrum ``[C, size, size // 2 + 1, 2]`` (real, imaginary): a mid-grey image."""
+        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, f))
+        return rng.normal(0.0, 0.01, size=(self._channels, self.size, self.size // 2 + 1, 2)).astype(np.float32)
 
     def start_images(self) -> np.ndarray:
         """The fixed starting images, in model input space.
@@ -317,7 +369,7 @@ class FilterPatternGenerator:
             ``(images, reached)``: ``[F, size, size, C]`` float32 optimised images in model input space, and
             ``[F]`` float32 mean activation of each filter on its image.
         """
-        images, reached = self._run(self._ascend, self._start)
+        images, reached = self._run(self._ascend, self._params)
         return images.astype(np.float32), reached.astype(np.float32)
 
     def __call__(self) -> tuple[np.ndarray, np.ndarray]:
@@ -348,6 +400,7 @@ def filter_patterns(
     steps: int | None = None,
     size: int | None = None,
     seed: int = 0,
+    parameterization: str = "fourier",
 ) -> np.ndarray:
     """Filter patterns of ``layer``: for each filter, the input that maximises its mean activation.
 
@@ -361,6 +414,7 @@ def filter_patterns(
         steps: Gradient-ascent steps; ``None`` for ``DEFAULT_STEPS``.
         size: Pattern side; ``None`` for 1.5x the receptive field (at least 16, at most the input size).
         seed: Seed of the starting images and the jitter.
+        parameterization: ``"fourier"`` (default) or ``"pixel"`` (Chollet's pixel-space ascent).
 
     Returns:
         ``[F, size, size, 3]`` float32 in [0, 1].
@@ -373,4 +427,6 @@ def filter_patterns(
         >>> filter_patterns(model, "conv2d", filters=[0, 1]).shape
         (2, 16, 16, 3)
     """
-    return FilterPatternGenerator(model, layer, filters=filters, steps=steps, size=size, seed=seed)()[0]
+    return FilterPatternGenerator(
+        model, layer, filters=filters, steps=steps, size=size, seed=seed, parameterization=parameterization
+    )()[0]
