@@ -135,6 +135,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
         filter_layers: Layers for filter patterns (default every conv layer).
         max_filters: At most this many filters per layer (the first ones).
         filter_steps: Gradient-ascent steps (default: ``compute``'s).
+        filter_parameterization: ``"fourier"`` (readable shapes and edges) or ``"pixel"`` (Chollet's
+            pixel-space ascent); see ``tb_featureviz.compute.filters``.
         gradcam: Whether to write Grad-CAM.
         gradcam_layer: Grad-CAM target layer (default: the last 4-D layer before the head).
         log_metrics: Whether to write the epoch logs as ``epoch_*`` scalars.
@@ -164,6 +166,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         filter_layers: Sequence[str] | None = None,
         max_filters: int | None = 128,
         filter_steps: int | None = None,
+        filter_parameterization: str = "fourier",
         gradcam: bool = True,
         gradcam_layer: str | None = None,
         log_metrics: bool = True,
@@ -183,6 +186,12 @@ class FeatureVizCallback(keras.callbacks.Callback):
             filter_steps = _positive_int("filter_steps", filter_steps)
         self.max_filters = max_filters
         self.filter_steps = filter_steps
+        if filter_parameterization not in compute.PARAMETERIZATIONS:
+            raise ValueError(
+                f"filter_parameterization must be one of {', '.join(compute.PARAMETERIZATIONS)}. "
+                f"Received: filter_parameterization={filter_parameterization!r}"
+            )
+        self.filter_parameterization = filter_parameterization
         self.class_names = list(class_names) if class_names is not None else None
         if self.class_names is not None and not all(isinstance(c, str) for c in self.class_names):
             raise TypeError(f"class_names must be strings. Received: class_names={class_names!r}")
@@ -230,7 +239,12 @@ class FeatureVizCallback(keras.callbacks.Callback):
                     n = _layer_channels(model, name)
                     filters = list(range(min(n, self.max_filters)))
                 self._filter_gens[name] = compute.FilterPatternGenerator(
-                    model, name, filters=filters, steps=self.filter_steps, seed=self.seed
+                    model,
+                    name,
+                    filters=filters,
+                    steps=self.filter_steps,
+                    seed=self.seed,
+                    parameterization=self.filter_parameterization,
                 )
         if self._probes is not None:
             self._probes = compute.validate_images(model, self._probes)

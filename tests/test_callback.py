@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.compat.proto import summary_pb2
 
-from tb_featureviz import FeatureVizCallback, metadata, render
+from tb_featureviz import FeatureVizCallback, compute, metadata, render
 from tb_featureviz.callback import select_probes
 from tests.eventutil import read_run
 
@@ -223,11 +223,27 @@ def test_curves_stay_with_keras_tensorboard_callback(tmp_path):
         ({"filter_every_n_epochs": -1}, "filter_every_n_epochs=-1"),
         ({"num_probes": 0}, "num_probes=0"),
         ({"max_filters": 0}, "max_filters=0"),
+        ({"filter_parameterization": "lucid"}, "filter_parameterization='lucid'"),
     ],
 )
 def test_bad_arguments_name_the_value(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         FeatureVizCallback(tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("parameterization", ["fourier", "pixel"])
+def test_filter_patterns_written_are_the_models_own(tmp_path, parameterization):
+    """The last epoch's filter grid is the rendering of compute's patterns for the final weights."""
+    model = tiny_model()
+    x, _ = tiny_data()
+    cb = FeatureVizCallback(
+        tmp_path, x[:2], gradcam=False, filter_steps=6, filter_layers=["c2"], filter_parameterization=parameterization
+    )
+    fit(model, tmp_path, cb, epochs=1)
+    blobs = read_run(tmp_path / "featureviz")["filters/c2"].values[0]
+    patterns = compute.FilterPatternGenerator(model, "c2", steps=6, parameterization=parameterization)()[0]
+    expected, _ = render.filter_grid(patterns)
+    np.testing.assert_array_equal(render.decode_png(blobs[1]), expected)
 
 
 def test_bad_log_dir_and_class_names(tmp_path):
