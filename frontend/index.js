@@ -435,13 +435,7 @@ async function runExport(format) {
   const job = newJobId();
   const stopProgress = followExportProgress(job, what, () => app.exporting === format);
   try {
-    let result;
-    try {
-      result = await fetchExport(exportUrl(view, format, job), `featureviz-export.${format}`);
-    } finally {
-      stopProgress();
-    }
-    const {blob, filename} = result;
+    const {blob, filename} = await fetchExport(exportUrl(view, format, job), `featureviz-export.${format}`);
     saveBlob(blob, filename);
     exportNotice('', '');
     app.exporting = null;
@@ -452,6 +446,8 @@ async function runExport(format) {
     exportNotice(`Export failed: ${e && e.message ? e.message : e}`, 'error');
     syncExport();
     if (app.ui.exportMenu.popover.hidden) openExportMenu();
+  } finally {
+    stopProgress();
   }
 }
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import compute, metadata, summary
+from tb_featureviz.compute.filters import check_parameterization
 from tb_featureviz.render import dead_channels
 
 logger = logging.getLogger(__name__)
@@ -186,12 +187,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
             filter_steps = _positive_int("filter_steps", filter_steps)
         self.max_filters = max_filters
         self.filter_steps = filter_steps
-        if filter_parameterization not in compute.PARAMETERIZATIONS:
-            raise ValueError(
-                f"filter_parameterization must be one of {', '.join(compute.PARAMETERIZATIONS)}. "
-                f"Received: filter_parameterization={filter_parameterization!r}"
-            )
-        self.filter_parameterization = filter_parameterization
+        self.filter_parameterization = check_parameterization(filter_parameterization, "filter_parameterization")
         self.class_names = list(class_names) if class_names is not None else None
         if self.class_names is not None and not all(isinstance(c, str) for c in self.class_names):
             raise TypeError(f"class_names must be strings. Received: class_names={class_names!r}")

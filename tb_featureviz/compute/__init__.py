@@ -22,10 +22,9 @@ Example:
 from tb_featureviz.compute._graph import conv_layers, feature_layers, input_hw, receptive_field, validate_images
 from tb_featureviz.compute.activations import ActivationExtractor, activations
 from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
-from tb_featureviz.compute.filters import PARAMETERIZATIONS, FilterPatternGenerator, filter_patterns
+from tb_featureviz.compute.filters import FilterPatternGenerator, filter_patterns
 
 __all__ = [
-    "PARAMETERIZATIONS",
     "ActivationExtractor",
     "BaseCAM",
     "FilterPatternGenerator",

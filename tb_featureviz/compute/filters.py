@@ -74,6 +74,13 @@ def _seed_for(seed: int, *parts: Any) -> list[int]:
     return [int(seed) & 0xFFFFFFFF, *(zlib.crc32(str(p).encode("utf-8")) for p in parts)]
 
 
+def check_parameterization(value: str, name: str = "parameterization") -> str:
+    """Returns ``value`` if it is one of ``PARAMETERIZATIONS``, else raises a ``ValueError`` naming ``name``."""
+    if value not in PARAMETERIZATIONS:
+        raise ValueError(f"{name} must be one of {', '.join(PARAMETERIZATIONS)}. Received: {name}={value!r}")
+    return value
+
+
 def _frequency_scale(size: int, decay: float) -> np.ndarray:
     """``[size, size // 2 + 1]`` weights ``1 / max(f, 1 / size) ** decay`` of a real 2-D spectrum, max 1."""
     fy = np.fft.fftfreq(size)[:, None]
@@ -147,12 +154,7 @@ class FilterPatternGenerator:
         value_range: tuple[float, float] = (0.0, 1.0),
         parameterization: str = "fourier",
     ) -> None:
-        if parameterization not in PARAMETERIZATIONS:
-            raise ValueError(
-                f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}. "
-                f"Received: parameterization={parameterization!r}"
-            )
-        self.parameterization = parameterization
+        self.parameterization = check_parameterization(parameterization)
         trace = _graph.trace_of(model)
         if not isinstance(layer, str):
             raise TypeError(f"layer must be a layer name. Received: layer={layer!r}")
@@ -190,12 +192,10 @@ class FilterPatternGenerator:
         if parameterization == "fourier":
             self._freq_scale = tf.constant(_frequency_scale(self.size, FOURIER_DECAY))
             self._params = np.stack([self._start_spectrum(f) for f in self.filters])
-            param_spec = tf.TensorSpec((None, *self._params.shape[1:]), tf.float32)
-            self._start = np.asarray(self._image(tf.constant(self._params)), np.float32)
         else:
             self._params = np.stack([self._start_image(f) for f in self.filters]).astype(np.float32)
-            param_spec = image_spec
-            self._start = self._params
+        param_spec = tf.TensorSpec((None, *self._params.shape[1:]), tf.float32)
+        self._start = np.asarray(self._image(tf.constant(self._params)), np.float32)
         self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=[param_spec, index_spec])
         self._mean = _graph.per_instance_function(self._mean_fn, input_signature=[image_spec, index_spec])
 

@@ -32,7 +32,7 @@ from werkzeug.datastructures import MultiDict
 
 from tb_featureviz.export.api import export_from_reader
 from tb_featureviz.export.errors import ExportArgumentError
-from tb_featureviz.export.jobs import ExportJobs, check_job_id
+from tb_featureviz.export.jobs import ExportJobs
 from tb_featureviz.export.model import FORMATS
 from tb_featureviz.export.writers import MIMETYPES, default_filename
 
@@ -114,7 +114,7 @@ def handle_export(
     }
     job = str(query.get("job") or "").strip()
     if job and jobs is not None:
-        read, render = jobs.start(check_job_id(job))
+        read, render = jobs.start(job)  # raises ExportArgumentError (400) for a malformed id
         try:
             report, outputs = export_from_reader(reader, ctx, runs, progress=read, render_progress=render, **options)
         except BaseException:
