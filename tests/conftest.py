@@ -17,6 +17,8 @@ Browser scaffolding shared by the browser tests and ``benchmarks/bench_frontend.
 * :data:`CHROMIUM`, :data:`CHROMIUM_ARGS` and ``launch_chromium(playwright)``: Debian's Chromium, headless.
 * fixture ``browser`` (module scope): one Chromium per module; skips when Chromium or Playwright is missing.
 * ``new_page(browser, **context_options)``: a page in a fresh context, closed on exit.
+* ``Watched`` and ``watched_page(browser, ...)``: a page plus what it reported (errors, dialogs, failed
+  plugin requests, export requests, downloads), checked on exit.
 * ``open_tab`` / ``open_entry``: TensorBoard's page on the FeatureViz tab, or the plugin's entry page.
 * ``tile_center(spec, k)``, :data:`VIEWPORT`, :data:`ARTIFACTS`, ``save_screenshot(page, name)``.
 """
@@ -347,6 +349,44 @@ def new_page(browser: Browser, **context_options: Any) -> Iterator[Page]:
         yield page
     finally:
         context.close()
+
+
+class Watched:
+    """A page plus what it reported: dialogs (dismissed), uncaught errors, failed plugin requests,
+    ``/export`` requests and downloads."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.bad_responses: list[str] = []
+        self.exports: list[str] = []
+        self.downloads: list[Any] = []
+        page.on("dialog", self._on_dialog)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("response", self._on_response)
+        page.on("request", lambda r: self.exports.append(r.url) if f"{PLUGIN_ROUTE}/export?" in r.url else None)
+        page.on("download", lambda d: self.downloads.append(d))
+
+    def _on_dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def _on_response(self, response: Any) -> None:
+        if PLUGIN_ROUTE in response.url and response.status >= 400:
+            self.bad_responses.append(f"{response.status} {response.url}")
+
+
+@contextlib.contextmanager
+def watched_page(browser: Browser, *, allow_bad_responses: bool = False, **context_options: Any) -> Iterator[Watched]:
+    """``new_page`` wrapped in a ``Watched``; on exit asserts no JavaScript error and, unless
+    ``allow_bad_responses``, no plugin request answered 4xx/5xx."""
+    with new_page(browser, **context_options) as page:
+        w = Watched(page)
+        yield w
+        assert w.errors == [], f"JavaScript errors on the page: {w.errors}"
+        if not allow_bad_responses:
+            assert w.bad_responses == [], f"failed plugin requests: {w.bad_responses}"
 
 
 def open_tab(page: Page, url: str, hash_params: str = "") -> FrameLocator:

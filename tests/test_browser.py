@@ -25,13 +25,14 @@ pytest.importorskip("playwright.sync_api")
 import logdir_factory
 from conftest import (
     PLUGIN_ROUTE,
+    Watched,
     http_json,
-    new_page,
     open_entry,
     open_tab,
     save_screenshot,
     start_tensorboard,
     tile_center,
+    watched_page,
 )
 from playwright.sync_api import Frame, Page, expect
 
@@ -45,34 +46,10 @@ XSS_RUN = "<img src=x onerror=alert(1)>"
 # -- fixtures ------------------------------------------------------------------------------------------
 
 
-class Watched:
-    """A page plus what it reported: dialogs (alert/confirm), uncaught errors, failed plugin requests."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.bad_responses: list[str] = []
-        page.on("dialog", self._on_dialog)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("response", self._on_response)
-
-    def _on_dialog(self, dialog: Any) -> None:
-        self.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
-    def _on_response(self, response: Any) -> None:
-        if PLUGIN_ROUTE in response.url and response.status >= 400:
-            self.bad_responses.append(f"{response.status} {response.url}")
-
-
 @pytest.fixture()
 def watched(browser: Any) -> Iterator[Watched]:
-    with new_page(browser) as page:
-        w = Watched(page)
+    with watched_page(browser) as w:
         yield w
-        assert w.errors == [], f"JavaScript errors on the page: {w.errors}"
-        assert w.bad_responses == [], f"failed plugin requests: {w.bad_responses}"
 
 
 def wait_index(url: str, expected: dict[str, list[int]], timeout_s: float = 30.0) -> dict[str, Any]:
