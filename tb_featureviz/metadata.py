@@ -22,11 +22,16 @@ Tags and their blob sequences:
     ``[record, grid_probe_0, ..., grid_probe_{N-1}]``: one grayscale (mode ``L``) PNG grid per probe
     image, every channel of the layer's output normalised on its own. ``layout`` describes the grid.
     Record: ``{"probes": N, "dead": [channel, ...], "shape": [h, w, C]}`` where ``dead`` lists the
-    channels that are zero everywhere for all probe images.
+    channels that are zero everywhere for all probe images. A *reduced* grid (past the callback's
+    ``max_grid_pixels``) adds ``"channels": [channel, ...]`` (tile ``k`` shows channel ``channels[k]``; the
+    same channels at every step) and ``"scale": s`` (each tile shrunk ``s`` times by a box filter).
 ``filters/<layer>``
     ``[record, rgb_grid]``: one RGB PNG grid with one tile per filter pattern.
     Record: ``{"filters": [index, ...], "activation": [float, ...], "size": px}``: the filter index of
-    each tile and the mean activation each pattern reaches.
+    each tile and the mean activation each pattern reaches. Optional: ``"scale": s`` (patterns shrunk ``s``
+    times) and ``"schedule": {"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e}``: the
+    first ``k`` tiles are a fixed seeded subset drawn at every pass, the rest filters ``a..b`` of the layer's
+    ``C``; the next pass draws ``c..d``, expected at epoch ``e`` (``null``: not within the budget's rate).
 ``gradcam/<layer>``
     ``[record, heat, overlay, heat, overlay, ...]``: for each probe image and each target (predicted
     class, then true class when labels are known) a grayscale heatmap PNG at input resolution and a
@@ -37,7 +42,8 @@ Tags and their blob sequences:
                                   "heatmap": 1, "overlay": 2}, ...]}, ...]}
 
     ``heatmap``/``overlay`` are indices into the blob sequence; ``score`` is the model's probability
-    for that class.
+    for that class. ``overlay`` is ``null`` when no ready overlay was stored (the callback's default: a
+    viewer lays the heatmap over the ``probes`` image).
 ``probes``
     ``[record, png_0, ..., png_{N-1}]``: the probe images as RGB PNGs at input resolution, written at
     the first logged epoch only. Record: ``{"labels": [int, ...] | null, "class_names": [...] | null}``.
@@ -66,7 +72,7 @@ RUN_SUBDIR = "featureviz"
 
 CONTENT_VERSION = 1
 
-KINDS = ("activations", "filters", "gradcam", "probes", "run_info")
+KINDS = ("activations", "filters", "gradcam", "probes", "run_info", "plan")
 """Every summary kind, in display order."""
 
 TAG_PREFIX = {"activations": "activations/", "filters": "filters/", "gradcam": "gradcam/"}

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tb_featureviz import metadata, render
 
-__all__ = ["activations", "filter_patterns", "gradcam", "probes", "run_info"]
+__all__ = ["activations", "filter_patterns", "gradcam", "plan", "probes", "run_info"]
 
 
 def _write(tag: str, blobs: Sequence[bytes], step: int | None, meta: Any) -> bool:
@@ -45,6 +45,8 @@ def activations(
     step: int | None = None,
     *,
     cols: int | None = None,
+    channels: Sequence[int] | np.ndarray | None = None,
+    scale: int = 1,
     description: str | None = None,
 ) -> bool:
     """Writes one layer's activation grids: one grayscale grid per probe image.
@@ -54,6 +56,9 @@ def activations(
         data: ``[N, h, w, C]`` activations of the layer for N probe images.
         step: The epoch index; defaults to ``tf.summary.experimental.get_step()``.
         cols: Tiles per grid row (default 16).
+        channels: Draw only these channels (a reduced grid; see ``render.grid_reduction``). Keep the same
+            channels at every step: the grid layout of a tag is fixed by its first step.
+        scale: Shrink tiles by this integer factor (a reduced grid).
         description: Optional markdown description.
 
     Returns:
@@ -65,13 +70,20 @@ def activations(
     a = np.asarray(data)
     if a.ndim != 4:
         raise ValueError(f"activations expects [N, h, w, C] data. Received shape {a.shape} for layer {name!r}")
-    grids = [render.activation_grid(a[i], cols=cols) for i in range(a.shape[0])]
+    kept = None if channels is None else [int(c) for c in channels]
+    if kept is not None and (not kept or not all(0 <= c < a.shape[-1] for c in kept)):
+        raise ValueError(f"channels must be indices in [0, {a.shape[-1]}). Received: channels={channels!r}")
+    grids = [render.activation_grid(a[i], cols=cols, channels=kept, scale=scale) for i in range(a.shape[0])]
     layout = grids[0][1]
-    record = {
+    record: dict[str, Any] = {
         "probes": int(a.shape[0]),
         "shape": [int(s) for s in a.shape[1:]],
         "dead": [int(c) for c in render.dead_channels(a)],
     }
+    if kept is not None or scale > 1:
+        # A reduced grid: tile k is channel channels[k], each tile shrunk by scale.
+        record["channels"] = kept if kept is not None else list(range(a.shape[-1]))
+        record["scale"] = int(scale)
     meta = metadata.create_summary_metadata(
         "activations", layer=name, layout=layout, description=description or f"Activations of layer `{name}`."
     )
@@ -87,6 +99,8 @@ def filter_patterns(
     filters: Sequence[int] | None = None,
     activation: Sequence[float] | np.ndarray | None = None,
     cols: int | None = None,
+    scale: int = 1,
+    schedule: Mapping[str, Any] | None = None,
     description: str | None = None,
 ) -> bool:
     """Writes one layer's filter patterns as one RGB grid.
@@ -98,6 +112,9 @@ def filter_patterns(
         filters: The filter index of each pattern (default ``range(F)``).
         activation: The mean activation each pattern reaches, ``[F]``.
         cols: Tiles per grid row (default 16).
+        scale: Shrink each pattern by this integer factor (a reduced grid).
+        schedule: Where this pass is in the layer's rotation, stored in the record as it is:
+            ``{"window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None, "fixed": k}``.
         description: Optional markdown description.
 
     Returns:
@@ -113,8 +130,12 @@ def filter_patterns(
     act = [] if activation is None else [float(v) for v in np.asarray(activation).reshape(-1)]
     if act and len(act) != count:
         raise ValueError(f"activation must have {count} entries, one per pattern. Received {len(act)}")
-    grid, layout = render.filter_grid(p, cols=cols)
-    record = {"filters": idx, "activation": act, "size": int(p.shape[1])}
+    grid, layout = render.filter_grid(p, cols=cols, scale=scale)
+    record: dict[str, Any] = {"filters": idx, "activation": act, "size": int(p.shape[1])}
+    if scale > 1:
+        record["scale"] = int(scale)
+    if schedule:
+        record["schedule"] = dict(schedule)
     meta = metadata.create_summary_metadata(
         "filters", layer=name, layout=layout, description=description or f"Filter patterns of layer `{name}`."
     )
@@ -135,6 +156,7 @@ def gradcam(
     class_names: Sequence[str] | None = None,
     colormap: str = "inferno",
     alpha: float = 0.45,
+    overlays: bool = True,
     description: str | None = None,
 ) -> bool:
     """Writes Grad-CAM heatmaps and overlays for the probe images.
@@ -151,6 +173,9 @@ def gradcam(
         class_names: Names of the K classes, recorded in the metadata.
         colormap: Colour map of the ready overlays.
         alpha: Heatmap opacity of the ready overlays.
+        overlays: Whether to store ready overlays. Without them (``"overlay": null`` in the record) a viewer
+            lays the heatmap over the ``probes`` image itself; each overlay is an RGB image at input size,
+            most of the bytes of this summary.
         description: Optional markdown description.
 
     Returns:
@@ -181,14 +206,18 @@ def gradcam(
             c = int(classes[i, j])
             h8 = np.round(np.clip(heat[i, j], 0.0, 1.0) * 255.0).astype(np.uint8)
             blobs.append(render.encode_png(h8))
-            blobs.append(render.encode_png(render.heatmap_overlay(img[i], h8, alpha=alpha, colormap=colormap)))
+            heat_index = len(blobs) - 1
+            overlay_index = None
+            if overlays:
+                blobs.append(render.encode_png(render.heatmap_overlay(img[i], h8, alpha=alpha, colormap=colormap)))
+                overlay_index = len(blobs) - 1
             targets.append(
                 {
                     "target": target_names[j],
                     "class": c,
                     "score": round(float(probs[i, c]), 6),
-                    "heatmap": len(blobs) - 2,
-                    "overlay": len(blobs) - 1,
+                    "heatmap": heat_index,
+                    "overlay": overlay_index,
                 }
             )
         probe_records.append(
@@ -250,3 +279,17 @@ def run_info(info: Mapping[str, Any], step: int | None = None) -> bool:
     """
     meta = metadata.create_summary_metadata("run_info", description="Model and training configuration.")
     return _write("run_info", [metadata.encode_record(dict(info))], step, meta)
+
+
+def plan(record: Mapping[str, Any], step: int | None = None) -> bool:
+    """Writes what the planner chose at this epoch and why (see ``tb_featureviz.plan``) as a JSON record.
+
+    Args:
+        record: JSON-serialisable mapping: the layers and filters drawn, the measured costs, the budget.
+        step: The epoch index.
+
+    Returns:
+        True on success, False if no default writer is set.
+    """
+    meta = metadata.create_summary_metadata("plan", description="What featureviz drew at this epoch, and why.")
+    return _write("plan", [metadata.encode_record(dict(record))], step, meta)

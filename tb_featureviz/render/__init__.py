@@ -9,8 +9,12 @@ from tb_featureviz.render.colormap import COLORMAPS, apply_colormap, colormap_lu
 from tb_featureviz.render.grid import (
     activation_grid,
     dead_channels,
+    downscale,
     filter_grid,
+    grid_pixels,
+    grid_reduction,
     normalize_channels,
+    select_channels,
     tile_grid,
 )
 from tb_featureviz.render.image import decode_png, encode_png, heatmap_overlay, to_uint8_image
@@ -22,10 +26,14 @@ __all__ = [
     "colormap_lut",
     "dead_channels",
     "decode_png",
+    "downscale",
     "encode_png",
     "filter_grid",
+    "grid_pixels",
+    "grid_reduction",
     "heatmap_overlay",
     "normalize_channels",
+    "select_channels",
     "tile_grid",
     "to_uint8_image",
 ]

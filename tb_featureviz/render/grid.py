@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -92,25 +93,127 @@ def tile_grid(
     return grid, layout
 
 
-def activation_grid(activation: np.ndarray, *, cols: int | None = None) -> tuple[np.ndarray, GridLayout]:
+MIN_TILE = 8
+"""``grid_reduction`` does not shrink tiles below this side (or below the original size, if smaller)."""
+
+
+def grid_pixels(count: int, tile_height: int, tile_width: int, *, cols: int | None = None, padding: int = 1) -> int:
+    """Pixels of a grid of ``count`` tiles laid out as ``tile_grid`` lays them out."""
+    c = min(count, cols or DEFAULT_COLUMNS)
+    rows = math.ceil(count / c)
+    return (c * tile_width + (c - 1) * padding) * (rows * tile_height + (rows - 1) * padding)
+
+
+def grid_reduction(shape: tuple[int, int, int], max_pixels: int | None, *, cols: int | None = None) -> tuple[int, int]:
+    """How to fit a grid of ``shape``'s channels into ``max_pixels``: ``(channels kept, downscale factor)``.
+
+    Tiles are shrunk first, by the smallest integer factor that fits, but not below ``MIN_TILE`` pixels;
+    if the grid is still too large, only as many channels as fit are kept (``select_channels`` picks them).
+
+    Args:
+        shape: ``(h, w, C)`` of one feature map (or ``(s, s, F)`` for filter patterns).
+        max_pixels: The cap; ``None`` for no cap (returns ``(C, 1)``).
+        cols: Tiles per row (default 16).
+
+    Returns:
+        ``(count, factor)``: keep ``count`` channels, each tile ``ceil(h / factor) x ceil(w / factor)``.
+
+    Raises:
+        ValueError: ``max_pixels`` is not a positive int.
+
+    Example:
+        >>> grid_reduction((7, 7, 2048), 65536)   # 7x7 tiles stay; 1024 of 2048 channels fit
+        (1024, 1)
+    """
+    h, w, c = (int(v) for v in shape)
+    if max_pixels is None:
+        return c, 1
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise ValueError(f"max_grid_pixels must be a positive int or None. Received: max_grid_pixels={max_pixels!r}")
+    floor = min(MIN_TILE, h, w)
+    factor = 1
+    while grid_pixels(c, math.ceil(h / factor), math.ceil(w / factor), cols=cols) > max_pixels:
+        th, tw = math.ceil(h / (factor + 1)), math.ceil(w / (factor + 1))
+        if min(th, tw) < floor:
+            break
+        factor += 1
+    th, tw = math.ceil(h / factor), math.ceil(w / factor)
+    count = c
+    if grid_pixels(count, th, tw, cols=cols) > max_pixels:
+        lo, hi = 1, c  # the largest count that fits (grid_pixels grows with count)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if grid_pixels(mid, th, tw, cols=cols) <= max_pixels:
+                lo = mid
+            else:
+                hi = mid - 1
+        count = lo
+    return count, factor
+
+
+def select_channels(activations: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` channels that vary most over the probe images and space, in channel order.
+
+    Args:
+        activations: ``[N, h, w, C]`` feature maps.
+        count: How many to keep.
+
+    Returns:
+        Sorted int array of ``min(count, C)`` channel indices (ties go to the lower index).
+    """
+    a = np.asarray(activations, dtype=np.float64)
+    if a.ndim != 4:
+        raise ValueError(f"Expected [N, h, w, C] activations. Received shape {a.shape}")
+    variance = a.reshape(-1, a.shape[-1]).var(axis=0)
+    order = np.argsort(-variance, kind="stable")[: max(1, int(count))]
+    return np.sort(order)
+
+
+def downscale(images: np.ndarray, factor: int) -> np.ndarray:
+    """Shrinks ``[..., h, w, C]`` by an integer ``factor`` with a box filter (edges repeated to fit)."""
+    a = np.asarray(images)
+    if factor <= 1:
+        return a
+    h, w = a.shape[-3], a.shape[-2]
+    th, tw = math.ceil(h / factor), math.ceil(w / factor)
+    pad = [(0, 0)] * (a.ndim - 3) + [(0, th * factor - h), (0, tw * factor - w), (0, 0)]
+    a = np.pad(a.astype(np.float64), pad, mode="edge")
+    shape = (*a.shape[:-3], th, factor, tw, factor, a.shape[-1])
+    return a.reshape(shape).mean(axis=(-4, -2))
+
+
+def activation_grid(
+    activation: np.ndarray,
+    *,
+    cols: int | None = None,
+    channels: Sequence[int] | np.ndarray | None = None,
+    scale: int = 1,
+) -> tuple[np.ndarray, GridLayout]:
     """Every channel of one feature map, normalised on its own, as one grayscale grid.
 
     Args:
         activation: ``[h, w, C]`` feature map of one probe image.
         cols: Tiles per row (default 16).
+        channels: Draw only these channels (tile ``k`` is ``channels[k]``); ``None`` for all.
+        scale: Shrink each tile by this integer factor (box filter) before normalising.
 
     Returns:
-        ``(grid, layout)``: ``[H, W]`` uint8 and its ``GridLayout`` (tile ``k`` is channel ``k``).
+        ``(grid, layout)``: ``[H, W]`` uint8 and its ``GridLayout`` (tile ``k`` is channel ``k``, or
+        ``channels[k]``).
     """
-    return tile_grid(normalize_channels(activation), cols=cols)
+    a = np.asarray(activation)
+    if channels is not None:
+        a = a[..., np.asarray(channels, dtype=np.int64)]
+    return tile_grid(normalize_channels(downscale(a, scale)), cols=cols)
 
 
-def filter_grid(patterns: np.ndarray, *, cols: int | None = None) -> tuple[np.ndarray, GridLayout]:
+def filter_grid(patterns: np.ndarray, *, cols: int | None = None, scale: int = 1) -> tuple[np.ndarray, GridLayout]:
     """Filter patterns as one RGB grid.
 
     Args:
         patterns: ``[F, s, s, 3]`` float in [0, 1].
         cols: Tiles per row (default 16).
+        scale: Shrink each pattern by this integer factor (box filter).
 
     Returns:
         ``(grid, layout)``: ``[H, W, 3]`` uint8 and its ``GridLayout``.
@@ -118,5 +221,5 @@ def filter_grid(patterns: np.ndarray, *, cols: int | None = None) -> tuple[np.nd
     p = np.asarray(patterns, dtype=np.float64)
     if p.ndim != 4 or p.shape[-1] != 3:
         raise ValueError(f"Expected [F, s, s, 3] patterns. Received shape {p.shape}")
-    tiles = np.round(np.clip(p, 0.0, 1.0) * 255.0).astype(np.uint8)
+    tiles = np.round(np.clip(downscale(p, scale), 0.0, 1.0) * 255.0).astype(np.uint8)
     return tile_grid(tiles, cols=cols)

@@ -1,0 +1,491 @@
+"""The planner: what the writer side computes at an epoch, from measured costs and a budget.
+
+Pure Python, no TensorFlow: given the model's feature layers (``LayerInfo``), the costs measured so far
+and the budget, ``Planner.plan`` returns an ``EpochPlan``. The callback and ``featureviz watch`` both run
+what it returns; the callback with the user's budget, ``watch`` with an unlimited one.
+
+The rules:
+
+* **Layers.** One representative layer per resolution stage: the last feature map at each spatial
+  resolution (padding and cropping layers and 1x1 maps left out), plus the Grad-CAM layer
+  (``stage_layers``). ResNet50 has 5, the tutorial CNN all 8. Further layers are added in model order
+  once, after the first epoch, while the measured bytes and time leave room. ``layers=`` overrides.
+* **Filters.** For each filter layer a fixed, seeded subset of ``FIXED_FILTERS`` filters is drawn at every
+  pattern pass (so each has a frame in every filmstrip), plus a window of ``window`` filters that moves
+  through the layer's filters in index order, one window per pass (``FilterRotation``). A layer with no
+  more filters than ``window`` is drawn whole.
+* **When.** Activations of the chosen layers and Grad-CAM run at every logged epoch. Filter passes run
+  when the budget has room: at an epoch, layers are taken, least recently drawn first, while their
+  estimated cost fits the room (the first that does not fit waits for the room to build up). At the
+  first and the last epoch the room is what the whole run can afford (the budget is cumulative), so
+  they are drawn whenever the run can pay for them.
+* **Budget.** ``budget`` is a fraction of training time; the callback's total time so far stays within
+  ``budget * training time so far``. ``budget_seconds`` allows that many seconds per epoch instead.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FIXED_FILTERS",
+    "Budget",
+    "EpochPlan",
+    "FilterRotation",
+    "LayerInfo",
+    "Planner",
+    "stage_layers",
+]
+
+FIXED_FILTERS = 16
+"""Filters of a layer drawn at every pattern pass, chosen once (seeded)."""
+
+_NOT_STAGE = ("ZeroPadding2D", "Cropping2D")
+PRIOR_FACTOR = 1.5
+"""Safety factor on the cost prior of a filter pass that was never measured."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A feature layer as the planner sees it.
+
+    Attributes:
+        name: The layer name (as ``compute`` reports it).
+        shape: ``(h, w, channels)`` of its output.
+        kind: The layer class name (``"Conv2D"``, ``"MaxPooling2D"``, ``"Activation"``, ...).
+        conv: Whether it is a convolution.
+        pattern_side: Side in pixels of its filter patterns (for the cost prior), if known.
+    """
+
+    name: str
+    shape: tuple[int | None, int | None, int]
+    kind: str
+    conv: bool = False
+    pattern_side: int | None = None
+
+    @property
+    def pixels(self) -> int:
+        h, w, c = self.shape
+        return int((h or 1) * (w or 1) * c)
+
+
+def stage_layers(layers: Sequence[LayerInfo], gradcam_layer: str | None = None) -> list[str]:
+    """One representative layer per resolution stage, in model order.
+
+    The representative of a stage is the last layer (in model order) whose output has that spatial size:
+    the last feature map before the network downsamples. Padding and cropping layers and maps of 1x1 or
+    unknown size are not stages. The Grad-CAM layer is added if it is not one already.
+
+    Args:
+        layers: Feature layers in model order.
+        gradcam_layer: The Grad-CAM target layer, if any.
+
+    Returns:
+        Layer names in model order.
+
+    Example:
+        >>> [n for n in stage_layers(infos)]  # ResNet50
+        ['conv1_relu', 'conv2_block3_out', 'conv3_block4_out', 'conv4_block6_out', 'conv5_block3_out']
+    """
+    last: dict[tuple[int, int], str] = {}
+    for info in layers:
+        h, w, _ = info.shape
+        if h is None or w is None or h * w <= 1 or info.kind in _NOT_STAGE:
+            continue
+        last[(h, w)] = info.name
+    chosen = set(last.values())
+    if gradcam_layer is not None:
+        chosen.add(gradcam_layer)
+    return [info.name for info in layers if info.name in chosen]
+
+
+def filter_stage_layers(layers: Sequence[LayerInfo]) -> list[str]:
+    """Default filter-pattern layers: per resolution stage, the last convolution or activation layer.
+
+    Pooling and normalisation layers would repeat their input's patterns, so a stage without a conv or
+    activation layer (a pooling stage) has none. For the tutorial CNN these are its 4 conv layers; for
+    ResNet50 the 5 stage outputs.
+    """
+    last: dict[tuple[int, int], str] = {}
+    for info in layers:
+        h, w, _ = info.shape
+        if h is None or w is None or h * w <= 1:
+            continue
+        if info.conv or info.kind in ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU"):
+            last[(h, w)] = info.name
+    chosen = set(last.values())
+    return [info.name for info in layers if info.name in chosen]
+
+
+@dataclass
+class FilterRotation:
+    """Which filters of one layer a pattern pass draws: a fixed seeded subset, then a moving window.
+
+    Args:
+        layer: The layer name (part of the seed).
+        channels: Number of filters of the layer.
+        window: Filters per window.
+        seed: Seed of the fixed subset.
+
+    Attributes:
+        fixed: The fixed subset, sorted (empty when the window covers the whole layer).
+        passes: Pattern passes done so far.
+    """
+
+    layer: str
+    channels: int
+    window: int
+    seed: int = 0
+    fixed: list[int] = field(default_factory=list)
+    passes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.channels < 1 or self.window < 1:
+            raise ValueError(
+                f"FilterRotation needs channels >= 1 and window >= 1. Received {self.channels}, {self.window}"
+            )
+        self.window = min(self.window, self.channels)
+        if self.window < self.channels:
+            rng = random.Random(f"{self.seed}/{self.layer}")
+            self.fixed = sorted(rng.sample(range(self.channels), min(FIXED_FILTERS, self.channels)))
+
+    @property
+    def windows(self) -> int:
+        """Passes needed to draw every filter once."""
+        return math.ceil(self.channels / self.window)
+
+    def window_at(self, index: int) -> tuple[int, int]:
+        """``(first, last)`` filter of window ``index`` (inclusive); the last window ends at the last filter."""
+        start = (index % self.windows) * self.window
+        start = min(start, self.channels - self.window)
+        return start, start + self.window - 1
+
+    def filters_at(self, index: int) -> list[int]:
+        """The tiles of pass ``index``: the fixed subset, then the window (a constant count)."""
+        first, last = self.window_at(index)
+        return [*self.fixed, *range(first, last + 1)]
+
+    def take(self) -> tuple[list[int], tuple[int, int], tuple[int, int]]:
+        """The filters of the next pass; advances the rotation.
+
+        Returns:
+            ``(filters, window, next_window)``.
+        """
+        index = self.passes
+        self.passes += 1
+        return self.filters_at(index), self.window_at(index), self.window_at(index + 1)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The callback's allowance on the training thread.
+
+    Exactly one of ``fraction`` (of training time) and ``seconds`` (per epoch) is set, or neither for an
+    unlimited budget (``featureviz watch``).
+    """
+
+    fraction: float | None = 0.05
+    seconds: float | None = None
+
+    @classmethod
+    def from_args(cls, budget: Any, budget_seconds: Any) -> Budget:
+        """Validates the callback's ``budget``/``budget_seconds`` arguments.
+
+        Raises:
+            TypeError: a value is not a number.
+            ValueError: a value is not positive, or both are given.
+        """
+        if budget_seconds is not None:
+            seconds = _positive_float("budget_seconds", budget_seconds)
+            if budget is not None and budget != 0.05:
+                raise ValueError(
+                    f"Give budget or budget_seconds, not both. Received: budget={budget!r}, "
+                    f"budget_seconds={budget_seconds!r}"
+                )
+            return cls(fraction=None, seconds=seconds)
+        if budget is None:
+            return cls(fraction=None, seconds=None)
+        return cls(fraction=_positive_float("budget", budget), seconds=None)
+
+    @property
+    def unlimited(self) -> bool:
+        return self.fraction is None and self.seconds is None
+
+    def allowed(self, train_seconds: float, epochs: int) -> float:
+        """Seconds allowed after ``train_seconds`` of training over ``epochs`` epochs."""
+        if self.fraction is not None:
+            return self.fraction * train_seconds
+        if self.seconds is not None:
+            return self.seconds * epochs
+        return math.inf
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"fraction": self.fraction, "seconds_per_epoch": self.seconds}
+
+
+def _positive_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number. Received: {name}={value!r}")
+    if not value > 0 or math.isinf(value) or math.isnan(value):
+        raise ValueError(f"{name} must be a positive, finite number. Received: {name}={value!r}")
+    return float(value)
+
+
+@dataclass
+class EpochPlan:
+    """What to compute at one logged epoch.
+
+    Attributes:
+        epoch: The epoch index (the summaries' step).
+        activations: Layers whose activation grids are written.
+        gradcam: Whether Grad-CAM is written.
+        filters: Layer -> the filter indices of its pattern pass.
+        windows: Layer -> ``{"window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None}``.
+        skipped: Layer -> why its filter patterns were not drawn at this epoch.
+        room: Seconds the budget had left before this epoch's work (``inf`` when unlimited).
+    """
+
+    epoch: int
+    activations: list[str]
+    gradcam: bool
+    filters: dict[str, list[int]] = field(default_factory=dict)
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    room: float = math.inf
+
+
+class Planner:
+    """Decides, at each logged epoch, what fits the budget, from the costs measured so far.
+
+    Args:
+        layers: Every feature layer in model order.
+        activation_layers: The stage layers (always drawn), or the user's ``layers=`` (drawn, never grown).
+        filter_layers: Layers with filter patterns (empty for none).
+        gradcam: Whether Grad-CAM runs.
+        budget: The budget.
+        window: Filters per rotating window.
+        grow: Whether activation layers may be added after the first epoch.
+        max_bytes: Bytes of featureviz summaries an epoch may write (for growing the layer set).
+        seed: Seed of the fixed filter subsets.
+        steps: Gradient-ascent steps of a filter pass (for the cost prior).
+        input_pixels: ``H * W`` of the model input (for the cost prior).
+
+    Example:
+        >>> planner = Planner(infos, stage_layers(infos, "conv4"), ["conv1"], True, Budget(0.05), window=64)
+        >>> plan = planner.plan(epoch=0, epochs=10, train_seconds=30.0)
+        >>> planner.record(plan, {"activations": 0.2, "gradcam": 0.1, "filters/conv1": 0.5}, bytes_written=8e5)
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[LayerInfo],
+        activation_layers: Sequence[str],
+        filter_layers: Sequence[str],
+        gradcam: bool,
+        budget: Budget,
+        *,
+        window: int = 128,
+        grow: bool = True,
+        max_bytes: int | None = 1_000_000,
+        seed: int = 0,
+        steps: int = 12,
+        input_pixels: int | None = None,
+    ) -> None:
+        self.layers = list(layers)
+        by_name = {info.name: info for info in self.layers}
+        self._by_name = by_name
+        self.steps = steps
+        self.input_pixels = input_pixels
+        self.pass_seconds: float | None = None
+        """Seconds of one forward and backward pass of one probe image (measured by the caller)."""
+        self.trace_seconds: float | None = None
+        """Seconds a first (tracing) call took beyond a steady one (measured by the caller)."""
+        self.activation_layers = list(activation_layers)
+        self.gradcam = gradcam
+        self.budget = budget
+        self.grow = grow
+        self.max_bytes = max_bytes
+        self.rotations = {
+            name: FilterRotation(name, by_name[name].shape[2], window, seed)
+            for name in filter_layers
+            if name in by_name
+        }
+        self.costs: dict[str, float] = {}
+        """Last measured seconds of each task (``activations``, ``gradcam``, ``filters/<layer>``)."""
+        self.warm: set[str] = set()
+        """Tasks measured at least twice (their first run included tracing)."""
+        self.train_seconds = 0.0
+        self.spent = 0.0
+        self.epochs_logged = 0
+        self.bytes_per_epoch: float | None = None
+        self._last_drawn: dict[str, int] = {}
+        self.grown = not grow
+        """Whether the layer set is final (grown once, or growing is off)."""
+
+    # -- estimates --------------------------------------------------------------------------------
+
+    def estimate(self, task: str) -> float | None:
+        """Seconds ``task`` is expected to take (the last measurement), or None if never measured."""
+        return self.costs.get(task)
+
+    def _filter_estimate(self, layer: str) -> float:
+        known = self.costs.get(f"filters/{layer}")
+        if known is not None:
+            return known
+        # Never drawn: an ascent is steps x filters forward-and-backward passes of a pattern-sized image,
+        # each costing about a probe's pass scaled by the pixel ratio; plus one trace. Replaced by the
+        # measured cost after the first pass.
+        rotation = self.rotations[layer]
+        count = len(set(rotation.filters_at(rotation.passes)))
+        side = self._by_name[layer].pattern_side
+        ratio = 1.0 if not side or not self.input_pixels else min(1.0, side * side / self.input_pixels)
+        per_pass = self.pass_seconds if self.pass_seconds is not None else (self.costs.get("gradcam") or 1.0)
+        trace = self.trace_seconds if self.trace_seconds is not None else (self.costs.get("gradcam") or 1.0)
+        return PRIOR_FACTOR * self.steps * count * ratio * per_pass + trace
+
+    def steady_cost(self) -> float:
+        """Seconds per logged epoch of the work done every epoch (activations and Grad-CAM)."""
+        return sum(self.costs.get(k, 0.0) for k in ("activations", "gradcam"))
+
+    # -- deciding ---------------------------------------------------------------------------------
+
+    def measure(self, costs: Mapping[str, float]) -> None:
+        """Updates the cost table with this epoch's measurements so far (before ``plan``), without counting
+        them as spent (``record`` does)."""
+        for task, seconds in costs.items():
+            if task in self.costs:
+                self.warm.add(task)
+            self.costs[task] = float(seconds)
+
+    def plan(
+        self,
+        epoch: int,
+        epochs: int | None,
+        train_seconds: float,
+        *,
+        last: bool = False,
+        allow_filters: bool = True,
+    ) -> EpochPlan:
+        """The plan for ``epoch``, after ``train_seconds`` more seconds of training.
+
+        Activations and Grad-CAM are always planned; filter passes as the room allows.
+
+        Args:
+            epoch: The epoch index.
+            epochs: Epochs in the run (``None`` if unknown).
+            train_seconds: Training time of the epoch(s) since the last plan, without the callback.
+            last: Whether this is the last epoch.
+            allow_filters: False to plan no filter pass (the user's ``filter_every_n_epochs``).
+
+        Returns:
+            The plan.
+        """
+        self.train_seconds += max(0.0, float(train_seconds))
+        logged = self.epochs_logged + 1
+        allowed = self.budget.allowed(self.train_seconds, logged)
+        room = allowed - self.spent - self.steady_cost()
+        first = self.epochs_logged == 0
+        if (first or last) and not self.budget.unlimited and epochs:
+            # What the whole run can afford for filter patterns: the cumulative budget pays it back.
+            per_epoch = self.train_seconds / logged
+            remaining = max(0, epochs - 1 - epoch)
+            run_allowed = self.budget.allowed(self.train_seconds + per_epoch * remaining, logged + remaining)
+            room = max(room, run_allowed - self.spent - self.steady_cost() * (1 + remaining))
+        plan = EpochPlan(epoch=epoch, activations=list(self.activation_layers), gradcam=self.gradcam, room=room)
+        order = sorted(self.rotations, key=lambda n: (self._last_drawn.get(n, -1), list(self.rotations).index(n)))
+        left = room
+        if not allow_filters:
+            order = []
+        blocked = False
+        for name in order:
+            cost = self._filter_estimate(name)
+            if not blocked and cost <= left:
+                rotation = self.rotations[name]
+                filters, window, following = rotation.take()
+                plan.filters[name] = filters
+                plan.windows[name] = {"window": list(window), "of": rotation.channels, "next": list(following)}
+                self._last_drawn[name] = epoch
+                left -= cost
+            else:
+                # Stop at the first layer that does not fit: the room is saved up for it, so a dear layer
+                # is not starved by cheaper ones.
+                blocked = True
+                plan.skipped[name] = f"needs ~{cost:.2f} s, the budget has {max(left, 0.0):.2f} s left"
+        for name, info in plan.windows.items():
+            info["next_epoch"] = self._next_epoch(name, epoch)
+        return plan
+
+    def _next_epoch(self, layer: str, epoch: int) -> int | None:
+        """When this layer's next pass is expected, at the current rate of room per epoch."""
+        if self.budget.unlimited:
+            return epoch + 1
+        per_epoch_train = self.train_seconds / max(1, self.epochs_logged + 1)
+        rate = self.budget.allowed(per_epoch_train, 1) - self.steady_cost()
+        if rate <= 0:
+            return None
+        share = sum(self._filter_estimate(n) for n in self.rotations)
+        return epoch + max(1, math.ceil(share / rate))
+
+    def record(self, plan: EpochPlan, costs: Mapping[str, float], *, bytes_written: float | None = None) -> None:
+        """Takes the costs measured for ``plan`` (seconds on the training thread) and its bytes."""
+        for task, seconds in costs.items():
+            if task in self.costs and task.startswith("filters/"):
+                self.warm.add(task)
+            self.costs[task] = float(seconds)
+            self.spent += float(seconds)
+        self.epochs_logged += 1
+        if bytes_written is not None:
+            self.bytes_per_epoch = float(bytes_written)
+
+    def add_overhead(self, seconds: float) -> None:
+        """Counts callback time outside the planned tasks (building extractors, waiting for the writer)."""
+        self.spent += max(0.0, float(seconds))
+
+    def grow_layers(self, bytes_per_layer: Mapping[str, float]) -> list[str]:
+        """Once, after the first epoch: adds layers in model order while the bytes and time allow.
+
+        Args:
+            bytes_per_layer: Estimated bytes per epoch of each feature layer not drawn yet.
+
+        Returns:
+            The layers added (empty if none, or if growing already happened or is off).
+        """
+        if self.grown or self.bytes_per_epoch is None:
+            return []
+        self.grown = True
+        drawn = set(self.activation_layers)
+        bytes_left = math.inf if self.max_bytes is None else self.max_bytes - self.bytes_per_epoch
+        acts = self.costs.get("activations", 0.0)
+        per_layer_time = acts / max(1, len(self.activation_layers))
+        per_epoch_train = self.train_seconds / max(1, self.epochs_logged)
+        time_left = self.budget.allowed(per_epoch_train, 1) - self.steady_cost()
+        added: list[str] = []
+        for info in self.layers:
+            if info.name in drawn or info.name not in bytes_per_layer:
+                continue
+            b = bytes_per_layer[info.name]
+            if b > bytes_left or per_layer_time > time_left:
+                break
+            added.append(info.name)
+            bytes_left -= b
+            time_left -= per_layer_time
+        if added:
+            keep = drawn | set(added)
+            self.activation_layers = [info.name for info in self.layers if info.name in keep]
+        return added
+
+    def state(self) -> dict[str, Any]:
+        """The planner's running totals, for the ``plan`` record."""
+        return {
+            "budget": self.budget.to_json(),
+            "train_seconds": round(self.train_seconds, 4),
+            "spent_seconds": round(self.spent, 4),
+            "allowed_seconds": None
+            if self.budget.unlimited
+            else round(self.budget.allowed(self.train_seconds, max(1, self.epochs_logged)), 4),
+            "costs": {k: round(v, 4) for k, v in self.costs.items()},
+        }

@@ -1,0 +1,169 @@
+"""The planner: pure and deterministic, so its choices for a given cost table are asserted exactly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tb_featureviz.plan import Budget, FilterRotation, LayerInfo, Planner, filter_stage_layers, stage_layers
+
+# The tutorial CNN's feature layers (150x150 input).
+CNN = [
+    LayerInfo("conv2d", (148, 148, 32), "Conv2D", True, 16),
+    LayerInfo("max_pooling2d", (74, 74, 32), "MaxPooling2D"),
+    LayerInfo("conv2d_1", (72, 72, 64), "Conv2D", True, 16),
+    LayerInfo("max_pooling2d_1", (36, 36, 64), "MaxPooling2D"),
+    LayerInfo("conv2d_2", (34, 34, 128), "Conv2D", True, 28),
+    LayerInfo("max_pooling2d_2", (17, 17, 128), "MaxPooling2D"),
+    LayerInfo("conv2d_3", (15, 15, 128), "Conv2D", True, 60),
+    LayerInfo("max_pooling2d_3", (7, 7, 128), "MaxPooling2D"),
+]
+
+# The shape of a ResNet: padding layers, branches at one resolution, a 1x1 squeeze map.
+RESNET_LIKE = [
+    LayerInfo("conv1_pad", (230, 230, 3), "ZeroPadding2D"),
+    LayerInfo("conv1_conv", (112, 112, 64), "Conv2D", True),
+    LayerInfo("conv1_relu", (112, 112, 64), "Activation"),
+    LayerInfo("pool1_pad", (114, 114, 64), "ZeroPadding2D"),
+    LayerInfo("pool1_pool", (56, 56, 64), "MaxPooling2D"),
+    LayerInfo("conv2_block1_0_conv", (56, 56, 256), "Conv2D", True),
+    LayerInfo("conv2_block1_out", (56, 56, 256), "Activation"),
+    LayerInfo("conv2_block2_out", (56, 56, 256), "Activation"),
+    LayerInfo("conv3_block1_1_conv", (28, 28, 128), "Conv2D", True),
+    LayerInfo("conv3_block1_out", (28, 28, 512), "Activation"),
+    LayerInfo("se_squeeze", (1, 1, 512), "Conv2D", True),
+    LayerInfo("conv3_block2_bn", (28, 28, 512), "BatchNormalization"),
+]
+
+
+def test_stage_layers_are_the_last_map_at_each_resolution():
+    assert stage_layers(CNN, "max_pooling2d_3") == [info.name for info in CNN]  # all 8 for the tutorial CNN
+    # pool1_pool shares 56x56 with conv2_*: one stage, represented by its last map.
+    assert stage_layers(RESNET_LIKE, None) == ["conv1_relu", "conv2_block2_out", "conv3_block2_bn"]
+    # The Grad-CAM layer is added where it is not a stage already.
+    assert stage_layers(RESNET_LIKE, "conv3_block1_out") == [
+        "conv1_relu",
+        "conv2_block2_out",
+        "conv3_block1_out",
+        "conv3_block2_bn",
+    ]
+
+
+def test_filter_stage_layers_skip_pooling_and_normalisation():
+    assert filter_stage_layers(CNN) == ["conv2d", "conv2d_1", "conv2d_2", "conv2d_3"]
+    assert filter_stage_layers(RESNET_LIKE) == ["conv1_relu", "conv2_block2_out", "conv3_block1_out"]
+
+
+def test_rotation_draws_fixed_subset_every_pass_and_covers_every_filter():
+    rot = FilterRotation("conv5", channels=300, window=64, seed=0)
+    assert len(rot.fixed) == 16 and rot.fixed == sorted(set(rot.fixed))
+    assert rot.fixed == FilterRotation("conv5", 300, 64, seed=0).fixed  # seeded: the same every time
+    assert rot.fixed != FilterRotation("conv5", 300, 64, seed=1).fixed
+    assert rot.windows == 5
+    seen: set[int] = set()
+    windows = []
+    for _ in range(rot.windows):
+        filters, window, following = rot.take()
+        assert filters[:16] == rot.fixed and len(filters) == 16 + 64  # a constant tile count
+        seen.update(filters[16:])
+        windows.append(window)
+    assert seen == set(range(300))
+    # The last window ends at the last filter (it overlaps the one before rather than shrink).
+    assert windows == [(0, 63), (64, 127), (128, 191), (192, 255), (236, 299)]
+    assert rot.take()[1] == (0, 63)  # and round again
+
+
+def test_rotation_of_a_narrow_layer_is_the_whole_layer():
+    rot = FilterRotation("conv1", channels=32, window=128)
+    assert rot.fixed == [] and rot.window == 32 and rot.windows == 1
+    assert rot.take() == (list(range(32)), (0, 31), (0, 31))
+
+
+def test_planner_choices_for_a_cost_table():
+    """Budget 0.05 of 100 s epochs over a 10-epoch run; steady work 1 s per epoch; two filter layers."""
+    infos = [LayerInfo("a", (32, 32, 8), "Conv2D", True, 16), LayerInfo("b", (16, 16, 200), "Conv2D", True, 32)]
+    planner = Planner(infos, ["a", "b"], ["a", "b"], True, Budget(0.05), window=64, input_pixels=1024)
+    planner.pass_seconds, planner.trace_seconds = 0.001, 0.1  # priors: a ~0.14 s, b ~1.5 s
+    planner.measure({"activations": 0.5, "gradcam": 0.5})
+    # Epoch 0: the room is what the whole run can afford: 0.05 * 1000 s - 10 epochs * 1 s = 40 s.
+    p0 = planner.plan(0, 10, 100.0)
+    assert p0.room == pytest.approx(40.0)
+    assert p0.activations == ["a", "b"] and p0.gradcam
+    assert list(p0.filters) == ["a", "b"] and p0.filters["a"] == list(range(8))
+    assert (
+        p0.windows["b"]["window"] == [0, 63] and p0.windows["b"]["of"] == 200 and p0.windows["b"]["next"] == [64, 127]
+    )
+    planner.record(p0, {"activations": 0.5, "gradcam": 0.5, "filters/a": 2.0, "filters/b": 10.0})
+    assert planner.spent == pytest.approx(13.0)
+    # Epoch 1: allowed 0.05 * 200 = 10 s, spent 13 s, this epoch's steady 1 s: no room.
+    planner.measure({"activations": 0.5, "gradcam": 0.5})
+    p1 = planner.plan(1, 10, 100.0)
+    assert p1.filters == {} and set(p1.skipped) == {"a", "b"} and p1.room == pytest.approx(-4.0)
+    assert p1.activations == ["a", "b"] and p1.gradcam  # activations and Grad-CAM every logged epoch
+    planner.record(p1, {"activations": 0.5, "gradcam": 0.5})
+    # Epochs 2..: 4 s of room per epoch. The least recently drawn layer goes first; when it does not fit,
+    # the room is saved up for it, so "b" (10 s) is not starved by "a" (2 s).
+    drawn = {}
+    for epoch in range(2, 9):
+        planner.measure({"activations": 0.5, "gradcam": 0.5})
+        p = planner.plan(epoch, 10, 100.0)
+        drawn[epoch] = list(p.filters)
+        costs = {"activations": 0.5, "gradcam": 0.5} | {f"filters/{n}": {"a": 2.0, "b": 10.0}[n] for n in p.filters}
+        planner.record(p, costs)
+        assert planner.spent <= 0.05 * planner.train_seconds + 13.0 - 10.0  # never further over than epoch 0 left it
+    assert drawn == {2: [], 3: ["a"], 4: [], 5: ["b"], 6: ["a"], 7: [], 8: ["b"]}
+    # The cumulative budget holds once epoch 0's dear pass is paid back.
+    assert planner.spent <= 0.05 * planner.train_seconds
+
+
+def test_planner_is_deterministic_and_unlimited_draws_everything():
+    infos = [LayerInfo("a", (32, 32, 300), "Conv2D", True, 16)]
+
+    def run() -> list[tuple[int, ...]]:
+        planner = Planner(infos, ["a"], ["a"], True, Budget(None), window=100)
+        out = []
+        for epoch in range(4):
+            p = planner.plan(epoch, None, 1.0)
+            assert math.isinf(p.room) and p.windows["a"]["next_epoch"] == epoch + 1
+            out.append(tuple(p.filters["a"]))
+            planner.record(p, {"filters/a": 5.0})
+        return out
+
+    first = run()
+    assert first == run()
+    assert [len(t) for t in first] == [116] * 4
+
+
+def test_budget_seconds_is_per_logged_epoch():
+    budget = Budget.from_args(0.05, 2.0)
+    assert (budget.fraction, budget.seconds) == (None, 2.0)
+    assert budget.allowed(train_seconds=1000.0, epochs=3) == 6.0
+    assert Budget.from_args(None, None).unlimited
+
+
+@pytest.mark.parametrize(
+    "budget, seconds, error, match",
+    [
+        (0, None, ValueError, "budget=0"),
+        (-0.1, None, ValueError, "budget=-0.1"),
+        (float("nan"), None, ValueError, "budget=nan"),
+        ("5%", None, TypeError, "budget='5%'"),
+        (0.05, 0, ValueError, "budget_seconds=0"),
+        (0.2, 3.0, ValueError, "not both"),
+    ],
+)
+def test_bad_budgets_name_the_value(budget, seconds, error, match):
+    with pytest.raises(error, match=match):
+        Budget.from_args(budget, seconds)
+
+
+def test_grow_adds_layers_in_model_order_while_bytes_allow():
+    planner = Planner(CNN, ["conv2d_3"], [], True, Budget(0.05), max_bytes=1000)
+    planner.measure({"activations": 0.1, "gradcam": 0.1})
+    p = planner.plan(0, 10, 100.0)
+    planner.record(p, {"activations": 0.1, "gradcam": 0.1}, bytes_written=400)
+    estimates = {info.name: 250.0 for info in CNN}
+    assert planner.grow_layers(estimates) == ["conv2d", "max_pooling2d"]  # 400 + 2 * 250 <= 1000 < 400 + 3 * 250
+    assert planner.activation_layers == ["conv2d", "max_pooling2d", "conv2d_3"]
+    assert planner.grow_layers(estimates) == []  # once
