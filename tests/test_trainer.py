@@ -41,7 +41,7 @@ def test_trainer_one_epoch_on_a_generated_folder_writes_summaries(tmp_path):
     assert sorted(p.name for p in (root / "train").iterdir()) == ["crosses", "discs"]
     assert len(list((root / "validation" / "discs").glob("*.jpg"))) == 2
     out = io.StringIO()
-    result = train.train(tmp_path / "runs", data_dir=root, epochs=1, run_name="r1", verbose=0, out=out)
+    result = train.train(tmp_path / "runs", data_dir=root, epochs=1, run_name="r1", verbose=0, out=out, budget=None)
     assert result.run_dir == tmp_path / "runs" / "r1"
     assert sorted(p.name for p in result.run_dir.iterdir()) == ["featureviz", "train", "validation"]
     printed = out.getvalue()

@@ -53,7 +53,8 @@ def train(
     learning_rate: float = 1e-4,
     synthetic_train: int = 1000,
     synthetic_validation: int = 400,
-    filter_every_n_epochs: int = 5,
+    filter_every_n_epochs: int = 1,
+    budget: float | None = 0.05,
     seed: int = 0,
     verbose: int | str = "auto",
     out: TextIO | None = None,
@@ -74,7 +75,8 @@ def train(
         learning_rate: RMSprop learning rate.
         synthetic_train: Training images of the synthetic set.
         synthetic_validation: Validation images of the synthetic set.
-        filter_every_n_epochs: How often filter patterns are written.
+        filter_every_n_epochs: Filter patterns at most every n logged epochs (the budget decides).
+        budget: The featureviz callback's share of training time (``None``: no limit).
         seed: Seeds Keras, the data and the featureviz probes.
         verbose: Keras' ``fit`` verbosity (the progress bar by default).
         out: Where the run name and the closing hint are printed (default stdout).
@@ -146,6 +148,7 @@ def train(
             validation_data=val_ds,
             class_names=class_names,
             filter_every_n_epochs=filter_every_n_epochs,
+            budget=budget,
             hparams=hparams,
             seed=seed,
         ),
@@ -163,6 +166,15 @@ def train(
     return TrainResult(run_dir=run_dir, history=dict(history.history))
 
 
+def _budget(text: str) -> float | None:
+    if text.strip().lower() in ("none", "unlimited"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a fraction such as 0.05, or 'none'. Received: {text!r}") from None
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds ``featureviz train``'s flags to ``parser``."""
     parser.add_argument("--logdir", default="runs", help="TensorBoard log directory (default: runs)")
@@ -177,7 +189,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--train-images", dest="synthetic_train", type=int, default=1000)
     parser.add_argument("--validation-images", dest="synthetic_validation", type=int, default=400)
-    parser.add_argument("--filter-every", dest="filter_every_n_epochs", type=int, default=5)
+    parser.add_argument("--filter-every", dest="filter_every_n_epochs", type=int, default=1)
+    parser.add_argument(
+        "--budget",
+        type=_budget,
+        default=0.05,
+        help="featureviz's share of training time (default 0.05; 'none' for no limit)",
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -198,6 +216,7 @@ def run_train(args: argparse.Namespace) -> int:
             "synthetic_train",
             "synthetic_validation",
             "filter_every_n_epochs",
+            "budget",
             "seed",
         )
     }

@@ -19,7 +19,15 @@ Example:
     >>> patterns = compute.filter_patterns(model, "conv2d_1")   # [64, 16, 16, 3] in [0, 1]
 """
 
-from tb_featureviz.compute._graph import conv_layers, feature_layers, input_hw, receptive_field, validate_images
+from tb_featureviz.compute._graph import (
+    check_model,
+    conv_layers,
+    feature_layers,
+    input_hw,
+    layer_table,
+    receptive_field,
+    validate_images,
+)
 from tb_featureviz.compute.activations import ActivationExtractor, activations
 from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
 from tb_featureviz.compute.filters import FilterPatternGenerator, filter_patterns
@@ -30,11 +38,13 @@ __all__ = [
     "FilterPatternGenerator",
     "GradCAM",
     "activations",
+    "check_model",
     "conv_layers",
     "feature_layers",
     "filter_patterns",
     "grad_cam",
     "input_hw",
+    "layer_table",
     "receptive_field",
     "validate_images",
 ]

@@ -383,6 +383,34 @@ def feature_layers(model: keras.Model) -> list[str]:
     return trace_of(model).names(lambda r: r.is_feature)
 
 
+def layer_table(model: keras.Model) -> list[tuple[str, tuple[int | None, int | None, int], str, bool, float]]:
+    """Every feature layer as ``(name, (h, w, channels), class name, is a convolution, receptive field)``.
+
+    In model order; the receptive field is in input pixels (``inf`` after global pooling).
+
+    What the planner (``tb_featureviz.plan``) needs to know of a model, without TensorFlow types.
+
+    Args:
+        model: A built single-input Keras model on the TensorFlow backend.
+
+    Returns:
+        One tuple per feature layer (see ``feature_layers``).
+
+    Raises:
+        ValueError: the model is unsupported or has no 4-D layer.
+
+    Example:
+        >>> layer_table(cnn)[0]
+        ('conv2d', (148, 148, 32), 'Conv2D', True, 3.0)
+    """
+    out = []
+    for r in trace_of(model).records:
+        if r.is_feature:
+            h, w, c = tuple(r.output.shape[1:4])
+            out.append((r.name, (h, w, int(c)), type(r.layer).__name__, isinstance(r.layer, CONV_CLASSES), r.rf))
+    return out
+
+
 def conv_layers(model: keras.Model) -> list[str]:
     """Names of the convolution layers (``Conv2D``, ``DepthwiseConv2D``, ``SeparableConv2D``), model order.
 

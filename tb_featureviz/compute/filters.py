@@ -191,11 +191,14 @@ class FilterPatternGenerator:
         index_spec = tf.TensorSpec((None,), tf.int32)
         if parameterization == "fourier":
             self._freq_scale = tf.constant(_frequency_scale(self.size, FOURIER_DECAY))
-            self._params = np.stack([self._start_spectrum(f) for f in self.filters])
+            param_shape: tuple[int, ...] = (self._channels, self.size, self.size // 2 + 1, 2)
         else:
-            self._params = np.stack([self._start_image(f) for f in self.filters]).astype(np.float32)
-        param_spec = tf.TensorSpec((None, *self._params.shape[1:]), tf.float32)
-        self._start = np.asarray(self._image(tf.constant(self._params)), np.float32)
+            param_shape = (self.size, self.size, self._channels)
+        # Starting parameters are derived per filter when first asked for (a 2048-filter layer need not
+        # hold 2048 spectra when a pass draws 144 of them).
+        self._start_params: dict[int, np.ndarray] = {}
+        self._channels_out = channels
+        param_spec = tf.TensorSpec((None, *param_shape), tf.float32)
         self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=[param_spec, index_spec])
         self._mean = _graph.per_instance_function(self._mean_fn, input_signature=[image_spec, index_spec])
 
@@ -327,19 +330,34 @@ class FilterPatternGenerator:
         rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, f))
         return rng.normal(0.0, 0.01, size=(self._channels, self.size, self.size // 2 + 1, 2)).astype(np.float32)
 
-    def start_images(self) -> np.ndarray:
+    def _params_for(self, filters: Sequence[int]) -> np.ndarray:
+        for f in filters:
+            if f not in self._start_params:
+                start = self._start_spectrum(f) if self.parameterization == "fourier" else self._start_image(f)
+                self._start_params[f] = start.astype(np.float32)
+        return np.stack([self._start_params[f] for f in filters])
+
+    def _filters_or_default(self, filters: Sequence[int] | None) -> list[int]:
+        return list(self.filters) if filters is None else self._check_filters(filters, self._channels_out)
+
+    def start_images(self, filters: Sequence[int] | None = None) -> np.ndarray:
         """The fixed starting images, in model input space.
 
-        Returns:
-            ``[F, size, size, C]`` float32, one per filter of ``filters``.
-        """
-        return self._start.copy()
+        Args:
+            filters: Filter indices; ``None`` for ``self.filters``.
 
-    def mean_activation(self, images: Any) -> np.ndarray:
+        Returns:
+            ``[F, size, size, C]`` float32, one per filter.
+        """
+        params = self._params_for(self._filters_or_default(filters))
+        return np.asarray(self._image(tf.constant(params)), np.float32)
+
+    def mean_activation(self, images: Any, filters: Sequence[int] | None = None) -> np.ndarray:
         """Mean activation of filter ``filters[i]`` on ``images[i]`` (the layer's output, after activation).
 
         Args:
             images: ``[F, size, size, C]`` images in model input space.
+            filters: Filter indices; ``None`` for ``self.filters``.
 
         Returns:
             ``[F]`` float32.
@@ -347,40 +365,52 @@ class FilterPatternGenerator:
         Raises:
             ValueError: ``images`` has the wrong shape.
         """
+        chosen = self._filters_or_default(filters)
         x = np.asarray(images, dtype=np.float32)
-        want = (len(self.filters), self.size, self.size, self._channels)
+        want = (len(chosen), self.size, self.size, self._channels)
         if x.shape != want:
             raise ValueError(f"images must have shape {want}. Received shape {x.shape}")
-        return self._run(self._mean, x)
+        return self._run(self._mean, x, chosen)
 
-    def _run(self, fn: Any, x: np.ndarray) -> Any:
-        idx = np.asarray(self.filters, np.int32)
+    def _run(self, fn: Any, x: np.ndarray, filters: Sequence[int]) -> Any:
+        idx = np.asarray(filters, np.int32)
         outs = []
-        for i in range(0, len(self.filters), self.chunk_size):
+        for i in range(0, len(filters), self.chunk_size):
             outs.append(fn(tf.constant(x[i : i + self.chunk_size]), tf.constant(idx[i : i + self.chunk_size])))
         if isinstance(outs[0], tuple):
             return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
         return np.concatenate([np.asarray(o) for o in outs]).astype(np.float32)
 
-    def optimize(self) -> tuple[np.ndarray, np.ndarray]:
+    def optimize(self, filters: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Runs the ascent from the fixed starting images with the current weights.
+
+        Args:
+            filters: Filter indices; ``None`` for ``self.filters``. A filter's result does not depend on
+                which other filters are optimised with it.
 
         Returns:
             ``(images, reached)``: ``[F, size, size, C]`` float32 optimised images in model input space, and
             ``[F]`` float32 mean activation of each filter on its image.
+
+        Raises:
+            TypeError, ValueError: a bad filter index.
         """
-        images, reached = self._run(self._ascend, self._params)
+        chosen = self._filters_or_default(filters)
+        images, reached = self._run(self._ascend, self._params_for(chosen), chosen)
         return images.astype(np.float32), reached.astype(np.float32)
 
-    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, filters: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Computes the patterns with the current weights.
+
+        Args:
+            filters: Filter indices; ``None`` for ``self.filters``.
 
         Returns:
             ``(patterns, reached)``: ``[F, size, size, 3]`` float32 in [0, 1] (each stretched between its 1st
             and 99th percentile; 1-channel inputs repeated to RGB), and ``[F]`` float32 mean activation each
             filter reaches on its (unstretched) optimised image.
         """
-        images, reached = self.optimize()
+        images, reached = self.optimize(filters)
         return _normalise(_to_rgb(images)), reached
 
 

@@ -1,0 +1,147 @@
+"""Probe images and run facts: what the callback and ``featureviz watch`` write once per run.
+
+``select_probes`` takes a fixed, class-balanced set of probe images from validation data;
+``run_facts`` gathers the ``run_info`` record (model summary, optimizer, hyper-parameters).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["labels_to_int", "positive_int", "run_facts", "select_probes"]
+
+
+def positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
+    return int(value)
+
+
+def labels_to_int(y: Any) -> np.ndarray:
+    """Class indices from binary ``[N]``/``[N, 1]``, sparse ``[N]`` or one-hot ``[N, K]`` labels."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1).astype(np.int64)
+    y = y.reshape(-1)
+    if np.issubdtype(y.dtype, np.floating):
+        return np.round(y).astype(np.int64)
+    return y.astype(np.int64)
+
+
+def select_probes(data: Any, count: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
+    """Takes a fixed, class-balanced set of probe images from validation data.
+
+    The first images of each class in iteration order are taken, round-robin over classes, so the same
+    data always gives the same probes.
+
+    Args:
+        data: A ``tf.data.Dataset`` yielding ``(x, y)`` (batched or not), an ``(x, y)`` tuple of arrays,
+            or an array of images (no labels).
+        count: How many probes.
+
+    Returns:
+        ``(images [count, H, W, C] float32, labels [count] int64 or None)``.
+
+    Raises:
+        ValueError: the data holds no images or is not in one of the forms above.
+    """
+    count = positive_int("count", count)
+    if isinstance(data, tf.data.Dataset):
+        xs, ys = [], []
+        seen = 0
+        for element in data:
+            if not isinstance(element, (tuple, list)) or len(element) < 2:
+                raise ValueError("A validation dataset must yield (images, labels) pairs to pick probes from.")
+            x, y = np.asarray(element[0]), np.asarray(element[1])
+            if x.ndim == 3:
+                x, y = x[None], y[None]
+            xs.append(x)
+            ys.append(y)
+            seen += x.shape[0]
+            if seen >= 64 * count:
+                break
+        if not xs:
+            raise ValueError("The validation dataset is empty: cannot pick probe images.")
+        x_all, y_all = np.concatenate(xs), np.concatenate(ys)
+    elif isinstance(data, (tuple, list)) and len(data) >= 2:
+        x_all, y_all = np.asarray(data[0]), np.asarray(data[1])
+    else:
+        x_all = np.asarray(data)
+        if x_all.ndim != 4 or x_all.shape[0] == 0:
+            raise ValueError(f"probe images must be [N, H, W, C] with N >= 1. Received shape {x_all.shape}")
+        return x_all[:count].astype(np.float32), None
+    if x_all.ndim != 4 or x_all.shape[0] == 0:
+        raise ValueError(f"Validation images must be [N, H, W, C] with N >= 1. Received shape {x_all.shape}")
+    labels = labels_to_int(y_all)
+    by_class: dict[int, list[int]] = {}
+    for i, c in enumerate(labels):
+        by_class.setdefault(int(c), []).append(i)
+    order: list[int] = []
+    queues = [by_class[c] for c in sorted(by_class)]
+    while len(order) < count and any(queues):
+        for q in queues:
+            if q and len(order) < count:
+                order.append(q.pop(0))
+    idx = np.array(order)
+    return x_all[idx].astype(np.float32), labels[idx]
+
+
+def run_facts(
+    model: keras.Model,
+    *,
+    layers: Sequence[str],
+    class_names: Sequence[str] | None,
+    hparams: dict[str, Any],
+    params_fit: dict[str, Any] | None,
+    first_epoch: int,
+) -> dict[str, Any]:
+    """The ``run_info`` record: model name, text summary, parameter count, optimizer config, and more.
+
+    Args:
+        model: The model.
+        layers: The activation layers, in model order (the viewer orders tags by it).
+        class_names: Names of the classes, if known.
+        hparams: The user's hyper-parameters.
+        params_fit: Keras' ``callback.params`` (epochs, steps), if known.
+        first_epoch: The first logged epoch.
+
+    Returns:
+        A JSON-serialisable dict (see ``tb_featureviz.metadata``).
+    """
+    lines: list[str] = []
+    try:
+        model.summary(print_fn=lambda line, *a, **k: lines.append(line))
+    except Exception:  # a summary is nice to have; never fail training over it
+        logger.debug("model.summary() failed", exc_info=True)
+    optimizer = getattr(model, "optimizer", None)
+    opt_config: dict[str, Any] = {}
+    if optimizer is not None:
+        try:
+            for k, v in optimizer.get_config().items():
+                if isinstance(v, (int, float, str, bool)) or v is None:
+                    opt_config[k] = v
+            opt_config["class"] = type(optimizer).__name__
+        except Exception:
+            logger.debug("optimizer.get_config() failed", exc_info=True)
+    return {
+        "model": model.name,
+        "summary": "\n".join(lines),
+        "params": int(model.count_params()),
+        "input_shape": [None if d is None else int(d) for d in model.inputs[0].shape],
+        "optimizer": opt_config,
+        "hparams": dict(hparams),
+        "params_fit": {k: v for k, v in (params_fit or {}).items() if isinstance(v, (int, float, str))},
+        "class_names": list(class_names) if class_names is not None else None,
+        "layers": list(layers),
+        "first_epoch": first_epoch,
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

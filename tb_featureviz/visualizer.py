@@ -1,0 +1,527 @@
+"""The orchestrator behind the callback and ``featureviz watch``: plan, compute, hand off to the writer.
+
+``Visualizer.visualize(epoch, ...)`` asks the planner (``tb_featureviz.plan``) what fits, computes it with
+``tb_featureviz.compute`` on the calling thread (it needs the model's current weights), and queues the
+rendering and writing on a ``SummaryWorker``. Everything is built lazily: the activation extractor and
+Grad-CAM at the first epoch, each layer's filter-pattern generator at its first pass.
+
+The callback drives it from ``on_epoch_end`` with the user's budget; ``featureviz watch`` from checkpoints
+with an unlimited one. For the same weights, probes and options both write the same summaries.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tb_featureviz import compute, render, summary
+from tb_featureviz.compute.filters import DEFAULT_STEPS, check_parameterization, default_size
+from tb_featureviz.plan import Budget, EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
+from tb_featureviz.probes import positive_int, run_facts
+from tb_featureviz.writer import SummaryWorker
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Options", "Visualizer", "is_chief"]
+
+DEFAULT_MAX_GRID_PIXELS = 32_768
+"""Pixels of one activation or filter grid before it is reduced (about 181x181)."""
+DEFAULT_MAX_BYTES = 1_000_000
+"""Bytes per logged epoch that growing the layer set may use."""
+
+
+@dataclass
+class Options:
+    """What to draw; the callback's keyword arguments, validated (see ``FeatureVizCallback``)."""
+
+    layers: list[str | type] | None = None
+    filter_patterns: bool = True
+    filter_layers: list[str] | None = None
+    filter_every_n_epochs: int = 1
+    max_filters: int = 128
+    filter_steps: int | None = None
+    filter_parameterization: str = "fourier"
+    gradcam: bool = True
+    gradcam_layer: str | None = None
+    gradcam_overlays: bool = False
+    max_grid_pixels: int | None = DEFAULT_MAX_GRID_PIXELS
+    max_bytes_per_epoch: int | None = DEFAULT_MAX_BYTES
+    budget: Budget = field(default_factory=Budget)
+    class_names: list[str] | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    log_metrics: bool = True
+    seed: int = 0
+
+    # What the sidecar takes over from a callback with visualize=False (recorded in its run_info), so it
+    # draws what that callback would have drawn.
+    SHARED = (
+        "filter_patterns",
+        "filter_layers",
+        "filter_every_n_epochs",
+        "max_filters",
+        "filter_steps",
+        "filter_parameterization",
+        "gradcam",
+        "gradcam_layer",
+        "gradcam_overlays",
+        "max_grid_pixels",
+        "max_bytes_per_epoch",
+        "class_names",
+        "hparams",
+        "log_metrics",
+        "seed",
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The options a sidecar reuses (``layers`` too, when given as names)."""
+        out = {name: getattr(self, name) for name in self.SHARED}
+        if self.layers is not None and all(isinstance(n, str) for n in self.layers):
+            out["layers"] = list(self.layers)
+        return out
+
+    def updated(self, recorded: Mapping[str, Any], **overrides: Any) -> Options:
+        """A copy with ``recorded`` options (``to_json``), then the non-None ``overrides``, applied."""
+        values = {name: getattr(self, name) for name in (*self.SHARED, "layers", "budget")}
+        values.update({k: v for k, v in recorded.items() if k in values and k != "budget"})
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return Options(**values)
+
+    def __post_init__(self) -> None:
+        self.filter_every_n_epochs = positive_int("filter_every_n_epochs", self.filter_every_n_epochs)
+        self.max_filters = positive_int("max_filters", self.max_filters)
+        if self.filter_steps is not None:
+            self.filter_steps = positive_int("filter_steps", self.filter_steps)
+        self.filter_parameterization = check_parameterization(self.filter_parameterization, "filter_parameterization")
+        if self.max_grid_pixels is not None:
+            self.max_grid_pixels = positive_int("max_grid_pixels", self.max_grid_pixels)
+        if self.max_bytes_per_epoch is not None:
+            self.max_bytes_per_epoch = positive_int("max_bytes_per_epoch", self.max_bytes_per_epoch)
+        if self.class_names is not None and not all(isinstance(c, str) for c in self.class_names):
+            raise TypeError(f"class_names must be strings. Received: class_names={self.class_names!r}")
+        if self.gradcam_layer is not None and not isinstance(self.gradcam_layer, str):
+            raise TypeError(f"gradcam_layer must be a layer name. Received: gradcam_layer={self.gradcam_layer!r}")
+
+
+def chief_task(task_type: str | None, task_id: int | None, cluster: Mapping[str, Any] | None) -> bool:
+    """Whether a task of a ``tf.distribute`` cluster is the chief (the one that writes).
+
+    The chief is the ``chief`` task if the cluster has one, else worker 0; a task outside any cluster
+    (``task_type`` None) is a single worker and writes. Parameter servers and evaluators never write.
+    """
+    if task_type is None:
+        return True
+    if task_type == "chief":
+        return True
+    if task_type == "worker":
+        return "chief" not in (cluster or {}) and int(task_id or 0) == 0
+    return False
+
+
+def is_chief(model: keras.Model | None = None, resolver: Any = None) -> bool:
+    """Whether this process writes: true except on the non-chief tasks of a multi-worker strategy.
+
+    Args:
+        model: The model; its ``distribute_strategy`` is used when there is one, else the current strategy.
+        resolver: A cluster resolver to decide from instead (``tf.distribute.cluster_resolver``).
+    """
+    if resolver is None:
+        strategy = getattr(model, "distribute_strategy", None) if model is not None else None
+        if strategy is None:
+            strategy = tf.distribute.get_strategy()
+        resolver = getattr(strategy, "cluster_resolver", None)
+        extended = getattr(strategy, "extended", None)
+        if resolver is None and extended is not None and hasattr(extended, "should_checkpoint"):
+            # MultiWorkerMirroredStrategy without a resolver attribute: its own chief rule.
+            return bool(extended.should_checkpoint)
+    if resolver is None:
+        return True
+    try:
+        cluster = resolver.cluster_spec().as_dict()
+    except Exception:
+        cluster = {}
+    return chief_task(getattr(resolver, "task_type", None), getattr(resolver, "task_id", None), cluster)
+
+
+class Visualizer:
+    """Plans, computes and queues one epoch of featureviz summaries.
+
+    Args:
+        run_dir: Where the summaries go (``<log_dir>/featureviz``).
+        options: What to draw.
+
+    Attributes:
+        planner: The planner, once the model is known (after the first ``visualize``).
+        worker: The writer worker.
+        hook_seconds: Seconds spent in ``visualize`` so far (the callback's cost on its thread).
+    """
+
+    def __init__(self, run_dir: str, options: Options) -> None:
+        self.run_dir = run_dir
+        self.options = options
+        self.worker = SummaryWorker(run_dir)
+        self.planner: Planner | None = None
+        self.model: keras.Model | None = None
+        self.probes: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
+        self.hook_seconds = 0.0
+        self._extractor: compute.ActivationExtractor | None = None
+        self._gradcam: compute.GradCAM | None = None
+        self._generators: dict[str, compute.FilterPatternGenerator] = {}
+        self._grids: dict[str, tuple[list[int] | None, int]] = {}
+        self._infos: dict[str, LayerInfo] = {}
+        self._logged = 0
+        self._pixels_written: dict[int, int] = {}
+        self._last_plan: dict[str, Any] | None = None
+
+    # -- wiring -----------------------------------------------------------------------------------
+
+    def bind(self, model: keras.Model) -> None:
+        """Takes the model; checks it is supported (cheap: nothing is built until the first epoch)."""
+        compute.check_model(model)
+        if model is self.model and self.planner is not None:
+            return  # a second fit() of the same model: keep the plan, the costs and the rotation
+        self.model = model
+        self._extractor = None
+        self._gradcam = None
+        self._generators = {}
+        self.planner = None
+        self._build()
+
+    def set_probes(self, images: np.ndarray, labels: np.ndarray | None) -> None:
+        """Sets the probe images (validated against the model) and their labels."""
+        assert self.model is not None
+        self.probes = compute.validate_images(self.model, images)
+        self.labels = labels
+
+    def _build(self) -> None:
+        assert self.model is not None
+        model = self.model
+        hw = compute.check_model(model)[:2]
+        input_hw = (int(hw[0]), int(hw[1])) if hw[0] and hw[1] else None
+        infos = [LayerInfo(n, s, k, c, default_size(rf, input_hw)) for n, s, k, c, rf in compute.layer_table(model)]
+        self._infos = {i.name: i for i in infos}
+        opts = self.options
+        if opts.gradcam:
+            self._gradcam = compute.GradCAM(model, layer=opts.gradcam_layer)
+        cam_layer = self._gradcam.layer_name if self._gradcam is not None else None
+        if opts.layers is not None:
+            activation_layers = compute.ActivationExtractor(model, layers=opts.layers).layer_names
+            grow = False
+        else:
+            activation_layers = stage_layers(infos, cam_layer)
+            grow = True
+        if not opts.filter_patterns:
+            filter_layers: list[str] = []
+        elif opts.filter_layers is not None:
+            filter_layers = compute.ActivationExtractor(model, layers=opts.filter_layers).layer_names
+        else:
+            filter_layers = filter_stage_layers(infos)
+        self.planner = Planner(
+            infos,
+            activation_layers,
+            filter_layers,
+            opts.gradcam,
+            opts.budget,
+            window=opts.max_filters,
+            grow=grow,
+            max_bytes=opts.max_bytes_per_epoch,
+            seed=opts.seed,
+            steps=opts.filter_steps or DEFAULT_STEPS,
+            input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
+        )
+        self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
+
+    @property
+    def activation_layers(self) -> list[str]:
+        return list(self._extractor.layer_names) if self._extractor is not None else []
+
+    # -- one epoch ------------------------------------------------------------------------------------
+
+    def visualize(
+        self,
+        epoch: int,
+        *,
+        train_seconds: float,
+        logs: Mapping[str, Any] | None = None,
+        epochs: int | None = None,
+        last: bool = False,
+        params_fit: Mapping[str, Any] | None = None,
+        visualize: bool = True,
+    ) -> dict[str, Any]:
+        """Plans and computes this epoch's summaries and queues them for writing.
+
+        Args:
+            epoch: The epoch index (the step).
+            train_seconds: Training seconds since the last call (without this callback's time).
+            logs: The epoch's metrics, written as ``epoch_<name>`` scalars if ``log_metrics``.
+            epochs: Epochs in the run, if known.
+            last: Whether this is the last epoch.
+            params_fit: Keras' ``callback.params``, recorded in ``run_info``.
+            visualize: False to write only the curves, and at the first call the probes and run info
+                (``featureviz watch`` draws the rest from checkpoints).
+
+        Returns:
+            The ``plan`` record written for this epoch (``{}`` when not visualising).
+        """
+        t_start = time.perf_counter()
+        assert self.model is not None and self.probes is not None
+        if not visualize:
+            return self._curves_only(epoch, logs, params_fit, t_start)
+        first = self._logged == 0
+        planner = self.planner
+        assert planner is not None and self._extractor is not None
+        if not first:
+            self._maybe_grow()
+        writes: list[Any] = self._first_writes(epoch, params_fit) if first else []
+        writes += self._metric_writes(epoch, logs)
+        costs: dict[str, float] = {}
+        pixels = 0
+        t0 = time.perf_counter()
+        pixels += self._activations(epoch, writes)
+        costs["activations"] = time.perf_counter() - t0
+        if self._gradcam is not None:
+            t0 = time.perf_counter()
+            self._write_gradcam(epoch, writes)
+            costs["gradcam"] = time.perf_counter() - t0
+        planner.measure(costs)
+        allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
+        plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters)
+        for layer, filters in plan.filters.items():
+            t0 = time.perf_counter()
+            pixels += self._filters(layer, filters, plan, epoch, writes)
+            costs[f"filters/{layer}"] = time.perf_counter() - t0
+        planner.record(plan, costs)
+        self._pixels_written[epoch] = pixels
+        filter_total = sum(v for k, v in costs.items() if k.startswith("filters/"))
+        for kind, seconds in (
+            ("activations", costs["activations"]),
+            ("gradcam", costs.get("gradcam")),
+            ("filters", filter_total if plan.filters else None),
+        ):
+            if seconds is not None:
+                writes.append(functools.partial(tf.summary.scalar, f"cost/{kind}_seconds", seconds, step=epoch))
+        elapsed = time.perf_counter() - t_start
+        planner.add_overhead(elapsed - sum(costs.values()))
+        record = self._plan_record(plan, costs, elapsed)
+        writes.append(functools.partial(summary.plan, record, epoch))
+        writes.append(functools.partial(tf.summary.scalar, "cost/callback_seconds", elapsed, step=epoch))
+        wait = self.worker.submit(epoch, writes)
+        planner.add_overhead(wait)
+        self.hook_seconds += time.perf_counter() - t_start
+        self._logged += 1
+        if first and record["over_budget"]:
+            logger.warning(
+                "featureviz: the first epoch's warm-up took %.2f s, over the budget of %.2f s; "
+                "later epochs pay it back.",
+                planner.spent,
+                record["allowed_seconds"] or 0.0,
+            )
+        self._last_plan = record
+        return record
+
+    def _first_writes(self, epoch: int, params_fit: Mapping[str, Any] | None) -> list[Any]:
+        assert self.model is not None
+        facts = run_facts(
+            self.model,
+            layers=self.activation_layers,
+            class_names=self.options.class_names,
+            hparams=self.options.hparams,
+            params_fit=dict(params_fit or {}),
+            first_epoch=epoch,
+        )
+        facts["featureviz_options"] = self.options.to_json()
+        return [
+            functools.partial(summary.run_info, facts, epoch),
+            functools.partial(
+                summary.probes, self.probes, epoch, labels=self.labels, class_names=self.options.class_names
+            ),
+        ]
+
+    def _metric_writes(self, epoch: int, logs: Mapping[str, Any] | None) -> list[Any]:
+        if not self.options.log_metrics:
+            return []
+        return [
+            functools.partial(tf.summary.scalar, f"epoch_{key}", float(value), step=epoch)
+            for key, value in (logs or {}).items()
+            if np.ndim(value) == 0
+        ]
+
+    def write_metrics(self, epoch: int, logs: Mapping[str, Any] | None) -> None:
+        """Queues only the epoch's metric scalars (an epoch that ``every_n_epochs`` skips)."""
+        writes = self._metric_writes(epoch, logs)
+        if writes:
+            self.worker.submit(epoch, writes)
+
+    def _curves_only(
+        self, epoch: int, logs: Mapping[str, Any] | None, params_fit: Mapping[str, Any] | None, t_start: float
+    ) -> dict[str, Any]:
+        writes = self._metric_writes(epoch, logs)
+        if self._logged == 0:
+            writes = self._first_writes(epoch, params_fit) + writes
+        self.worker.submit(epoch, writes)
+        self._logged += 1
+        self.hook_seconds += time.perf_counter() - t_start
+        return {}
+
+    def _plan_record(self, plan: EpochPlan, costs: Mapping[str, float], elapsed: float) -> dict[str, Any]:
+        assert self.planner is not None
+        state = self.planner.state()
+        allowed = state["allowed_seconds"]
+        filters = {}
+        for layer, info in plan.windows.items():
+            rotation = self.planner.rotations[layer]
+            filters[layer] = {"fixed": len(rotation.fixed), **info}
+        return {
+            "epoch": plan.epoch,
+            "activations": list(self.activation_layers),
+            "grids": {
+                name: {"channels": len(ch) if ch is not None else None, "scale": scale}
+                for name, (ch, scale) in self._grids.items()
+            },
+            "gradcam": self._gradcam.layer_name if (plan.gradcam and self._gradcam is not None) else None,
+            "filters": filters,
+            "skipped": dict(plan.skipped),
+            "epoch_costs": {k: round(v, 4) for k, v in costs.items()},
+            "hook_seconds": round(elapsed, 4),
+            "room_seconds": None if math.isinf(plan.room) else round(plan.room, 4),
+            "over_budget": allowed is not None and state["spent_seconds"] > allowed,
+            **state,
+        }
+
+    def _maybe_grow(self) -> None:
+        """After the first epoch is on disk: add layers in model order while bytes and time allow."""
+        planner = self.planner
+        assert planner is not None and self.model is not None and self.probes is not None
+        if planner.grown or not self.worker.written:
+            return
+        step = self.worker.written[0]
+        written = self.worker.bytes_written.get(step, 0)
+        pixels = self._pixels_written.get(step, 0)
+        if not written or not pixels:
+            return
+        planner.bytes_per_epoch = float(written)
+        per_pixel = written / pixels
+        n = self.probes.shape[0]
+        estimates = {}
+        for name, info in self._infos.items():
+            h, w, c = info.shape
+            if h is None or w is None:
+                continue
+            count, scale = render.grid_reduction((h, w, c), self.options.max_grid_pixels)
+            px = render.grid_pixels(count, math.ceil(h / scale), math.ceil(w / scale))
+            estimates[name] = n * px * per_pixel
+        added = planner.grow_layers(estimates)
+        if added:
+            logger.info("featureviz: the budget has room for %d more layers: %s", len(added), ", ".join(added))
+            self._extractor = compute.ActivationExtractor(self.model, layers=planner.activation_layers)
+
+    # -- the three kinds --------------------------------------------------------------------------
+
+    def _activations(self, epoch: int, writes: list[Any]) -> int:
+        assert self._extractor is not None and self.probes is not None
+        acts = self._extractor(self.probes)
+        pixels = 0
+        for name, a in acts.items():
+            if name not in self._grids:
+                count, scale = render.grid_reduction(a.shape[1:], self.options.max_grid_pixels)
+                channels = [int(c) for c in render.select_channels(a, count)] if count < a.shape[-1] else None
+                self._grids[name] = (channels, scale)
+            channels, scale = self._grids[name]
+            kept = len(channels) if channels is not None else a.shape[-1]
+            pixels += a.shape[0] * render.grid_pixels(kept, -(-a.shape[1] // scale), -(-a.shape[2] // scale))
+            writes.append(functools.partial(summary.activations, name, a, epoch, channels=channels, scale=scale))
+            dead = render.dead_channels(a).size / a.shape[-1]
+            writes.append(functools.partial(tf.summary.scalar, f"health/dead_fraction/{name}", dead, step=epoch))
+        return pixels
+
+    def _write_gradcam(self, epoch: int, writes: list[Any]) -> None:
+        cam = self._gradcam
+        assert cam is not None and self.probes is not None
+        probs = cam.class_probabilities(self.probes)
+        predicted = np.argmax(probs, axis=1)
+        targets = [predicted]
+        names = ["predicted"]
+        if self.labels is not None:
+            targets.append(self.labels)
+            names.append("true")
+        maps, calls = [], []
+        for t in targets:
+            t0 = time.perf_counter()
+            maps.append(cam(self.probes, class_index=[int(c) for c in t]))
+            calls.append(time.perf_counter() - t0)
+        # The planner prices a filter pass it has not measured from a steady forward-and-backward pass of
+        # one probe (the second call; the first one traced) and from what the trace cost.
+        assert self.planner is not None
+        if len(calls) > 1:
+            self.planner.pass_seconds = calls[-1] / self.probes.shape[0]
+            if self.planner.trace_seconds is None:
+                self.planner.trace_seconds = max(0.0, calls[0] - calls[-1])
+        elif self.planner.pass_seconds is None:
+            self.planner.pass_seconds = calls[0] / self.probes.shape[0]
+        heat = np.stack(maps, axis=1)
+        writes.append(
+            functools.partial(
+                summary.gradcam,
+                cam.layer_name,
+                self.probes,
+                heat,
+                epoch,
+                target_classes=np.stack(targets, axis=1),
+                probabilities=probs,
+                labels=self.labels,
+                target_names=names,
+                class_names=self.options.class_names,
+                overlays=self.options.gradcam_overlays,
+            )
+        )
+
+    def _generator(self, layer: str) -> compute.FilterPatternGenerator:
+        gen = self._generators.get(layer)
+        if gen is None:
+            assert self.model is not None
+            gen = compute.FilterPatternGenerator(
+                self.model,
+                layer,
+                steps=self.options.filter_steps,
+                seed=self.options.seed,
+                parameterization=self.options.filter_parameterization,
+            )
+            self._generators[layer] = gen
+        return gen
+
+    def _filters(self, layer: str, filters: Sequence[int], plan: EpochPlan, epoch: int, writes: list[Any]) -> int:
+        gen = self._generator(layer)
+        unique = sorted(set(filters))
+        patterns, reached = gen(unique)
+        pos = {f: i for i, f in enumerate(unique)}
+        order = [pos[f] for f in filters]
+        assert self.planner is not None
+        schedule = {"fixed": len(self.planner.rotations[layer].fixed), **plan.windows[layer]}
+        _, scale = render.grid_reduction((gen.size, gen.size, len(filters)), self.options.max_grid_pixels)
+        writes.append(
+            functools.partial(
+                summary.filter_patterns,
+                layer,
+                patterns[order],
+                epoch,
+                filters=list(filters),
+                activation=reached[order],
+                scale=scale,
+                schedule=schedule,
+            )
+        )
+        side = -(-gen.size // scale)
+        return render.grid_pixels(len(filters), side, side) * 3
+
+    def close(self) -> None:
+        """Writes everything queued and closes the event file."""
+        self.worker.close()
