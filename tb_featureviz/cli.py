@@ -1,4 +1,4 @@
-"""The ``featureviz`` command: ``train``, ``demo``, ``export`` and ``make-data``.
+"""The ``featureviz`` command: ``train``, ``demo``, ``watch``, ``export`` and ``make-data``.
 
 ``featureviz demo`` trains the reference CNN in a child process and serves TensorBoard with the
 featureviz plugin on 127.0.0.1 in this one, so the page fills in epoch by epoch. Ctrl-C stops both.
@@ -90,6 +90,67 @@ def run_make_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_watch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint_dir", help="where ModelCheckpoint saves ckpt-{epoch:03d}.keras files")
+    parser.add_argument("--logdir", required=True, help="the run directory (the callback's log_dir), e.g. runs/exp1")
+    parser.add_argument("--probes", help="probe images: .npy [N, H, W, C] or .npz with images, labels, class_names")
+    parser.add_argument("--once", action="store_true", help="process the checkpoints there now and exit")
+    parser.add_argument("--poll", type=float, default=10.0, help="seconds between looks for new checkpoints")
+    parser.add_argument("--class-names", help="comma-separated class names")
+    # Unset options are the training callback's (recorded in the run), else the callback's defaults.
+    parser.add_argument("--max-filters", type=int, default=None, help="filters per pass of a layer (default 128)")
+    parser.add_argument("--filter-steps", type=int, default=None, help="gradient-ascent steps of filter patterns")
+    parser.add_argument("--no-filters", action="store_true", help="no filter patterns")
+    parser.add_argument("--max-grid-pixels", type=int, default=None, help="reduce grids past this many pixels")
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """``featureviz watch``: summaries from checkpoints, on this machine instead of the training one."""
+    import logging
+
+    from tb_featureviz.watch import load_probes_file, watch
+
+    logging.basicConfig(level=logging.WARNING, format="featureviz watch: %(message)s")
+    try:
+        overrides = {
+            "max_filters": args.max_filters,
+            "filter_steps": args.filter_steps,
+            "filter_patterns": False if args.no_filters else None,
+            "max_grid_pixels": args.max_grid_pixels,
+        }
+        probes = labels = names = None
+        if args.probes:
+            probes, labels, names = load_probes_file(args.probes)
+        if args.class_names:
+            names = [n.strip() for n in args.class_names.split(",")]
+
+        def report(step: int, path: str, seconds: float) -> None:
+            print(f"featureviz watch: step {step} from {path} in {seconds:.1f} s", flush=True)
+
+        print(f"featureviz watch: {args.checkpoint_dir} -> {args.logdir}/featureviz", flush=True)
+        steps, skipped = watch(
+            args.checkpoint_dir,
+            args.logdir,
+            probes=probes,
+            labels=labels,
+            class_names=names,
+            overrides=overrides,
+            once=args.once,
+            poll_seconds=args.poll,
+            on_step=report,
+        )
+    except (ValueError, TypeError) as e:
+        print(f"featureviz watch: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    print(f"featureviz watch: wrote {len(steps)} step(s): {steps}", flush=True)
+    if skipped:
+        print(f"featureviz watch: could not read {len(skipped)} checkpoint(s): {', '.join(skipped)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``featureviz`` argument parser."""
     from tb_featureviz import __version__
@@ -107,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(p_train)
     p_demo = sub.add_parser("demo", help="train in the background and watch it live in TensorBoard")
     _add_demo_arguments(p_demo)
+    p_watch = sub.add_parser("watch", help="draw featureviz summaries from checkpoints, off the training machine")
+    _add_watch_arguments(p_watch)
     p_data = sub.add_parser("make-data", help="write the embedded synthetic set as a folder of JPEGs")
     p_data.add_argument("dir")
     p_data.add_argument("--train", type=int, default=200)
@@ -129,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tb_featureviz.trainer.train import run_train
 
         return run_train(args)
+    if args.command == "watch":
+        return run_watch(args)
     from tb_featureviz.export.cli import run_export, use_tensorboard_stub
 
     if args.command == "demo":

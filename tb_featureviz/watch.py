@@ -1,0 +1,282 @@
+"""``featureviz watch``: the sidecar. Draws featureviz summaries from checkpoints, off the training machine.
+
+The training job saves checkpoints with ``keras.callbacks.ModelCheckpoint(".../ckpt-{epoch:03d}.keras")``
+and, optionally, runs ``FeatureVizCallback(log_dir, visualize=False)``, which writes only what needs the
+training loop: the epoch's loss and metrics, the probe images and the run facts, to
+``<log_dir>/featureviz-source`` (the probes exactly, as ``probes.npz``). ``watch`` follows the checkpoint
+directory, loads each new checkpoint's weights, and writes to ``<log_dir>/featureviz`` what the callback
+would have written for those weights with an unlimited budget: the same tags, the same PNGs, at the same
+step. Keras formats ``{epoch}`` as the 0-based epoch index plus 1, so ``ckpt-003.keras`` is step 2.
+
+It only reads files (through ``tf.io.gfile``: local paths, a shared file system, ``gs://``, ``s3://``).
+A checkpoint that is still being written is skipped and retried; steps already in the run are not redone.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import posixpath
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_file_loader
+
+from tb_featureviz import metadata
+from tb_featureviz.plan import Budget
+from tb_featureviz.visualizer import Options, Visualizer
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SOURCE_SUBDIR",
+    "Source",
+    "checkpoint_step",
+    "find_checkpoints",
+    "read_source",
+    "watch",
+    "write_probes_file",
+]
+
+SOURCE_SUBDIR = "featureviz-source"
+"""Where ``FeatureVizCallback(visualize=False)`` writes what ``watch`` needs from the training loop."""
+PROBES_FILE = "probes.npz"
+
+_NUMBER = re.compile(r"(\d+)")
+
+
+def checkpoint_step(path: str) -> int | None:
+    """The step of a checkpoint file: the last number in its name minus one (Keras' ``{epoch}`` is 1-based).
+
+    Example:
+        >>> checkpoint_step("ckpts/ckpt-003.keras")
+        2
+        >>> checkpoint_step("model.keras") is None
+        True
+    """
+    name = posixpath.basename(path.replace(os.sep, "/"))
+    if not name.endswith(".keras"):
+        return None
+    numbers = _NUMBER.findall(name[: -len(".keras")])
+    if not numbers:
+        return None
+    return int(numbers[-1]) - 1
+
+
+def find_checkpoints(directory: str) -> list[tuple[int, str]]:
+    """``(step, path)`` of every numbered ``*.keras`` file in ``directory``, by step."""
+    found = []
+    for path in tf.io.gfile.glob(posixpath.join(directory, "*.keras")):
+        step = checkpoint_step(path)
+        if step is not None and step >= 0:
+            found.append((step, path))
+    return sorted(found)
+
+
+def write_probes_file(source_dir: str, images: np.ndarray, labels: np.ndarray | None, class_names: Any) -> None:
+    """Writes the exact probe images (and labels, class names) as ``probes.npz`` in ``source_dir``."""
+    buffer = io.BytesIO()
+    arrays: dict[str, Any] = {"images": np.asarray(images, np.float32)}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels, np.int64)
+    if class_names:
+        arrays["class_names"] = np.asarray(list(class_names), dtype=str)
+    np.savez(buffer, **arrays)
+    tf.io.gfile.makedirs(source_dir)
+    tmp = posixpath.join(source_dir, PROBES_FILE + ".tmp")
+    with tf.io.gfile.GFile(tmp, "wb") as f:
+        f.write(buffer.getvalue())
+    tf.io.gfile.rename(tmp, posixpath.join(source_dir, PROBES_FILE), overwrite=True)
+
+
+def load_probes_file(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Reads probes from ``.npz`` (``images``, optional ``labels``, ``class_names``) or ``.npy`` (images).
+
+    Raises:
+        ValueError: the file holds no ``[N, H, W, C]`` images.
+    """
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    try:
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"Cannot read probes from {path!r}: {e}") from e
+    if isinstance(loaded, np.ndarray):
+        images, labels, names = loaded, None, None
+    else:
+        if "images" not in loaded:
+            raise ValueError(f"{path!r} has no 'images' array. Found: {sorted(loaded.keys())}")
+        images = loaded["images"]
+        labels = loaded.get("labels")
+        names = [str(s) for s in loaded["class_names"]] if "class_names" in loaded else None
+    if images.ndim != 4:
+        raise ValueError(f"Probe images in {path!r} must be [N, H, W, C]. Received shape {images.shape}")
+    return images.astype(np.float32), labels, names
+
+
+@dataclass
+class Source:
+    """What the training loop wrote for the sidecar (``FeatureVizCallback(visualize=False)``)."""
+
+    images: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    class_names: list[str] | None = None
+    logs: dict[int, dict[str, float]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    """The callback's options (``Options.to_json``), from its ``run_info``."""
+
+
+def _event_files(directory: str) -> list[str]:
+    return sorted(tf.io.gfile.glob(posixpath.join(directory, "events.out.tfevents.*")))
+
+
+def read_source(log_dir: str) -> Source:
+    """Reads ``<log_dir>/featureviz-source``: the exact probes and the epoch logs (empty if absent)."""
+    source_dir = posixpath.join(log_dir, SOURCE_SUBDIR)
+    out = Source()
+    probes = posixpath.join(source_dir, PROBES_FILE)
+    if tf.io.gfile.exists(probes):
+        out.images, out.labels, out.class_names = load_probes_file(probes)
+    for path in _event_files(source_dir):
+        for event in event_file_loader.EventFileLoader(path).Load():
+            for value in event.summary.value:
+                if value.tag.startswith("epoch_"):
+                    number = float(tf.make_ndarray(value.tensor))
+                    out.logs.setdefault(int(event.step), {})[value.tag[len("epoch_") :]] = number
+                elif value.tag == "run_info":
+                    blob = tf.make_ndarray(value.tensor).reshape(-1)[0]
+                    out.options = dict(metadata.decode_record(blob).get("featureviz_options") or {})
+    return out
+
+
+def written_steps(log_dir: str) -> set[int]:
+    """Steps that already have a ``plan`` record in ``<log_dir>/featureviz`` (done by a callback or a watch)."""
+    steps: set[int] = set()
+    for path in _event_files(posixpath.join(log_dir, metadata.RUN_SUBDIR)):
+        for event in event_file_loader.EventFileLoader(path).Load():
+            if any(v.tag == "plan" for v in event.summary.value):
+                steps.add(int(event.step))
+    return steps
+
+
+def _readable(path: str, sizes: dict[str, int]) -> bool:
+    """A checkpoint is read once its size is the same at two looks (a writer may still be at it)."""
+    try:
+        size = tf.io.gfile.stat(path).length
+    except tf.errors.OpError:
+        return False
+    stable = sizes.get(path) == size
+    sizes[path] = size
+    return stable
+
+
+def watch(
+    checkpoint_dir: str,
+    log_dir: str,
+    *,
+    probes: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    options: Options | None = None,
+    overrides: dict[str, Any] | None = None,
+    once: bool = False,
+    poll_seconds: float = 10.0,
+    retries: int = 3,
+    on_step: Callable[[int, str, float], None] | None = None,
+) -> tuple[list[int], list[str]]:
+    """Writes featureviz summaries for every checkpoint in ``checkpoint_dir``, now and (unless ``once``) as
+    new ones appear.
+
+    Args:
+        checkpoint_dir: Where ``ModelCheckpoint`` saves ``*.keras`` files with the epoch in their name.
+        log_dir: The run directory (the callback's ``log_dir``); summaries go to ``<log_dir>/featureviz``.
+        probes: ``[N, H, W, C]`` probe images; ``None`` for the ones the callback saved in
+            ``<log_dir>/featureviz-source``.
+        labels: Their true classes, if known (default: the saved ones).
+        class_names: Names of the classes (default: the saved ones).
+        options: What to draw; default the callback's defaults with an unlimited budget. The options a
+            ``FeatureVizCallback(visualize=False)`` recorded in the run replace these, so the sidecar draws
+            what that callback would have drawn.
+        overrides: Options to use whatever the callback recorded (``{"max_filters": 16}``).
+        once: Process the checkpoints there now and return, instead of following the directory.
+        poll_seconds: How often to look for new checkpoints.
+        retries: With ``once``, how many more looks a checkpoint that cannot be read yet gets.
+        on_step: Called with ``(step, path, seconds)`` after each checkpoint.
+
+    Returns:
+        ``(steps written, paths skipped)``: skipped are checkpoints that could not be read (``once`` only).
+
+    Raises:
+        ValueError: there are no probes, or they do not fit the model.
+    """
+    options = options or Options(budget=Budget(fraction=None))
+    source = read_source(log_dir)
+    if class_names is not None:
+        overrides = dict(overrides or {}, class_names=list(class_names))
+    if probes is None:
+        probes = source.images
+        labels = source.labels if labels is None else labels
+    if probes is None:
+        raise ValueError(
+            f"No probe images: pass --probes FILE.npy, or train with FeatureVizCallback(log_dir, visualize=False), "
+            f"which saves them to {posixpath.join(log_dir, SOURCE_SUBDIR, PROBES_FILE)}."
+        )
+    if class_names is None and source.class_names and not source.options.get("class_names"):
+        overrides = dict(overrides or {}, class_names=list(source.class_names))
+    options = options.updated(source.options, **(overrides or {}))
+    viz = Visualizer(posixpath.join(log_dir, metadata.RUN_SUBDIR), options)
+    done = written_steps(log_dir)
+    written: list[int] = []
+    failures: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    model: keras.Model | None = None
+    try:
+        while True:
+            pending = [(s, p) for s, p in find_checkpoints(checkpoint_dir) if s not in done]
+            for step, path in pending:
+                if not _readable(path, sizes) and not (once and failures.get(path, 0) >= retries):
+                    failures[path] = failures.get(path, 0) + 1
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    model = _load(path, model)
+                except Exception as e:  # half-written or unreadable: try again at the next look
+                    failures[path] = failures.get(path, 0) + 1
+                    logger.warning("featureviz watch: cannot read %s yet (%s); will retry", path, e)
+                    sizes.pop(path, None)
+                    continue
+                if viz.model is not model:
+                    viz.bind(model)
+                    viz.set_probes(probes, labels)
+                viz.visualize(step, train_seconds=0.0, logs=source.logs.get(step), last=False)
+                viz.worker.drain()
+                done.add(step)
+                written.append(step)
+                if on_step is not None:
+                    on_step(step, path, time.perf_counter() - t0)
+            waiting = [p for s, p in find_checkpoints(checkpoint_dir) if s not in done]
+            if once and (not waiting or all(failures.get(p, 0) > retries for p in waiting)):
+                return written, waiting
+            time.sleep(1.0 if once else poll_seconds)
+            if not once:
+                source = read_source(log_dir)  # the epoch logs grow as training goes on
+    finally:
+        viz.close()
+
+
+def _load(path: str, model: keras.Model | None) -> keras.Model:
+    """The checkpoint's model: its weights loaded into ``model`` where the architecture matches."""
+    if model is not None:
+        try:
+            model.load_weights(path)
+            return model
+        except Exception:  # another architecture, or a half-written file: load it whole below
+            logger.debug("load_weights(%s) failed; loading the whole model", path, exc_info=True)
+    return keras.saving.load_model(path, compile=False)
