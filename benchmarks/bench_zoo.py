@@ -1,0 +1,197 @@
+"""The callback's cost on real architectures: share of training time, bytes per epoch, set_model, sidecar.
+
+For each model (keras.applications ResNet50, MobileNetV2 and EfficientNetB0 at 224x224 with
+``weights=None``, and the tutorial CNN at 150x150) on the embedded synthetic set, in this one process:
+trainings without and with ``FeatureVizCallback`` at its defaults (4 probes, ``budget=0.05``) alternate
+(without, with, with, without, ...), so a drift in machine load hits both alike. Then the final weights
+are saved as two checkpoints and ``featureviz watch --once`` draws them (the sidecar, unlimited budget).
+
+    python benchmarks/bench_zoo.py [--models resnet50,mobilenetv2,efficientnetb0,cnn] [--epochs 4]
+                                   [--train-images 256] [--repeats 2]
+
+Printed per model: the callback's share of training time from the wall clock ((with - without) / without)
+and from the time inside its hooks (hook seconds / (with - hook seconds)), featureviz event bytes per
+logged epoch (mean and largest), ``set_model`` seconds, the layers and filters it drew, and the sidecar's
+seconds per checkpoint (all stage layers, every filter pass: on a CPU the filter patterns of a 224x224
+network are most of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tb_featureviz import FeatureVizCallback  # noqa: E402
+from tb_featureviz.trainer.data import synthetic_datasets  # noqa: E402
+from tb_featureviz.trainer.model import build_cnn, compile_like_tutorial  # noqa: E402
+from tb_featureviz.watch import watch  # noqa: E402
+
+
+def _app(factory: Callable[..., keras.Model]) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        model = factory(weights=None, input_shape=(224, 224, 3), classes=2)
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss="sparse_categorical_crossentropy")
+        return model
+
+    return build
+
+
+MODELS: dict[str, tuple[Callable[[], keras.Model], int, int]] = {
+    # name: (build, input size, batch size)
+    "resnet50": (_app(keras.applications.ResNet50), 224, 16),
+    "mobilenetv2": (_app(keras.applications.MobileNetV2), 224, 16),
+    "efficientnetb0": (_app(keras.applications.EfficientNetB0), 224, 16),
+    "cnn": (lambda: compile_like_tutorial(build_cnn()), 150, 20),
+}
+
+
+def datasets(name: str, train_images: int) -> tuple[tf.data.Dataset, tf.data.Dataset, list[str]]:
+    _, size, batch = MODELS[name]
+    train_ds, val_ds, names = synthetic_datasets(train=train_images, validation=64, size=size, batch_size=batch, seed=0)
+    if name != "cnn":  # two-class softmax heads: integer labels
+        train_ds, val_ds = (
+            ds.map(lambda x, y: (x, tf.cast(tf.reshape(y, [-1]), tf.int32))) for ds in (train_ds, val_ds)
+        )
+    return train_ds, val_ds, names
+
+
+def timed_fit(name: str, log_dir: str, epochs: int, train_images: int, with_featureviz: bool) -> dict[str, Any]:
+    keras.utils.set_random_seed(0)
+    train_ds, val_ds, names = datasets(name, train_images)
+    model = MODELS[name][0]()
+    model.fit(train_ds.take(2), epochs=1, verbose=0)  # trace the train step outside the timing
+    callbacks: list[keras.callbacks.Callback] = []
+    out: dict[str, Any] = {}
+    cb = None
+    if with_featureviz:
+        cb = FeatureVizCallback(log_dir, validation_data=val_ds, class_names=names)
+        t0 = time.perf_counter()
+        cb.set_model(model)
+        out["set_model"] = time.perf_counter() - t0
+        callbacks.append(cb)
+    t0 = time.perf_counter()
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0)
+    out["seconds"] = time.perf_counter() - t0
+    out["model"] = model
+    if cb is not None:
+        out["hook"] = cb.hook_seconds
+        out["plans"] = read_plans(log_dir)
+        files = glob.glob(os.path.join(log_dir, "featureviz", "events.out.tfevents.*"))
+        out["bytes"] = sum(os.path.getsize(f) for f in files)
+        out["written"] = cb.written_epochs
+    return out
+
+
+def read_plans(log_dir: str) -> list[dict[str, Any]]:
+    from tensorboard.backend.event_processing import event_file_loader
+
+    plans = []
+    for path in sorted(glob.glob(os.path.join(log_dir, "featureviz", "events.out.tfevents.*"))):
+        for event in event_file_loader.EventFileLoader(path).Load():
+            for value in event.summary.value:
+                if value.tag == "plan":
+                    plans.append(json.loads(tf.make_ndarray(value.tensor).reshape(-1)[0]))
+    return plans
+
+
+def epoch_bytes(log_dir: str) -> dict[int, int]:
+    """Serialized bytes of each step's featureviz events."""
+    from tensorboard.backend.event_processing import event_file_loader
+
+    sizes: dict[int, int] = {}
+    for path in glob.glob(os.path.join(log_dir, "featureviz", "events.out.tfevents.*")):
+        for event in event_file_loader.EventFileLoader(path).Load():
+            sizes[event.step] = sizes.get(event.step, 0) + event.ByteSize()
+    return sizes
+
+
+def sidecar(name: str, model: keras.Model, tmp: str) -> tuple[list[float], dict[str, float]]:
+    """``watch --once`` over one checkpoint of the final weights: seconds, and seconds per task."""
+    ckpts = os.path.join(tmp, f"{name}-ckpts")
+    os.makedirs(ckpts, exist_ok=True)
+    model.save(os.path.join(ckpts, "ckpt-001.keras"))
+    times: list[float] = []
+    _, val_ds, names = datasets(name, 32)
+    from tb_featureviz.probes import select_probes
+
+    images, labels = select_probes(val_ds, 4)
+    watch(
+        ckpts,
+        os.path.join(tmp, f"{name}-sidecar"),
+        probes=images,
+        labels=labels,
+        class_names=names,
+        once=True,
+        on_step=lambda step, path, seconds: times.append(seconds),
+    )
+    plans = read_plans(os.path.join(tmp, f"{name}-sidecar"))
+    return times, plans[-1]["epoch_costs"] if plans else {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="resnet50,mobilenetv2,efficientnetb0,cnn")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--train-images", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=2, help="trainings of each kind, alternating")
+    parser.add_argument("--no-sidecar", action="store_true")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, {args.epochs} epochs of {args.train_images} images, 4 probes, callback defaults")
+    for name in args.models.split(","):
+        base: list[float] = []
+        runs: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(2 * args.repeats):
+                with_fv = i % 4 in (1, 2)
+                log_dir = os.path.join(tmp, f"{name}{i}")
+                out = timed_fit(name, log_dir, args.epochs, args.train_images, with_fv)
+                (runs if with_fv else base).append(out) if with_fv else base.append(out["seconds"])
+                if with_fv:
+                    out["epoch_bytes"] = epoch_bytes(log_dir)
+                print(f"  {name} {'with' if with_fv else 'without'}: {out['seconds']:.1f} s", flush=True)
+            side, side_costs = ([], {}) if args.no_sidecar else sidecar(name, runs[-1]["model"], tmp)
+        b = sum(base) / len(base)
+        w = sum(r["seconds"] for r in runs) / len(runs)
+        hook = sum(r["hook"] for r in runs) / len(runs)
+        per_epoch = [v for r in runs for v in r["epoch_bytes"].values()]
+        plans = runs[0]["plans"]
+        filters: dict[str, list[str]] = {}
+        for p in plans:
+            for layer, f in p["filters"].items():
+                filters.setdefault(layer, []).append(f"e{p['epoch']}:{f['window'][0]}-{f['window'][1]}/{f['of']}")
+        print(f"{name}:")
+        print(f"  training without {b:.1f} s, with {w:.1f} s (means of {len(base)} and {len(runs)})")
+        print(f"  share from wall clock ((with - without) / without): {(w - b) / b:.3f}")
+        print(f"  share from the hooks (hook / (with - hook)): {hook / (w - hook):.3f} ({hook:.2f} s in hooks)")
+        print(
+            f"  bytes per logged epoch: mean {sum(per_epoch) / len(per_epoch) / 1e6:.3f} MB, max {max(per_epoch) / 1e6:.3f} MB"
+        )
+        print(f"  set_model: {max(r['set_model'] for r in runs):.2f} s")
+        print(f"  layers: {', '.join(plans[-1]['activations'])}")
+        grids = {k: v for k, v in plans[-1]["grids"].items() if v["channels"] is not None or v["scale"] > 1}
+        print(f"  reduced grids: {grids or 'none'}")
+        print(f"  filter passes: {filters or 'none'}")
+        skipped = plans[-1]["skipped"]
+        if skipped:
+            print(f"  skipped at the last epoch: {skipped}")
+        if side:
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in side_costs.items())
+            print(f"  sidecar (watch --once, unlimited budget): {side[0]:.1f} s per checkpoint ({parts})")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
