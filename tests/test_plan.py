@@ -64,7 +64,7 @@ def test_rotation_draws_fixed_subset_every_pass_and_covers_every_filter():
     seen: set[int] = set()
     windows = []
     for _ in range(rot.windows):
-        filters, window, following = rot.take()
+        filters, window, _following = rot.take()
         assert filters[:16] == rot.fixed and len(filters) == 16 + 64  # a constant tile count
         seen.update(filters[16:])
         windows.append(window)

@@ -91,7 +91,7 @@ def test_half_written_checkpoint_is_skipped_and_retried_never_a_crash(tmp_path, 
 
 def test_probes_from_a_file_and_clear_errors(tmp_path, capsys):
     train_with_checkpoints(tmp_path, epochs=1)
-    x, y = tiny_data()
+    x, _y = tiny_data()
     np.save(tmp_path / "probes.npy", x[5:7])
     code = cli.main(
         [
