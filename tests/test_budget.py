@@ -136,11 +136,17 @@ def test_an_error_in_the_callbacks_own_work_never_stops_training(tmp_path, caplo
     assert "epoch 0 could not be visualised" in caplog.text
 
 
-KILL_SCRIPT = textwrap.dedent(
+TRAIN_SCRIPT = textwrap.dedent(
     """
     import logging, sys
     import keras, numpy as np
     from tb_featureviz import FeatureVizCallback
+
+    class Boom(keras.callbacks.Callback):  # "crash": raise out of fit at epoch 3
+        def on_epoch_end(self, epoch, logs=None):
+            if sys.argv[2] == "crash" and epoch == 3:
+                raise RuntimeError("boom")
+
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="c1"),
@@ -148,18 +154,21 @@ KILL_SCRIPT = textwrap.dedent(
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
     x = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 3)).astype("float32")
     model.fit(x, np.arange(8) % 2, epochs=10000, verbose=0,
-              callbacks=[FeatureVizCallback(sys.argv[1], x[:2], filter_patterns=False)])
+              callbacks=[FeatureVizCallback(sys.argv[1], x[:2], filter_patterns=False), Boom()])
     """
 )
 
 
-def test_every_epoch_reported_written_survives_sigkill(tmp_path):
+def _train_command(tmp_path, mode: str) -> tuple[list[str], dict[str, str]]:
     script = tmp_path / "train.py"
-    script.write_text(KILL_SCRIPT)
+    script.write_text(TRAIN_SCRIPT)
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path / "run")], stdout=subprocess.PIPE, text=True, env=env
-    )
+    return [sys.executable, str(script), str(tmp_path / "run"), mode], env
+
+
+def test_every_epoch_reported_written_survives_sigkill(tmp_path):
+    command, env = _train_command(tmp_path, "forever")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     reported: list[int] = []
     try:
         assert proc.stdout is not None
@@ -180,36 +189,10 @@ def test_every_epoch_reported_written_survives_sigkill(tmp_path):
         assert render.decode_png(blobs[1]).shape == (1 * 14, 4 * 14 + 3)
 
 
-CRASH_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import keras, numpy as np
-    from tb_featureviz import FeatureVizCallback
-
-    class Boom(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 3:
-                raise RuntimeError("boom")
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="c1"),
-                              keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
-    x = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 3)).astype("float32")
-    model.fit(x, np.arange(8) % 2, epochs=10, verbose=0,
-              callbacks=[FeatureVizCallback(sys.argv[1], x[:2], filter_patterns=False), Boom()])
-    """
-)
-
-
 def test_an_exception_out_of_fit_still_writes_every_queued_epoch_before_the_process_exits(tmp_path):
     """on_train_end never runs; the worker thread finishes the queue, then lets the interpreter exit."""
-    script = tmp_path / "crash.py"
-    script.write_text(CRASH_SCRIPT)
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=300
-    )
+    command, env = _train_command(tmp_path, "crash")
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 1 and "RuntimeError: boom" in proc.stderr
     run = read_run(tmp_path / "run" / "featureviz")
     assert set(run["activations/c1"].values) == set(run["plan"].values) == {0, 1, 2, 3}
