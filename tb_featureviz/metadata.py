@@ -49,7 +49,18 @@ Tags and their blob sequences:
     the first logged epoch only. Record: ``{"labels": [int, ...] | null, "class_names": [...] | null}``.
 ``run_info``
     ``[record]``: written at the first logged epoch. Record: model name, text summary, parameter
-    count, input shape, optimizer config, user hyper-parameters, start time (ISO 8601), class names.
+    count, input shape, optimizer config, user hyper-parameters, start time (ISO 8601), class names, and
+    ``featureviz_options`` (what the callback was asked to draw; ``featureviz watch`` reuses them).
+``plan``
+    ``[record]`` at every logged epoch: what the planner drew and why (``tb_featureviz.plan``)::
+
+        {"epoch": 3, "activations": [layer, ...], "gradcam": layer | null,
+         "grids": {layer: {"channels": n | null, "scale": s}},
+         "filters": {layer: {"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e}},
+         "skipped": {layer: reason}, "epoch_costs": {task: seconds}, "hook_seconds": s,
+         "budget": {"fraction": f | null, "seconds_per_epoch": s | null}, "train_seconds": s,
+         "spent_seconds": s, "allowed_seconds": s | null, "room_seconds": s | null, "over_budget": bool,
+         "costs": {task: seconds}}
 
 Scalars (ordinary ``tf.summary.scalar``, read by TensorBoard's scalars plugin) in the same run:
 ``epoch_<metric>`` and ``epoch_val_<metric>`` (the epoch logs, so curves exist without Keras'
