@@ -280,13 +280,14 @@ function wireControls() {
 // ---------------------------------------------------------------------------------------------------
 // Export: the current view as a downloaded file (GET export, tb_featureviz/export/http.py)
 
-/** The open channel of the view, when a grid tile is drilled down (not for Grad-CAM). */
+/**
+ * The open channel (activations) or filter (filters) of the view, when a panel shows its tile drilled
+ * down at this epoch (not for Grad-CAM).
+ */
 function openChannel() {
   const s = app.store.get();
   if (s.channel === null || s.kind === 'gradcam') return null;
-  const counts = selectedRuns().map((r) => entryFor(runInfo(r), s.kind, s.layer)).filter((e) => e && e.layout)
-    .map((e) => e.layout.count);
-  return counts.length && counts.some((n) => s.channel < n) ? s.channel : null;
+  return selectedRuns().some((r) => (app.panels.get(r) || {}).channelShown === s.channel) ? s.channel : null;
 }
 
 /** The integer zoom the view is drawn at (the first panel's canvas), for PNG/GIF `scale`. */
@@ -584,7 +585,9 @@ function zoomFactor(naturalWidth, available) {
 
 function applyZoom(canvas) {
   const box = canvas.closest('.grid-scroll') || canvas.parentElement;
-  const available = Math.max(64, (box ? box.clientWidth : 400) - 2);
+  const style = box ? getComputedStyle(box) : null;
+  const padding = style ? (parseFloat(style.paddingLeft) || 0) + (parseFloat(style.paddingRight) || 0) : 0;
+  const available = Math.max(64, (box ? box.clientWidth - padding : 400) - 2);
   const maxFit = Number(canvas.dataset.maxFit || 0);
   let k = zoomFactor(canvas.width, available);
   if (app.store.get().zoom === 'fit' && maxFit) k = Math.min(k, maxFit);
@@ -653,6 +656,7 @@ async function updatePanel(run) {
   const info = runInfo(run);
   const epoch = currentEpoch();
   p.element.dataset.epoch = epoch === null ? '' : String(epoch);
+  p.channelShown = null;
   const show = (nodes, sub, detail = []) => {
     if (stale()) return;
     p.subtitle.textContent = sub;
@@ -718,12 +722,75 @@ function placeBox(box, canvas, layout, k) {
   box.style.height = `${(hgt / canvas.height) * 100}%`;
 }
 
-function tileName(kind, record, k) {
-  if (kind === 'filters') {
-    const f = record && record.filters ? record.filters[k] : k;
-    return `Filter ${f}`;
+// Tile k of a grid shows channel record.channels[k] of a reduced activation grid (channel k without
+// that list), and filter record.filters[k] of a filter grid. The view state's `channel` holds that
+// channel or filter index, never a tile position: it names the same channel at every epoch, under a
+// filter rotation too, and is what the export's `channel` means.
+
+function tileList(kind, record) {
+  const list = kind === 'filters' ? record && record.filters : record && record.channels;
+  return Array.isArray(list) ? list : null;
+}
+
+/** The channel (activations) or filter (filters) that tile `k` shows. */
+function tileChannel(kind, record, k) {
+  const list = tileList(kind, record);
+  return list && list[k] !== undefined ? Number(list[k]) : k;
+}
+
+/** The tile that shows channel or filter `c`, or null when this record's grid does not draw it. */
+function tileOf(kind, record, c, count) {
+  if (c === null || c === undefined) return null;
+  const list = tileList(kind, record);
+  if (list) {
+    const k = list.findIndex((v) => Number(v) === c);
+    return k < 0 || k >= count ? null : k;
   }
-  return `Channel ${k}`;
+  return c < count ? c : null;
+}
+
+function tileName(kind, record, k) {
+  return `${kind === 'filters' ? 'Filter' : 'Channel'} ${tileChannel(kind, record, k)}`;
+}
+
+const span = (pair) => `${pair[0]}–${pair[1]}`;
+
+/** ", tiles 8×8 of 30×30 (1/4)" for tiles shrunk `scale` times from `h`×`w`, else ''. */
+function shrinkText(scale, layout, h, w) {
+  if (!(scale > 1) || !layout) return '';
+  const of = h && w ? ` of ${w}×${h}` : '';
+  return `, tiles ${layout.tile_width}×${layout.tile_height}${of} (1/${scale})`;
+}
+
+/** Whether a filter schedule draws a window of the layer's filters rather than all of them. */
+function rotating(schedule) {
+  return Boolean(schedule && Array.isArray(schedule.window) && schedule.of &&
+    !(schedule.window[0] <= 0 && schedule.window[1] >= schedule.of - 1));
+}
+
+/**
+ * What a grid shows: "400 of 512 channels (most variable), tiles 8×8 of 30×30 (1/4)" for a reduced
+ * activation grid, "filters 0–127 of 512 (+16 fixed), next 128–255 at epoch 10" under a filter rotation.
+ */
+function gridSummary(kind, record, layout, count) {
+  if (kind === 'filters') {
+    const sch = record.schedule;
+    let text = `${count} filters`;
+    if (rotating(sch)) {
+      text = `filters ${span(sch.window)} of ${sch.of}${sch.fixed ? ` (+${sch.fixed} fixed)` : ''}`;
+      if (Array.isArray(sch.next)) {
+        const when = sch.next_epoch === null || sch.next_epoch === undefined ? 'when the budget has room' : `at epoch ${sch.next_epoch}`;
+        text += `, next ${span(sch.next)} ${when}`;
+      }
+    }
+    return text + shrinkText(record.scale, layout, record.size, record.size);
+  }
+  const shape = record.shape || [];
+  const total = shape.length === 3 ? shape[2] : count;
+  const list = tileList(kind, record);
+  const shown = list ? list.length : count;
+  const text = list && shown < total ? `${shown} of ${total} channels (most variable)` : `${shown} channels`;
+  return text + shrinkText(record.scale, layout, shape[0], shape[1]);
 }
 
 async function showGrid(p, run, info, entry, epoch, show, stale) {
@@ -752,15 +819,21 @@ async function showGrid(p, run, info, entry, epoch, show, stale) {
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `${views.KIND_LABELS[s.kind]} of ${entry.layer}, epoch ${epoch}: ${count} ${noun}s. ` +
     `Arrow keys choose a ${noun}, Enter opens it.`);
-  const dead = new Set(record.dead || []);
-  const captionBits = [`${count} ${noun}s`, `${img.naturalWidth}×${img.naturalHeight} px`];
-  if (dead.size) captionBits.push(`${dead.size} dead (all zero)`);
+  const dead = new Set(s.kind === 'activations' ? record.dead || [] : []);
+  const isDead = (k) => dead.has(tileChannel(s.kind, record, k));
+  const captionBits = [gridSummary(s.kind, record, layout, count), `${img.naturalWidth}×${img.naturalHeight} px`];
+  if (dead.size) {
+    const list = tileList(s.kind, record);
+    const shown = list ? list.filter((c) => dead.has(c)).length : dead.size;
+    captionBits.push(`${dead.size} dead (all zero)${shown < dead.size ? `, ${shown || 'none'} shown` : ''}`);
+  }
   if (s.kind === 'activations') captionBits.push(`probe #${s.probe + 1}`);
   const fig = views.gridFigure(canvas, captionBits.join(' · '));
+  const openTile = layout ? tileOf(s.kind, record, s.channel, count) : null;
   if (layout) {
-    let focusK = s.channel !== null && s.channel < count ? s.channel : 0;
-    placeBox(fig.highlight, canvas, layout, s.channel);
-    const pick = (k) => app.store.set({channel: k});
+    let focusK = openTile !== null ? openTile : 0;
+    placeBox(fig.highlight, canvas, layout, openTile);
+    const pick = (k) => app.store.set({channel: tileChannel(s.kind, record, k)});
     canvas.addEventListener('click', (event) => {
       const r = canvas.getBoundingClientRect();
       const x = ((event.clientX - r.left) / r.width) * canvas.width;
@@ -772,7 +845,7 @@ async function showGrid(p, run, info, entry, epoch, show, stale) {
       const r = canvas.getBoundingClientRect();
       const k = tileAt(layout, ((event.clientX - r.left) / r.width) * canvas.width,
         ((event.clientY - r.top) / r.height) * canvas.height);
-      canvas.title = k === null ? '' : `${tileName(s.kind, record, k)}${dead.has(k) ? ' (dead)' : ''} — click to enlarge`;
+      canvas.title = k === null ? '' : `${tileName(s.kind, record, k)}${isDead(k) ? ' (dead)' : ''} — click to enlarge`;
       canvas.style.cursor = k === null ? 'default' : 'pointer';
     });
     canvas.addEventListener('focus', () => placeBox(fig.focus, canvas, layout, focusK));
@@ -793,46 +866,77 @@ async function showGrid(p, run, info, entry, epoch, show, stale) {
     });
   }
   const detail = [];
-  if (layout && s.channel !== null && s.channel < count) {
-    detail.push(buildDrilldown(run, entry, epoch, record, img, imageIndex));
+  if (layout && s.channel !== null && (openTile !== null || s.kind === 'filters' || tileList(s.kind, record))) {
+    detail.push(buildDrilldown(run, entry, epoch, record, img, imageIndex, openTile));
   }
   show([fig.element], `${entry.layer} · epoch ${epoch}`, detail);
   applyZoom(canvas);
-  if (!stale()) markFirstGrid();
+  if (stale()) return;
+  p.channelShown = openTile !== null ? s.channel : null;
+  syncExport();
+  markFirstGrid();
 }
 
 function cropTile(img, layout, k, cmap) {
   return colorizedCanvas(img, cmap, tileRect(layout, k));
 }
 
-function buildDrilldown(run, entry, epoch, record, img, imageIndex) {
+/**
+ * The drill-down of channel (or filter) s.channel: the enlarged tile `tile` of this epoch's grid, or a
+ * note when this epoch's grid does not draw it, and a filmstrip of the epochs that do.
+ */
+function buildDrilldown(run, entry, epoch, record, img, imageIndex, tile) {
   const s = app.store.get();
   const layout = entry.layout;
-  const k = s.channel;
+  const channel = s.channel;
   const cmap = s.kind === 'activations' ? s.cmap : null;
-  const name = tileName(s.kind, record, k);
+  const filters = s.kind === 'filters';
+  const name = `${filters ? 'Filter' : 'Channel'} ${channel}`;
   const dd = views.drilldown(`${name} of ${entry.layer}`, () => app.store.set({channel: null}));
-  const big = cropTile(img, layout, k, cmap);
-  big.className = 'drill-canvas';
-  const bigZoom = Math.max(1, Math.floor(192 / Math.max(layout.tile_width, layout.tile_height)));
-  big.style.width = `${layout.tile_width * bigZoom}px`;
-  big.style.height = `${layout.tile_height * bigZoom}px`;
-  big.setAttribute('role', 'img');
-  big.setAttribute('aria-label', `${name} at epoch ${epoch}, enlarged ${bigZoom}×`);
-  dd.big.appendChild(big);
-  const facts = [`epoch ${epoch}`, `${layout.tile_width}×${layout.tile_height} px shown at ${bigZoom}×`];
-  if (s.kind === 'activations') {
-    facts.push(`probe #${s.probe + 1}`);
-    if ((record.dead || []).includes(k)) facts.push('dead: zero for every probe image');
-  } else if (record.activation && record.activation[k] !== undefined) {
-    facts.push(`mean activation ${Number(record.activation[k]).toPrecision(4)}`);
+  dd.element.dataset.channel = String(channel);
+  const facts = [`epoch ${epoch}`];
+  if (tile !== null) {
+    const big = cropTile(img, layout, tile, cmap);
+    big.className = 'drill-canvas';
+    const bigZoom = Math.max(1, Math.floor(192 / Math.max(layout.tile_width, layout.tile_height)));
+    big.style.width = `${layout.tile_width * bigZoom}px`;
+    big.style.height = `${layout.tile_height * bigZoom}px`;
+    big.setAttribute('role', 'img');
+    big.setAttribute('aria-label', `${name} at epoch ${epoch}, enlarged ${bigZoom}×`);
+    dd.big.appendChild(big);
+    const shape = record.shape || [];
+    const [h, w] = filters ? [record.size, record.size] : [shape[0], shape[1]];
+    const shrunk = record.scale > 1 ? ` (1/${record.scale} of ${w}×${h})` : '';
+    facts.push(`${layout.tile_width}×${layout.tile_height} px${shrunk} shown at ${bigZoom}×`);
+    if (!filters) {
+      facts.push(`probe #${s.probe + 1}`);
+      if ((record.dead || []).includes(channel)) facts.push('dead: zero for every probe image');
+    } else {
+      if (record.activation && record.activation[tile] !== undefined) {
+        facts.push(`mean activation ${Number(record.activation[tile]).toPrecision(4)}`);
+      }
+      if (record.schedule && tile < (record.schedule.fixed || 0)) facts.push('one of the fixed filters, drawn at every pass');
+    }
+  } else if (filters) {
+    const sch = record.schedule;
+    const fixed = sch && sch.fixed ? ` and ${sch.fixed} fixed ones` : '';
+    const drew = rotating(sch) ? `This epoch drew filters ${span(sch.window)} of ${sch.of}${fixed}.` : '';
+    dd.big.appendChild(views.message(`Filter ${channel} was not drawn at epoch ${epoch}`,
+      `${drew} The frames below are the epochs that drew it.`.trim()));
+  } else {
+    dd.big.appendChild(views.message(`Channel ${channel} is not in this grid`,
+      `The grid shows ${gridSummary('activations', record, layout, layout.count)}.`));
   }
   dd.info.replaceChildren(...facts.map((f) => views.h('div', {text: f})));
-  fillFilmstrip(dd.strip, run, entry, imageIndex, layout, k, cmap, epoch);
+  dd.info.hidden = tile === null;  // the note says it all
+  if (filters) fillFilterFilmstrip(dd, run, entry, layout, channel, epoch);
+  else if (tile !== null) fillFilmstrip(dd, run, entry, imageIndex, layout, tile, cmap, epoch);
+  else dd.label.hidden = true;
   return dd.element;
 }
 
-async function fillFilmstrip(strip, run, entry, imageIndex, layout, k, cmap, epoch) {
+/** The filmstrip of a tile that is the same at every epoch (activation grids: channels never move). */
+async function fillFilmstrip(dd, run, entry, imageIndex, layout, tile, cmap, epoch) {
   let steps = entry.steps;
   let urls = null;
   try {
@@ -842,12 +946,31 @@ async function fillFilmstrip(strip, run, entry, imageIndex, layout, k, cmap, epo
   } catch (e) {
     urls = null; // Fall back to one /step request per epoch.
   }
+  const items = steps.map((step, i) => ({step, url: urls ? urls[i] : null, tile}));
+  await fillFrames(dd.strip, run, entry, imageIndex, layout, cmap, epoch, items);
+}
+
+/** The filmstrip of a filter: at each epoch the tile that drew it; epochs whose rotation left it out are skipped. */
+async function fillFilterFilmstrip(dd, run, entry, layout, filter, epoch) {
+  const steps = await Promise.all(entry.steps.map((step) => fetchStep(run, entry.tag, step).catch(() => null)));
+  const items = [];
+  for (const [i, step] of entry.steps.entries()) {
+    const data = steps[i];
+    const tile = data ? tileOf('filters', data.record || {}, filter, layout.count) : null;
+    if (tile !== null && data.images[0]) items.push({step, url: data.images[0], tile});
+  }
+  const skipped = entry.steps.length - items.length;
+  if (!items.length) dd.label.textContent = `No epoch drew filter ${filter}`;
+  else if (skipped) dd.label.textContent = `Epochs that drew filter ${filter} (${items.length} of ${entry.steps.length}; click a frame to go there)`;
+  await fillFrames(dd.strip, run, entry, 0, layout, null, epoch, items);
+}
+
+/** Fills a filmstrip with one frame per item ({step, url | null, tile}): that tile of that epoch's grid. */
+async function fillFrames(strip, run, entry, imageIndex, layout, cmap, epoch, items) {
   const frameZoom = Math.max(1, Math.floor(56 / Math.max(layout.tile_width, layout.tile_height)));
-  const frames = steps.map((step, i) => {
-    const f = views.filmFrame(step, step === epoch, (e) => { togglePlay(false); setEpoch(e); });
-    f.url = urls ? urls[i] : null;
-    f.step = step;
-    return f;
+  const frames = items.map((item) => {
+    const f = views.filmFrame(item.step, item.step === epoch, (e) => { togglePlay(false); setEpoch(e); });
+    return {...f, ...item};
   });
   strip.replaceChildren(...frames.map((f) => f.element));
   const current = frames.find((f) => f.step === epoch);
@@ -862,7 +985,7 @@ async function fillFilmstrip(strip, run, entry, imageIndex, layout, k, cmap, epo
     try {
       const url = f.url || (await fetchStep(run, entry.tag, f.step)).images[imageIndex];
       const img = await loadImage(url);
-      const c = cropTile(img, layout, k, cmap);
+      const c = cropTile(img, layout, f.tile, cmap);
       c.className = 'frame-canvas';
       c.style.width = `${layout.tile_width * frameZoom}px`;
       c.style.height = `${layout.tile_height * frameZoom}px`;

@@ -21,7 +21,7 @@ export function defaultState() {
     zoom: 'fit',       // 'fit' or an integer factor as a string
     opacity: 0.5,      // Grad-CAM heatmap opacity
     follow: true,      // keep the newest epoch on show while training writes
-    channel: null,     // drilled-down tile index, or null
+    channel: null,     // drilled-down channel (activations) or filter index (filters), not a tile; or null
   };
 }
 

@@ -225,18 +225,19 @@ export function gridFigure(canvas, caption) {
   return {element, frame, highlight, focus};
 }
 
-/** The drill-down box: a heading, a close button, the enlarged tile and a filmstrip. */
+/** The drill-down box: a heading, a close button, the enlarged tile, a label and a filmstrip. */
 export function drilldown(title, onClose) {
   const big = h('div', {class: 'drill-big'});
   const strip = h('ol', {class: 'filmstrip', 'aria-label': 'One frame per epoch'});
   const info = h('p', {class: 'drill-info'});
-  const close = h('button', {type: 'button', class: 'icon-btn close', 'aria-label': 'Close the channel view', title: 'Close (Esc)', text: '✕'});
+  const label = h('p', {class: 'drill-label', text: 'Across epochs (click a frame to go there)'});
+  const close = h('button', {type: 'button', class: 'icon-btn close', 'aria-label': 'Close the enlarged view', title: 'Close (Esc)', text: '✕'});
   close.addEventListener('click', onClose);
   const element = h('div', {class: 'drilldown'},
     h('div', {class: 'drill-head'}, h('h3', {text: title}), close),
     h('div', {class: 'drill-main'}, big, info),
-    h('p', {class: 'drill-label', text: 'Across epochs (click a frame to go there)'}), strip);
-  return {element, big, strip, info};
+    label, strip);
+  return {element, big, strip, info, label};
 }
 
 /** One filmstrip frame: a button holding a canvas and the epoch number. */

@@ -154,6 +154,20 @@ class LogdirSpec:
         keras_curves: Whether ``<run>/train`` and ``<run>/validation`` exist.
         images_plugin: Whether ``<run>/images`` (TensorBoard images-plugin data) exists.
         steps: Every step written so far, per run (grows with :func:`append_epoch`).
+        reduced_layers: Layers whose activation grids are *reduced* (the callback's ``max_grid_pixels``):
+            their records carry ``"channels": grid_channels`` and ``"scale": grid_scale``.
+        grid_channels: The channel each tile of a reduced grid shows (tile ``k`` is channel
+            ``grid_channels[k]``); every value below ``channels``.
+        grid_scale: How many times the tiles of a reduced grid were shrunk (the record's ``shape`` is
+            ``[tile * grid_scale, tile * grid_scale, channels]``).
+        filter_of: With a rotation, the number of filters of each filter layer; tile ``k`` of epoch ``e``
+            shows filter :meth:`filters_at` ``(e)[k]`` and the record carries a ``"schedule"``. ``None``: no
+            rotation (tile ``k`` is filter ``k``, no schedule).
+        filter_fixed: The fixed filters drawn at every pass of a rotation (the first tiles).
+        filter_scale: How many times the patterns were shrunk (``"scale"`` in the record when > 1; the
+            record's ``size`` is ``filter_size * filter_scale``).
+        gradcam_overlays: Whether Grad-CAM records store ready overlays; without them every target's
+            ``"overlay"`` is ``null`` and the blob sequence holds the heatmaps only.
     """
 
     root: str
@@ -173,6 +187,13 @@ class LogdirSpec:
     keras_curves: bool
     images_plugin: bool
     steps: dict[str, list[int]] = field(default_factory=dict)
+    reduced_layers: tuple[str, ...] = ()
+    grid_channels: tuple[int, ...] = ()
+    grid_scale: int = 1
+    filter_of: int | None = None
+    filter_fixed: tuple[int, ...] = ()
+    filter_scale: int = 1
+    gradcam_overlays: bool = True
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -192,7 +213,7 @@ class LogdirSpec:
 
     @property
     def layout(self) -> metadata.GridLayout:
-        """Layout of activation grids."""
+        """Layout of activation grids that are not reduced (see :meth:`layout_for`)."""
         return metadata.GridLayout(
             rows=-(-self.channels // self.cols),
             cols=min(self.cols, self.channels),
@@ -200,6 +221,22 @@ class LogdirSpec:
             tile_width=self.tile,
             padding=self.padding,
             count=self.channels,
+        )
+
+    def tile_channels(self, layer: str) -> list[int]:
+        """The channel each tile of ``layer``'s activation grid shows."""
+        return list(self.grid_channels) if layer in self.reduced_layers else list(range(self.channels))
+
+    def layout_for(self, layer: str) -> metadata.GridLayout:
+        """Layout of ``layer``'s activation grids (fewer tiles when the grid is reduced)."""
+        count = len(self.tile_channels(layer))
+        return metadata.GridLayout(
+            rows=-(-count // self.cols),
+            cols=min(self.cols, count),
+            tile_height=self.tile,
+            tile_width=self.tile,
+            padding=self.padding,
+            count=count,
         )
 
     @property
@@ -229,12 +266,31 @@ class LogdirSpec:
         return 1 + (17 * epoch + 29 * probe + 37 * channel + 53 * li + 7 * ri) % 254
 
     def filter_value(self, run: str, epoch: int, layer: str, index: int) -> tuple[int, int, int]:
-        """The RGB colour filling tile ``index`` of the filter grid."""
+        """The RGB colour filling the tile of filter ``index`` (tile ``index`` unless there is a rotation)."""
         li = self.layers.index(layer)
         return ((13 * epoch + 7 * index + 5 * li) % 256, (40 * index + li) % 256, (50 * epoch + 3) % 256)
 
     def filter_activation(self, epoch: int, index: int) -> float:
         return 0.5 + 0.125 * index + 0.25 * epoch
+
+    def filter_window(self, epoch: int) -> tuple[int, int]:
+        """``(first, last)`` filter of the rotating window drawn at ``epoch`` (as ``plan.FilterRotation``)."""
+        assert self.filter_of is not None
+        window = self.channels - len(self.filter_fixed)
+        windows = -(-self.filter_of // window)
+        start = min((epoch % windows) * window, self.filter_of - window)
+        return start, start + window - 1
+
+    def filter_next_epoch(self, epoch: int) -> int | None:
+        """When the next window is expected: ``epoch + 1`` after even epochs, ``None`` after odd ones."""
+        return epoch + 1 if epoch % 2 == 0 else None
+
+    def filters_at(self, epoch: int) -> list[int]:
+        """The filter index of each tile of the filter grids of ``epoch``."""
+        if self.filter_of is None:
+            return list(range(self.channels))
+        first, last = self.filter_window(epoch)
+        return [*self.filter_fixed, *range(first, last + 1)]
 
     def label(self, probe: int) -> int:
         return probe % len(self.class_names)
@@ -278,18 +334,39 @@ class LogdirSpec:
     # -- records ----------------------------------------------------------------------------------
 
     def activation_record(self, run: str, epoch: int, layer: str) -> dict[str, Any]:
+        if layer not in self.reduced_layers:
+            return {
+                "probes": self.probes,
+                "shape": [self.tile, self.tile, self.channels],
+                "dead": self.dead(run, epoch, layer),
+            }
+        side = self.tile * self.grid_scale
         return {
             "probes": self.probes,
-            "shape": [self.tile, self.tile, self.channels],
+            "shape": [side, side, self.channels],
             "dead": self.dead(run, epoch, layer),
+            "channels": list(self.grid_channels),
+            "scale": self.grid_scale,
         }
 
     def filter_record(self, epoch: int) -> dict[str, Any]:
-        return {
-            "filters": list(range(self.channels)),
-            "activation": [self.filter_activation(epoch, k) for k in range(self.channels)],
-            "size": self.filter_size,
+        filters = self.filters_at(epoch)
+        record: dict[str, Any] = {
+            "filters": filters,
+            "activation": [self.filter_activation(epoch, f) for f in filters],
+            "size": self.filter_size * self.filter_scale,
         }
+        if self.filter_scale > 1:
+            record["scale"] = self.filter_scale
+        if self.filter_of is not None:
+            record["schedule"] = {
+                "fixed": len(self.filter_fixed),
+                "window": list(self.filter_window(epoch)),
+                "of": self.filter_of,
+                "next": list(self.filter_window(epoch + 1)),
+                "next_epoch": self.filter_next_epoch(epoch),
+            }
+        return record
 
     def gradcam_record(self, epoch: int) -> dict[str, Any]:
         probes = []
@@ -304,10 +381,10 @@ class LogdirSpec:
                         "class": cls,
                         "score": self.probabilities(epoch, p)[cls],
                         "heatmap": blob,
-                        "overlay": blob + 1,
+                        "overlay": blob + 1 if self.gradcam_overlays else None,
                     }
                 )
-                blob += 2
+                blob += 2 if self.gradcam_overlays else 1
             probes.append(
                 {
                     "probe": p,
@@ -338,11 +415,12 @@ class LogdirSpec:
     # -- blobs (what the event files hold) --------------------------------------------------------
 
     def activation_png(self, run: str, epoch: int, layer: str, probe: int) -> bytes:
-        values = tuple(self.activation_value(run, epoch, layer, probe, c) for c in range(self.channels))
-        return _png_constant_tiles("L", values, min(self.cols, self.channels), self.tile, self.padding)
+        shown = self.tile_channels(layer)
+        values = tuple(self.activation_value(run, epoch, layer, probe, c) for c in shown)
+        return _png_constant_tiles("L", values, min(self.cols, len(shown)), self.tile, self.padding)
 
     def filter_png(self, run: str, epoch: int, layer: str) -> bytes:
-        values = tuple(self.filter_value(run, epoch, layer, k) for k in range(self.channels))
+        values = tuple(self.filter_value(run, epoch, layer, f) for f in self.filters_at(epoch))
         return _png_constant_tiles("RGB", values, min(self.cols, self.channels), self.filter_size, self.padding)
 
     def _square(self, mode: str, value: Any) -> bytes:
@@ -361,7 +439,8 @@ class LogdirSpec:
             for p in range(self.probes):
                 for t in range(2):
                     out.append(self._square("L", self.heat_value(epoch, p, t)))
-                    out.append(self._square("RGB", self.overlay_value(epoch, p, t)))
+                    if self.gradcam_overlays:
+                        out.append(self._square("RGB", self.overlay_value(epoch, p, t)))
             return out
         if kind == "probes":
             return [metadata.encode_record(self.probes_record())] + [
@@ -386,7 +465,7 @@ class LogdirSpec:
         """The ``/index`` entry of ``run``, with every blob URL written as :data:`ANY_BLOB`."""
         steps = sorted(self.steps.get(run, []))
         first = steps[0] if steps else 0
-        lay, flay = self.layout.to_json(), self.filter_layout.to_json()
+        flay = self.filter_layout.to_json()
         gextra = {"class_names": list(self.class_names), "targets": ["predicted", "true"]}
 
         def key(layer: str) -> list[Any]:
@@ -404,10 +483,14 @@ class LogdirSpec:
             "steps": steps,
             "max_wall_time": self.wall_time(run, steps[-1]) if steps else None,
             "kinds": {
-                "activations": [entry("activations", la, self.probes, lay, {}) for la in sorted(self.layers, key=key)],
+                "activations": [
+                    entry("activations", la, self.probes, self.layout_for(la).to_json(), {})
+                    for la in sorted(self.layers, key=key)
+                ],
                 "filters": [entry("filters", la, 1, flay, {}) for la in sorted(self.filter_layers, key=key)],
                 "gradcam": [
-                    entry("gradcam", la, 4 * self.probes, None, gextra) for la in sorted(self.gradcam_layers, key=key)
+                    entry("gradcam", la, (4 if self.gradcam_overlays else 2) * self.probes, None, gextra)
+                    for la in sorted(self.gradcam_layers, key=key)
                 ],
             },
             "probes": {
@@ -453,7 +536,7 @@ class LogdirSpec:
     def metadata_for(self, tag: str) -> summary_pb2.SummaryMetadata:
         kind, _, layer = tag.partition("/")
         if kind == "activations":
-            return metadata.create_summary_metadata(kind, layer=layer, layout=self.layout)
+            return metadata.create_summary_metadata(kind, layer=layer, layout=self.layout_for(layer))
         if kind == "filters":
             return metadata.create_summary_metadata(kind, layer=layer, layout=self.filter_layout)
         if kind == "gradcam":
@@ -541,7 +624,7 @@ class RunWriter:
             images = self._file("images", wt)
             for layer in spec.layers:
                 meta = image_metadata.create_summary_metadata(display_name=layer, description="")
-                lay = spec.layout
+                lay = spec.layout_for(layer)
                 pngs = [spec.activation_png(run, epoch, layer, p) for p in range(spec.probes)]
                 blobs = [str(lay.width).encode(), str(lay.height).encode(), *pngs]
                 images.add(_blob_event(f"images/{layer}", blobs, epoch, wt, meta))
@@ -584,6 +667,13 @@ def write_logdir(
     filter_layers: Sequence[str] | None = None,
     gradcam_layers: Sequence[str] | None = None,
     images_plugin: bool = False,
+    reduced_layers: Sequence[str] = (),
+    grid_channels: Sequence[int] = (),
+    grid_scale: int = 1,
+    filter_of: int | None = None,
+    filter_fixed: Sequence[int] = (),
+    filter_scale: int = 1,
+    gradcam_overlays: bool = True,
 ) -> LogdirSpec:
     """Writes a logdir of featureviz runs with predictable content.
 
@@ -605,6 +695,15 @@ def write_logdir(
         gradcam_layers: Layers with Grad-CAM (default: ``layers[-1]``).
         images_plugin: Also write ``<run>/images`` with TensorBoard images-plugin data holding the
             activation PNGs (``images/<layer>``: ``[w, h, png_0 .. png_{probes-1}]``).
+        reduced_layers: Layers whose activation grids are reduced to ``grid_channels`` (tile ``k`` shows
+            channel ``grid_channels[k]``), shrunk ``grid_scale`` times.
+        grid_channels: See ``reduced_layers``.
+        grid_scale: See ``reduced_layers``.
+        filter_of: Filters per filter layer for a rotation (``channels - len(filter_fixed)`` per window,
+            see :meth:`LogdirSpec.filters_at`); ``None``: tile ``k`` is filter ``k``, no schedule.
+        filter_fixed: The fixed filters of a rotation (the first tiles of every filter grid).
+        filter_scale: ``"scale"`` of the filter records (patterns shrunk that many times).
+        gradcam_overlays: ``False`` writes Grad-CAM records with ``"overlay": null`` and heatmaps only.
 
     Returns:
         The :class:`LogdirSpec` describing (and predicting) everything written.
@@ -613,6 +712,13 @@ def write_logdir(
         >>> spec = write_logdir(tmp_path, runs=("exp1", "exp2"), epochs=12)
         >>> spec.activation_value("exp1", 3, "conv2d", probe=0, channel=2)
     """
+    if reduced_layers and (not grid_channels or not all(0 <= c < channels for c in grid_channels)):
+        raise ValueError(f"grid_channels must be channels in [0, {channels}). Received: {grid_channels!r}")
+    if filter_of is not None and not len(filter_fixed) < channels <= filter_of + len(filter_fixed):
+        raise ValueError(
+            f"a rotation needs len(filter_fixed) < channels <= filter_of + len(filter_fixed). Received: "
+            f"channels={channels}, filter_of={filter_of}, filter_fixed={filter_fixed!r}"
+        )
     if epochs < 0 or probes < 1 or channels < 1 or not layers or not class_names:
         raise ValueError(
             f"write_logdir needs epochs >= 0, probes >= 1, channels >= 1, layers and class_names. Received: "
@@ -636,6 +742,13 @@ def write_logdir(
         gradcam_layers=(layers[-1],) if gradcam_layers is None else tuple(gradcam_layers),
         keras_curves=keras_curves,
         images_plugin=images_plugin,
+        reduced_layers=tuple(reduced_layers),
+        grid_channels=tuple(int(c) for c in grid_channels),
+        grid_scale=grid_scale,
+        filter_of=filter_of,
+        filter_fixed=tuple(int(f) for f in filter_fixed),
+        filter_scale=filter_scale,
+        gradcam_overlays=gradcam_overlays,
     )
     os.makedirs(spec.root, exist_ok=True)
     for run in spec.runs:

@@ -477,3 +477,195 @@ def test_empty_states(watched: Watched, servers: ModuleServers, tmp_path: Path) 
         assert page.locator(".panel:visible").count() == 0
     finally:
         stop()
+
+
+# -- reduced grids, filter rotation, Grad-CAM without stored overlays ------------------------------------
+
+REDUCED_CHANNELS = (1, 2, 4, 7, 9, 11)
+"""Tiles of the reduced ``conv2d`` grid of the ``reduced`` fixture (6 of 12 channels; 11 is dead at epoch 0)."""
+
+
+@pytest.fixture(scope="module")
+def reduced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[logdir_factory.LogdirSpec, str]]:
+    """``(spec, url)``: a run ``big`` as the budgeted callback writes it, served by TensorBoard.
+
+    ``conv2d``'s activation grids are reduced (6 of 12 channels, tiles shrunk 4 times from 24x24); the
+    filter grids rotate through 35 filters, 10 a pass plus the fixed filters 5 and 33 (epoch 2 draws
+    20..29, epoch 3 25..34); Grad-CAM records hold heatmaps only (``"overlay": null``).
+    """
+    spec = logdir_factory.write_logdir(
+        tmp_path_factory.mktemp("reduced_logdir"),
+        runs=("big",),
+        epochs=4,
+        layers=("conv2d", "conv2d_1"),
+        probes=2,
+        channels=12,
+        tile=6,
+        cols=4,
+        padding=1,
+        filter_size=6,
+        image_size=16,
+        reduced_layers=("conv2d",),
+        grid_channels=REDUCED_CHANNELS,
+        grid_scale=4,
+        filter_of=35,
+        filter_fixed=(5, 33),
+        filter_scale=2,
+        gradcam_overlays=False,
+    )
+    url, stop = start_tensorboard(spec.root, False)
+    try:
+        wait_index(url, {"big": [0, 1, 2, 3]})
+        yield spec, url
+    finally:
+        stop()
+
+
+def click_tile(page: Page, spec: logdir_factory.LogdirSpec, k: int) -> None:
+    canvas = page.locator('.panel[data-run="big"] canvas.grid-canvas')
+    box = canvas.bounding_box()
+    assert box
+    scale = box["width"] / canvas.evaluate("c => c.width")
+    cx, cy = tile_center(spec, k)
+    canvas.click(position={"x": cx * scale, "y": cy * scale})
+
+
+def hover_title(page: Page, spec: logdir_factory.LogdirSpec, k: int) -> str:
+    canvas = page.locator('.panel[data-run="big"] canvas.grid-canvas')
+    box = canvas.bounding_box()
+    assert box
+    scale = box["width"] / canvas.evaluate("c => c.width")
+    cx, cy = tile_center(spec, k)
+    canvas.hover(position={"x": cx * scale, "y": cy * scale})
+    return canvas.get_attribute("title") or ""
+
+
+def frame_colours(page: Page) -> list[list[int]]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.filmstrip canvas.frame-canvas')].map((c) => {
+            const d = c.getContext('2d').getImageData(1, 1, 1, 1).data; return [d[0], d[1], d[2]]; })"""
+    )
+
+
+def drill_colour(page: Page) -> list[int]:
+    return page.evaluate(
+        """() => { const c = document.querySelector('.drill-canvas');
+            const d = c.getContext('2d').getImageData(1, 1, 1, 1).data; return [d[0], d[1], d[2]]; }"""
+    )
+
+
+def test_reduced_grid_shows_real_channel_indices(watched: Watched, reduced: Any) -> None:
+    """A reduced grid: caption says how, tiles are named, marked dead and drilled down by their real channel."""
+    spec, url = reduced
+    page = open_entry(watched.page, url, "run=big&layer=conv2d")
+    caption = page.locator('.panel[data-run="big"] .grid-figure figcaption')
+    expect(caption).to_have_text("6 of 12 channels (most variable), tiles 6×6 of 24×24 (1/4) · 27×13 px · probe #1")
+    assert hover_title(page, spec, 3) == "Channel 7 — click to enlarge"
+    click_tile(page, spec, 3)
+    drill = page.locator(".drilldown")
+    expect(drill.locator("h3")).to_have_text("Channel 7 of conv2d")
+    assert "channel=7" in page.evaluate("() => location.hash")
+    expect(drill.locator(".drill-info")).to_contain_text("6×6 px (1/4 of 24×24)")
+    lut = colormap_lut("viridis")
+    assert_rgb(drill_colour(page), lut[spec.activation_value("big", 3, "conv2d", 0, 7)])
+    page.wait_for_function("() => document.querySelectorAll('.filmstrip canvas.frame-canvas').length === 4")
+    for epoch, rgb in zip(range(4), frame_colours(page), strict=True):
+        assert_rgb(rgb, lut[spec.activation_value("big", epoch, "conv2d", 0, 7)])
+    # Export of the open tile names the channel, as the export's --channel means it.
+    expect(page.locator('.export-item[data-format="png"] .export-detail')).to_have_text("Channel 7 at epoch 3")
+    # Epoch 0: channel 11 (tile 5) is dead; the caption counts it and its tile says so.
+    page.locator("body").press("Home")
+    expect(page.locator("#epoch-label")).to_have_text("Epoch 0")
+    expect(caption).to_have_text(
+        "6 of 12 channels (most variable), tiles 6×6 of 24×24 (1/4) · 27×13 px · 1 dead (all zero) · probe #1"
+    )
+    expect(drill.locator("h3")).to_have_text("Channel 7 of conv2d")
+    assert hover_title(page, spec, 5) == "Channel 11 (dead) — click to enlarge"
+    click_tile(page, spec, 5)
+    expect(drill.locator("h3")).to_have_text("Channel 11 of conv2d")
+    expect(drill.locator(".drill-info")).to_contain_text("dead: zero for every probe image")
+    # A channel the grid leaves out (from a bookmark): the drill-down says so instead of showing tile 3.
+    page.goto("about:blank")  # else only the hash changes: no reload
+    page = open_entry(page, url, "run=big&layer=conv2d&channel=3")
+    expect(page.locator(".drilldown .message-title")).to_have_text("Channel 3 is not in this grid")
+    expect(page.locator(".drilldown .message-text")).to_have_text(
+        "The grid shows 6 of 12 channels (most variable), tiles 6×6 of 24×24 (1/4)."
+    )
+    expect(page.locator(".tile-highlight")).to_be_hidden()
+    expect(page.locator('.export-item[data-format="png"] .export-detail')).to_have_text(
+        "The picture on screen at epoch 3"
+    )
+
+
+def test_filter_rotation_caption_and_filmstrip_follow_the_filter(watched: Watched, reduced: Any) -> None:
+    """The caption states the rotation; a filter's filmstrip follows the filter, not the tile position."""
+    spec, url = reduced
+    page = open_entry(watched.page, url, "run=big&kind=filters&layer=conv2d")
+    caption = page.locator('.panel[data-run="big"] .grid-figure figcaption')
+    expect(caption).to_have_text(
+        "filters 25–34 of 35 (+2 fixed), next 0–9 when the budget has room, tiles 6×6 of 12×12 (1/2) · 27×20 px"
+    )
+    # Epoch 3 draws [5, 33, 25..34]: tile 4 is filter 27.
+    assert hover_title(page, spec, 4) == "Filter 27 — click to enlarge"
+    click_tile(page, spec, 4)
+    drill = page.locator(".drilldown")
+    expect(drill.locator("h3")).to_have_text("Filter 27 of conv2d")
+    assert "channel=27" in page.evaluate("() => location.hash")
+    expect(drill.locator(".drill-info")).to_contain_text(f"mean activation {spec.filter_activation(3, 27):.4g}")
+    assert_rgb(drill_colour(page), spec.filter_value("big", 3, "conv2d", 27))
+    # Filter 27 was drawn at epochs 2 (tile 9) and 3 (tile 4) only.
+    frames = drill.locator(".filmstrip .frame")
+    expect(frames).to_have_count(2)
+    assert [frames.nth(i).get_attribute("data-epoch") for i in range(2)] == ["2", "3"]
+    expect(drill.locator(".drill-label")).to_have_text("Epochs that drew filter 27 (2 of 4; click a frame to go there)")
+    page.wait_for_function("() => document.querySelectorAll('.filmstrip canvas.frame-canvas').length === 2")
+    for epoch, rgb in zip((2, 3), frame_colours(page), strict=True):
+        assert_rgb(rgb, spec.filter_value("big", epoch, "conv2d", 27))
+    expect(page.locator('.export-item[data-format="gif"] .export-detail')).to_have_text(
+        "Filter 27, one frame per epoch"
+    )
+    # Epoch 2: the same filter, now in tile 9.
+    frames.nth(0).click()
+    expect(page.locator("#epoch-label")).to_have_text("Epoch 2")
+    expect(caption).to_have_text(
+        "filters 20–29 of 35 (+2 fixed), next 25–34 at epoch 3, tiles 6×6 of 12×12 (1/2) · 27×20 px"
+    )
+    expect(drill.locator("h3")).to_have_text("Filter 27 of conv2d")
+    expect(drill.locator(".drill-info")).to_contain_text(f"mean activation {spec.filter_activation(2, 27):.4g}")
+    assert_rgb(drill_colour(page), spec.filter_value("big", 2, "conv2d", 27))
+    box = page.locator(".tile-highlight").evaluate("b => [b.style.left, b.style.top]")
+    x9, y9 = spec.filter_layout.tile_origin(9)
+    assert [float(v.rstrip("%")) for v in box] == pytest.approx([100 * x9 / 27, 100 * y9 / 20], abs=1e-3)
+    # Epoch 0 did not draw it: the drill-down says so and keeps the filmstrip of the epochs that did.
+    page.locator("body").press("Home")
+    expect(page.locator("#epoch-label")).to_have_text("Epoch 0")
+    expect(drill.locator(".message-title")).to_have_text("Filter 27 was not drawn at epoch 0")
+    expect(drill.locator(".message-text")).to_have_text(
+        "This epoch drew filters 0–9 of 35 and 2 fixed ones. The frames below are the epochs that drew it."
+    )
+    expect(drill.locator(".filmstrip .frame")).to_have_count(2)
+    expect(page.locator(".tile-highlight")).to_be_hidden()
+    # A fixed filter is drawn at every epoch.
+    click_tile(page, spec, 1)
+    expect(drill.locator("h3")).to_have_text("Filter 33 of conv2d")
+    expect(drill.locator(".drill-info")).to_contain_text("one of the fixed filters, drawn at every pass")
+    expect(drill.locator(".filmstrip .frame")).to_have_count(4)
+
+
+def test_gradcam_without_stored_overlays(watched: Watched, reduced: Any) -> None:
+    """Records with ``"overlay": null``: the dashboard lays the heatmap over the probe image itself."""
+    spec, url = reduced
+    probe, epoch = 1, 2
+    page = open_entry(watched.page, url, f"run=big&kind=gradcam&probe={probe}&epoch={epoch}&follow=0")
+    record = http_json(f"{url.rstrip('/')}{PLUGIN_ROUTE}/step?run=big&tag=gradcam/conv2d_1&step={epoch}")["record"]
+    assert [t["overlay"] for p in record["probes"] for t in p["targets"]] == [None] * 4
+    figures = page.locator('.panel[data-run="big"] .cam-figure')
+    expect(figures).to_have_count(2)
+    expect(figures.nth(0).locator(".cam-class")).to_have_text(spec.class_names[spec.predicted(epoch, probe)])
+    expect(page.locator(".panel-body .muted.small")).to_have_count(0)  # no "probe image not found" note
+    lut = colormap_lut("viridis")
+    c = spec.image_size // 2
+    expect(page.locator("canvas.cam-canvas").first).to_have_attribute("data-opacity", "0.5")
+    for target, rgb in enumerate(cam_centre_pixels(page, c)):
+        heat = lut[spec.heat_value(epoch, probe, target)]
+        assert_rgb(rgb, [0.5 * p + 0.5 * h for p, h in zip(spec.probe_value(probe), heat, strict=True)], 2)

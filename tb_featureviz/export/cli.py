@@ -86,7 +86,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=None,
         metavar="K",
-        help="only channel K of activation grids / filter K of filter grids",
+        help="only channel K of activation grids (reduced grids too) / filter K of filter grids (epochs "
+        "whose rotation did not draw it are left out)",
     )
     parser.add_argument(
         "--probe", type=_positive_int, default=None, metavar="I", help="only probe image I (default: all)"

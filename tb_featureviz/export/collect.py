@@ -14,8 +14,10 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
+from tb_featureviz.export.figures import compact_ranges, overlay_pixels, tile_for_channel
 from tb_featureviz.export.model import EXPORT_KINDS, Curve, CurvePoint, Figure, Report, RunExport
 from tb_featureviz.metadata import GridLayout
+from tb_featureviz.render import encode_png
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -233,7 +235,8 @@ def collect(
         kinds: Some of ``activations``, ``filters``, ``gradcam`` (default all).
         layers: Layer names to keep (default all).
         probe: Keep only this probe image (activations, Grad-CAM); default all.
-        channel: Checked here so that a bad channel fails before any image is read.
+        channel: Checked here so that a bad channel fails early. Filter grids of epochs whose rotation
+            did not draw filter ``channel`` are left out (it fails when no epoch drew it).
         logdir: Shown in error messages and the report.
         progress: Called with ``(done, total, what)`` as steps are read.
 
@@ -309,14 +312,17 @@ def collect(
             tag = str(t.get("tag") or f"{kind}/{t.get('layer')}")
             layer = str(t.get("layer") or tag.split("/", 1)[-1])
             layout = GridLayout.from_json(t["layout"]) if t.get("layout") else None
+            tag_figs: list[Figure] = []
             for epoch in tag_epochs:
                 record, images, wall = collector.step(name, tag, epoch)
                 if wall is not None:
                     walls.append(wall)
                 figs = _figures(run, kind, layer, epoch, record, images, layout, wall, probe)
-                _check_channel(figs, channel)
-                run.figures.extend(figs)
+                if kind != "filters":
+                    _check_channel(figs, channel)
+                tag_figs.extend(figs)
                 collector.tick(f"read {name} {tag} epoch {epoch}")
+            run.figures.extend(_filters_with(tag_figs, channel) if kind == "filters" else tag_figs)
         if walls:
             run.first_wall_time, run.last_wall_time = min(walls), max(walls)
         report_runs.append(run)
@@ -379,6 +385,12 @@ def _figures(
             raise ExportArgumentError(f"probe {probe} out of range: layer {layer!r} has probes 0..{count - 1}")
         shape = record.get("shape") or []
         channels = int(shape[-1]) if shape else (layout.count if layout else None)
+        shown = record.get("channels")
+        reduction: dict[str, Any] = {
+            "tile_channels": tuple(int(c) for c in shown) if isinstance(shown, list) else (),
+            "scale": _scale(record),
+            "source_size": (int(shape[0]), int(shape[1])) if len(shape) == 3 else None,
+        }
         for i, png in enumerate(images):
             if probe is not None and i != probe:
                 continue
@@ -393,11 +405,14 @@ def _figures(
                     channels=channels,
                     dead=tuple(int(c) for c in record.get("dead") or []),
                     true_class=run.probe_label(i),
+                    **reduction,
                 )
             )
     elif kind == "filters":
         if images:
             filters = tuple(int(f) for f in record.get("filters") or [])
+            size = record.get("size")
+            schedule = record.get("schedule")
             figs.append(
                 Figure(
                     **common,
@@ -407,6 +422,9 @@ def _figures(
                     layout=layout,
                     channels=len(filters) if filters else (layout.count if layout else None),
                     filters=filters,
+                    scale=_scale(record),
+                    source_size=(int(size), int(size)) if isinstance(size, int) else None,
+                    schedule=dict(schedule) if isinstance(schedule, Mapping) else None,
                 )
             )
     elif kind == "gradcam":
@@ -422,13 +440,25 @@ def _figures(
             for t in p.get("targets") or []:
                 for role in ("heatmap", "overlay"):
                     idx = t.get(role)
-                    if not isinstance(idx, int) or not 1 <= idx <= len(images):
+                    if isinstance(idx, int) and 1 <= idx <= len(images):
+                        png = images[idx - 1]
+                    elif role == "overlay" and idx is None:
+                        # No ready overlay stored (the callback's default): compose it as the writer would.
+                        heat = t.get("heatmap")
+                        probe_png = run.probe_png(i)
+                        if not (isinstance(heat, int) and 1 <= heat <= len(images)) or probe_png is None:
+                            continue
+                        composed = overlay_pixels(probe_png, images[heat - 1])
+                        if composed is None:
+                            continue
+                        png = encode_png(composed)
+                    else:
                         continue
                     score = t.get("score")
                     figs.append(
                         Figure(
                             **common,
-                            png=images[idx - 1],
+                            png=png,
                             role=role,
                             index=idx,
                             probe=i,
@@ -443,11 +473,39 @@ def _figures(
     return figs
 
 
+def _scale(record: Mapping[str, Any]) -> int:
+    scale = record.get("scale")
+    return int(scale) if isinstance(scale, int) and not isinstance(scale, bool) and scale > 1 else 1
+
+
+def _filters_with(figs: list[Figure], channel: int | None) -> list[Figure]:
+    """The filter grids that drew filter ``channel`` (all of them when ``channel`` is None).
+
+    Raises:
+        ExportArgumentError: no grid drew it; the message says which filters the last epoch drew.
+    """
+    if channel is None or not figs:
+        return figs
+    kept = [f for f in figs if f.layout is None or not f.filters or channel in f.filters]
+    if kept:
+        if any(f.layout is None or not f.filters for f in kept):
+            _check_channel(kept, channel)
+        return kept
+    last = figs[-1]
+    total = (last.schedule or {}).get("of")
+    if isinstance(total, int) and not 0 <= channel < total:
+        raise ExportArgumentError(f"Layer {last.layer!r} has filters 0..{total - 1}. Received: channel={channel}")
+    if len(figs) == 1:
+        _check_channel(figs, channel)  # raises, naming the filters of that epoch
+    raise ExportArgumentError(
+        f"Layer {last.layer!r} has no pattern for filter {channel} at epochs "
+        f"{describe_steps([f.epoch for f in figs])}; epoch {last.epoch} drew filters {compact_ranges(last.filters)}."
+    )
+
+
 def _check_channel(figs: Sequence[Figure], channel: int | None) -> None:
     if channel is None:
         return
-    from tb_featureviz.export.figures import tile_for_channel
-
     for fig in figs:
         if fig.layout is not None and fig.kind in ("activations", "filters"):
             try:

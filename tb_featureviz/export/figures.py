@@ -29,6 +29,13 @@ STAMP_HEIGHT = 18
 GIF_FRAME_MS = 700
 """Display time of one GIF frame."""
 
+OVERLAY_COLORMAP = "inferno"
+"""Colour map of the Grad-CAM overlays the callback stores (``tb_featureviz.summary.gradcam``'s default);
+overlays composed for runs that stored heatmaps only use it too."""
+
+OVERLAY_ALPHA = 0.45
+"""Heatmap opacity of the stored Grad-CAM overlays (``tb_featureviz.summary.gradcam``'s default)."""
+
 _PAD = 6
 _CAPTION_BG = (255, 255, 255)
 _CAPTION_FG = (34, 34, 34)
@@ -74,6 +81,9 @@ def crop_tile(image: np.ndarray, layout: GridLayout, tile: int) -> np.ndarray:
 def tile_for_channel(figure: Figure, channel: int) -> int:
     """The tile index that shows ``channel`` (activations) or filter ``channel`` (filters).
 
+    A reduced activation grid maps the channel through its ``tile_channels`` (the record's ``channels``);
+    a filter grid through its ``filters`` (with a rotation, they change from epoch to epoch).
+
     Raises:
         ValueError: the figure has no such channel or filter, or is not a grid.
     """
@@ -82,22 +92,64 @@ def tile_for_channel(figure: Figure, channel: int) -> int:
     if figure.kind == "filters" and figure.filters:
         if channel not in figure.filters:
             raise ValueError(
-                f"Layer {figure.layer!r} has no pattern for filter {channel}; "
-                f"its patterns are for filters {_ranges(figure.filters)}."
+                f"Layer {figure.layer!r} has no pattern for filter {channel} at epoch {figure.epoch}; "
+                f"its patterns there are for filters {compact_ranges(figure.filters)}."
             )
         return figure.filters.index(channel)
-    if not 0 <= channel < figure.layout.count:
+    total = figure.channels if figure.channels is not None else figure.layout.count
+    if not 0 <= channel < total:
+        raise ValueError(f"Layer {figure.layer!r} has channels 0..{total - 1}. Received: channel={channel}")
+    if figure.tile_channels:
+        if channel not in figure.tile_channels:
+            raise ValueError(
+                f"Channel {channel} of layer {figure.layer!r} was not drawn: its grid is reduced to "
+                f"{len(figure.tile_channels)} of {total} channels ({compact_ranges(figure.tile_channels)})."
+            )
+        return figure.tile_channels.index(channel)
+    if channel >= figure.layout.count:
         raise ValueError(
             f"Layer {figure.layer!r} has channels 0..{figure.layout.count - 1}. Received: channel={channel}"
         )
     return channel
 
 
-def _ranges(values: Sequence[int]) -> str:
+def compact_ranges(values: Sequence[int], limit: int = 12) -> str:
+    """``0..5, 9, 12..20``: sorted values with runs of three or more written as ranges (at most
+    ``limit`` items, then ``...``)."""
     vals = sorted(set(values))
-    if vals and vals == list(range(vals[0], vals[-1] + 1)) and len(vals) > 2:
-        return f"{vals[0]}..{vals[-1]}"
-    return ", ".join(map(str, vals))
+    items: list[str] = []
+    i = 0
+    while i < len(vals):
+        j = i
+        while j + 1 < len(vals) and vals[j + 1] == vals[j] + 1:
+            j += 1
+        if j - i >= 2:
+            items.append(f"{vals[i]}..{vals[j]}")
+        else:
+            items.extend(str(v) for v in vals[i : j + 1])
+        i = j + 1
+    return ", ".join(items[:limit]) + (", ..." if len(items) > limit else "")
+
+
+def overlay_pixels(
+    probe_png: bytes, heatmap_png: bytes, *, colormap: str = OVERLAY_COLORMAP, alpha: float = OVERLAY_ALPHA
+) -> np.ndarray | None:
+    """A Grad-CAM overlay composed from a probe image and its heatmap with ``render.heatmap_overlay``.
+
+    Args:
+        probe_png: The probe image (RGB or RGBA PNG).
+        heatmap_png: The heatmap (grayscale PNG at the probe's size).
+        colormap: Colour map of the heatmap.
+        alpha: Heatmap opacity.
+
+    Returns:
+        ``[H, W, 3]`` uint8, or None when the heatmap is not grayscale or not the probe's size.
+    """
+    probe = decode_png(probe_png)
+    heat = decode_png(heatmap_png)
+    if probe.ndim != 3 or heat.ndim != 2 or heat.shape != probe.shape[:2]:
+        return None
+    return heatmap_overlay(np.ascontiguousarray(probe[..., :3]), heat, colormap=colormap, alpha=alpha)
 
 
 def figure_pixels(
@@ -127,10 +179,9 @@ def figure_pixels(
     check_colormap(colormap)
     pixels = decode_png(figure.png)
     if figure.kind == "gradcam" and figure.role == "overlay" and colormap and heatmap_png and probe_png:
-        probe = decode_png(probe_png)[..., :3]
-        heat = decode_png(heatmap_png)
-        if heat.ndim == 2 and heat.shape == probe.shape[:2]:
-            pixels = heatmap_overlay(probe, heat, colormap=colormap)
+        composed = overlay_pixels(probe_png, heatmap_png, colormap=colormap)
+        if composed is not None:
+            pixels = composed
     if channel is not None and figure.layout is not None:
         pixels = crop_tile(pixels, figure.layout, tile_for_channel(figure, channel))
     if pixels.ndim == 2:
@@ -200,7 +251,8 @@ def png_figure(
         scale,
     )
     if caption:
-        text = figure.caption() + (f" · channel {channel}" if channel is not None and figure.layout else "")
+        noun = "filter" if figure.kind == "filters" else "channel"
+        text = figure.caption() + (f" · {noun} {channel}" if channel is not None and figure.layout else "")
         pixels = add_caption(pixels, text)
     return encode_png(pixels)
 

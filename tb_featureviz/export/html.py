@@ -219,15 +219,15 @@ def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
     if fig.kind == "activations":
         if channel is not None:
             parts.append(f"channel {channel} of {fig.channels}")
-        elif fig.channels is not None:
-            parts.append(f"{fig.channels} channels")
+        elif fig.channels is not None or fig.tile_channels:
+            parts.append(escape(fig.grid_summary() or ""))
         if fig.dead and channel is None:
             parts.append(f"{len(fig.dead)} dead")
     elif fig.kind == "filters":
         if channel is not None:
             parts.append(f"filter {channel}")
         else:
-            parts.append(f"{fig.channels if fig.channels is not None else len(fig.filters)} filters")
+            parts.append(escape(fig.grid_summary() or ""))
     if fig.probe is not None:
         label = run.probe_label(fig.probe) or fig.true_class
         parts.append(f"probe {fig.probe}" + (f" ({escape(label)})" if label else ""))

@@ -13,7 +13,7 @@ Query parameters (all strings):
 ``format``    ``html`` (default), ``png``, ``gif`` or ``zip``
 ``probe``     a probe image index (default all)
 ``colormap``  ``viridis``, ``magma``, ``inferno`` or ``gray``
-``channel``   one channel / filter index of the grids
+``channel``   one channel (of the layer, not a tile) / filter index of the grids
 ``scale``     integer enlargement of png/gif images (default 1)
 ``caption``   ``0``/``false`` to leave out captions (default on)
 ``job``       an id the page picked, to follow the export with ``handle_export_progress``

@@ -31,12 +31,19 @@ class Figure:
         epoch: The epoch (TensorBoard step).
         png: The PNG bytes exactly as stored in the event file.
         role: ``grid`` (activation or filter grid), ``heatmap`` or ``overlay`` (Grad-CAM).
-        index: Position of the PNG in the blob sequence (1-based; element 0 is the record).
+        index: Position of the PNG in the blob sequence (1-based; element 0 is the record); None for an
+            image the export composed (a Grad-CAM overlay drawn from the stored heatmap and probe image
+            when the run stored no ready overlay).
         probe: The probe image index (activations and Grad-CAM), else None.
         layout: The grid geometry (activations and filters), else None.
-        channels: Number of channels (activations) or filter patterns (filters).
+        channels: Number of channels of the layer (activations) or filter patterns (filters).
         dead: Channels that are zero for every probe image (activations).
         filters: The filter index of each tile (filters).
+        tile_channels: The channel each tile shows, for a reduced activation grid (tile ``k`` shows
+            ``tile_channels[k]``); empty when tile ``k`` is channel ``k``.
+        scale: How many times each tile was shrunk (a reduced grid); 1 when not.
+        source_size: ``(h, w)`` of one tile before shrinking (the feature map, or the filter pattern).
+        schedule: The filter rotation of a filter grid (the record's ``schedule``), if any.
         target: ``predicted`` or ``true`` (Grad-CAM).
         class_index: The class the Grad-CAM map explains.
         class_name: Its name, when the run recorded class names.
@@ -52,12 +59,16 @@ class Figure:
     epoch: int
     png: bytes
     role: str = "grid"
-    index: int = 1
+    index: int | None = 1
     probe: int | None = None
     layout: GridLayout | None = None
     channels: int | None = None
     dead: tuple[int, ...] = ()
     filters: tuple[int, ...] = ()
+    tile_channels: tuple[int, ...] = ()
+    scale: int = 1
+    source_size: tuple[int, int] | None = None
+    schedule: dict[str, Any] | None = None
     target: str | None = None
     class_index: int | None = None
     class_name: str | None = None
@@ -71,9 +82,54 @@ class Figure:
         """What stays the same across epochs: ``(run, kind, layer, role, probe, target)``."""
         return (self.run, self.kind, self.layer, self.role, self.probe, self.target)
 
+    @property
+    def reduced(self) -> bool:
+        """Whether the grid leaves channels out, shrinks tiles or draws a rotating part of the filters."""
+        return bool(self.tile_channels) or self.scale > 1 or _rotating(self.schedule)
+
+    def grid_summary(self, *, plain: bool = False) -> str | None:
+        """What a grid shows, e.g. ``400 of 512 channels (most variable), tiles 8×8 of 30×30 (1/4)`` or
+        ``filters 0–127 of 512 (+16 fixed), next 128–255 at epoch 10``; None for Grad-CAM.
+
+        Args:
+            plain: ASCII only (``x`` and ``-`` for ``×`` and ``–``), for fonts without those signs.
+        """
+        times, dash = ("x", "-") if plain else ("\u00d7", "\u2013")
+        if self.kind == "activations":
+            if self.tile_channels and self.channels is not None and len(self.tile_channels) < self.channels:
+                text = f"{len(self.tile_channels)} of {self.channels} channels (most variable)"
+            else:
+                shown = len(self.tile_channels) if self.tile_channels else self.channels
+                text = f"{shown if shown is not None else '?'} channels"
+        elif self.kind == "filters":
+            text = f"{len(self.filters) if self.filters else self.channels} filters"
+            sch = self.schedule
+            if sch is not None and _rotating(sch):
+                a, b = sch["window"]
+                text = f"filters {a}{dash}{b} of {sch['of']}"
+                if sch.get("fixed"):
+                    text += f" (+{sch['fixed']} fixed)"
+                nxt = sch.get("next")
+                if isinstance(nxt, list) and len(nxt) == 2:
+                    when = (
+                        "when the budget has room" if sch.get("next_epoch") is None else f"at epoch {sch['next_epoch']}"
+                    )
+                    text += f", next {nxt[0]}{dash}{nxt[1]} {when}"
+        else:
+            return None
+        if self.scale > 1 and self.layout is not None:
+            tile = f"{self.layout.tile_width}{times}{self.layout.tile_height}"
+            source = f" of {self.source_size[1]}{times}{self.source_size[0]}" if self.source_size else ""
+            text += f", tiles {tile}{source} (1/{self.scale})"
+        return text
+
     def caption(self) -> str:
-        """A one-line caption: run, layer, epoch and, where they apply, probe, channels, class and score."""
+        """A one-line caption: run, layer, epoch and, where they apply, the grid's reduction, probe, class and
+        score (plain ASCII but for ``·``)."""
         parts = [self.run, f"{self.kind} {self.layer}", f"epoch {self.epoch}"]
+        summary = self.grid_summary(plain=True) if self.reduced else None
+        if summary:
+            parts.append(summary)
         if self.probe is not None:
             parts.append(f"probe {self.probe}")
         if self.kind == "gradcam" and self.class_index is not None:
@@ -97,8 +153,16 @@ class Figure:
         if self.kind == "activations":
             entry["channels"] = self.channels
             entry["dead"] = list(self.dead)
+            if self.tile_channels:
+                entry["tile_channels"] = list(self.tile_channels)
         if self.kind == "filters":
             entry["filters"] = list(self.filters)
+            if self.schedule is not None:
+                entry["schedule"] = dict(self.schedule)
+        if self.kind in ("activations", "filters") and self.reduced:
+            entry["scale"] = self.scale
+            entry["source_size"] = list(self.source_size) if self.source_size else None
+            entry["summary"] = self.grid_summary()
         if self.kind == "gradcam":
             entry.update(
                 target=self.target,
@@ -109,6 +173,16 @@ class Figure:
                 predicted_class=self.predicted_class,
             )
         return entry
+
+
+def _rotating(schedule: dict[str, Any] | None) -> bool:
+    """Whether a filter schedule draws only part of the layer's filters (a window of a rotation)."""
+    if not schedule:
+        return False
+    window, total = schedule.get("window"), schedule.get("of")
+    if not (isinstance(window, list) and len(window) == 2 and isinstance(total, int)):
+        return False
+    return not (window[0] <= 0 and window[1] >= total - 1)
 
 
 @dataclass(frozen=True)

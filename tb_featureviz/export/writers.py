@@ -172,6 +172,9 @@ def gif_outputs(
 def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra: Sequence[Output] = ()) -> bytes:
     """The raw stored PNGs (byte for byte) plus ``manifest.json``, as a ZIP archive.
 
+    Images the export composed (Grad-CAM overlays of runs that stored heatmaps only) are left out: the
+    archive holds the heatmaps and probe images they are drawn from.
+
     Layout: ``<run>/<kind>/<layer>/e<epoch>[-p<probe>][-<target>][-heatmap].png``,
     ``<run>/probes/probe-<i>.png`` and ``manifest.json``::
 
@@ -216,6 +219,8 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra
             }
         )
         for fig in run.figures:
+            if fig.index is None:  # composed by the export (an overlay the run did not store): not raw
+                continue
             tail = "-".join(_figure_parts(fig, epoch=True, channel=None))
             name = _claim(f"{rdir}/{fig.kind}/{safe_name(fig.layer)}/{tail}.png", seen)
             members.append((name, fig.png))
