@@ -62,6 +62,9 @@ Tags and their blob sequences:
          "spent_seconds": s, "allowed_seconds": s | null, "room_seconds": s | null, "over_budget": bool,
          "costs": {task: seconds}}
 
+Any record may carry ``"nonfinite": n``: the model produced ``n`` NaN or inf values for it (a diverged
+model); they are drawn as 0 in the images and written as ``null`` in the record's floats.
+
 Scalars (ordinary ``tf.summary.scalar``, read by TensorBoard's scalars plugin) in the same run:
 ``epoch_<metric>`` and ``epoch_val_<metric>`` (the epoch logs, so curves exist without Keras'
 TensorBoard callback), ``health/dead_fraction/<layer>`` and ``cost/<kind>_seconds``.

@@ -30,6 +30,28 @@ def _write(tag: str, blobs: Sequence[bytes], step: int | None, meta: Any) -> boo
     return bool(tf.summary.write(tag, tensor, step=step, metadata=meta))
 
 
+def _finite(data: Any) -> tuple[np.ndarray, int]:
+    """``data`` as an array with NaN and inf replaced by 0, and how many there were.
+
+    A diverged model (a NaN in its weights) must not stop training over its summaries: its non-finite
+    values are drawn as zeros and counted in the record (``"nonfinite": n``) for the viewers to show.
+    """
+    a = np.asarray(data)
+    if not np.issubdtype(a.dtype, np.floating):
+        return a, 0
+    bad = ~np.isfinite(a)
+    count = int(bad.sum())
+    return (np.where(bad, 0.0, a).astype(a.dtype) if count else a), count
+
+
+def _floats(values: Any, digits: int | None = None) -> list[float | None]:
+    """JSON-safe floats: non-finite values become null."""
+    out: list[float | None] = []
+    for v in np.asarray(values, dtype=np.float64).reshape(-1):
+        out.append(None if not np.isfinite(v) else (round(float(v), digits) if digits is not None else float(v)))
+    return out
+
+
 def _as_int_list(values: Any, name: str, n: int) -> list[int] | None:
     if values is None:
         return None
@@ -70,6 +92,7 @@ def activations(
     a = np.asarray(data)
     if a.ndim != 4:
         raise ValueError(f"activations expects [N, h, w, C] data. Received shape {a.shape} for layer {name!r}")
+    a, nonfinite = _finite(a)
     kept = None if channels is None else [int(c) for c in channels]
     if kept is not None and (not kept or not all(0 <= c < a.shape[-1] for c in kept)):
         raise ValueError(f"channels must be indices in [0, {a.shape[-1]}). Received: channels={channels!r}")
@@ -84,6 +107,8 @@ def activations(
         # A reduced grid: tile k is channel channels[k], each tile shrunk by scale.
         record["channels"] = kept if kept is not None else list(range(a.shape[-1]))
         record["scale"] = int(scale)
+    if nonfinite:
+        record["nonfinite"] = nonfinite
     meta = metadata.create_summary_metadata(
         "activations", layer=name, layout=layout, description=description or f"Activations of layer `{name}`."
     )
@@ -120,20 +145,23 @@ def filter_patterns(
     Returns:
         True on success, False if no default writer is set.
     """
-    p = np.asarray(data)
+    p, nonfinite = _finite(data)
     if p.ndim != 4 or p.shape[-1] != 3:
         raise ValueError(f"filter_patterns expects [F, s, s, 3] data. Received shape {p.shape} for layer {name!r}")
     count = p.shape[0]
     idx = list(range(count)) if filters is None else [int(f) for f in filters]
     if len(idx) != count:
         raise ValueError(f"filters must have {count} entries, one per pattern. Received {len(idx)}")
-    act = [] if activation is None else [float(v) for v in np.asarray(activation).reshape(-1)]
+    act = [] if activation is None else _floats(activation)
     if act and len(act) != count:
         raise ValueError(f"activation must have {count} entries, one per pattern. Received {len(act)}")
     grid, layout = render.filter_grid(p, cols=cols, scale=scale)
     record: dict[str, Any] = {"filters": idx, "activation": act, "size": int(p.shape[1])}
     if scale > 1:
         record["scale"] = int(scale)
+    nonfinite += sum(v is None for v in act)
+    if nonfinite:
+        record["nonfinite"] = nonfinite
     if schedule:
         record["schedule"] = dict(schedule)
     meta = metadata.create_summary_metadata(
@@ -182,7 +210,7 @@ def gradcam(
         True on success, False if no default writer is set.
     """
     img = render.to_uint8_image(np.asarray(images))
-    heat = np.asarray(heatmaps, dtype=np.float32)
+    heat, nonfinite = _finite(np.asarray(heatmaps, dtype=np.float32))
     if heat.ndim == 3:
         heat = heat[:, None]
     n = img.shape[0]
@@ -197,6 +225,7 @@ def gradcam(
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] != n:
         raise ValueError(f"probabilities must be [N, K] with N={n}. Received shape {probs.shape}")
+    nonfinite += int((~np.isfinite(probs)).sum())
     true = _as_int_list(labels, "labels", n)
     blobs = [b""]
     probe_records = []
@@ -215,7 +244,7 @@ def gradcam(
                 {
                     "target": target_names[j],
                     "class": c,
-                    "score": round(float(probs[i, c]), 6),
+                    "score": _floats([probs[i, c]], 6)[0],
                     "heatmap": heat_index,
                     "overlay": overlay_index,
                 }
@@ -224,12 +253,15 @@ def gradcam(
             {
                 "probe": i,
                 "true": None if true is None else true[i],
-                "predicted": int(np.argmax(probs[i])),
-                "probabilities": [round(float(v), 6) for v in probs[i]],
+                "predicted": int(np.argmax(np.nan_to_num(probs[i], nan=-np.inf))),
+                "probabilities": _floats(probs[i], 6),
                 "targets": targets,
             }
         )
-    blobs[0] = metadata.encode_record({"probes": probe_records})
+    record: dict[str, Any] = {"probes": probe_records}
+    if nonfinite:
+        record["nonfinite"] = nonfinite
+    blobs[0] = metadata.encode_record(record)
     meta = metadata.create_summary_metadata(
         "gradcam",
         layer=name,

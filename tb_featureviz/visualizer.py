@@ -181,6 +181,7 @@ class Visualizer:
         self._logged = 0
         self._pixels_written: dict[int, int] = {}
         self._last_plan: dict[str, Any] | None = None
+        self._warned_nonfinite = False
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -424,6 +425,19 @@ class Visualizer:
             logger.info("featureviz: the budget has room for %d more layers: %s", len(added), ", ".join(added))
             self._extractor = compute.ActivationExtractor(self.model, layers=planner.activation_layers)
 
+    def _check_finite(self, epoch: int, what: str, *arrays: Any) -> None:
+        """Logs one warning per run when the model produces NaN or inf (the records mark them)."""
+        if self._warned_nonfinite:
+            return
+        if any(not np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in arrays):
+            self._warned_nonfinite = True
+            logger.warning(
+                "featureviz: NaN or inf values in %s at epoch %d (the model may have diverged); they are drawn "
+                'as 0 and counted as "nonfinite" in the records. Training goes on.',
+                what,
+                epoch,
+            )
+
     # -- the three kinds --------------------------------------------------------------------------
 
     def _activations(self, epoch: int, writes: list[Any]) -> int:
@@ -431,6 +445,7 @@ class Visualizer:
         acts = self._extractor(self.probes)
         pixels = 0
         for name, a in acts.items():
+            self._check_finite(epoch, f"layer {name!r}", a)
             if name not in self._grids:
                 count, scale = render.grid_reduction(a.shape[1:], self.options.max_grid_pixels)
                 channels = [int(c) for c in render.select_channels(a, count)] if count < a.shape[-1] else None
@@ -468,6 +483,7 @@ class Visualizer:
         elif self.planner.pass_seconds is None:
             self.planner.pass_seconds = calls[0] / self.probes.shape[0]
         heat = np.stack(maps, axis=1)
+        self._check_finite(epoch, "Grad-CAM", heat, probs)
         writes.append(
             functools.partial(
                 summary.gradcam,
@@ -502,6 +518,7 @@ class Visualizer:
         gen = self._generator(layer)
         unique = sorted(set(filters))
         patterns, reached = gen(unique)
+        self._check_finite(epoch, f"the filter patterns of {layer!r}", patterns, reached)
         pos = {f: i for i, f in enumerate(unique)}
         order = [pos[f] for f in filters]
         assert self.planner is not None

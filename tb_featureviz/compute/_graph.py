@@ -208,21 +208,29 @@ def check_model(model: Any) -> tuple[int | None, ...]:
 
     Raises:
         TypeError: ``model`` is not a Keras model.
-        ValueError: the backend is not TensorFlow, the model is not built, has several inputs, its input is
-            not an image batch ``[N, H, W, C]``, or a layer uses ``channels_first``.
+        ValueError: the backend is not TensorFlow, the model is subclassed or not built, has several inputs, its
+            input is not an image batch ``[N, H, W, C]``, or a layer uses ``channels_first``.
     """
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"tb_featureviz.compute needs the TensorFlow backend. Received: {keras.backend.backend()}")
     if not isinstance(model, keras.Model):
         raise TypeError(f"Expected a keras.Model. Received: model={model!r} of type {type(model).__name__}")
+    if not _is_sequential(model) and not _is_functional(model):
+        raise ValueError(
+            f"Model {model.name!r} is a subclassed model ({type(model).__name__} with its own call()), which "
+            "featureviz cannot look into: it supports Sequential and functional models and models nested in "
+            "them. Build the network functionally (x = keras.Input((H, W, C)); y = layer(x) ...; "
+            "keras.Model(x, y)), or pass featureviz the functional or Sequential parts your subclass calls "
+            "(a keras.applications backbone, say)."
+        )
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):
         inputs = None
     if not inputs:
         raise ValueError(
-            f"Model {model.name!r} is not built or has no symbolic inputs (subclassed models are not supported). "
-            "Start it with keras.Input(shape) or call model.build((None, H, W, C)) first."
+            f"Sequential model {model.name!r} is not built: start it with keras.Input((H, W, C)) or call "
+            "model.build((None, H, W, C)) first."
         )
     if len(inputs) != 1:
         raise ValueError(
@@ -495,7 +503,8 @@ def validate_images(model: keras.Model, images: Any) -> np.ndarray:
 
     Raises:
         TypeError: ``images`` is not numeric.
-        ValueError: wrong rank or shape (the message names the received shape), or an unsupported model.
+        ValueError: wrong rank or shape (the message names the received shape), non-finite values (the message
+            names the image and the count), or an unsupported model.
 
     Example:
         >>> validate_images(cnn, np.zeros((4, 150, 150, 3))).dtype
@@ -512,6 +521,11 @@ def validate_images(model: keras.Model, images: Any) -> np.ndarray:
     for got, want in zip(array.shape[1:], shape, strict=True):
         if want is not None and got != want:
             raise ValueError(f"images must be {expected} for model {model.name!r}. Received shape {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        counts = bad.reshape(bad.shape[0], -1).sum(axis=1)
+        which = ", ".join(f"image {i}: {int(c)}" for i, c in enumerate(counts) if c)
+        raise ValueError(f"images must be finite. Received non-finite values (NaN or inf) in {which}")
     return array
 
 
