@@ -194,6 +194,7 @@ class Visualizer:
         self._extractor = None
         self._gradcam = None
         self._generators = {}
+        self._grids = {}
         self.planner = None
         self._build()
 
