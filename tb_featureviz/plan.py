@@ -16,7 +16,8 @@ The rules:
   more filters than ``window`` is drawn whole.
 * **When.** Activations of the chosen layers and Grad-CAM run at every logged epoch. Filter passes run
   when the budget has room: at an epoch, layers are taken, least recently drawn first, while their
-  estimated cost fits the room (the first that does not fit waits for the room to build up). At the
+  estimated cost fits the room (the first that does not fit waits for the room to build up; at the last
+  epoch the others that fit are drawn instead). At the
   first and the last epoch the room is what the whole run can afford (the budget is cumulative), so
   they are drawn whenever the run can pay for them.
 * **Budget.** ``budget`` is a fraction of training time; the callback's total time so far stays within
@@ -412,8 +413,8 @@ class Planner:
                 left -= cost
             else:
                 # Stop at the first layer that does not fit: the room is saved up for it, so a dear layer
-                # is not starved by cheaper ones.
-                blocked = True
+                # is not starved by cheaper ones. The last epoch has no later one to save for.
+                blocked = not last
                 plan.skipped[name] = f"needs ~{cost:.2f} s, the budget has {max(left, 0.0):.2f} s left"
         for name, info in plan.windows.items():
             info["next_epoch"] = self._next_epoch(name, epoch)

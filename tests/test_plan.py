@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -115,6 +116,14 @@ def test_planner_choices_for_a_cost_table():
     assert drawn == {2: [], 3: ["a"], 4: [], 5: ["b"], 6: ["a"], 7: [], 8: ["b"]}
     # The cumulative budget holds once epoch 0's dear pass is paid back.
     assert planner.spent <= 0.05 * planner.train_seconds
+    # "b" drawn least recently and too dear for the 4 s of room: an ordinary epoch saves up for it and draws
+    # nothing; the last epoch saves up for nothing and draws "a".
+    planner._last_drawn = {"a": 8, "b": 6}
+    planner.measure({"activations": 0.5, "gradcam": 0.5})
+    saving = copy.deepcopy(planner).plan(9, 20, 100.0)
+    assert saving.room == pytest.approx(50.0 - 45.0 - 1.0) and saving.filters == {}
+    last = planner.plan(9, 10, 100.0, last=True)
+    assert last.room == pytest.approx(4.0) and list(last.filters) == ["a"] and "b" in last.skipped
 
 
 def test_planner_is_deterministic_and_unlimited_draws_everything():
