@@ -297,9 +297,17 @@ class Visualizer:
         planner.measure(costs)
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
         plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters)
-        for layer, filters in plan.filters.items():
+        for layer, filters in list(plan.filters.items()):
             t0 = time.perf_counter()
-            pixels += self._filters(layer, filters, plan, epoch, writes)
+            try:
+                pixels += self._filters(layer, filters, plan, epoch, writes)
+            except Exception as e:  # one layer's patterns failing must not cost the epoch its other summaries
+                logger.warning("featureviz: no filter patterns for layer %r: %s. Dropping the layer.", layer, e)
+                logger.debug("filter patterns of %r failed", layer, exc_info=True)
+                planner.rotations.pop(layer, None)
+                plan.filters.pop(layer)
+                plan.windows.pop(layer, None)
+                plan.skipped[layer] = f"failed: {type(e).__name__}"
             costs[f"filters/{layer}"] = time.perf_counter() - t0
         planner.record(plan, costs)
         self._pixels_written[epoch] = pixels

@@ -136,6 +136,27 @@ def test_an_error_in_the_callbacks_own_work_never_stops_training(tmp_path, caplo
     assert "epoch 0 could not be visualised" in caplog.text
 
 
+def test_a_filter_layer_that_fails_is_dropped_and_the_epoch_keeps_its_other_summaries(tmp_path, caplog):
+    model = wide_model()
+    x = np.random.default_rng(7).uniform(0, 1, (8, 32, 32, 3)).astype(np.float32)
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    cb = FeatureVizCallback(tmp_path, x[:2], budget=None, filter_steps=2)
+    cb.set_model(model)
+    assert cb._viz is not None
+
+    def broken(layer):
+        raise ValueError("Negative dimension size")
+
+    cb._viz._generator = broken  # type: ignore[method-assign]
+    model.fit(x, np.arange(8) % 2, epochs=2, verbose=0, callbacks=[cb])
+    run = read_run(tmp_path / "featureviz")
+    assert "filters/wide" not in run and set(run["activations/wide"].values) == {0, 1}
+    plans = [json.loads(run["plan"].values[s][0]) for s in (0, 1)]
+    assert plans[0]["skipped"] == {"wide": "failed: ValueError"} and plans[0]["filters"] == {}
+    assert plans[1]["skipped"] == {} and plans[1]["filters"] == {}  # dropped, not retried every epoch
+    assert caplog.text.count("no filter patterns for layer 'wide': Negative dimension size") == 1
+
+
 TRAIN_SCRIPT = textwrap.dedent(
     """
     import logging, sys

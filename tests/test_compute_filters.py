@@ -170,3 +170,16 @@ def test_many_extractors_in_one_process_do_not_warn_of_retracing() -> None:
     finally:
         tf_logger.removeHandler(handler)
     assert [r.getMessage()[:80] for r in records if "retracing" in r.getMessage()] == []
+
+
+def test_squeeze_and_excitation_gates_do_not_make_the_receptive_field_global():
+    """EfficientNet and MobileNetV3 gate channels with a global branch; the map they gate keeps its geometry."""
+    x = keras.Input((32, 32, 3))
+    c = keras.layers.Conv2D(4, 3, name="c")(x)
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True, name="squeeze")(c)
+    s = keras.layers.Conv2D(4, 1, activation="sigmoid", name="excite")(s)
+    gated = keras.layers.Multiply(name="gated")([c, s])
+    c2 = keras.layers.Conv2D(4, 3, strides=2, name="c2")(gated)
+    model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(c2))
+    assert [compute.receptive_field(model, n) for n in ("c", "gated", "c2")] == [3, 3, 5]
+    assert compute.FilterPatternGenerator(model, "c2").size == 16  # 1.5 x 5, at least 16; not the global 32

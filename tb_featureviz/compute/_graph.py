@@ -158,6 +158,10 @@ class _Replayer:
     def geometry_of(self, args: Any) -> tuple[float, float]:
         rf, jump = 1.0, 1.0
         found = [self.geometry[id(t)] for t in keras.tree.flatten(args) if id(t) in self.geometry]
+        # A merge of a feature map with a global branch (squeeze-and-excitation's channel gates) keeps the
+        # feature map's geometry: the gates scale channels, they do not widen what a unit sees.
+        spatial = [g for g in found if not math.isinf(g[0])]
+        found = spatial or found
         if found:
             rf = max(g[0] for g in found)
             jump = max(g[1] for g in found)
