@@ -234,6 +234,10 @@ class FeatureVizCallback(keras.callbacks.Callback):
         epochs = (self.params or {}).get("epochs")
         return epochs is not None and epoch == int(epochs) - 1
 
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self._chief and self._viz is not None and self.visualize:
+            self._viz.start_warm_up()
+
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_start = time.perf_counter()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -182,6 +183,7 @@ class Visualizer:
         self._pixels_written: dict[int, int] = {}
         self._last_plan: dict[str, Any] | None = None
         self._warned_nonfinite = False
+        self._warm_up: threading.Thread | None = None
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -196,6 +198,7 @@ class Visualizer:
         self._generators = {}
         self._grids = {}
         self.planner = None
+        self._warm_up = None
         self._build()
 
     def set_probes(self, images: np.ndarray, labels: np.ndarray | None) -> None:
@@ -242,6 +245,38 @@ class Visualizer:
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
 
+    # -- warm-up -----------------------------------------------------------------------------------
+
+    def start_warm_up(self) -> None:
+        """Traces the activation and Grad-CAM functions on a background thread, while the first epoch trains.
+
+        Tracing is most of the first epoch's cost (seconds for an EfficientNet); done here, it leaves the
+        training thread. The first ``visualize`` waits for it. Models with an unknown input size are traced
+        at their first epoch instead.
+        """
+        if self._warm_up is not None or self.model is None or None in compute.check_model(self.model):
+            return
+        self._warm_up = threading.Thread(target=self._trace, name="featureviz-warm-up", daemon=True)
+        self._warm_up.start()
+
+    def join_warm_up(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.join()
+
+    def _trace(self) -> None:
+        assert self.model is not None and self._extractor is not None
+        try:
+            x = np.zeros((1, *(int(d or 1) for d in compute.check_model(self.model))), np.float32)
+            self._extractor(x)
+            if self._gradcam is not None:
+                self._gradcam.class_probabilities(x)
+                t0 = time.perf_counter()
+                self._gradcam(x, class_index=[0])
+                if self.planner is not None:
+                    self.planner.trace_seconds = time.perf_counter() - t0
+        except Exception:  # the first epoch traces them instead
+            logger.debug("featureviz: warm-up failed", exc_info=True)
+
     @property
     def activation_layers(self) -> list[str]:
         return list(self._extractor.layer_names) if self._extractor is not None else []
@@ -276,6 +311,7 @@ class Visualizer:
         """
         t_start = time.perf_counter()
         assert self.model is not None and self.probes is not None
+        self.join_warm_up()
         if not visualize:
             return self._curves_only(epoch, logs, params_fit, t_start)
         first = self._logged == 0
