@@ -466,8 +466,8 @@ class Planner:
         time_left = self.budget.allowed(per_epoch_train, 1) - self.steady_cost()
         added: list[str] = []
         for info in self.layers:
-            if info.name in drawn or info.name not in bytes_per_layer:
-                continue
+            if info.name in drawn or info.name not in bytes_per_layer or info.kind in _NOT_STAGE:
+                continue  # padding and cropping layers only repeat their input
             b = bytes_per_layer[info.name]
             if b > bytes_left or per_layer_time > time_left:
                 break

@@ -173,6 +173,9 @@ def test_grow_adds_layers_in_model_order_while_bytes_allow():
     p = planner.plan(0, 10, 100.0)
     planner.record(p, {"activations": 0.1, "gradcam": 0.1}, bytes_written=400)
     estimates = {info.name: 250.0 for info in CNN}
+    padded = Planner(RESNET_LIKE, ["conv3_block2_bn"], [], True, Budget(0.05), max_bytes=1000)
+    padded.record(padded.plan(0, 10, 100.0), {"activations": 0.1}, bytes_written=400)
+    assert padded.grow_layers({info.name: 250.0 for info in RESNET_LIKE}) == ["conv1_conv", "conv1_relu"]
     assert planner.grow_layers(estimates) == ["conv2d", "max_pooling2d"]  # 400 + 2 * 250 <= 1000 < 400 + 3 * 250
     assert planner.activation_layers == ["conv2d", "max_pooling2d", "conv2d_3"]
     assert planner.grow_layers(estimates) == []  # once
