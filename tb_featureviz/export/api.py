@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tb_featureviz.export.collect import EpochSpec, ProgressCallback, Reader, collect
+from tb_featureviz.export.collect import EpochSpec, ProgressCallback, Reader, collect, parse_epochs, parse_kinds
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
 from tb_featureviz.export.figures import check_colormap
-from tb_featureviz.export.model import FORMATS, Report
+from tb_featureviz.export.model import FORMATS, DamagedImage, Report
 from tb_featureviz.export.writers import (
     EXTENSIONS,
     Output,
@@ -22,6 +22,7 @@ from tb_featureviz.export.writers import (
     write_outputs,
     zip_bytes,
 )
+from tb_featureviz.plugin.integrity import clip
 
 
 def check_options(*, format: str, colormap: str | None, scale: int) -> None:
@@ -31,13 +32,13 @@ def check_options(*, format: str, colormap: str | None, scale: int) -> None:
         ExportArgumentError: an unknown format or colour map, or a scale that is not an int >= 1.
     """
     if format not in FORMATS:
-        raise ExportArgumentError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
+        raise ExportArgumentError(f"unknown format {clip(str(format))}; choose from {', '.join(FORMATS)}")
     try:
         check_colormap(colormap)
     except ValueError as e:
         raise ExportArgumentError(str(e)) from e
     if not isinstance(scale, int) or isinstance(scale, bool) or not 1 <= scale <= 64:
-        raise ExportArgumentError(f"scale must be an int from 1 to 64. Received: scale={scale!r}")
+        raise ExportArgumentError(f"scale must be an int from 1 to 64. Received: scale={clip(repr(scale))}")
 
 
 def render_outputs(
@@ -143,6 +144,7 @@ def export(
     progress: ProgressCallback | None = None,
     load_fast: bool = False,
     written_paths: list[Path] | None = None,
+    damaged: list[DamagedImage] | None = None,
 ) -> Path:
     """Exports featureviz summaries of a logdir as an HTML report, PNGs, GIFs or a ZIP.
 
@@ -175,6 +177,8 @@ def export(
             (``tb_featureviz.export.ProgressBar`` draws a bar on stderr).
         load_fast: Read with TensorBoard's Rust data server instead of the Python multiplexer.
         written_paths: If given, every file written is appended to it.
+        damaged: If given, every stored image left out because its bytes are damaged is appended to it
+            (the export holds everything else; HTML says so, a ZIP's manifest lists them).
 
     Returns:
         The file written, or the directory the files were written to.
@@ -191,6 +195,8 @@ def export(
         PosixPath('report.html')
     """
     check_options(format=format, colormap=colormap, scale=scale)
+    parse_epochs(epochs)  # a bad selection fails before the logdir is read
+    parse_kinds(kinds)
     out_path = Path(out)
     directory = format in ("png", "gif") and out_path.suffix.lower() != EXTENSIONS[format]
     check_writable(out_path, directory=directory)
@@ -203,7 +209,7 @@ def export(
     from tb_featureviz.plugin.reader import open_logdir
 
     with open_logdir(logdir_str, load_fast=load_fast) as reader:
-        _, outputs = export_from_reader(
+        report, outputs = export_from_reader(
             reader,
             RequestContext(),
             runs,
@@ -222,6 +228,8 @@ def export(
     written = write_outputs(out_path, outputs, fmt=format)
     if written_paths is not None:
         written_paths.extend(written)
+    if damaged is not None:
+        damaged.extend(report.damaged)
     if directory:
         return out_path
     return written[0]

@@ -13,12 +13,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tb_featureviz.export.errors import public_message
 from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
 from tb_featureviz.render import COLORMAPS
 
 PROG = "featureviz export"
+
+EXIT_DAMAGED = 3
+"""Exit status when the export was written but damaged images were left out of it."""
 
 
 def _positive_int(text: str) -> int:
@@ -53,7 +57,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epochs",
         default="last",
-        help="'last' (default), 'all', or epochs such as 0,10,29 or 0-9",
+        help="'last' (default), 'all', or epochs such as 0,10,29 or 0-9 (a range keeps the epochs written "
+        "inside it; a named epoch must exist)",
     )
     parser.add_argument(
         "--kinds",
@@ -113,14 +118,16 @@ def run_export(args: argparse.Namespace) -> int:
     """Runs ``featureviz export`` with parsed arguments.
 
     Writes a progress bar to stderr when it is a terminal, and one final line on stdout naming what was
-    written. A bad argument, an unknown run/epoch/layer or an unwritable output prints one line on
-    stderr (``featureviz export: error: ...``) and returns 2.
+    written. A bad argument (an epoch range past the bounds too), an unknown run/epoch/layer or an
+    unwritable output prints one line on stderr (``featureviz export: error: ...``) and returns 2. Stored
+    images whose bytes are damaged are left out of what is written; a warning on stderr names them and
+    the exit code is :data:`EXIT_DAMAGED`.
 
     Args:
         args: Parsed arguments (``add_export_arguments``).
 
     Returns:
-        The exit code: 0 on success, 2 on a usage or data error.
+        The exit code: 0 on success, 2 on a usage or data error, 3 when damaged images were left out.
     """
     from tensorboard import errors as tb_errors
 
@@ -129,6 +136,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     bar = ProgressBar(enabled=False) if args.quiet else ProgressBar()
     written: list[Path] = []
+    damaged: list[Any] = []
     try:
         path = export(
             args.logdir,
@@ -146,6 +154,7 @@ def run_export(args: argparse.Namespace) -> int:
             progress=bar,
             load_fast=args.load_fast,
             written_paths=written,
+            damaged=damaged,
         )
     except (tb_errors.PublicError, ValueError, LookupError, OSError) as e:
         bar.close()
@@ -162,6 +171,16 @@ def run_export(args: argparse.Namespace) -> int:
             print(f"featureviz: wrote {len(written)} {args.format.upper()} file(s) to {path} ({size})")
         else:
             print(f"featureviz: wrote {path} ({_human_size(path.stat().st_size)})")
+    if damaged:
+        listed = "; ".join(d.describe() for d in damaged[:5]) + (
+            f"; ... ({len(damaged)} in all)" if len(damaged) > 5 else ""
+        )
+        print(
+            f"{PROG}: warning: left out {len(damaged)} damaged image(s) (their bytes in the event files do not "
+            f"decode): {listed}",
+            file=sys.stderr,
+        )
+        return EXIT_DAMAGED
     return 0
 
 

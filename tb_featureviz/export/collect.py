@@ -7,6 +7,8 @@ parser.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,14 +17,24 @@ from urllib.parse import parse_qs, urlsplit
 
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
 from tb_featureviz.export.figures import compact_ranges, overlay_pixels, tile_for_channel
-from tb_featureviz.export.model import EXPORT_KINDS, Curve, CurvePoint, Figure, Report, RunExport
+from tb_featureviz.export.model import EXPORT_KINDS, Curve, CurvePoint, DamagedImage, Figure, Report, RunExport
 from tb_featureviz.metadata import GridLayout
+from tb_featureviz.plugin.integrity import MAX_ECHO, DamagedBlobError, clip
 from tb_featureviz.render import encode_png
 
 ProgressCallback = Callable[[int, int, str], None]
 
 EpochSpec = str | int | Iterable[int] | None
 """``"last"``, ``"all"``, ``"0,10,29"`` (ranges like ``"0-5"`` too), an int or a list of ints."""
+
+MAX_EPOCH_DIGITS = 18
+"""Digits of an epoch number in a selection (epochs are int64 steps)."""
+
+MAX_EPOCH_PARTS = 1000
+"""Comma-separated items of an epoch selection."""
+
+MAX_EPOCH_SPAN = 1_000_000
+"""Epochs one ``a-b`` range may cover (``all`` selects every epoch, however many)."""
 
 
 class Reader(Protocol):
@@ -42,15 +54,64 @@ class Reader(Protocol):
 
 
 def describe_steps(steps: Sequence[int]) -> str:
-    """``0..29`` for a contiguous range, else the list (shortened in the middle when long)."""
+    """``0..29`` for a contiguous range, else the list (shortened in the middle, with the count, when long)."""
     vals = sorted(set(steps))
     if not vals:
         return "none"
-    if len(vals) > 2 and vals == list(range(vals[0], vals[-1] + 1)):
+    if len(vals) > 2 and vals[-1] - vals[0] == len(vals) - 1:
         return f"{vals[0]}..{vals[-1]}"
     if len(vals) > 12:
-        return ", ".join(map(str, vals[:5])) + ", ..., " + ", ".join(map(str, vals[-5:]))
+        return ", ".join(map(str, vals[:5])) + ", ..., " + ", ".join(map(str, vals[-5:])) + f" ({len(vals)} epochs)"
     return ", ".join(map(str, vals))
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochSelection:
+    """Epochs named one by one and ``a-b`` ranges, never expanded into a set of every integer.
+
+    A named epoch must exist; a range selects the epochs that exist inside it (:meth:`select`).
+
+    Attributes:
+        epochs: The epochs named one by one, sorted, no duplicates.
+        ranges: Inclusive ``(low, high)`` ranges, sorted and merged where they overlap.
+    """
+
+    epochs: tuple[int, ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
+
+    def __contains__(self, epoch: object) -> bool:
+        if not isinstance(epoch, int):
+            return False
+        i = bisect.bisect_right(self.ranges, (epoch, math.inf)) - 1
+        if i >= 0 and self.ranges[i][0] <= epoch <= self.ranges[i][1]:
+            return True
+        j = bisect.bisect_left(self.epochs, epoch)
+        return j < len(self.epochs) and self.epochs[j] == epoch
+
+    def select(self, steps: Iterable[int]) -> tuple[list[int], list[int]]:
+        """``(chosen, missing)``: the ``steps`` selected, sorted, and the named epochs not among them.
+
+        Costs ``O((len(steps) + len(epochs)) log n)``, whatever the ranges span.
+        """
+        have = sorted(set(steps))
+        present = set(have)
+        return [s for s in have if s in self], [e for e in self.epochs if e not in present]
+
+    def describe(self) -> str:
+        """The selection as written, shortened when long: ``0-9, 20, 25``."""
+        parts = [f"{lo}-{hi}" for lo, hi in self.ranges] + [str(e) for e in self.epochs]
+        if len(parts) > 12:
+            return ", ".join(parts[:10]) + f", ... ({len(parts)} items)"
+        return ", ".join(parts)
+
+
+def _names(names: Sequence[str], *, quote: bool = False, limit: int = 20) -> str:
+    """``a, b, c`` for an error message: at most ``limit`` names (each clipped), then the count."""
+    if not names:
+        return "none"
+    shown = [clip(n) if quote or len(n) > MAX_ECHO else n for n in names[:limit]]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(shown) + more
 
 
 def parse_kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -67,7 +128,7 @@ def parse_kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...]:
         return EXPORT_KINDS
     unknown = [k for k in items if k not in EXPORT_KINDS]
     if unknown:
-        raise ExportArgumentError(f"unknown kind {unknown[0]!r}; choose from {', '.join(EXPORT_KINDS)}")
+        raise ExportArgumentError(f"unknown kind {clip(unknown[0])}; choose from {', '.join(EXPORT_KINDS)}")
     return tuple(k for k in EXPORT_KINDS if k in items)
 
 
@@ -98,48 +159,84 @@ def parse_run_names(runs: str | Iterable[str], known: Iterable[str]) -> list[str
     return out
 
 
-def parse_epochs(spec: EpochSpec) -> str | list[int]:
-    """Normalises an epoch selection to ``"last"``, ``"all"`` or a sorted list of ints.
+def _epoch_number(text: str, spec: str) -> int:
+    if len(text) > MAX_EPOCH_DIGITS:
+        raise ExportArgumentError(
+            f"epoch numbers have at most {MAX_EPOCH_DIGITS} digits. Received: epochs={clip(spec)}"
+        )
+    return int(text)
+
+
+def parse_epochs(spec: EpochSpec) -> str | EpochSelection:
+    """Normalises an epoch selection to ``"last"``, ``"all"`` or an :class:`EpochSelection`.
+
+    Ranges are kept as ranges (``0-99999999999`` costs no memory) and bounded: at most
+    :data:`MAX_EPOCH_PARTS` items, :data:`MAX_EPOCH_DIGITS` digits per number and
+    :data:`MAX_EPOCH_SPAN` epochs per range (``all`` selects every epoch).
+
+    Example:
+        >>> parse_epochs("0-9,20")
+        EpochSelection(epochs=(20,), ranges=((0, 9),))
 
     Raises:
-        ExportArgumentError: the selection is not ``last``, ``all``, ints or ``a-b`` ranges.
+        ExportArgumentError: the selection is not ``last``, ``all``, epoch numbers or ``a-b`` ranges, or
+            is past one of the bounds (the message names it).
     """
     if spec is None:
         return "last"
     if isinstance(spec, bool):
         raise ExportArgumentError(f"epochs must be 'last', 'all' or epoch numbers. Received: {spec!r}")
     if isinstance(spec, int):
-        return [spec]
+        return EpochSelection(epochs=(spec,))
     if isinstance(spec, str):
         text = spec.strip().lower()
         if text in ("last", "all"):
             return text
-        values: set[int] = set()
-        for part in (p.strip() for p in text.split(",")):
+        parts = [p.strip() for p in text.split(",", MAX_EPOCH_PARTS)]
+        if len(parts) > MAX_EPOCH_PARTS:
+            raise ExportArgumentError(
+                f"an epoch selection has at most {MAX_EPOCH_PARTS} comma-separated items; use ranges such as "
+                f"0-99 or 'all'. Received: epochs={clip(spec)}"
+            )
+        epochs: set[int] = set()
+        ranges: list[tuple[int, int]] = []
+        for part in parts:
             if not part:
                 continue
-            m = re.fullmatch(r"(\d+)\s*(?:-|\.\.)\s*(\d+)", part)
+            m = re.fullmatch(r"([0-9]+)\s*(?:-|\.\.)\s*([0-9]+)", part)
             if m:
-                lo, hi = int(m.group(1)), int(m.group(2))
+                lo, hi = _epoch_number(m.group(1), spec), _epoch_number(m.group(2), spec)
                 if hi < lo:
-                    raise ExportArgumentError(f"epoch range {part!r} is empty; write it low-high, e.g. 0-9")
-                values.update(range(lo, hi + 1))
-            elif re.fullmatch(r"\d+", part):
-                values.add(int(part))
+                    raise ExportArgumentError(f"epoch range {clip(part)} is empty; write it low-high, e.g. 0-9")
+                if hi - lo + 1 > MAX_EPOCH_SPAN:
+                    raise ExportArgumentError(
+                        f"epoch range {clip(part)} covers {hi - lo + 1} epochs, more than {MAX_EPOCH_SPAN:,}; "
+                        "use 'all' for every epoch"
+                    )
+                ranges.append((lo, hi))
+            elif re.fullmatch(r"[0-9]+", part):
+                epochs.add(_epoch_number(part, spec))
             else:
                 raise ExportArgumentError(
-                    f"epochs must be 'last', 'all' or comma-separated epoch numbers like 0,10,29. Received: {spec!r}"
+                    "epochs must be 'last', 'all' or comma-separated epoch numbers like 0,10,29 or ranges like "
+                    f"0-9. Received: epochs={clip(spec)}"
                 )
-        if not values:
-            raise ExportArgumentError(f"no epochs given. Received: epochs={spec!r}")
-        return sorted(values)
+        if not epochs and not ranges:
+            raise ExportArgumentError(f"no epochs given. Received: epochs={clip(spec)}")
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(ranges):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        return EpochSelection(epochs=tuple(sorted(epochs)), ranges=tuple(merged))
     try:
         items = sorted({int(v) for v in spec})
     except (TypeError, ValueError) as e:
-        raise ExportArgumentError(f"epochs must be 'last', 'all' or epoch numbers. Received: {spec!r}") from e
+        raise ExportArgumentError(f"epochs must be 'last', 'all' or epoch numbers. Received: {clip(spec)}") from e
     if not items:
         raise ExportArgumentError("no epochs given. Received: an empty list")
-    return items
+    return EpochSelection(epochs=tuple(items))
 
 
 def _blob_key(ref: Any) -> str:
@@ -160,21 +257,24 @@ def _blob_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
-def _select_epochs(run: str, steps: Sequence[int], spec: str | list[int]) -> list[int]:
+def _select_epochs(run: str, steps: Sequence[int], spec: str | EpochSelection) -> list[int]:
     if not steps:
-        raise ExportNotFoundError(f"run {run!r} has no featureviz epochs written yet")
+        raise ExportNotFoundError(f"run {clip(run)} has no featureviz epochs written yet")
     if spec == "last":
         return [max(steps)]
     if spec == "all":
         return sorted(steps)
-    assert isinstance(spec, list)
-    missing = [e for e in spec if e not in set(steps)]
+    assert isinstance(spec, EpochSelection)
+    chosen, missing = spec.select(steps)
     if missing:
         word = "epoch" if len(missing) == 1 else "epochs"
+        listed = ", ".join(map(str, missing[:10])) + (f", ... ({len(missing)} missing)" if len(missing) > 10 else "")
+        raise ExportNotFoundError(f"{word} {listed} not in run {clip(run)}; its epochs are {describe_steps(steps)}")
+    if not chosen:
         raise ExportNotFoundError(
-            f"{word} {', '.join(map(str, missing))} not in run {run!r}; its epochs are {describe_steps(steps)}"
+            f"no epoch of run {clip(run)} in {spec.describe()}; its epochs are {describe_steps(steps)}"
         )
-    return list(spec)
+    return chosen
 
 
 def _class_label(index: Any, class_names: Sequence[str] | None) -> str | None:
@@ -192,16 +292,33 @@ class _Collector:
         self.progress = progress
         self.done = 0
         self.total = 0
+        self.damaged: list[DamagedImage] = []
 
     def tick(self, what: str) -> None:
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, max(self.total, self.done), what)
 
-    def step(self, run: str, tag: str, step: int) -> tuple[dict[str, Any], list[bytes], float | None]:
-        data = self.reader.step(self.ctx, run, tag, step)
+    def image(self, ref: Any, run: str, kind: str, layer: str | None, epoch: int | None, index: int) -> bytes | None:
+        """The bytes of one stored image, or ``None`` (noted in ``damaged``) when they are damaged."""
+        try:
+            return _blob_bytes(self.reader.blob(self.ctx, _blob_key(ref)))
+        except DamagedBlobError as e:
+            self.damaged.append(DamagedImage(run, kind, layer, epoch, index, e.reason))
+            return None
+
+    def step(
+        self, run: str, kind: str, layer: str, tag: str, step: int
+    ) -> tuple[dict[str, Any], list[bytes | None], float | None] | None:
+        """``(record, images, wall_time)`` of a step (a damaged image is ``None``), or ``None`` when the
+        step's record is damaged."""
+        try:
+            data = self.reader.step(self.ctx, run, tag, step)
+        except DamagedBlobError as e:
+            self.damaged.append(DamagedImage(run, kind, layer, step, 0, e.reason))
+            return None
         record = dict(data.get("record") or {})
-        images = [_blob_bytes(self.reader.blob(self.ctx, _blob_key(ref))) for ref in data.get("images") or []]
+        images = [self.image(ref, run, kind, layer, step, i + 1) for i, ref in enumerate(data.get("images") or [])]
         wall = data.get("wall_time")
         return record, images, float(wall) if isinstance(wall, (int, float)) else None
 
@@ -254,9 +371,9 @@ def collect(
     layer_list = parse_names(layers)
     epoch_spec = parse_epochs(epochs)
     if probe is not None and (not isinstance(probe, int) or isinstance(probe, bool) or probe < 0):
-        raise ExportArgumentError(f"probe must be an int >= 0. Received: probe={probe!r}")
+        raise ExportArgumentError(f"probe must be an int >= 0. Received: probe={clip(repr(probe))}")
     if channel is not None and (not isinstance(channel, int) or isinstance(channel, bool) or channel < 0):
-        raise ExportArgumentError(f"channel must be an int >= 0. Received: channel={channel!r}")
+        raise ExportArgumentError(f"channel must be an int >= 0. Received: channel={clip(repr(channel))}")
 
     index = reader.index(ctx)
     entries = {str(e["run"]): e for e in index.get("runs") or []}
@@ -264,11 +381,11 @@ def collect(
     where = f" in {logdir}" if logdir else ""
     for name in run_names:
         if name not in entries:
-            known = ", ".join(sorted(entries)) or "none"
-            raise ExportNotFoundError(f"run {name!r} not found{where}; runs: {known}")
+            known = _names(sorted(entries))
+            raise ExportNotFoundError(f"run {clip(name)} not found{where}; runs: {known}")
         if not entries[name].get("featureviz", True) or not entries[name].get("steps"):
-            with_data = ", ".join(sorted(r for r, e in entries.items() if e.get("steps"))) or "none"
-            raise ExportNotFoundError(f"run {name!r} has no featureviz data{where}; runs with data: {with_data}")
+            with_data = _names(sorted(r for r, e in entries.items() if e.get("steps")))
+            raise ExportNotFoundError(f"run {clip(name)} has no featureviz data{where}; runs with data: {with_data}")
 
     if layer_list:
         available = {
@@ -277,8 +394,8 @@ def collect(
         missing = [layer for layer in layer_list if layer not in available]
         if missing:
             raise ExportNotFoundError(
-                f"layer {missing[0]!r} not found in {', '.join(repr(r) for r in run_names)} for "
-                f"{', '.join(kind_list)}; layers: {', '.join(sorted(available)) or 'none'}"
+                f"layer {clip(missing[0])} not found in {_names(run_names, quote=True)} for "
+                f"{', '.join(kind_list)}; layers: {_names(sorted(available))}"
             )
 
     plans: list[tuple[str, list[int], list[int], list[tuple[str, Mapping[str, Any], list[int]]]]] = []
@@ -314,7 +431,11 @@ def collect(
             layout = GridLayout.from_json(t["layout"]) if t.get("layout") else None
             tag_figs: list[Figure] = []
             for epoch in tag_epochs:
-                record, images, wall = collector.step(name, tag, epoch)
+                read = collector.step(name, kind, layer, tag, epoch)
+                if read is None:  # the record is damaged: the step is left out (and listed)
+                    collector.tick(f"read {name} {tag} epoch {epoch}")
+                    continue
+                record, images, wall = read
                 if wall is not None:
                     walls.append(wall)
                 figs = _figures(run, kind, layer, epoch, record, images, layout, wall, probe)
@@ -327,12 +448,13 @@ def collect(
             run.first_wall_time, run.last_wall_time = min(walls), max(walls)
         report_runs.append(run)
     if not any(r.figures for r in report_runs):
+        damaged = f" ({len(collector.damaged)} damaged image(s) left out)" if collector.damaged else ""
         raise ExportNotFoundError(
             f"nothing to export: no {'/'.join(kind_list)} images"
             + (f" of layers {', '.join(layer_list)}" if layer_list else "")
-            + f" at the chosen epochs of {', '.join(repr(r) for r in run_names)}"
+            + f" at the chosen epochs of {_names(run_names, quote=True)}{damaged}"
         )
-    return Report(logdir=logdir, runs=report_runs, kinds=kind_list)
+    return Report(logdir=logdir, runs=report_runs, kinds=kind_list, damaged=collector.damaged)
 
 
 def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport) -> None:
@@ -345,9 +467,11 @@ def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport
         if not run.class_names and isinstance(info.get("class_names"), list):
             run.class_names = [str(c) for c in info["class_names"]]
     probes = entry.get("probes") or {}
+    step = probes.get("step") if isinstance(probes.get("step"), int) else None
     try:
         run.probe_pngs = [
-            _blob_bytes(collector.reader.blob(collector.ctx, _blob_key(ref))) for ref in probes.get("images") or []
+            collector.image(ref, run.run, "probes", None, step, i + 1) or b""  # b"": damaged, left out
+            for i, ref in enumerate(probes.get("images") or [])
         ]
     except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError):
         run.probe_pngs = []
@@ -372,12 +496,15 @@ def _figures(
     layer: str,
     epoch: int,
     record: Mapping[str, Any],
-    images: Sequence[bytes],
+    images: Sequence[bytes | None],
     layout: GridLayout | None,
     wall: float | None,
     probe: int | None,
 ) -> list[Figure]:
+    nonfinite = record.get("nonfinite")
     common: dict[str, Any] = {"run": run.run, "kind": kind, "layer": layer, "epoch": epoch, "wall_time": wall}
+    if isinstance(nonfinite, int) and not isinstance(nonfinite, bool) and nonfinite > 0:
+        common["nonfinite"] = nonfinite  # a diverged model: shown in captions and the manifest
     figs: list[Figure] = []
     if kind == "activations":
         count = len(images)
@@ -392,7 +519,7 @@ def _figures(
             "source_size": (int(shape[0]), int(shape[1])) if len(shape) == 3 else None,
         }
         for i, png in enumerate(images):
-            if probe is not None and i != probe:
+            if png is None or (probe is not None and i != probe):  # None: damaged, listed in the report
                 continue
             figs.append(
                 Figure(
@@ -409,7 +536,7 @@ def _figures(
                 )
             )
     elif kind == "filters":
-        if images:
+        if images and images[0] is not None:
             filters = tuple(int(f) for f in record.get("filters") or [])
             size = record.get("size")
             schedule = record.get("schedule")
@@ -441,14 +568,20 @@ def _figures(
                 for role in ("heatmap", "overlay"):
                     idx = t.get(role)
                     if isinstance(idx, int) and 1 <= idx <= len(images):
-                        png = images[idx - 1]
+                        stored = images[idx - 1]
+                        if stored is None:  # damaged, listed in the report
+                            continue
+                        png = stored
                     elif role == "overlay" and idx is None:
                         # No ready overlay stored (the callback's default): compose it as the writer would.
                         heat = t.get("heatmap")
                         probe_png = run.probe_png(i)
                         if not (isinstance(heat, int) and 1 <= heat <= len(images)) or probe_png is None:
                             continue
-                        composed = overlay_pixels(probe_png, images[heat - 1])
+                        heat_png = images[heat - 1]
+                        if heat_png is None:
+                            continue
+                        composed = overlay_pixels(probe_png, heat_png)
                         if composed is None:
                             continue
                         png = encode_png(composed)

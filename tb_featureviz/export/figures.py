@@ -57,7 +57,8 @@ def _text_width(text: str, size: int) -> int:
 def check_colormap(colormap: str | None) -> None:
     """Raises ``ValueError`` naming the choices when ``colormap`` is not a known colour map."""
     if colormap is not None and colormap not in COLORMAPS:
-        raise ValueError(f"Unknown colour map {colormap!r}. Choose one of: {', '.join(COLORMAPS)}.")
+        shown = repr(colormap) if len(str(colormap)) <= 100 else repr(str(colormap)[:100]) + "…"
+        raise ValueError(f"Unknown colour map {shown}. Choose one of: {', '.join(COLORMAPS)}.")
 
 
 def crop_tile(image: np.ndarray, layout: GridLayout, tile: int) -> np.ndarray:

@@ -97,6 +97,10 @@ figcaption b { color: var(--ink); font-weight: 600; }
 figcaption .cap-main, figcaption .cap-detail { display: block; }
 figcaption .score { font-variant-numeric: tabular-nums; }
 .missing { font-size: 12px; color: var(--faint); font-style: italic; }
+figcaption .nonfinite { color: #b42318; font-weight: 600; }
+.damaged { border: 1px solid #e3a008; background: #fffbea; border-radius: 6px; padding: 8px 12px; font-size: 12.5px;
+           margin: 0 0 18px; }
+.damaged ul { margin: 4px 0 0; padding-left: 18px; }
 footer { margin-top: 36px; padding-top: 8px; border-top: 1px solid var(--rule); font-size: 11px;
          color: var(--faint); }
 @page { size: A4; margin: 14mm 12mm 16mm; }
@@ -238,6 +242,8 @@ def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
         parts.append(f'{target}: <b class="cls">{escape(str(name))}</b>{score}')
         if fig.target == "true" and fig.predicted_class is not None and fig.predicted_class != fig.class_name:
             parts.append(f"predicted {escape(fig.predicted_class)}")
+    if fig.nonfinite:
+        parts.append(f'<span class="nonfinite">{fig.nonfinite} non-finite values (NaN/inf, drawn as 0)</span>')
     return head + (f' <span class="cap-detail">{" · ".join(parts)}</span>' if parts else "")
 
 
@@ -320,6 +326,13 @@ def render_html(
         '<header class="report"><p class="eyebrow">tb-featureviz</p>'
         f'<h1>{escape(title)}</h1><p class="meta">{"".join(meta)}</p></header>',
     ]
+    if report.damaged:
+        items = "".join(f"<li>{escape(d.describe())}</li>" for d in report.damaged[:20])
+        more = f"<li>... and {len(report.damaged) - 20} more</li>" if len(report.damaged) > 20 else ""
+        out.append(
+            f'<aside class="damaged" role="note"><b>{len(report.damaged)} damaged image(s) left out.</b> The event '
+            f"files hold bytes that do not decode; everything else is shown.<ul>{items}{more}</ul></aside>"
+        )
     if len(epochs) > 1:
         links = "".join(f'<a href="#epoch-{e}">Epoch {e}</a>' for e in epochs)
         out.append(f'<nav class="toc">Sections: <a href="#overview">Overview</a>{links}</nav>')

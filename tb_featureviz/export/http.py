@@ -24,6 +24,7 @@ A ``png`` or ``gif`` export that gives several images is answered as a ZIP of th
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -33,8 +34,9 @@ from werkzeug.datastructures import MultiDict
 from tb_featureviz.export.api import export_from_reader
 from tb_featureviz.export.errors import ExportArgumentError
 from tb_featureviz.export.jobs import ExportJobs
-from tb_featureviz.export.model import FORMATS
+from tb_featureviz.export.model import FORMATS, DamagedImage
 from tb_featureviz.export.writers import MIMETYPES, default_filename
+from tb_featureviz.plugin.integrity import clip
 
 KNOWN_PARAMS = frozenset(
     {"runs", "run", "kinds", "layer", "layers", "epochs", "format", "probe", "colormap", "channel", "scale"}
@@ -47,10 +49,9 @@ def _int_param(query: Mapping[str, str], name: str, *, default: int | None, mini
     if raw is None or str(raw).strip() == "":
         return default
     text = str(raw).strip()
-    try:
-        value = int(text)
-    except ValueError:
-        raise ExportArgumentError(f"{name} must be a whole number. Received: {name}={text!r}") from None
+    if not re.fullmatch(r"-?[0-9]{1,18}", text):
+        raise ExportArgumentError(f"{name} must be a whole number of at most 18 digits. Received: {name}={clip(text)}")
+    value = int(text)
     if value < minimum:
         raise ExportArgumentError(f"{name} must be >= {minimum}. Received: {name}={value}")
     return value
@@ -65,11 +66,15 @@ def _bool_param(query: Mapping[str, str], name: str, *, default: bool) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ExportArgumentError(f"{name} must be true or false. Received: {name}={raw!r}")
+    raise ExportArgumentError(f"{name} must be true or false. Received: {name}={clip(str(raw))}")
 
 
 def handle_export(
-    reader: Any, ctx: Any, query: Mapping[str, str], jobs: ExportJobs | None = None
+    reader: Any,
+    ctx: Any,
+    query: Mapping[str, str],
+    jobs: ExportJobs | None = None,
+    damaged: list[DamagedImage] | None = None,
 ) -> tuple[bytes, str, str]:
     """Builds the export the dashboard asks for.
 
@@ -79,6 +84,8 @@ def handle_export(
         query: The query parameters (see the module docstring): ``request.args``, or a plain mapping
             (one ``run`` only).
         jobs: Where the progress of a ``job=<id>`` export is recorded.
+        damaged: If given, the stored images left out because their bytes are damaged are appended to it
+            (the plugin answers their count in ``X-FeatureViz-Damaged``).
 
     Returns:
         ``(body, mimetype, filename)``; serve with ``Content-Disposition: attachment; filename=...``.
@@ -98,7 +105,7 @@ def handle_export(
         raise ExportArgumentError("missing query parameter 'run' (repeated) or 'runs' (comma-separated run names)")
     fmt = str(query.get("format") or "html").strip().lower()
     if fmt not in FORMATS:
-        raise ExportArgumentError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+        raise ExportArgumentError(f"unknown format {clip(fmt)}; choose from {', '.join(FORMATS)}")
     layers = query.get("layer") or query.get("layers") or None
     colormap = str(query.get("colormap")).strip() if query.get("colormap") else None
     options: dict[str, Any] = {
@@ -123,6 +130,8 @@ def handle_export(
         jobs.finish(job, ok=True)
     else:
         report, outputs = export_from_reader(reader, ctx, runs, **options)
+    if damaged is not None:
+        damaged.extend(report.damaged)
     if len(outputs) == 1:
         name, data = outputs[0]
         return data, MIMETYPES[fmt], name.rsplit("/", 1)[-1]

@@ -14,6 +14,7 @@ from typing import Any
 
 from tb_featureviz.export.collect import ProgressCallback
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
+from tb_featureviz.plugin.integrity import clip
 
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What a job id may be: the page sends a random token."""
@@ -25,7 +26,7 @@ PHASES = ("read", "render")
 def check_job_id(job: str) -> str:
     """Returns ``job`` when it is a valid job id, else raises ``ExportArgumentError`` (a 400)."""
     if not JOB_ID.fullmatch(job):
-        raise ExportArgumentError(f"job must be 1 to 64 letters, digits, '-' or '_'. Received: job={job!r}")
+        raise ExportArgumentError(f"job must be 1 to 64 letters, digits, '-' or '_'. Received: job={clip(job)}")
     return job
 
 
@@ -92,5 +93,5 @@ class ExportJobs:
         with self._lock:
             entry = self._jobs.get(job)
             if entry is None:
-                raise ExportNotFoundError(f"no export job {job!r} (it has not started, or ended long ago)")
+                raise ExportNotFoundError(f"no export job {clip(job)} (it has not started, or ended long ago)")
             return dict(entry)

@@ -51,6 +51,8 @@ class Figure:
         true_class: The probe's true class name or index, when known.
         predicted_class: The class the model predicted for the probe.
         wall_time: When the step was written (seconds since the epoch).
+        nonfinite: NaN or inf values the model produced for the step's record (a diverged model; drawn as
+            0, written as null), 0 when none.
     """
 
     run: str
@@ -76,6 +78,7 @@ class Figure:
     true_class: str | None = None
     predicted_class: str | None = None
     wall_time: float | None = None
+    nonfinite: int = 0
 
     @property
     def series_key(self) -> tuple[str, str, str, str, int | None, str | None]:
@@ -136,6 +139,8 @@ class Figure:
             name = self.class_name if self.class_name is not None else str(self.class_index)
             score = "" if self.score is None else f" {self.score:.2f}"
             parts.append(f"{self.target or 'class'}: {name}{score}")
+        if self.nonfinite:
+            parts.append(f"{self.nonfinite} non-finite values (NaN/inf, drawn as 0)")
         return " · ".join(parts)
 
     def manifest_entry(self) -> dict[str, Any]:
@@ -150,6 +155,8 @@ class Figure:
             "probe": self.probe,
             "layout": self.layout.to_json() if self.layout else None,
         }
+        if self.nonfinite:
+            entry["nonfinite"] = self.nonfinite
         if self.kind == "activations":
             entry["channels"] = self.channels
             entry["dead"] = list(self.dead)
@@ -215,7 +222,7 @@ class RunExport:
         class_names: Class names, if recorded.
         probe_labels: True class of each probe image, if recorded.
         probe_pngs: The probe images (RGB PNG), if written; Grad-CAM overlays with another colour map
-            are recomputed from them.
+            are recomputed from them. A damaged probe image is ``b""`` (see ``Report.damaged``).
         curves: Loss and metric curves.
         first_wall_time: Wall time of the first featureviz step read.
         last_wall_time: Wall time of the last featureviz step read.
@@ -252,10 +259,10 @@ class RunExport:
         return None
 
     def probe_png(self, probe: int | None) -> bytes | None:
-        """The PNG of probe image ``probe``, if the run wrote it."""
+        """The PNG of probe image ``probe``, if the run wrote it (and it is not damaged)."""
         if probe is None or not 0 <= probe < len(self.probe_pngs):
             return None
-        return self.probe_pngs[probe]
+        return self.probe_pngs[probe] or None
 
     def probe_label(self, probe: int | None) -> str | None:
         """The true class of probe image ``probe`` (its name where known), if recorded."""
@@ -272,6 +279,48 @@ class RunExport:
         return str(index)
 
 
+@dataclass(frozen=True)
+class DamagedImage:
+    """A stored image (or a step's record) left out of an export because its bytes are damaged.
+
+    The event file holds bytes that do not decode (a flipped byte the Rust data server did not reject,
+    say); the export leaves them out, says so, and exports everything else.
+
+    Attributes:
+        run: The run name.
+        kind: ``activations``, ``filters``, ``gradcam`` or ``probes``.
+        layer: The layer (None for probe images).
+        epoch: The epoch (TensorBoard step).
+        index: The element of the blob sequence: 0 for the record (the whole step is left out), ``i``
+            for image ``i - 1`` of the step.
+        reason: What is wrong with the bytes.
+    """
+
+    run: str
+    kind: str
+    layer: str | None
+    epoch: int | None
+    index: int
+    reason: str
+
+    def describe(self) -> str:
+        """``exp1 activations conv2d epoch 3 image 2: bad CRC in 'IDAT' chunk``."""
+        what = "record" if self.index == 0 else f"image {self.index}"
+        parts = [self.run, self.kind, self.layer, None if self.epoch is None else f"epoch {self.epoch}", what]
+        return " ".join(p for p in parts if p) + f": {self.reason}"
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The JSON-serialisable description (``manifest.json``'s ``damaged``)."""
+        return {
+            "run": self.run,
+            "kind": self.kind,
+            "layer": self.layer,
+            "epoch": self.epoch,
+            "index": self.index,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Report:
     """An export: one or more runs read from one logdir.
@@ -281,12 +330,14 @@ class Report:
         runs: The runs, in the order asked for.
         kinds: The exported kinds.
         generated: When the export was made (UTC).
+        damaged: Stored images (or records) left out because their bytes are damaged.
     """
 
     logdir: str
     runs: list[RunExport]
     kinds: tuple[str, ...] = EXPORT_KINDS
     generated: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+    damaged: list[DamagedImage] = field(default_factory=list)
 
     @property
     def figures(self) -> list[Figure]:

@@ -181,7 +181,11 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra
         {"format": "tb-featureviz-export", "version": 1, "logdir": ..., "generated": ...,
          "runs": [{"run", "steps", "epochs", "class_names", "probe_labels", "probes": [file, ...],
                    "info": {...} | null, "curves": [{"metric", "split", "points": [[step, value]]}]}],
-         "files": [{"file", "run", "kind", "layer", "epoch", "role", "index", "probe", "layout", ...}]}
+         "files": [{"file", "run", "kind", "layer", "epoch", "role", "index", "probe", "layout", ...}],
+         "damaged": [{"run", "kind", "layer", "epoch", "index", "reason"}]}
+
+    ``damaged`` lists the stored images (``index`` >= 1) and records (``index`` 0: the whole step) left
+    out because their bytes in the event files are damaged.
 
     Args:
         report: The export.
@@ -200,6 +204,8 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra
         rdir = _claim(safe_name(run.run), seen)
         probe_files = []
         for i, png in enumerate(run.probe_pngs):
+            if not png:  # damaged: left out, listed under "damaged"
+                continue
             probe_files.append(f"{rdir}/probes/probe-{i}.png")
             members.append((probe_files[-1], png))
         runs_meta.append(
@@ -233,6 +239,7 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra
         "kinds": list(report.kinds),
         "runs": runs_meta,
         "files": files,
+        "damaged": [d.manifest_entry() for d in report.damaged],
     }
     buf = io.BytesIO()
     total = len(members) + len(extra) + 1

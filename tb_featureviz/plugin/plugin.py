@@ -2,8 +2,10 @@
 
 Every route reads through :class:`tb_featureviz.plugin.reader.FeatureVizReader` over
 ``context.data_provider`` (never ``context.multiplexer``, which is ``None`` under ``--load_fast``), and
-answers JSON errors: 400 for a bad query, 404 for an unknown run, tag, step, blob or file, never a 500
-with a traceback. No TensorFlow import.
+answers JSON errors: 400 for a bad query, 404 for an unknown run, tag, step, blob or file (and, with
+``"damaged": true``, for a blob whose bytes are damaged), never a 500 with a traceback. Error messages
+repeat at most a clipped sample of the request (``integrity.clip``/``sample``), so their size is bounded.
+No TensorFlow import.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from werkzeug import wrappers
 
 from tb_featureviz import metadata
 from tb_featureviz.plugin import reader as reader_lib
+from tb_featureviz.plugin.integrity import clip
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +50,10 @@ STATIC_CONTENT_TYPES = {
 """Extensions served under ``/static/`` with their content types; any other file is 404."""
 
 _STATIC_PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}/static/"
-_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}")
+_MAX_STATIC_PATH = 512
+"""Longest ``/static/`` path looked up (the frontend's names are short; the file system's limit is 255)."""
+_INT_RE = re.compile(r"-?[0-9]{1,18}")
 
 _Handler = Callable[[wrappers.Request], wrappers.Response]
 
@@ -62,8 +68,8 @@ def frontend_dir() -> pathlib.Path | None:
     return pathlib.Path(paths[0]).resolve() if paths else None
 
 
-def _json_error(request: wrappers.Request, code: int, message: str) -> wrappers.Response:
-    return http_util.Respond(request, {"error": message}, _JSON, code=code)
+def _json_error(request: wrappers.Request, code: int, message: str, **extra: Any) -> wrappers.Response:
+    return http_util.Respond(request, {"error": message, **extra}, _JSON, code=code)
 
 
 def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Response]) -> Any:
@@ -73,6 +79,8 @@ def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Resp
     def wrapper(self: FeatureVizPlugin, request: wrappers.Request) -> wrappers.Response:
         try:
             return handler(self, request)
+        except reader_lib.DamagedBlobError as e:
+            return _json_error(request, e.http_code, str(e), damaged=True)
         except errors.PublicError as e:
             return _json_error(request, e.http_code, str(e))
         except Exception:  # never a 500 with a traceback: log it, answer a JSON 503
@@ -92,8 +100,10 @@ def _arg(request: wrappers.Request, name: str) -> str:
 
 def _int_arg(request: wrappers.Request, name: str) -> int:
     raw = _arg(request, name)
-    if not re.fullmatch(r"-?\d{1,18}", raw):
-        raise errors.InvalidArgumentError(f"Query parameter {name!r} must be an integer. Received: {name}={raw!r}")
+    if not _INT_RE.fullmatch(raw):
+        raise errors.InvalidArgumentError(
+            f"Query parameter {name!r} must be an integer of at most 18 digits. Received: {name}={clip(raw)}"
+        )
     return int(raw)
 
 
@@ -173,7 +183,8 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
     @_route
     def _serve_blob(self, request: wrappers.Request) -> wrappers.Response:
         key = _arg(request, "key")
-        data = self.reader.blob(plugin_util.context(request.environ), key)
+        eid = plugin_util.experiment_id(request.environ)
+        data = self.reader.blob(plugin_util.context(request.environ), key, experiment_id=eid)
         response = http_util.Respond(request, data, reader_lib.png_content_type(data), expires=BLOB_MAX_AGE_S)
         response.headers["Cache-Control"] = BLOB_CACHE_CONTROL
         return response
@@ -200,9 +211,12 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         from tb_featureviz.export.http import handle_export
 
         ctx = plugin_util.context(request.environ)
-        body, mimetype, filename = handle_export(self.reader, ctx, request.args, self._jobs())
+        damaged: list[Any] = []
+        body, mimetype, filename = handle_export(self.reader, ctx, request.args, self._jobs(), damaged)
         response = http_util.Respond(request, body, mimetype)
         response.headers.set("Content-Disposition", "attachment", filename=filename)
+        if damaged:  # left out of the file (HTML says so, a ZIP's manifest lists them)
+            response.headers.set("X-FeatureViz-Damaged", str(len(damaged)))
         return response
 
     @_route
@@ -214,13 +228,21 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
     @_route
     def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
         path = self._static_file(request)
-        with open(path, "rb") as f:
-            body = f.read()
+        try:
+            with open(path, "rb") as f:
+                body = f.read()
+        except OSError as e:
+            raise errors.NotFoundError(f"No static file {clip(request.path)}.") from e
         return http_util.Respond(request, body, STATIC_CONTENT_TYPES[path.suffix.lower()])
 
     def _static_file(self, request: wrappers.Request) -> pathlib.Path:
-        """Resolves ``/static/<rel>`` inside the frontend directory, or raises ``NotFoundError``."""
-        not_found = errors.NotFoundError(f"No static file {request.path!r}.")
+        """Resolves ``/static/<rel>`` inside the frontend directory, or raises ``NotFoundError``.
+
+        Checks the name before touching the file system: safe segments of at most 128 characters, a path
+        of at most 512, no encoded separators, dots or NUL; then the resolved file must lie inside the
+        frontend directory and have a served extension. No ``OSError`` (a name too long, say) escapes.
+        """
+        not_found = errors.NotFoundError(f"No static file {clip(request.path)}.")
         if self._static_root is None:
             raise not_found
         raw = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
@@ -231,12 +253,17 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         if not path.startswith(_STATIC_PREFIX) and marker < 0:
             raise not_found
         rel = path[len(_STATIC_PREFIX) :] if path.startswith(_STATIC_PREFIX) else path[marker + len("/static/") :]
+        if not rel or len(rel) > _MAX_STATIC_PATH or "\\" in rel:
+            raise not_found
         segments = rel.split("/")
-        if not rel or "\\" in rel or any(not _SAFE_SEGMENT.match(s) or s in (".", "..") for s in segments):
+        if any(not _SAFE_SEGMENT.fullmatch(s) or s in (".", "..") for s in segments):
             raise not_found
-        target = self._static_root.joinpath(*segments).resolve()
-        if not target.is_relative_to(self._static_root) or not target.is_file():
-            raise not_found
+        try:
+            target = self._static_root.joinpath(*segments).resolve()
+            if not target.is_relative_to(self._static_root) or not target.is_file():
+                raise not_found
+        except (OSError, ValueError) as e:
+            raise not_found from e
         if target.suffix.lower() not in STATIC_CONTENT_TYPES or os.path.basename(target).startswith("."):
             raise not_found
         return target

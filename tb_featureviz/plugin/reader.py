@@ -11,7 +11,12 @@ Runs are grouped by parent directory: TensorBoard runs ``exp1/featureviz``, ``ex
 Caching, so that both loaders answer fast (every list/read call of the Rust data server costs ~44 ms,
 ``read_blob`` ~0.7 ms):
 
-* Blob bytes are immutable (a written step never changes): an LRU cache bounded in bytes.
+* Blob bytes are immutable (a written step never changes): an LRU cache bounded in bytes. A blob is read
+  only for a key that names a blob of the snapshot (every field of the decoded key checked: experiment,
+  run, tag, step, index), and cached only once checked: a PNG must decode, a record must be a JSON
+  object (``integrity.py``); a damaged blob answers :class:`DamagedBlobError` and the verdict is cached.
+* Per-experiment state (snapshot, curves) is kept for the ``max_experiments`` most recently used
+  experiment ids (``/experiment/<id>/``), so memory does not grow with every new id.
 * The *snapshot* (runs, tags, every blob key of every step, the index JSON) is rebuilt at most every
   ``fresh_s`` seconds, stale-while-revalidate: a request that finds it older than ``fresh_s`` gets the
   cached one at once and starts one background refresh. The refresh first compares a fingerprint of
@@ -30,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import dataclasses
@@ -49,14 +55,19 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from tb_featureviz import metadata
+from tb_featureviz.plugin.integrity import DamagedBlobError, clip, png_problem, record_problem, sample
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "DOWNSAMPLE_ALL",
+    "MAX_EXPERIMENTS",
+    "BlobAddress",
     "BlobCache",
+    "DamagedBlobError",
     "FeatureVizReader",
     "RunGroup",
+    "decode_blob_key",
     "downsample_from_hint",
     "open_logdir",
     "split_run",
@@ -68,9 +79,67 @@ DOWNSAMPLE_ALL = 1_000_000_000
 SCALARS_PLUGIN = "scalars"
 KERAS_SPLITS = ("train", "validation")
 GRID_KINDS = ("activations", "filters", "gradcam")
-_BLOB_KEY_RE = re.compile(r"^[A-Za-z0-9_\-=.~]{1,4096}$")
+_BLOB_KEY_RE = re.compile(r"[A-Za-z0-9_\-=.~]{1,4096}")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _T = TypeVar("_T")
+
+MAX_EXPERIMENTS = 32
+"""Experiment ids whose snapshot a reader keeps (least recently used first out)."""
+
+_MAX_DAMAGED = 4096
+_INT64 = 1 << 63
+
+
+@dataclasses.dataclass(frozen=True)
+class BlobAddress:
+    """The fields of a blob key: which element of which step of which tag.
+
+    Attributes:
+        experiment_id: The experiment the key was made for (``""`` for a plain ``--logdir``).
+        run: The TensorBoard run (``"exp1/featureviz"``).
+        tag: The tag (``"activations/conv2d"``).
+        step: The step.
+        index: The element of the blob sequence (0 is the record, 1.. the images).
+    """
+
+    experiment_id: str
+    run: str
+    tag: str
+    step: int
+    index: int
+
+
+def decode_blob_key(key: Any) -> BlobAddress | None:
+    """Decodes a blob key of either TensorBoard loader, checking the type and range of every field.
+
+    The Python loader's keys are URL-safe base64 of the JSON array
+    ``[experiment_id, plugin_name, run, tag, step, index]``, the Rust data server's of
+    ``[experiment_id, run, tag, step, index]``.
+
+    Returns:
+        The :class:`BlobAddress`, or ``None`` for anything else (wrong shape, types, plugin, range).
+    """
+    if not isinstance(key, str) or not _BLOB_KEY_RE.fullmatch(key):
+        return None
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)).decode("ascii"))
+    except Exception:  # binascii.Error, UnicodeDecodeError, JSONDecodeError, RecursionError
+        return None
+    if not isinstance(fields, list):
+        return None
+    if len(fields) == 6:
+        eid, plugin, run, tag, step, index = fields
+        if plugin != metadata.PLUGIN_NAME:
+            return None
+    elif len(fields) == 5:
+        eid, run, tag, step, index = fields
+    else:
+        return None
+    if not all(isinstance(v, str) for v in (eid, run, tag)):
+        return None
+    if type(step) is not int or type(index) is not int or not -_INT64 <= step < _INT64 or not 0 <= index < 1 << 31:
+        return None
+    return BlobAddress(experiment_id=eid, run=run, tag=tag, step=step, index=index)
 
 
 def downsample_from_hint(hint: int | None) -> int:
@@ -130,6 +199,9 @@ class RunGroup:
 class BlobCache:
     """A thread-safe LRU cache of blob bytes, bounded by their total size.
 
+    Each entry may name an *owner* (the experiment id the key belongs to): :meth:`drop_owner` forgets
+    an owner's entries at once, when the reader forgets that experiment.
+
     Args:
         max_bytes: Capacity; a single blob larger than a quarter of it is never cached.
     """
@@ -139,6 +211,8 @@ class BlobCache:
             raise ValueError(f"max_bytes must be >= 0. Received: max_bytes={max_bytes}")
         self.max_bytes = max_bytes
         self._data: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._owner_of: dict[str, str] = {}
+        self._owned: dict[str, set[str]] = {}
         self._size = 0
         self._lock = threading.Lock()
 
@@ -149,18 +223,36 @@ class BlobCache:
                 self._data.move_to_end(key)
             return value
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: bytes, owner: str | None = None) -> None:
         if len(value) > self.max_bytes // 4:
             return
         with self._lock:
-            old = self._data.pop(key, None)
-            if old is not None:
-                self._size -= len(old)
+            self._pop(key)
             self._data[key] = value
             self._size += len(value)
+            if owner is not None:
+                self._owner_of[key] = owner
+                self._owned.setdefault(owner, set()).add(key)
             while self._size > self.max_bytes and self._data:
-                _, dropped = self._data.popitem(last=False)
-                self._size -= len(dropped)
+                self._pop(next(iter(self._data)))
+
+    def drop_owner(self, owner: str) -> None:
+        """Forgets every entry put with ``owner``."""
+        with self._lock:
+            for key in self._owned.pop(owner, ()):
+                self._pop(key)
+
+    def _pop(self, key: str) -> None:
+        old = self._data.pop(key, None)
+        if old is not None:
+            self._size -= len(old)
+        owner = self._owner_of.pop(key, None)
+        if owner is not None:
+            keys = self._owned.get(owner)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._owned[owner]
 
     @property
     def size(self) -> int:
@@ -184,6 +276,20 @@ class _Snapshot:
     index: dict[str, Any]
     index_bytes: bytes = b""
     index_gzip: bytes = b""
+    by_step: dict[tuple[str, str], dict[int, provider.BlobSequenceDatum]] = dataclasses.field(default_factory=dict)
+
+    def datum(self, run: str, tag: str, step: int) -> provider.BlobSequenceDatum | None:
+        """The datum of ``step`` of TensorBoard run ``run`` and ``tag``, or ``None``."""
+        steps = self.by_step.get((run, tag))
+        if steps is None:
+            data = self.sequences.get(run, {}).get(tag)
+            if data is None:
+                return None
+            steps = {}
+            for d in data:
+                steps.setdefault(d.step, d)  # several events at one step: the first, as the providers do
+            self.by_step[(run, tag)] = steps
+        return steps.get(step)
 
 
 class _ExperimentState:
@@ -206,6 +312,7 @@ class FeatureVizReader:
         max_stale_s: Age after which it is rebuilt before answering.
         min_rebuild_s: Minimum age for a synchronous rebuild caused by an unknown run or step.
         blob_cache_bytes: Capacity of the blob cache.
+        max_experiments: Experiment ids whose snapshot is kept (least recently used out first).
 
     Every method takes ``ctx``, a ``tensorboard.context.RequestContext`` (``None`` makes a default
     one), and raises ``tensorboard.errors.NotFoundError`` (unknown run, tag, step, blob) or
@@ -222,11 +329,14 @@ class FeatureVizReader:
         max_stale_s: float = 60.0,
         min_rebuild_s: float = 0.25,
         blob_cache_bytes: int = 256 * 1024 * 1024,
+        max_experiments: int = MAX_EXPERIMENTS,
     ) -> None:
         if data_provider is None:
             raise ValueError("FeatureVizReader needs a data provider. Received: data_provider=None")
         if downsample <= 0:
             raise ValueError(f"downsample must be > 0 (0 reads nothing). Received: downsample={downsample}")
+        if max_experiments < 1:
+            raise ValueError(f"max_experiments must be >= 1. Received: max_experiments={max_experiments}")
         self.data_provider = data_provider
         self.experiment_id = experiment_id
         self.downsample = downsample
@@ -234,7 +344,10 @@ class FeatureVizReader:
         self.max_stale_s = max(max_stale_s, fresh_s)
         self.min_rebuild_s = min_rebuild_s
         self.blobs = BlobCache(blob_cache_bytes)
-        self._states: dict[str, _ExperimentState] = {}
+        self.max_experiments = max_experiments
+        self._damaged: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._damaged_lock = threading.Lock()
+        self._states: collections.OrderedDict[str, _ExperimentState] = collections.OrderedDict()
         self._states_lock = threading.Lock()
         self._pool = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="featureviz-reader")
 
@@ -295,18 +408,15 @@ class FeatureVizReader:
 
         Raises:
             NotFoundError: unknown run, tag or step.
-            InvalidArgumentError: the record is not JSON.
+            DamagedBlobError: the record is damaged (not a JSON object); a 404 too.
         """
         ctx = ctx or tb_context.RequestContext()
         eid = self._eid(experiment_id)
         datum = self._find_datum(ctx, eid, run, tag, step)
         record: Any = None
         if datum.values:
-            raw = self._read_blob(ctx, datum.values[0].blob_key)
-            try:
-                record = metadata.decode_record(raw)
-            except ValueError as e:
-                raise errors.InvalidArgumentError(f"Run {run!r} tag {tag!r} step {step}: {e}") from e
+            raw = self._read_checked(ctx, datum.values[0].blob_key, 0, eid)
+            record = metadata.decode_record(raw)
         return {
             "run": run,
             "tag": tag,
@@ -349,7 +459,7 @@ class FeatureVizReader:
         if not chosen:
             most = max((len(d.values) - 1 for d in data), default=0)
             raise errors.NotFoundError(
-                f"Run {run!r} tag {tag!r} has no image index {index}; it has {most} image(s) per step "
+                f"Run {clip(run)} tag {clip(tag)} has no image index {index}; it has {most} image(s) per step "
                 f"(indices 0..{most - 1})."
             )
         return {
@@ -361,13 +471,42 @@ class FeatureVizReader:
             "images": [blob_url(d.values[index + 1].blob_key) for d in chosen],
         }
 
-    def blob(self, ctx: tb_context.RequestContext | None, key: str) -> bytes:
-        """The bytes of one blob (a PNG, or the JSON record of element 0).
+    def blob(self, ctx: tb_context.RequestContext | None, key: str, *, experiment_id: str | None = None) -> bytes:
+        """The bytes of one blob (a PNG, or the JSON record of element 0), checked.
+
+        The key is decoded (:func:`decode_blob_key`) and must name, field by field, a blob of this
+        experiment's snapshot (its experiment id, run, tag, step and index, and the very key the
+        provider listed) before the data provider is asked for it. The bytes are checked once and
+        cached: an image must be a PNG that decodes, element 0 a JSON object.
+
+        Args:
+            ctx: Request context.
+            key: A key from a ``blob?key=...`` URL of the JSON documents.
+            experiment_id: The experiment of the request (default the reader's).
 
         Raises:
-            NotFoundError: the key is malformed or names no blob (under either provider).
+            NotFoundError: the key is malformed or names no blob of this experiment (either provider).
+            DamagedBlobError: the blob exists but its bytes are damaged (a ``NotFoundError`` too).
         """
-        return self._read_blob(ctx or tb_context.RequestContext(), key)
+        ctx = ctx or tb_context.RequestContext()
+        eid = self._eid(experiment_id)
+        if not isinstance(key, str) or not _BLOB_KEY_RE.fullmatch(key):
+            raise errors.NotFoundError(f"Malformed blob key {clip(str(key))}.")
+        addr = decode_blob_key(key)
+        if addr is None:
+            raise errors.NotFoundError(f"No blob with key {clip(key)}: not a key of a featureviz blob.")
+        if addr.experiment_id != eid:
+            raise errors.NotFoundError(f"No blob with key {clip(key)}: it is not a key of this experiment.")
+        cached = self.blobs.get(key)
+        if cached is not None:
+            return cached
+        problem: str | None = None
+        for attempt in range(2):  # the key may name a step written since the snapshot: rebuild once
+            snap = self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s if attempt else None)
+            problem = _address_problem(snap, addr, key)
+            if problem is None:
+                return self._read_checked(ctx, key, addr.index, eid)
+        raise errors.NotFoundError(f"No blob with key {clip(key)}: {problem}.")
 
     def scalars(
         self, ctx: tb_context.RequestContext | None, run: str, *, experiment_id: str | None = None
@@ -425,7 +564,17 @@ class FeatureVizReader:
             state = self._states.get(eid)
             if state is None:
                 state = self._states[eid] = _ExperimentState()
+                while len(self._states) > self.max_experiments:
+                    forgotten, _ = self._states.popitem(last=False)
+                    self.blobs.drop_owner(forgotten)
+            else:
+                self._states.move_to_end(eid)
             return state
+
+    @property
+    def experiments_cached(self) -> int:
+        """How many experiment ids have a state (at most ``max_experiments``)."""
+        return len(self._states)
 
     def _snapshot(
         self, ctx: tb_context.RequestContext | None, eid: str, *, rebuild_older_than: float | None = None
@@ -511,12 +660,12 @@ class FeatureVizReader:
             scalar_tags=scalar_tags,
             index={},
         )
-        snap.index = self._build_index(ctx, snap)
+        snap.index = self._build_index(ctx, eid, snap)
         snap.index_bytes = json.dumps(snap.index, allow_nan=False, separators=(",", ":")).encode("utf-8")
         snap.index_gzip = gzip.compress(snap.index_bytes, compresslevel=6, mtime=0)
         return snap
 
-    def _build_index(self, ctx: tb_context.RequestContext, snap: _Snapshot) -> dict[str, Any]:
+    def _build_index(self, ctx: tb_context.RequestContext, eid: str, snap: _Snapshot) -> dict[str, Any]:
         # Records shown in the index (probes, run_info): fetch them concurrently, through the cache.
         wanted: dict[tuple[str, str], str] = {}
         for name, group in snap.groups.items():
@@ -525,7 +674,7 @@ class FeatureVizReader:
                 if data and data[0].values:
                     wanted[(name, tag)] = data[0].values[0].blob_key
         records = dict(
-            zip(wanted, self._map(lambda k: self._record_or_none(ctx, k), list(wanted.values())), strict=True)
+            zip(wanted, self._map(lambda k: self._record_or_none(ctx, k, eid), list(wanted.values())), strict=True)
         )
         runs = []
         for name in sorted(snap.groups):
@@ -537,9 +686,9 @@ class FeatureVizReader:
             return [fn(i) for i in items]
         return list(self._pool.map(fn, items))
 
-    def _record_or_none(self, ctx: tb_context.RequestContext, key: str) -> dict[str, Any] | None:
+    def _record_or_none(self, ctx: tb_context.RequestContext, key: str, eid: str) -> dict[str, Any] | None:
         try:
-            return metadata.decode_record(self._read_blob(ctx, key))
+            return metadata.decode_record(self._read_checked(ctx, key, 0, eid))
         except (errors.PublicError, ValueError):
             logger.warning("featureviz: unreadable record blob %r", key)
             return None
@@ -549,7 +698,7 @@ class FeatureVizReader:
     def _group_or_404(self, snap: _Snapshot, run: str) -> RunGroup:
         group = snap.groups.get(run)
         if group is None:
-            raise errors.NotFoundError(f"Unknown run {run!r}. Existing runs: {sorted(snap.groups)}")
+            raise errors.NotFoundError(f"Unknown run {clip(run)}. Existing runs: {sample(sorted(snap.groups))}")
         return group
 
     def _tag_data(
@@ -563,7 +712,9 @@ class FeatureVizReader:
                 return tags[tag]
             if attempt:
                 group = self._group_or_404(snap, run)
-                raise errors.NotFoundError(f"Run {run!r} has no featureviz tag {tag!r}. Existing tags: {sorted(tags)}")
+                raise errors.NotFoundError(
+                    f"Run {clip(run)} has no featureviz tag {clip(tag)}. Existing tags: {sample(sorted(tags))}"
+                )
         raise AssertionError("unreachable")
 
     def _find_datum(
@@ -578,25 +729,61 @@ class FeatureVizReader:
                 self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s)
                 data = self._tag_data(ctx, eid, run, tag)
         raise errors.NotFoundError(
-            f"Run {run!r} tag {tag!r} has no step {step}. Existing steps: {[d.step for d in data]}"
+            f"Run {clip(run)} tag {clip(tag)} has no step {step}. Existing steps: {sample(d.step for d in data)}"
         )
 
-    def _read_blob(self, ctx: tb_context.RequestContext, key: str) -> bytes:
-        if not isinstance(key, str) or not _BLOB_KEY_RE.match(key):
-            raise errors.NotFoundError(f"Malformed blob key {str(key)[:100]!r}.")
+    def _read_checked(self, ctx: tb_context.RequestContext, key: str, index: int, eid: str) -> bytes:
+        """Reads a blob the snapshot lists (element ``index`` of its sequence) and checks its bytes.
+
+        Checked bytes are cached (owned by experiment ``eid``: forgotten with it), and so is the verdict
+        on damaged ones.
+
+        Raises:
+            NotFoundError: the provider does not have it.
+            DamagedBlobError: an image that is not a PNG that decodes, or a record that is not JSON.
+        """
         cached = self.blobs.get(key)
         if cached is not None:
             return cached
+        with self._damaged_lock:
+            reason = self._damaged.get(key)
+        what = "record" if index == 0 else "image"
+        if reason is not None:
+            raise DamagedBlobError(key, reason, what)
         try:
-            data = self.data_provider.read_blob(ctx, blob_key=key)
+            data = bytes(self.data_provider.read_blob(ctx, blob_key=key))
         except Exception as e:  # malformed or unknown keys fail differently in each provider
-            raise errors.NotFoundError(f"No blob with key {key[:100]!r}.") from e
-        data = bytes(data)
-        self.blobs.put(key, data)
+            raise errors.NotFoundError(f"No blob with key {clip(key)}.") from e
+        reason = record_problem(data) if index == 0 else png_problem(data)
+        if reason is not None:
+            with self._damaged_lock:
+                self._damaged[key] = reason
+                while len(self._damaged) > _MAX_DAMAGED:
+                    self._damaged.popitem(last=False)
+            logger.warning("featureviz: damaged %s in the event files (%s), key %s", what, reason, key[:200])
+            raise DamagedBlobError(key, reason, what)
+        self.blobs.put(key, data, owner=eid)
         return data
 
 
 # -- pure helpers (no provider calls) ------------------------------------------------------------------
+
+
+def _address_problem(snap: _Snapshot, addr: BlobAddress, key: str) -> str | None:
+    """Why ``addr`` (decoded from ``key``) names no blob of ``snap``, or ``None`` when it names one."""
+    tags = snap.sequences.get(addr.run)
+    if tags is None:
+        return f"no featureviz run {clip(addr.run)}"
+    if addr.tag not in tags:
+        return f"run {clip(addr.run)} has no featureviz tag {clip(addr.tag)}"
+    datum = snap.datum(addr.run, addr.tag, addr.step)
+    if datum is None:
+        return f"run {clip(addr.run)} tag {clip(addr.tag)} has no step {addr.step}"
+    if addr.index >= len(datum.values):
+        return f"step {addr.step} of tag {clip(addr.tag)} has {len(datum.values)} blob(s), not index {addr.index}"
+    if datum.values[addr.index].blob_key != key:
+        return "not the key of that blob"
+    return None
 
 
 def _group_runs(
