@@ -436,12 +436,16 @@ async function runExport(format) {
   const job = newJobId();
   const stopProgress = followExportProgress(job, what, () => app.exporting === format);
   try {
-    const {blob, filename} = await fetchExport(exportUrl(view, format, job), `featureviz-export.${format}`);
+    const {blob, filename, damaged} = await fetchExport(exportUrl(view, format, job), `featureviz-export.${format}`);
     saveBlob(blob, filename);
-    exportNotice('', '');
     app.exporting = null;
     syncExport();
-    closeExportMenu(app.ui.exportMenu.popover.contains(document.activeElement));
+    if (damaged) {  // the file holds everything else; keep the menu open so the note is read
+      exportNotice(`Exported without ${damaged} damaged image${damaged > 1 ? 's' : ''} (their bytes in the event files do not decode).`, 'error');
+    } else {
+      exportNotice('', '');
+      closeExportMenu(app.ui.exportMenu.popover.contains(document.activeElement));
+    }
   } catch (e) {
     app.exporting = null;
     exportNotice(`Export failed: ${e && e.message ? e.message : e}`, 'error');
@@ -690,6 +694,11 @@ async function updatePanel(run) {
     if (s.kind === 'gradcam') await showGradcam(p, run, info, entry, epoch, show, stale);
     else await showGrid(p, run, info, entry, epoch, show, stale);
   } catch (e) {
+    if (e && e.damaged) {  // this epoch's record or image: the other epochs are still readable
+      show([views.damagedTile(`The record of ${entry.layer} at epoch ${epoch}`, e.message)],
+        `${entry.layer} · epoch ${epoch} · damaged`);
+      return;
+    }
     show([views.message('Could not load this view', String(e && e.message ? e.message : e), {tone: 'error'})], '');
   }
 }
@@ -793,6 +802,14 @@ function gridSummary(kind, record, layout, count) {
   return text + shrinkText(record.scale, layout, shape[0], shape[1]);
 }
 
+/** The warning of a record with non-finite values (a diverged model: drawn as 0, null in the record), or null. */
+function nonfiniteNote(record) {
+  const n = record && Number.isInteger(record.nonfinite) ? record.nonfinite : 0;
+  if (n <= 0) return null;
+  return views.h('p', {class: 'nonfinite-note', role: 'note',
+    text: `Non-finite: ${n} NaN or inf value${n > 1 ? 's' : ''} (the model diverged); drawn as 0.`});
+}
+
 async function showGrid(p, run, info, entry, epoch, show, stale) {
   const s = app.store.get();
   const step = await fetchStep(run, entry.tag, epoch);
@@ -803,7 +820,17 @@ async function showGrid(p, run, info, entry, epoch, show, stale) {
     show([views.message(`No image for probe #${s.probe + 1} at epoch ${epoch}`, '')], entry.layer);
     return;
   }
-  const img = await loadImage(url);
+  let img;
+  try {
+    img = await loadImage(url);
+  } catch (e) {
+    if (!(e && e.damaged)) throw e;
+    if (stale()) return;
+    const what = s.kind === 'activations' ? `The activation grid of probe #${s.probe + 1} at epoch ${epoch}`
+      : `The filter patterns at epoch ${epoch}`;
+    show([views.damagedTile(what, e.message)], `${entry.layer} · epoch ${epoch} · damaged`);
+    return;
+  }
   if (stale()) return;
   const cmap = s.kind === 'activations' ? s.cmap : null;
   const canvas = colorizedCanvas(img, cmap);
@@ -829,6 +856,8 @@ async function showGrid(p, run, info, entry, epoch, show, stale) {
   }
   if (s.kind === 'activations') captionBits.push(`probe #${s.probe + 1}`);
   const fig = views.gridFigure(canvas, captionBits.join(' · '));
+  const nonfinite = nonfiniteNote(record);
+  if (nonfinite) fig.element.appendChild(nonfinite);
   const openTile = layout ? tileOf(s.kind, record, s.channel, count) : null;
   if (layout) {
     let focusK = openTile !== null ? openTile : 0;
@@ -913,7 +942,8 @@ function buildDrilldown(run, entry, epoch, record, img, imageIndex, tile) {
       if ((record.dead || []).includes(channel)) facts.push('dead: zero for every probe image');
     } else {
       if (record.activation && record.activation[tile] !== undefined) {
-        facts.push(`mean activation ${Number(record.activation[tile]).toPrecision(4)}`);
+        const value = record.activation[tile];  // null: non-finite (a diverged model)
+        facts.push(value === null ? 'mean activation non-finite (NaN or inf)' : `mean activation ${Number(value).toPrecision(4)}`);
       }
       if (record.schedule && tile < (record.schedule.fixed || 0)) facts.push('one of the fixed filters, drawn at every pass');
     }
@@ -991,7 +1021,8 @@ async function fillFrames(strip, run, entry, imageIndex, layout, cmap, epoch, it
       c.style.height = `${layout.tile_height * frameZoom}px`;
       f.slot.replaceChildren(c);
     } catch (e) {
-      f.slot.textContent = '–';
+      if (e && e.damaged) f.slot.replaceChildren(views.damagedTile(`Epoch ${f.step}`, e.message, {small: true}));
+      else f.slot.textContent = '–';
     }
   }));
 }
@@ -1020,17 +1051,29 @@ async function showGradcam(p, run, info, entry, epoch, show, stale) {
     return;
   }
   let probeImg = null;
+  let probeDamaged = false;
   try {
     probeImg = await probeImage(run, s.probe);
   } catch (e) {
     probeImg = null;
+    probeDamaged = Boolean(e && e.damaged);
   }
   const targets = rec.targets || [];
-  const heats = await Promise.all(targets.map((t) => loadImage(step.images[t.heatmap - 1])));
+  // A damaged heatmap becomes a "damaged" tile in its place; the other targets are still drawn.
+  const heats = await Promise.all(targets.map((t) => loadImage(step.images[t.heatmap - 1]).catch((e) => {
+    if (e && e.damaged) return e;
+    throw e;
+  })));
   if (stale()) return;
   const cmap = camColormap(s.cmap);
   const figures = targets.map((t, i) => {
     const heat = heats[i];
+    if (heat instanceof Error) {
+      const heading = t.target === 'predicted' ? 'Predicted class' : t.target === 'true' ? 'True class' : `Target “${t.target}”`;
+      return views.h('figure', {class: 'cam-figure', dataset: {target: t.target}},
+        views.h('div', {class: 'cam-heading', text: heading}),
+        views.damagedTile(`The ${t.target} class heatmap at epoch ${epoch}`, heat.message));
+    }
     const canvas = document.createElement('canvas');
     canvas.width = heat.naturalWidth;
     canvas.height = heat.naturalHeight;
@@ -1055,14 +1098,16 @@ async function showGradcam(p, run, info, entry, epoch, show, stale) {
     canvas.setAttribute('aria-label', `Grad-CAM for the ${t.target} class ${cls} over probe #${s.probe + 1}`);
     const lines = [
       {text: cls, cls: 'cam-class'},
-      {text: `score ${Number(t.score).toFixed(3)} (the model's probability for ${cls})`, cls: 'cam-score'},
+      {text: t.score === null || t.score === undefined ? 'score non-finite (NaN or inf)'
+        : `score ${Number(t.score).toFixed(3)} (the model's probability for ${cls})`, cls: 'cam-score'},
     ];
     return views.camFigure(canvas, label, lines);
   });
   const predicted = className(info, entry, rec.predicted);
   const truth = rec.true === null || rec.true === undefined ? null : className(info, entry, rec.true);
   const correct = truth !== null && rec.true === rec.predicted;
-  const prob = rec.probabilities && rec.probabilities[rec.predicted] !== undefined ? Number(rec.probabilities[rec.predicted]).toFixed(3) : null;
+  const predictedP = rec.probabilities ? rec.probabilities[rec.predicted] : null;
+  const prob = predictedP !== undefined && predictedP !== null ? Number(predictedP).toFixed(3) : null;
   const summary = views.h('p', {class: `cam-summary ${truth === null ? '' : correct ? 'ok' : 'wrong'}`},
     views.h('span', {class: 'cam-badge', text: truth === null ? 'no label' : correct ? 'correct' : 'wrong'}),
     views.h('span', {text: `predicted ${predicted}${prob ? ` (${prob})` : ''}`}),
@@ -1070,7 +1115,12 @@ async function showGradcam(p, run, info, entry, epoch, show, stale) {
   const row = views.h('div', {class: 'cam-row'}, ...figures);
   const notes = [];
   if (targets.length < 2) notes.push(views.h('p', {class: 'muted small', text: 'The true class is unknown for this probe image (no labels given to the callback).'}));
-  if (!probeImg) notes.push(views.h('p', {class: 'muted small', text: 'Probe image not found: showing the heatmap alone.'}));
+  if (!probeImg) {
+    const why = probeDamaged ? 'Probe image damaged in the event file' : 'Probe image not found';
+    notes.push(views.h('p', {class: 'muted small', text: `${why}: showing the heatmap alone.`}));
+  }
+  const nonfinite = nonfiniteNote(step.record);
+  if (nonfinite) notes.unshift(nonfinite);
   show([summary, row, ...notes], `${entry.layer} · epoch ${epoch} · probe #${s.probe + 1}`);
   for (const c of row.querySelectorAll('canvas')) applyZoom(c);
   if (!stale()) markFirstGrid();

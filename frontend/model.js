@@ -2,11 +2,15 @@
 // serves this page with <base href="plugin/featureviz/">, and may mount everything under
 // /experiment/<id>/ or a --path_prefix, so "index" resolves to .../data/plugin/featureviz/index.
 
-/** An error answered by the server, with its JSON message. */
+/**
+ * An error answered by the server, with its JSON message. `damaged` is true when the server says the
+ * bytes of what was asked for are damaged in the event file (every other epoch is still readable).
+ */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, damaged = false) {
     super(message);
     this.status = status;
+    this.damaged = damaged;
   }
 }
 
@@ -30,7 +34,7 @@ async function getJSON(route, params, {cache = 'no-store'} = {}) {
   }
   if (!response.ok) {
     const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, message);
+    throw new ApiError(response.status, message, Boolean(body && body.damaged === true));
   }
   return body;
 }
@@ -80,8 +84,30 @@ export function fetchSeries(run, tag, index, version = 0) {
 const imageCache = new Map();
 
 /**
+ * Why an image URL did not load: asks the server again for its JSON error. Resolves to an ApiError;
+ * `damaged` is true when the server reports the image damaged, or serves bytes that do not decode.
+ */
+async function imageError(url) {
+  try {
+    const response = await fetch(url, {cache: 'no-store', credentials: 'same-origin'});
+    if (response.ok) return new ApiError(response.status, 'the image does not decode', true);
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (e) {
+      body = null;
+    }
+    const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
+    return new ApiError(response.status, message, Boolean(body && body.damaged === true));
+  } catch (e) {
+    return new ApiError(0, `could not load image ${url}`);
+  }
+}
+
+/**
  * Loads and decodes an image URL given by the server (relative, e.g. "blob?key=...").
- * Resolves to the HTMLImageElement once decoded.
+ * Resolves to the HTMLImageElement once decoded; rejects with an ApiError (`damaged` true for an image
+ * the server reports damaged). A damaged image stays rejected; other failures are retried next time.
  */
 export function loadImage(url) {
   if (!imageCache.has(url)) {
@@ -89,9 +115,9 @@ export function loadImage(url) {
     img.decoding = 'async';
     const p = new Promise((resolve, reject) => {
       img.onload = () => resolve(img);
-      img.onerror = () => reject(new Error(`could not load image ${url}`));
+      img.onerror = () => imageError(url).then(reject);
     }).then(() => (img.decode ? img.decode().then(() => img, () => img) : img));
-    p.catch(() => imageCache.delete(url));
+    p.catch((e) => { if (!(e && e.damaged)) imageCache.delete(url); });
     img.src = url;
     imageCache.set(url, p);
   }
@@ -135,10 +161,6 @@ export function attachmentFilename(header, fallback) {
   return token ? token[1] : fallback;
 }
 
-/**
- * Runs one export: resolves to {blob, filename} once the whole file is here, or rejects with an
- * ApiError carrying the server's JSON message (400/404/503).
- */
 /** A fresh id to follow an export's progress with (`export?job=` and `export_progress?job=`). */
 export function newJobId() {
   return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -149,6 +171,11 @@ export function fetchExportProgress(job) {
   return getJSON('export_progress', {job});
 }
 
+/**
+ * Runs one export: resolves to {blob, filename, damaged} once the whole file is here (`damaged`: how
+ * many stored images were left out because their bytes are damaged), or rejects with an ApiError
+ * carrying the server's JSON message (400/404/503).
+ */
 export async function fetchExport(url, fallbackName = 'featureviz-export') {
   const response = await fetch(url, {cache: 'no-store', credentials: 'same-origin'});
   if (!response.ok) {
@@ -162,5 +189,6 @@ export async function fetchExport(url, fallbackName = 'featureviz-export') {
     throw new ApiError(response.status, message);
   }
   const blob = await response.blob();
-  return {blob, filename: attachmentFilename(response.headers.get('Content-Disposition'), fallbackName)};
+  const damaged = Number(response.headers.get('X-FeatureViz-Damaged')) || 0;  // images left out of the file
+  return {blob, filename: attachmentFilename(response.headers.get('Content-Disposition'), fallbackName), damaged};
 }

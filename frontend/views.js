@@ -215,6 +215,20 @@ export function emptyPage(hasRuns) {
       'This page looks for new data every 2 seconds: no reload needed.'}));
 }
 
+/**
+ * What stands in for an image the server reports damaged (its bytes in the event file do not decode):
+ * a hatched tile with a "damaged" badge, never a broken image. `small` for a filmstrip frame.
+ */
+export function damagedTile(what, detail, {small = false} = {}) {
+  const label = `${what} is damaged in the event file`;
+  if (small) {
+    return h('span', {class: 'damaged-tile small', role: 'img', 'aria-label': label, title: `${label}. ${detail || ''}`.trim(), text: '✕'});
+  }
+  return h('div', {class: 'damaged-tile', role: 'img', 'aria-label': label, title: detail || ''},
+    h('span', {class: 'damaged-badge', text: 'damaged'}),
+    h('p', {class: 'damaged-text', text: `${label} and cannot be shown. The other epochs are not affected.`}));
+}
+
 /** A grid (canvas) in a positioned box, with a tile highlight box. */
 export function gridFigure(canvas, caption) {
   const highlight = h('div', {class: 'tile-highlight', hidden: true});
