@@ -4,11 +4,14 @@ Stable names other test files rely on (the browser tests too):
 
 * ``start_tensorboard(logdir, load_fast, ...) -> (url, stop)``: a real ``tensorboard.program.TensorBoard``
   with every static and entry-point plugin (``featureviz`` from its installed entry point), in a
-  subprocess so that ``stop()`` ends it and its Rust data server cleanly.
+  subprocess so that ``stop()`` ends it and its Rust data server cleanly. ``start_tensorboard_process``
+  is the same with the process id and a log file of its stderr (:class:`TBProcess`).
+* ``process_rss(pid)``: resident memory of a process and its children (the Rust data server), in bytes.
 * ``wait_for_featureviz(url, spec, timeout_s)``: polls ``/index`` until every run of ``spec`` shows every
   step it wrote.
 * fixture ``tb_server`` (session scope, parametrised ``python`` / ``rust``): a :class:`TBServer` with
-  ``.url``, ``.logdir``, ``.load_fast``, ``.spec`` over :data:`TB_SERVER_LOGDIR` content, loaded.
+  ``.url``, ``.logdir``, ``.load_fast``, ``.spec`` over :data:`TB_SERVER_LOGDIR` content, loaded; ``.pid``
+  and ``.log_path`` (TensorBoard's stderr) too.
 * fixture ``featureviz_logdir`` (session): a :class:`logdir_factory.LogdirSpec` of the same content.
 * fixture ``provider`` (module scope, parametrised ``python`` / ``rust``): ``(kind, data_provider, spec)``.
 
@@ -107,6 +110,23 @@ def data_server_available() -> bool:
     return True
 
 
+@dataclasses.dataclass
+class TBProcess:
+    """A TensorBoard started by :func:`start_tensorboard_process`.
+
+    Attributes:
+        url: The base URL, ending in ``/``.
+        stop: Stops the server (and its data server) and waits for it; calling it twice is harmless.
+        pid: The TensorBoard process (the Rust data server is its child).
+        log_path: The file that receives TensorBoard's stderr, or ``None`` when it is discarded.
+    """
+
+    url: str
+    stop: Callable[[], None]
+    pid: int
+    log_path: str | None = None
+
+
 def start_tensorboard(
     logdir: str | os.PathLike[str],
     load_fast: bool,
@@ -131,6 +151,28 @@ def start_tensorboard(
         ``(url, stop)``: the base URL ending in ``/``, and a function that stops the server (and its
         data server) and waits for it; calling it twice is harmless.
     """
+    tb = start_tensorboard_process(
+        logdir,
+        load_fast,
+        extra_args=extra_args,
+        reload_interval=reload_interval,
+        block_tensorflow=block_tensorflow,
+        timeout_s=timeout_s,
+    )
+    return tb.url, tb.stop
+
+
+def start_tensorboard_process(
+    logdir: str | os.PathLike[str],
+    load_fast: bool,
+    *,
+    extra_args: Sequence[str] = (),
+    reload_interval: float = 1.0,
+    block_tensorflow: bool = True,
+    timeout_s: float = 60.0,
+    log_path: str | os.PathLike[str] | None = None,
+) -> TBProcess:
+    """:func:`start_tensorboard`, returning a :class:`TBProcess`; ``log_path`` receives its stderr."""
     argv = [
         sys.executable,
         "-c",
@@ -146,8 +188,14 @@ def start_tensorboard(
         *extra_args,
     ]
     env = dict(os.environ, FEATUREVIZ_BLOCK_TF="1" if block_tensorflow else "0", TF_CPP_MIN_LOG_LEVEL="3")
+    log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - closed in stop()
     proc = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log if log is not None else subprocess.DEVNULL,
+        env=env,
+        text=True,
     )
 
     def stop() -> None:
@@ -161,17 +209,45 @@ def start_tensorboard(
                 proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+        if log is not None:
+            log.close()
 
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if line.startswith("URL "):
-            return line[4:].strip(), stop
+            return TBProcess(line[4:].strip(), stop, proc.pid, os.fspath(log_path) if log_path is not None else None)
         if not line and proc.poll() is not None:
             break
     stop()
     raise RuntimeError(f"TensorBoard did not start (exit code {proc.poll()}); argv={argv[3:]}")
+
+
+def process_rss(pid: int) -> int:
+    """Resident memory of process ``pid`` and its descendants (TensorBoard and its Rust data server), in bytes.
+
+    Reads ``/proc``; 0 where it is not available.
+    """
+    total = 0
+    todo = [pid]
+    seen: set[int] = set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def http_get(url: str, timeout_s: float = 10.0) -> tuple[int, dict[str, str], bytes]:
@@ -223,6 +299,8 @@ class TBServer:
     load_fast: bool
     spec: logdir_factory.LogdirSpec
     stop: Callable[[], None]
+    pid: int = 0
+    log_path: str | None = None
 
     def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
         """GET ``path`` (absolute, e.g. ``/data/plugins_listing``)."""
@@ -236,17 +314,23 @@ def featureviz_logdir(tmp_path_factory: pytest.TempPathFactory) -> logdir_factor
 
 
 @pytest.fixture(scope="session", params=[False, True], ids=["python", "rust"])
-def tb_server(request: pytest.FixtureRequest, featureviz_logdir: logdir_factory.LogdirSpec) -> Iterator[TBServer]:
-    """A real TensorBoard over ``featureviz_logdir``, once per loader, loaded before the test runs."""
+def tb_server(
+    request: pytest.FixtureRequest,
+    featureviz_logdir: logdir_factory.LogdirSpec,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TBServer]:
+    """A real TensorBoard over ``featureviz_logdir``, once per loader, loaded before the test runs; its
+    stderr goes to ``.log_path``."""
     load_fast = bool(request.param)
     if load_fast and not data_server_available():
         pytest.skip("tensorboard-data-server is not installed")
-    url, stop = start_tensorboard(featureviz_logdir.root, load_fast)
+    log_path = tmp_path_factory.mktemp("tb_log") / f"tensorboard-{request.param_index}.log"
+    tb = start_tensorboard_process(featureviz_logdir.root, load_fast, log_path=log_path)
     try:
-        wait_for_featureviz(url, featureviz_logdir)
-        yield TBServer(url, featureviz_logdir.root, load_fast, featureviz_logdir, stop)
+        wait_for_featureviz(tb.url, featureviz_logdir)
+        yield TBServer(tb.url, featureviz_logdir.root, load_fast, featureviz_logdir, tb.stop, tb.pid, tb.log_path)
     finally:
-        stop()
+        tb.stop()
 
 
 def make_provider(logdir: str, kind: str) -> tuple[Any, Callable[[], None]]:

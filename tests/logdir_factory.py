@@ -56,6 +56,7 @@ __all__ = [
     "LogdirSpec",
     "RunWriter",
     "append_epoch",
+    "damage",
     "decode_png",
     "mask_blobs",
     "write_logdir",
@@ -81,6 +82,15 @@ def mask_blobs(doc: Any) -> Any:
     if isinstance(doc, str) and doc.startswith("blob?key="):
         return ANY_BLOB
     return doc
+
+
+def damage(data: bytes) -> bytes:
+    """``data`` with its middle byte inverted: a PNG whose chunk CRC no longer matches, a record that is no
+    longer UTF-8 JSON (what a flipped byte in an event file does, when the loader does not check the
+    record's own CRC)."""
+    out = bytearray(data)
+    out[len(out) // 2] ^= 0xFF
+    return bytes(out)
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -168,6 +178,10 @@ class LogdirSpec:
             record's ``size`` is ``filter_size * filter_scale``).
         gradcam_overlays: Whether Grad-CAM records store ready overlays; without them every target's
             ``"overlay"`` is ``null`` and the blob sequence holds the heatmaps only.
+        damaged: ``(run, epoch, tag, element)`` of blobs written damaged (:func:`damage`): element 0 is the
+            record, ``i`` image ``i - 1``. The event records themselves are intact (valid CRCs), so both
+            loaders serve these bytes.
+        nonfinite: ``(run, epoch, tag, n)`` of records written with ``"nonfinite": n`` (a diverged model).
     """
 
     root: str
@@ -194,6 +208,8 @@ class LogdirSpec:
     filter_fixed: tuple[int, ...] = ()
     filter_scale: int = 1
     gradcam_overlays: bool = True
+    damaged: tuple[tuple[str, int, str, int], ...] = ()
+    nonfinite: tuple[tuple[str, int, str, int], ...] = ()
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -428,6 +444,16 @@ class LogdirSpec:
 
     def blobs(self, run: str, epoch: int, tag: str) -> list[bytes]:
         """The blob sequence of ``tag`` at ``epoch``, exactly as written (element 0 is the record)."""
+        out = self._blobs(run, epoch, tag)
+        for n_run, n_epoch, n_tag, n in self.nonfinite:
+            if (n_run, n_epoch, n_tag) == (run, epoch, tag):
+                out[0] = metadata.encode_record({**json.loads(out[0]), "nonfinite": n})
+        for d_run, d_epoch, d_tag, element in self.damaged:
+            if (d_run, d_epoch, d_tag) == (run, epoch, tag):
+                out[element] = damage(out[element])
+        return out
+
+    def _blobs(self, run: str, epoch: int, tag: str) -> list[bytes]:
         kind, _, layer = tag.partition("/")
         if kind == "activations":
             pngs = [self.activation_png(run, epoch, layer, p) for p in range(self.probes)]
@@ -674,6 +700,8 @@ def write_logdir(
     filter_fixed: Sequence[int] = (),
     filter_scale: int = 1,
     gradcam_overlays: bool = True,
+    damaged: Sequence[tuple[str, int, str, int]] = (),
+    nonfinite: Sequence[tuple[str, int, str, int]] = (),
 ) -> LogdirSpec:
     """Writes a logdir of featureviz runs with predictable content.
 
@@ -704,6 +732,8 @@ def write_logdir(
         filter_fixed: The fixed filters of a rotation (the first tiles of every filter grid).
         filter_scale: ``"scale"`` of the filter records (patterns shrunk that many times).
         gradcam_overlays: ``False`` writes Grad-CAM records with ``"overlay": null`` and heatmaps only.
+        damaged: ``(run, epoch, tag, element)`` of blobs to write damaged (see :attr:`LogdirSpec.damaged`).
+        nonfinite: ``(run, epoch, tag, n)`` of records to write with ``"nonfinite": n``.
 
     Returns:
         The :class:`LogdirSpec` describing (and predicting) everything written.
@@ -749,6 +779,8 @@ def write_logdir(
         filter_fixed=tuple(int(f) for f in filter_fixed),
         filter_scale=filter_scale,
         gradcam_overlays=gradcam_overlays,
+        damaged=tuple((str(r), int(e), str(t), int(i)) for r, e, t, i in damaged),
+        nonfinite=tuple((str(r), int(e), str(t), int(n)) for r, e, t, n in nonfinite),
     )
     os.makedirs(spec.root, exist_ok=True)
     for run in spec.runs:
