@@ -245,7 +245,8 @@ class EpochPlan:
         activations: Layers whose activation grids are written.
         gradcam: Whether Grad-CAM is written.
         filters: Layer -> the filter indices of its pattern pass.
-        windows: Layer -> ``{"window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None}``.
+        windows: Layer -> ``{"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None}``:
+            the first ``k`` filters of the pass are the fixed subset.
         skipped: Layer -> why its filter patterns were not drawn at this epoch.
         room: Seconds the budget had left before this epoch's work (``inf`` when unlimited).
     """
@@ -317,8 +318,6 @@ class Planner:
         }
         self.costs: dict[str, float] = {}
         """Last measured seconds of each task (``activations``, ``gradcam``, ``filters/<layer>``)."""
-        self.warm: set[str] = set()
-        """Tasks measured at least twice (their first run included tracing)."""
         self.train_seconds = 0.0
         self.spent = 0.0
         self.epochs_logged = 0
@@ -328,10 +327,6 @@ class Planner:
         """Whether the layer set is final (grown once, or growing is off)."""
 
     # -- estimates --------------------------------------------------------------------------------
-
-    def estimate(self, task: str) -> float | None:
-        """Seconds ``task`` is expected to take (the last measurement), or None if never measured."""
-        return self.costs.get(task)
 
     def _filter_estimate(self, layer: str) -> float:
         known = self.costs.get(f"filters/{layer}")
@@ -358,8 +353,6 @@ class Planner:
         """Updates the cost table with this epoch's measurements so far (before ``plan``), without counting
         them as spent (``record`` does)."""
         for task, seconds in costs.items():
-            if task in self.costs:
-                self.warm.add(task)
             self.costs[task] = float(seconds)
 
     def plan(
@@ -408,7 +401,12 @@ class Planner:
                 rotation = self.rotations[name]
                 filters, window, following = rotation.take()
                 plan.filters[name] = filters
-                plan.windows[name] = {"window": list(window), "of": rotation.channels, "next": list(following)}
+                plan.windows[name] = {
+                    "fixed": len(rotation.fixed),
+                    "window": list(window),
+                    "of": rotation.channels,
+                    "next": list(following),
+                }
                 self._last_drawn[name] = epoch
                 left -= cost
             else:
@@ -434,8 +432,6 @@ class Planner:
     def record(self, plan: EpochPlan, costs: Mapping[str, float], *, bytes_written: float | None = None) -> None:
         """Takes the costs measured for ``plan`` (seconds on the training thread) and its bytes."""
         for task, seconds in costs.items():
-            if task in self.costs and task.startswith("filters/"):
-                self.warm.add(task)
             self.costs[task] = float(seconds)
             self.spent += float(seconds)
         self.epochs_logged += 1

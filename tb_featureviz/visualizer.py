@@ -162,7 +162,6 @@ class Visualizer:
     Attributes:
         planner: The planner, once the model is known (after the first ``visualize``).
         worker: The writer worker.
-        hook_seconds: Seconds spent in ``visualize`` so far (the callback's cost on its thread).
     """
 
     def __init__(self, run_dir: str, options: Options) -> None:
@@ -173,7 +172,6 @@ class Visualizer:
         self.model: keras.Model | None = None
         self.probes: np.ndarray | None = None
         self.labels: np.ndarray | None = None
-        self.hook_seconds = 0.0
         self._extractor: compute.ActivationExtractor | None = None
         self._gradcam: compute.GradCAM | None = None
         self._generators: dict[str, compute.FilterPatternGenerator] = {}
@@ -184,15 +182,17 @@ class Visualizer:
         self._last_plan: dict[str, Any] | None = None
         self._warned_nonfinite = False
         self._warm_up: threading.Thread | None = None
+        self._input_shape: tuple[int | None, ...] = ()
 
     # -- wiring -----------------------------------------------------------------------------------
 
     def bind(self, model: keras.Model) -> None:
         """Takes the model; checks it is supported (cheap: nothing is built until the first epoch)."""
-        compute.check_model(model)
+        input_shape = compute.check_model(model)
         if model is self.model and self.planner is not None:
             return  # a second fit() of the same model: keep the plan, the costs and the rotation
         self.model = model
+        self._input_shape = input_shape
         self._extractor = None
         self._gradcam = None
         self._generators = {}
@@ -210,7 +210,7 @@ class Visualizer:
     def _build(self) -> None:
         assert self.model is not None
         model = self.model
-        hw = compute.check_model(model)[:2]
+        hw = self._input_shape[:2]
         input_hw = (int(hw[0]), int(hw[1])) if hw[0] and hw[1] else None
         infos = [LayerInfo(n, s, k, c, default_size(rf, input_hw)) for n, s, k, c, rf in compute.layer_table(model)]
         self._infos = {i.name: i for i in infos}
@@ -219,7 +219,7 @@ class Visualizer:
             self._gradcam = compute.GradCAM(model, layer=opts.gradcam_layer)
         cam_layer = self._gradcam.layer_name if self._gradcam is not None else None
         if opts.layers is not None:
-            activation_layers = compute.ActivationExtractor(model, layers=opts.layers).layer_names
+            activation_layers = compute.select_layers(model, opts.layers)
             grow = False
         else:
             activation_layers = stage_layers(infos, cam_layer)
@@ -227,7 +227,7 @@ class Visualizer:
         if not opts.filter_patterns:
             filter_layers: list[str] = []
         elif opts.filter_layers is not None:
-            filter_layers = compute.ActivationExtractor(model, layers=opts.filter_layers).layer_names
+            filter_layers = compute.select_layers(model, opts.filter_layers)
         else:
             filter_layers = filter_stage_layers(infos)
         self.planner = Planner(
@@ -254,7 +254,7 @@ class Visualizer:
         training thread. The first ``visualize`` waits for it. Models with an unknown input size are traced
         at their first epoch instead.
         """
-        if self._warm_up is not None or self.model is None or None in compute.check_model(self.model):
+        if self._warm_up is not None or self.model is None or None in self._input_shape:
             return
         self._warm_up = threading.Thread(target=self._trace, name="featureviz-warm-up", daemon=True)
         self._warm_up.start()
@@ -266,7 +266,7 @@ class Visualizer:
     def _trace(self) -> None:
         assert self.model is not None and self._extractor is not None
         try:
-            x = np.zeros((1, *(int(d or 1) for d in compute.check_model(self.model))), np.float32)
+            x = np.zeros((1, *(int(d or 1) for d in self._input_shape)), np.float32)
             self._extractor(x)
             if self._gradcam is not None:
                 self._gradcam.class_probabilities(x)
@@ -313,7 +313,7 @@ class Visualizer:
         assert self.model is not None and self.probes is not None
         self.join_warm_up()
         if not visualize:
-            return self._curves_only(epoch, logs, params_fit, t_start)
+            return self._curves_only(epoch, logs, params_fit)
         first = self._logged == 0
         planner = self.planner
         assert planner is not None and self._extractor is not None
@@ -362,7 +362,6 @@ class Visualizer:
         writes.append(functools.partial(tf.summary.scalar, "cost/callback_seconds", elapsed, step=epoch))
         wait = self.worker.submit(epoch, writes)
         planner.add_overhead(wait)
-        self.hook_seconds += time.perf_counter() - t_start
         self._logged += 1
         if first and record["over_budget"]:
             logger.warning(
@@ -408,24 +407,19 @@ class Visualizer:
             self.worker.submit(epoch, writes)
 
     def _curves_only(
-        self, epoch: int, logs: Mapping[str, Any] | None, params_fit: Mapping[str, Any] | None, t_start: float
+        self, epoch: int, logs: Mapping[str, Any] | None, params_fit: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         writes = self._metric_writes(epoch, logs)
         if self._logged == 0:
             writes = self._first_writes(epoch, params_fit) + writes
         self.worker.submit(epoch, writes)
         self._logged += 1
-        self.hook_seconds += time.perf_counter() - t_start
         return {}
 
     def _plan_record(self, plan: EpochPlan, costs: Mapping[str, float], elapsed: float) -> dict[str, Any]:
         assert self.planner is not None
         state = self.planner.state()
         allowed = state["allowed_seconds"]
-        filters = {}
-        for layer, info in plan.windows.items():
-            rotation = self.planner.rotations[layer]
-            filters[layer] = {"fixed": len(rotation.fixed), **info}
         return {
             "epoch": plan.epoch,
             "activations": list(self.activation_layers),
@@ -434,7 +428,7 @@ class Visualizer:
                 for name, (ch, scale) in self._grids.items()
             },
             "gradcam": self._gradcam.layer_name if (plan.gradcam and self._gradcam is not None) else None,
-            "filters": filters,
+            "filters": {layer: dict(info) for layer, info in plan.windows.items()},
             "skipped": dict(plan.skipped),
             "epoch_costs": {k: round(v, 4) for k, v in costs.items()},
             "hook_seconds": round(elapsed, 4),
@@ -566,8 +560,6 @@ class Visualizer:
         self._check_finite(epoch, f"the filter patterns of {layer!r}", patterns, reached)
         pos = {f: i for i, f in enumerate(unique)}
         order = [pos[f] for f in filters]
-        assert self.planner is not None
-        schedule = {"fixed": len(self.planner.rotations[layer].fixed), **plan.windows[layer]}
         _, scale = render.grid_reduction((gen.size, gen.size, len(filters)), self.options.max_grid_pixels)
         writes.append(
             functools.partial(
@@ -578,7 +570,7 @@ class Visualizer:
                 filters=list(filters),
                 activation=reached[order],
                 scale=scale,
-                schedule=schedule,
+                schedule=plan.windows[layer],
             )
         )
         side = -(-gen.size // scale)

@@ -26,6 +26,7 @@ from tb_featureviz.compute._graph import (
     input_hw,
     layer_table,
     receptive_field,
+    select_layers,
     validate_images,
 )
 from tb_featureviz.compute.activations import ActivationExtractor, activations
@@ -46,5 +47,6 @@ __all__ = [
     "input_hw",
     "layer_table",
     "receptive_field",
+    "select_layers",
     "validate_images",
 ]

@@ -395,6 +395,19 @@ def feature_layers(model: keras.Model) -> list[str]:
     return trace_of(model).names(lambda r: r.is_feature)
 
 
+def select_layers(model: keras.Model, layers: Sequence[str | type] | None) -> list[str]:
+    """The names of the feature layers ``layers`` selects, in model order (see ``resolve_layers``).
+
+    Raises:
+        TypeError, ValueError: see ``resolve_layers``.
+
+    Example:
+        >>> select_layers(cnn, [keras.layers.Conv2D])
+        ['conv2d', 'conv2d_1', 'conv2d_2', 'conv2d_3']
+    """
+    return [r.name for r in resolve_layers(trace_of(model), layers)]
+
+
 def layer_table(model: keras.Model) -> list[tuple[str, tuple[int | None, int | None, int], str, bool, float]]:
     """Every feature layer as ``(name, (h, w, channels), class name, is a convolution, receptive field)``.
 
