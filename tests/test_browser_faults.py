@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 import logdir_factory
-from conftest import start_tensorboard, tile_center, wait_for_featureviz, watched_page
+from conftest import open_entry, start_tensorboard, tile_center, wait_for_featureviz, watched_page
 from playwright.sync_api import expect
 
 from tb_featureviz.render.colormap import colormap_lut
@@ -56,9 +56,7 @@ def test_damaged_grid_is_a_tile_and_other_epochs_render(browser: Any, damaged_se
     spec, url = damaged_server
     with watched_page(browser, allow_bad_responses=True) as w:
         page = w.page
-        page.goto(
-            url.rstrip("/") + "/data/plugin_entry.html?name=featureviz#run=exp1&layer=conv2d&probe=1&epoch=1&follow=0"
-        )
+        open_entry(page, url, "run=exp1&layer=conv2d&probe=1&epoch=1&follow=0")
         body = page.locator('.panel[data-run="exp1"] .panel-body')
         tile = body.locator(".damaged-tile")
         expect(tile).to_be_visible()
@@ -98,9 +96,7 @@ def test_damaged_heatmap_is_a_tile_beside_the_other_target(browser: Any, damaged
     _, url = damaged_server
     with watched_page(browser, allow_bad_responses=True) as w:
         page = w.page
-        page.goto(
-            url.rstrip("/") + "/data/plugin_entry.html?name=featureviz#run=exp1&kind=gradcam&probe=0&epoch=2&follow=0"
-        )
+        open_entry(page, url, "run=exp1&kind=gradcam&probe=0&epoch=2&follow=0")
         figures = page.locator('.panel[data-run="exp1"] .cam-figure')
         expect(figures).to_have_count(2)
         expect(figures.nth(0).locator(".damaged-tile")).to_be_visible()
