@@ -90,6 +90,44 @@ KINDS = ("activations", "filters", "gradcam", "probes", "run_info", "plan")
 """Every summary kind, in display order."""
 
 TAG_PREFIX = {"activations": "activations/", "filters": "filters/", "gradcam": "gradcam/"}
+"""Blob tag prefix of each per-layer kind: the tag is the prefix plus the layer name."""
+
+EPOCH_SCALAR_PREFIX = "epoch_"
+"""Scalar tag prefix of an epoch log value (``epoch_loss``), as Keras' TensorBoard callback names it."""
+
+VALIDATION_SCALAR_PREFIX = "epoch_val_"
+"""Scalar tag prefix of a validation value in the callback's own run (``epoch_val_loss``)."""
+
+DEAD_FRACTION_PREFIX = "health/dead_fraction/"
+"""Scalar tag prefix of the fraction of dead channels of a layer."""
+
+COST_PREFIX = "cost/"
+"""Scalar tag prefix of the seconds each kind cost at an epoch (``cost/filters_seconds``)."""
+
+
+def layer_tag(kind: str, layer: str) -> str:
+    """The blob tag of ``kind`` (``"activations"``, ``"filters"``, ``"gradcam"``) for ``layer``."""
+    if kind not in TAG_PREFIX:
+        raise ValueError(f"kind must be one of {sorted(TAG_PREFIX)}. Received: kind={kind!r}")
+    return TAG_PREFIX[kind] + layer
+
+
+def epoch_metric(tag: str) -> tuple[str, str] | None:
+    """Splits an epoch scalar tag into ``(metric, split)``, or ``None`` when it is not one.
+
+    ``epoch_val_<m>`` is ``(m, "validation")`` and ``epoch_<m>`` is ``(m, "train")``; the longer prefix
+    is tested first, which is the one ordering rule every reader of these tags must follow. In Keras'
+    ``validation`` run the tag is ``epoch_<m>``: the caller overrides the split from the run's name.
+
+    Example:
+        >>> epoch_metric("epoch_val_loss"), epoch_metric("epoch_loss"), epoch_metric("cost/x")
+        (('loss', 'validation'), ('loss', 'train'), None)
+    """
+    if tag.startswith(VALIDATION_SCALAR_PREFIX):
+        return tag[len(VALIDATION_SCALAR_PREFIX) :], "validation"
+    if tag.startswith(EPOCH_SCALAR_PREFIX):
+        return tag[len(EPOCH_SCALAR_PREFIX) :], "train"
+    return None
 
 
 @dataclass(frozen=True)
