@@ -10,12 +10,14 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tb_featureviz import metadata
+from tb_featureviz.distributed import is_chief
+from tb_featureviz.options import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, Options
 from tb_featureviz.plan import Budget
-from tb_featureviz.probes import labels_to_int, positive_int, select_probes
-from tb_featureviz.visualizer import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, Options, Visualizer, is_chief
+from tb_featureviz.probes import check_probe_array, labels_to_int, select_probes
+from tb_featureviz.validation import positive_int
+from tb_featureviz.visualizer import Visualizer
 from tb_featureviz.watch import SOURCE_SUBDIR, write_probes_file
 
 logger = logging.getLogger(__name__)
@@ -124,16 +126,10 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self.log_dir = os.fspath(log_dir)
         self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
         self.num_probes = positive_int("num_probes", num_probes)
-        if max_filters is None:  # the old meaning "no cap": every filter in one window
-            max_filters = 1 << 20
-        if layers is not None and (isinstance(layers, (str, type)) or len(layers) == 0):
-            raise ValueError(f"layers must be a non-empty list of names or classes. Received: layers={layers!r}")
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise TypeError(f"seed must be an int. Received: seed={seed!r}")
         self.options = Options(
-            layers=list(layers) if layers is not None else None,
+            layers=layers,
             filter_patterns=bool(filter_patterns),
-            filter_layers=list(filter_layers) if filter_layers is not None else None,
+            filter_layers=filter_layers,
             filter_every_n_epochs=filter_every_n_epochs,
             max_filters=max_filters,
             filter_steps=filter_steps,
@@ -147,22 +143,14 @@ class FeatureVizCallback(keras.callbacks.Callback):
             class_names=list(class_names) if class_names is not None else None,
             hparams=dict(hparams or {}),
             log_metrics=bool(log_metrics),
-            seed=int(seed),
+            seed=seed,
         )
         self.class_names = self.options.class_names
         self.visualize = bool(visualize)
         self._validation_data = validation_data
         self._probe_source = probe_images
         self._probe_labels = None if probe_labels is None else labels_to_int(np.asarray(probe_labels))
-        self._probes: np.ndarray | None = None
-        if probe_images is not None and not isinstance(probe_images, (tf.data.Dataset, tuple, list)):
-            self._probes = np.asarray(probe_images, dtype=np.float32)
-            if self._probes.ndim != 4:
-                raise ValueError(f"probe_images must be [N, H, W, C]. Received shape {self._probes.shape}")
-            if self._probe_labels is not None and self._probe_labels.shape[0] != self._probes.shape[0]:
-                raise ValueError(
-                    f"probe_labels has {self._probe_labels.shape[0]} entries for {self._probes.shape[0]} images."
-                )
+        self._probes = check_probe_array(probe_images, self._probe_labels)
         self._viz: Visualizer | None = None
         self._chief = True
         self._epoch_start: float | None = None

@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tb_featureviz.validation import positive_float
+
 __all__ = [
     "FIXED_FILTERS",
     "Budget",
@@ -201,7 +203,7 @@ class Budget:
             ValueError: a value is not positive, or both are given.
         """
         if budget_seconds is not None:
-            seconds = _positive_float("budget_seconds", budget_seconds)
+            seconds = positive_float("budget_seconds", budget_seconds)
             if budget is not None and budget != 0.05:
                 raise ValueError(
                     f"Give budget or budget_seconds, not both. Received: budget={budget!r}, "
@@ -210,7 +212,7 @@ class Budget:
             return cls(fraction=None, seconds=seconds)
         if budget is None:
             return cls(fraction=None, seconds=None)
-        return cls(fraction=_positive_float("budget", budget), seconds=None)
+        return cls(fraction=positive_float("budget", budget), seconds=None)
 
     @property
     def unlimited(self) -> bool:
@@ -226,14 +228,6 @@ class Budget:
 
     def to_json(self) -> dict[str, float | None]:
         return {"fraction": self.fraction, "seconds_per_epoch": self.seconds}
-
-
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number. Received: {name}={value!r}")
-    if not value > 0 or math.isinf(value) or math.isnan(value):
-        raise ValueError(f"{name} must be a positive, finite number. Received: {name}={value!r}")
-    return float(value)
 
 
 @dataclass

@@ -15,15 +15,27 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tb_featureviz.validation import positive_int
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["labels_to_int", "positive_int", "run_facts", "select_probes"]
+__all__ = ["check_probe_array", "labels_to_int", "run_facts", "select_probes"]
 
 
-def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
+def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarray | None:
+    """``probe_images`` as a float32 ``[N, H, W, C]`` array, or None when it is a source to pick from.
+
+    Raises:
+        ValueError: an array that is not 4-D, or ``labels`` of another length.
+    """
+    if probe_images is None or isinstance(probe_images, (tf.data.Dataset, tuple, list)):
+        return None
+    images = np.asarray(probe_images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"probe_images must be [N, H, W, C]. Received shape {images.shape}")
+    if labels is not None and labels.shape[0] != images.shape[0]:
+        raise ValueError(f"probe_labels has {labels.shape[0]} entries for {images.shape[0]} images.")
+    return images
 
 
 def labels_to_int(y: Any) -> np.ndarray:

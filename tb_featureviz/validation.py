@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 
 __all__ = [
     "ArgumentTypeError",
+    "int_at_least",
+    "integer",
     "non_negative_int",
     "one_of",
     "optional_positive_int",
@@ -46,6 +48,32 @@ class ArgumentTypeError(TypeError, ValueError):
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def integer(name: str, value: Any) -> int:
+    """Returns ``value`` as an ``int`` (any sign, e.g. a seed).
+
+    Raises:
+        ArgumentTypeError: ``value`` is not an integer (``bool`` included).
+    """
+    if not _is_int(value):
+        raise ArgumentTypeError(f"{name} must be an int. Received: {name}={value!r}")
+    return int(value)
+
+
+def int_at_least(name: str, value: Any, minimum: int) -> int:
+    """Returns ``value`` as an ``int`` >= ``minimum``.
+
+    Raises:
+        ArgumentTypeError: ``value`` is not an integer (``bool`` included).
+        ValueError: ``value`` < ``minimum``.
+    """
+    message = f"{name} must be an int >= {minimum}. Received: {name}={value!r}"
+    if not _is_int(value):
+        raise ArgumentTypeError(message)
+    if value < minimum:
+        raise ValueError(message)
+    return int(value)
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -76,18 +104,8 @@ def optional_positive_int(name: str, value: Any) -> int | None:
 
 
 def non_negative_int(name: str, value: Any) -> int:
-    """Returns ``value`` as an ``int`` >= 0.
-
-    Raises:
-        ArgumentTypeError: ``value`` is not an integer (``bool`` included).
-        ValueError: ``value`` < 0.
-    """
-    message = f"{name} must be an int >= 0. Received: {name}={value!r}"
-    if not _is_int(value):
-        raise ArgumentTypeError(message)
-    if value < 0:
-        raise ValueError(message)
-    return int(value)
+    """Returns ``value`` as an ``int`` >= 0 (see :func:`int_at_least`)."""
+    return int_at_least(name, value, 0)
 
 
 def positive_float(name: str, value: Any) -> float:
@@ -99,9 +117,10 @@ def positive_float(name: str, value: Any) -> float:
     """
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise ArgumentTypeError(f"{name} must be a number. Received: {name}={value!r}")
-    if not value > 0 or math.isinf(value):
+    number = float(value)
+    if not number > 0 or math.isinf(number):
         raise ValueError(f"{name} must be a positive, finite number. Received: {name}={value!r}")
-    return float(value)
+    return number
 
 
 def one_of(name: str, value: T, choices: Collection[T]) -> T:

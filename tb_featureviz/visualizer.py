@@ -17,7 +17,6 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -25,131 +24,15 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import compute, render, summary
-from tb_featureviz.compute.filters import DEFAULT_STEPS, check_parameterization, default_size
-from tb_featureviz.plan import Budget, EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
-from tb_featureviz.probes import positive_int, run_facts
+from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
+from tb_featureviz.options import Options
+from tb_featureviz.plan import EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
+from tb_featureviz.probes import run_facts
 from tb_featureviz.writer import SummaryWorker
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Options", "Visualizer", "is_chief"]
-
-DEFAULT_MAX_GRID_PIXELS = 32_768
-"""Pixels of one activation or filter grid before it is reduced (about 181x181)."""
-DEFAULT_MAX_BYTES = 1_000_000
-"""Bytes per logged epoch that growing the layer set may use."""
-
-
-@dataclass
-class Options:
-    """What to draw; the callback's keyword arguments, validated (see ``FeatureVizCallback``)."""
-
-    layers: list[str | type] | None = None
-    filter_patterns: bool = True
-    filter_layers: list[str] | None = None
-    filter_every_n_epochs: int = 1
-    max_filters: int = 128
-    filter_steps: int | None = None
-    filter_parameterization: str = "fourier"
-    gradcam: bool = True
-    gradcam_layer: str | None = None
-    gradcam_overlays: bool = False
-    max_grid_pixels: int | None = DEFAULT_MAX_GRID_PIXELS
-    max_bytes_per_epoch: int | None = DEFAULT_MAX_BYTES
-    budget: Budget = field(default_factory=Budget)
-    class_names: list[str] | None = None
-    hparams: dict[str, Any] = field(default_factory=dict)
-    log_metrics: bool = True
-    seed: int = 0
-
-    # What the sidecar takes over from a callback with visualize=False (recorded in its run_info), so it
-    # draws what that callback would have drawn.
-    SHARED = (
-        "filter_patterns",
-        "filter_layers",
-        "filter_every_n_epochs",
-        "max_filters",
-        "filter_steps",
-        "filter_parameterization",
-        "gradcam",
-        "gradcam_layer",
-        "gradcam_overlays",
-        "max_grid_pixels",
-        "max_bytes_per_epoch",
-        "class_names",
-        "hparams",
-        "log_metrics",
-        "seed",
-    )
-
-    def to_json(self) -> dict[str, Any]:
-        """The options a sidecar reuses (``layers`` too, when given as names)."""
-        out = {name: getattr(self, name) for name in self.SHARED}
-        if self.layers is not None and all(isinstance(n, str) for n in self.layers):
-            out["layers"] = list(self.layers)
-        return out
-
-    def updated(self, recorded: Mapping[str, Any], **overrides: Any) -> Options:
-        """A copy with ``recorded`` options (``to_json``), then the non-None ``overrides``, applied."""
-        values = {name: getattr(self, name) for name in (*self.SHARED, "layers", "budget")}
-        values.update({k: v for k, v in recorded.items() if k in values and k != "budget"})
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return Options(**values)
-
-    def __post_init__(self) -> None:
-        self.filter_every_n_epochs = positive_int("filter_every_n_epochs", self.filter_every_n_epochs)
-        self.max_filters = positive_int("max_filters", self.max_filters)
-        if self.filter_steps is not None:
-            self.filter_steps = positive_int("filter_steps", self.filter_steps)
-        self.filter_parameterization = check_parameterization(self.filter_parameterization, "filter_parameterization")
-        if self.max_grid_pixels is not None:
-            self.max_grid_pixels = positive_int("max_grid_pixels", self.max_grid_pixels)
-        if self.max_bytes_per_epoch is not None:
-            self.max_bytes_per_epoch = positive_int("max_bytes_per_epoch", self.max_bytes_per_epoch)
-        if self.class_names is not None and not all(isinstance(c, str) for c in self.class_names):
-            raise TypeError(f"class_names must be strings. Received: class_names={self.class_names!r}")
-        if self.gradcam_layer is not None and not isinstance(self.gradcam_layer, str):
-            raise TypeError(f"gradcam_layer must be a layer name. Received: gradcam_layer={self.gradcam_layer!r}")
-
-
-def chief_task(task_type: str | None, task_id: int | None, cluster: Mapping[str, Any] | None) -> bool:
-    """Whether a task of a ``tf.distribute`` cluster is the chief (the one that writes).
-
-    The chief is the ``chief`` task if the cluster has one, else worker 0; a task outside any cluster
-    (``task_type`` None) is a single worker and writes. Parameter servers and evaluators never write.
-    """
-    if task_type is None:
-        return True
-    if task_type == "chief":
-        return True
-    if task_type == "worker":
-        return "chief" not in (cluster or {}) and int(task_id or 0) == 0
-    return False
-
-
-def is_chief(model: keras.Model | None = None, resolver: Any = None) -> bool:
-    """Whether this process writes: true except on the non-chief tasks of a multi-worker strategy.
-
-    Args:
-        model: The model; its ``distribute_strategy`` is used when there is one, else the current strategy.
-        resolver: A cluster resolver to decide from instead (``tf.distribute.cluster_resolver``).
-    """
-    if resolver is None:
-        strategy = getattr(model, "distribute_strategy", None) if model is not None else None
-        if strategy is None:
-            strategy = tf.distribute.get_strategy()
-        resolver = getattr(strategy, "cluster_resolver", None)
-        extended = getattr(strategy, "extended", None)
-        if resolver is None and extended is not None and hasattr(extended, "should_checkpoint"):
-            # MultiWorkerMirroredStrategy without a resolver attribute: its own chief rule.
-            return bool(extended.should_checkpoint)
-    if resolver is None:
-        return True
-    try:
-        cluster = resolver.cluster_spec().as_dict()
-    except Exception:
-        cluster = {}
-    return chief_task(getattr(resolver, "task_type", None), getattr(resolver, "task_id", None), cluster)
+__all__ = ["Visualizer"]
 
 
 class Visualizer:

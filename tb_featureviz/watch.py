@@ -30,8 +30,9 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_file_loader
 
 from tb_featureviz import metadata
+from tb_featureviz.options import Options
 from tb_featureviz.plan import Budget
-from tb_featureviz.visualizer import Options, Visualizer
+from tb_featureviz.visualizer import Visualizer
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tb_featureviz import FeatureVizCallback, compute, metadata, render
-from tb_featureviz.visualizer import chief_task, is_chief
+from tb_featureviz.distributed import chief_task, is_chief
 from tests.eventutil import read_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

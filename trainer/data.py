@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from tb_featureviz.validation import int_at_least, positive_int
+
 CLASS_NAMES = ("discs", "crosses")
 IMAGE_SIZE = 150
 BATCH_SIZE = 20
@@ -116,10 +118,8 @@ def synthetic_images(count: int, *, size: int = IMAGE_SIZE, seed: int = 0) -> Sy
         >>> data.images.shape, data.labels.tolist()
         ((8, 150, 150, 3), [0, 1, 0, 1, 0, 1, 0, 1])
     """
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive int. Received: count={count!r}")
-    if not isinstance(size, int) or size < 16:
-        raise ValueError(f"size must be an int >= 16. Received: size={size!r}")
+    positive_int("count", count)
+    int_at_least("size", size, 16)
     rng = np.random.default_rng(seed)
     images = np.empty((count, size, size, 3), dtype=np.uint8)
     labels = np.arange(count, dtype=np.int64) % 2

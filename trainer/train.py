@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from tb_featureviz.validation import int_at_least, one_of, positive_int
+
 logger = logging.getLogger(__name__)
 
 BASES = ("cnn", "vgg16")
@@ -94,15 +96,10 @@ def train(
     from tb_featureviz.trainer import model as model_mod
 
     out = out or sys.stdout
-    if base not in BASES:
-        raise ValueError(f"base must be one of {BASES}. Received: base={base!r}")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int. Received: epochs={epochs!r}")
+    one_of("base", base, BASES)
+    positive_int("epochs", epochs)
     min_size = 46 if base == "cnn" else 32  # four valid 3x3 convs + 2x2 pools need 46 px; VGG16 needs 32
-    if not isinstance(image_size, int) or image_size < min_size:
-        raise ValueError(
-            f"image_size must be an int >= {min_size} for base={base!r}. Received: image_size={image_size!r}"
-        )
+    int_at_least("image_size", image_size, min_size)  # for this base
     if weights is not None and base != "vgg16":
         raise ValueError(f"weights applies to base='vgg16' only. Received: weights={weights!r} with base={base!r}")
     keras.utils.set_random_seed(seed)

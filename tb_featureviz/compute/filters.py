@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz.compute import _graph
+from tb_featureviz.validation import ArgumentTypeError, positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class FilterPatternGenerator:
         self.layer_name: str = record.name
         channels = int(record.output.shape[-1])
         self.filters: list[int] = self._check_filters(filters, channels)
-        self.steps: int = DEFAULT_STEPS if steps is None else _positive("steps", steps)
+        self.steps: int = DEFAULT_STEPS if steps is None else positive_int("steps", steps)
         lo, hi = (float(v) for v in value_range)
         if not hi > lo:
             raise ValueError(f"value_range must be (low, high) with low < high. Received: value_range={value_range!r}")
@@ -170,7 +171,7 @@ class FilterPatternGenerator:
         input_shape = tuple(trace.input.shape[1:])
         hw = (int(input_shape[0]), int(input_shape[1])) if input_shape[0] and input_shape[1] else None
         self.receptive_field: int = hw[0] if math.isinf(record.rf) and hw else math.ceil(record.rf - 1e-9)
-        self.size: int = default_size(record.rf, hw) if size is None else _positive("size", size)
+        self.size: int = default_size(record.rf, hw) if size is None else positive_int("size", size)
         self._channels = int(input_shape[2])
         self.seed = int(seed)
 
@@ -182,7 +183,7 @@ class FilterPatternGenerator:
         if chunk_size is None:
             self.chunk_size = int(max(1, min(len(self.filters), MEMORY_BUDGET // max(per_image, 1))))
         else:
-            self.chunk_size = _positive("chunk_size", chunk_size)
+            self.chunk_size = positive_int("chunk_size", chunk_size)
 
         rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, "jitter"))
         jitter = max(1, round(self.size / 16))
@@ -211,7 +212,7 @@ class FilterPatternGenerator:
         out = []
         for f in filters:
             if not isinstance(f, (int, np.integer)) or isinstance(f, bool):
-                raise TypeError(f"filters must hold ints. Received: filters={filters!r}")
+                raise ArgumentTypeError(f"filters must hold ints. Received: filters={filters!r}")
             if not 0 <= int(f) < channels:
                 raise ValueError(f"Filter index out of range [0, {channels}). Received: filters={filters!r}")
             out.append(int(f))
@@ -412,14 +413,6 @@ class FilterPatternGenerator:
         """
         images, reached = self.optimize(filters)
         return _normalise(_to_rgb(images)), reached
-
-
-def _positive(name: str, value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a positive int. Received: {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 def filter_patterns(

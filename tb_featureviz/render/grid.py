@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tb_featureviz.metadata import GridLayout
+from tb_featureviz.validation import positive_int
 
 DEFAULT_COLUMNS = 16
 """Tiles per row, as in Chollet's activation plots."""
@@ -80,9 +81,7 @@ def tile_grid(
     count, th, tw = tiles.shape[:3]
     if cols is None:
         cols = min(count, DEFAULT_COLUMNS)
-    if not isinstance(cols, int) or cols < 1:
-        raise ValueError(f"cols must be a positive int. Received: cols={cols!r}")
-    cols = min(cols, count)
+    cols = min(positive_int("cols", cols), count)
     layout = GridLayout(
         rows=math.ceil(count / cols), cols=cols, tile_height=th, tile_width=tw, padding=padding, count=count
     )
@@ -128,8 +127,7 @@ def grid_reduction(shape: tuple[int, int, int], max_pixels: int | None, *, cols:
     h, w, c = (int(v) for v in shape)
     if max_pixels is None:
         return c, 1
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise ValueError(f"max_grid_pixels must be a positive int or None. Received: max_grid_pixels={max_pixels!r}")
+    max_pixels = positive_int("max_grid_pixels", max_pixels)
     floor = min(MIN_TILE, h, w)
     factor = 1
     while grid_pixels(c, math.ceil(h / factor), math.ceil(w / factor), cols=cols) > max_pixels:
