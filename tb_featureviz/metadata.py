@@ -78,6 +78,8 @@ from typing import Any
 
 from tensorboard.compat.proto import summary_pb2
 
+from tb_featureviz.validation import non_negative_int, positive_int
+
 PLUGIN_NAME = "featureviz"
 """The plugin name: in summary metadata, TensorBoard routes and the run subdirectory."""
 
@@ -149,11 +151,8 @@ class GridLayout:
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols", "tile_height", "tile_width", "count"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GridLayout.{name} must be a positive int. Received: {name}={value!r}")
-        if not isinstance(self.padding, int) or self.padding < 0:
-            raise ValueError(f"GridLayout.padding must be an int >= 0. Received: padding={self.padding!r}")
+            positive_int(f"GridLayout.{name}", getattr(self, name))
+        non_negative_int("GridLayout.padding", self.padding)
         if self.count > self.rows * self.cols:
             raise ValueError(f"GridLayout.count={self.count} does not fit in {self.rows}x{self.cols} tiles.")
 
