@@ -19,8 +19,11 @@ Example:
     >>> patterns = compute.filter_patterns(model, "conv2d_1")   # [64, 16, 16, 3] in [0, 1]
 """
 
-from tb_featureviz.compute._graph import (
-    check_model,
+from tb_featureviz.compute._graph import check_model
+from tb_featureviz.compute.activations import ActivationExtractor, activations
+from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
+from tb_featureviz.compute.filters import FilterPatternGenerator, filter_patterns
+from tb_featureviz.compute.layers import (
     conv_layers,
     feature_layers,
     input_hw,
@@ -29,9 +32,6 @@ from tb_featureviz.compute._graph import (
     select_layers,
     validate_images,
 )
-from tb_featureviz.compute.activations import ActivationExtractor, activations
-from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
-from tb_featureviz.compute.filters import FilterPatternGenerator, filter_patterns
 
 __all__ = [
     "ActivationExtractor",

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz.compute import _graph
+from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class ActivationExtractor:
         Raises:
             ValueError: ``images`` has the wrong shape (the message names it).
         """
-        x = _graph.validate_images(self._keras_model, images)
+        x = validate_images(self._keras_model, images)
         outputs = self._fn(tf.constant(x))
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz.compute import _graph
+from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class BaseCAM:
         Raises:
             ValueError: ``images`` has the wrong shape.
         """
-        x = _graph.validate_images(self._keras_model, images)
+        x = validate_images(self._keras_model, images)
         return np.asarray(self._probs(tf.constant(x)), dtype=np.float32)
 
     def _class_indices(self, class_index: Any, n: int, x: np.ndarray) -> np.ndarray:
@@ -219,7 +220,7 @@ class BaseCAM:
             ValueError: wrong image shape; a class out of range or a wrong number of classes.
             TypeError: ``class_index`` is not an int or a sequence of ints.
         """
-        x = _graph.validate_images(self._keras_model, images)
+        x = validate_images(self._keras_model, images)
         classes = self._class_indices(class_index, x.shape[0], x)
         return np.asarray(self._maps(tf.constant(x), tf.constant(classes)), dtype=np.float32)
 
