@@ -15,7 +15,7 @@ from tb_featureviz import metadata
 from tb_featureviz.distributed import is_chief
 from tb_featureviz.options import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, Options
 from tb_featureviz.plan import Budget
-from tb_featureviz.probes import check_probe_array, labels_to_int, select_probes
+from tb_featureviz.probes import check_probe_array, fit_validation_data, labels_to_int, select_probes
 from tb_featureviz.validation import positive_int
 from tb_featureviz.visualizer import Visualizer
 from tb_featureviz.watch import SOURCE_SUBDIR, write_probes_file
@@ -203,11 +203,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
             return
         source = self._probe_source if self._probe_source is not None else self._validation_data
         if source is None:
-            # Keras 3 (TensorFlow backend) keeps the iterator over fit's validation_data here.
-            iterator = getattr(self.model, "_eval_epoch_iterator", None)
-            adapter = getattr(iterator, "data_adapter", None)
-            if adapter is not None:
-                source = adapter.get_tf_dataset()
+            source = fit_validation_data(self.model)
         if source is None:
             raise ValueError(
                 "FeatureVizCallback needs probe images: pass probe_images=..., validation_data=..., or "
@@ -238,7 +234,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._epoch_start = None
         last = self._is_last_epoch(epoch)
         if not (epoch % self.every_n_epochs == 0 or last or not self._logged_any):
-            self._write_metrics_only(epoch, logs)
+            self._viz.write_metrics(epoch, logs)
             self.hook_seconds += time.perf_counter() - t0
             return
         self._resolve_probes()  # a clear error if there are none: that is a usage error, raised
@@ -260,12 +256,6 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._pending_train = 0.0
         self._logged_any = True
         self.hook_seconds += time.perf_counter() - t0
-
-    def _write_metrics_only(self, epoch: int, logs: dict[str, Any] | None) -> None:
-        assert self._viz is not None
-        if not self.options.log_metrics or not logs:
-            return
-        self._viz.write_metrics(epoch, logs)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         """Writes everything still queued and closes the event file."""

@@ -114,6 +114,11 @@ def layer_tag(kind: str, layer: str) -> str:
     return TAG_PREFIX[kind] + layer
 
 
+def cost_tag(kind: str) -> str:
+    """The scalar tag of the seconds ``kind`` cost at an epoch: ``cost/<kind>_seconds``."""
+    return f"{COST_PREFIX}{kind}_seconds"
+
+
 def epoch_metric(tag: str) -> tuple[str, str] | None:
     """Splits an epoch scalar tag into ``(metric, split)``, or ``None`` when it is not one.
 

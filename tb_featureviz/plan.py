@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tb_featureviz import metadata
 from tb_featureviz.validation import positive_float
 
 __all__ = [
@@ -323,7 +324,7 @@ class Planner:
     # -- estimates --------------------------------------------------------------------------------
 
     def _filter_estimate(self, layer: str) -> float:
-        known = self.costs.get(f"filters/{layer}")
+        known = self.costs.get(metadata.layer_tag("filters", layer))
         if known is not None:
             return known
         # Never drawn: an ascent is steps x filters forward-and-backward passes of a pattern-sized image,

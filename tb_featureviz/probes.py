@@ -19,7 +19,7 @@ from tb_featureviz.validation import positive_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_probe_array", "labels_to_int", "run_facts", "select_probes"]
+__all__ = ["check_probe_array", "fit_validation_data", "labels_to_int", "run_facts", "select_probes"]
 
 
 def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarray | None:
@@ -36,6 +36,16 @@ def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarra
     if labels is not None and labels.shape[0] != images.shape[0]:
         raise ValueError(f"probe_labels has {labels.shape[0]} entries for {images.shape[0]} images.")
     return images
+
+
+def fit_validation_data(model: keras.Model) -> Any:
+    """The ``validation_data`` given to the running ``model.fit``, as a ``tf.data.Dataset``, or None.
+
+    Keras 3 keeps the iterator over it on the model while ``fit`` runs (TensorFlow backend).
+    """
+    iterator = getattr(model, "_eval_epoch_iterator", None)
+    adapter = getattr(iterator, "data_adapter", None)
+    return adapter.get_tf_dataset() if adapter is not None else None
 
 
 def labels_to_int(y: Any) -> np.ndarray:

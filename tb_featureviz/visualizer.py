@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tb_featureviz import compute, render, summary
+from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
 from tb_featureviz.options import Options
 from tb_featureviz.plan import EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
@@ -227,22 +227,22 @@ class Visualizer:
                 plan.filters.pop(layer)
                 plan.windows.pop(layer, None)
                 plan.skipped[layer] = f"failed: {type(e).__name__}"
-            costs[f"filters/{layer}"] = time.perf_counter() - t0
+            costs[metadata.layer_tag("filters", layer)] = time.perf_counter() - t0
         planner.record(plan, costs)
         self._pixels_written[epoch] = pixels
-        filter_total = sum(v for k, v in costs.items() if k.startswith("filters/"))
+        filter_total = sum(v for k, v in costs.items() if k.startswith(metadata.TAG_PREFIX["filters"]))
         for kind, seconds in (
             ("activations", costs["activations"]),
             ("gradcam", costs.get("gradcam")),
             ("filters", filter_total if plan.filters else None),
         ):
             if seconds is not None:
-                writes.append(functools.partial(tf.summary.scalar, f"cost/{kind}_seconds", seconds, step=epoch))
+                writes.append(functools.partial(tf.summary.scalar, metadata.cost_tag(kind), seconds, step=epoch))
         elapsed = time.perf_counter() - t_start
         planner.add_overhead(elapsed - sum(costs.values()))
         record = self._plan_record(plan, costs, elapsed)
         writes.append(functools.partial(summary.plan, record, epoch))
-        writes.append(functools.partial(tf.summary.scalar, "cost/callback_seconds", elapsed, step=epoch))
+        writes.append(functools.partial(tf.summary.scalar, metadata.cost_tag("callback"), elapsed, step=epoch))
         wait = self.worker.submit(epoch, writes)
         planner.add_overhead(wait)
         self._logged += 1
@@ -278,7 +278,7 @@ class Visualizer:
         if not self.options.log_metrics:
             return []
         return [
-            functools.partial(tf.summary.scalar, f"epoch_{key}", float(value), step=epoch)
+            functools.partial(tf.summary.scalar, metadata.EPOCH_SCALAR_PREFIX + key, float(value), step=epoch)
             for key, value in (logs or {}).items()
             if np.ndim(value) == 0
         ]
@@ -377,7 +377,7 @@ class Visualizer:
             pixels += a.shape[0] * render.grid_pixels(kept, -(-a.shape[1] // scale), -(-a.shape[2] // scale))
             writes.append(functools.partial(summary.activations, name, a, epoch, channels=channels, scale=scale))
             dead = render.dead_channels(a).size / a.shape[-1]
-            writes.append(functools.partial(tf.summary.scalar, f"health/dead_fraction/{name}", dead, step=epoch))
+            writes.append(functools.partial(tf.summary.scalar, metadata.DEAD_FRACTION_PREFIX + name, dead, step=epoch))
         return pixels
 
     def _write_gradcam(self, epoch: int, writes: list[Any]) -> None:

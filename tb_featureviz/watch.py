@@ -148,9 +148,10 @@ def read_source(log_dir: str) -> Source:
     for path in _event_files(source_dir):
         for event in event_file_loader.EventFileLoader(path).Load():
             for value in event.summary.value:
-                if value.tag.startswith("epoch_"):
+                if value.tag.startswith(metadata.EPOCH_SCALAR_PREFIX):  # the log's own key: val_loss, too
                     number = float(tf.make_ndarray(value.tensor))
-                    out.logs.setdefault(int(event.step), {})[value.tag[len("epoch_") :]] = number
+                    key = value.tag[len(metadata.EPOCH_SCALAR_PREFIX) :]
+                    out.logs.setdefault(int(event.step), {})[key] = number
                 elif value.tag == "run_info":
                     blob = tf.make_ndarray(value.tensor).reshape(-1)[0]
                     out.options = dict(metadata.decode_record(blob).get("featureviz_options") or {})
