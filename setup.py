@@ -21,6 +21,7 @@ setup(
         "tb_featureviz",
         "tb_featureviz.compute",
         "tb_featureviz.render",
+        "tb_featureviz.reader",
         "tb_featureviz.plugin",
         "tb_featureviz.export",
         "tb_featureviz.trainer",

@@ -32,27 +32,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fuzz_http
-import logdir_factory
 import pytest
-from conftest import (
-    PLUGIN_ROUTE,
-    TBServer,
-    data_server_available,
-    http_get,
-    make_provider,
-    process_rss,
-    start_tensorboard_process,
-)
 from PIL import Image
 from tensorboard import errors as tb_errors
 from tensorboard.compat.proto import event_pb2
 
 from tb_featureviz import metadata
+from tb_featureviz import reader as reader_lib
 from tb_featureviz.export.cli import EXIT_DAMAGED, add_export_arguments, run_export
-from tb_featureviz.export.collect import EpochSelection, parse_epochs
-from tb_featureviz.plugin import reader as reader_lib
-from tb_featureviz.plugin.integrity import png_problem, record_problem
+from tb_featureviz.export.options import EpochSelection, parse_epochs
+from tb_featureviz.reader.integrity import png_problem, record_problem
+from tests.support import fuzz_http, logdir_factory
+from tests.support.routes import PLUGIN_ROUTE, http_get
+from tests.support.server import TBServer, data_server_available, make_provider, process_rss, start_tensorboard_process
 
 SMALL_ERROR = 2048
 """Bytes an error body may take in these tests (whatever the request's size)."""
@@ -209,7 +201,7 @@ def test_forged_keys_never_reach_the_data_provider(featureviz_logdir: Any) -> No
                 reader.blob(None, key)
         assert calls == []
         good = reader.step(None, "exp1", tag, 1)["images"][0]
-        assert reader.blob(None, urllib.parse.unquote(good.split("=", 1)[1]))[:8] == b"\x89PNG\r\n\x1a\n"
+        assert reader.blob(None, good.key)[:8] == b"\x89PNG\r\n\x1a\n"
         reader.close()
     finally:
         close()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
-import fuzz_http
-from conftest import TBServer, process_rss
+from tests.support import fuzz_http
+from tests.support.server import TBServer, process_rss
 
 REQUESTS = 300
 """Requests per loader in CI."""

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
-from tb_featureviz.export.jobs import ExportJobs
+from tb_featureviz.plugin.export_jobs import ExportJobs
 
 
 def test_phases_counts_and_end_states() -> None:

@@ -16,13 +16,13 @@ def test_plugin_serves_without_tensorflow(tmp_path: object) -> None:
         """
         import json, sys
         sys.modules["tensorflow"] = None  # any `import tensorflow` raises ImportError
-        sys.path.insert(0, "tests")
-        import logdir_factory
+        from tests.support import logdir_factory  # the repository root is the working directory
         from tensorboard.backend import application
         from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
         from tensorboard.plugins import base_plugin
         from werkzeug import test as werkzeug_test, wrappers
-        from tb_featureviz.plugin import loader, plugin, reader  # noqa: F401
+        from tb_featureviz import reader  # noqa: F401
+        from tb_featureviz.plugin import loader, plugin  # noqa: F401
 
         spec = logdir_factory.write_logdir(sys.argv[1], epochs=2)
         m = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"featureviz": 0})
@@ -52,7 +52,7 @@ def test_plugin_serves_without_tensorflow(tmp_path: object) -> None:
 def test_plugin_modules_do_not_import_tensorflow() -> None:
     """Importing the plugin package in a fresh interpreter (TF installed) loads no TensorFlow."""
     script = (
-        "import sys; import tb_featureviz.plugin.loader, tb_featureviz.plugin.plugin, tb_featureviz.plugin.reader; "
+        "import sys; import tb_featureviz.plugin.loader, tb_featureviz.plugin.plugin, tb_featureviz.reader; "
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('tensorflow', 'keras')))"
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)

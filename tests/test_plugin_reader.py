@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from tensorboard import errors
 
-from tb_featureviz.plugin import reader as reader_lib
-from tests import conftest
-
-logdir_factory = conftest.logdir_factory
+from tb_featureviz import reader as reader_lib
+from tests.support import logdir_factory
+from tests.support.server import data_server_available, make_provider
 
 
 @pytest.mark.parametrize(
@@ -57,14 +56,14 @@ def test_groups_without_keras_and_flat_logdir(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("load_fast", [False, True], ids=["python", "rust"])
 def test_open_logdir_both_loaders(featureviz_logdir: Any, load_fast: bool) -> None:
-    if load_fast and not conftest.data_server_available():
+    if load_fast and not data_server_available():
         pytest.skip("tensorboard-data-server is not installed")
     spec = featureviz_logdir
     with reader_lib.open_logdir(spec.root, load_fast=load_fast) as reader:
         assert logdir_factory.mask_blobs(reader.index(None)) == spec.expected_index()
         step = reader.step(None, "exp1", "activations/conv2d", 11)
-        key = step["images"][0].split("=", 1)[1]
-        png = reader.blob(None, key.replace("%3D", "="))
+        key = step["images"][0].key  # a BlobKey: the plugin writes it as a URL
+        png = reader.blob(None, key)
         pixels = logdir_factory.decode_png(png)
         assert pixels[0, 0] == spec.activation_value("exp1", 11, "conv2d", 0, 0)
         with pytest.raises(errors.NotFoundError, match="Existing steps"):
@@ -92,7 +91,7 @@ def test_caches_blobs_and_index(provider: tuple[str, Any, Any]) -> None:
     assert reader.index(None) is first
     listed = calls["list_blob_sequences"]
     step = reader.step(None, "exp1", "probes", 0)
-    key = step["images"][0].split("=", 1)[1]
+    key = step["images"][0].key
     reads = calls["read_blob"]
     assert reader.blob(None, key) == reader.blob(None, key)
     assert calls["read_blob"] == reads + 1
@@ -102,7 +101,7 @@ def test_caches_blobs_and_index(provider: tuple[str, Any, Any]) -> None:
 
 def test_stale_snapshot_refreshes_in_background(tmp_path: Any) -> None:
     spec = logdir_factory.write_logdir(tmp_path, epochs=1)
-    dp, close = conftest.make_provider(spec.root, "python")
+    dp, close = make_provider(spec.root, "python")
     reader = reader_lib.FeatureVizReader(dp, fresh_s=0.05)
     assert reader.index(None)["runs"][0]["steps"] == [0]
     logdir_factory.append_epoch(spec, "exp1")

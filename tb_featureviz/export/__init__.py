@@ -1,8 +1,12 @@
 """Exports for reports: a self-contained HTML report, PNG figures, GIFs across epochs, a ZIP of raw PNGs.
 
-Reads a logdir through TensorBoard's data provider with the plugin's ``FeatureVizReader`` (the same code
+Reads a logdir through TensorBoard's data provider with ``tb_featureviz.reader`` (the same code
 path as the dashboard); needs ``tensorboard``, not TensorFlow. Colour maps and overlays come from
-``tb_featureviz.render``.
+``tb_featureviz.render``. Never imports ``tb_featureviz.plugin``: the plugin's ``/export`` route imports this.
+
+An export is one :class:`ExportOptions`, checked once where it enters (``export``/``collect``, the
+``featureviz export`` command, or the plugin's route), then planned (``plan.py``), read (``collect.py``)
+and rendered (``writers.py``, ``html.py``, ``figures.py``), each step taking the options whole.
 
 Example:
     >>> from tb_featureviz.export import export
@@ -10,10 +14,10 @@ Example:
     PosixPath('exp1.html')
 """
 
-from tb_featureviz.export.api import check_options, export, export_from_reader, render_outputs
-from tb_featureviz.export.collect import collect, parse_epochs
+from tb_featureviz.export.api import ExportResult, collect, export, export_from_reader, render_outputs, write_export
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError, ExportOutputError
 from tb_featureviz.export.model import EXPORT_KINDS, FORMATS, Curve, CurvePoint, Figure, Report, RunExport
+from tb_featureviz.export.options import EpochSelection, ExportOptions, parse_epochs
 from tb_featureviz.export.progress import ProgressBar
 
 __all__ = [
@@ -21,17 +25,20 @@ __all__ = [
     "FORMATS",
     "Curve",
     "CurvePoint",
+    "EpochSelection",
     "ExportArgumentError",
     "ExportNotFoundError",
+    "ExportOptions",
     "ExportOutputError",
+    "ExportResult",
     "Figure",
     "ProgressBar",
     "Report",
     "RunExport",
-    "check_options",
     "collect",
     "export",
     "export_from_reader",
     "parse_epochs",
     "render_outputs",
+    "write_export",
 ]

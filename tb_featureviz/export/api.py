@@ -1,16 +1,30 @@
-"""The export verb: logdir in, a report file (or a directory of images) out."""
+"""The export verbs, and the steps under them: options in, a report in memory, files out.
+
+The Python entries take keyword arguments and build one checked
+:class:`~tb_featureviz.export.options.ExportOptions`; everything under them takes that object whole:
+
+- :func:`export`: logdir in, files out (the command line's ``featureviz export`` builds its options from
+  argv and calls :func:`write_export`, the same step without the keyword arguments);
+- :func:`collect`: an open reader in, a ``Report`` out (nothing rendered);
+- :func:`export_from_reader`: an open reader and options in, the report and its files (in memory) out;
+  the plugin's ``/export`` route calls it with the options it built from the query;
+- :func:`render_outputs`: a report and options in, the files (in memory) out.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tb_featureviz.export.collect import EpochSpec, ProgressCallback, Reader, collect, parse_epochs, parse_kinds
-from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
-from tb_featureviz.export.figures import check_colormap
-from tb_featureviz.export.model import FORMATS, DamagedImage, Report
+from tb_featureviz.export.collect import Reader, read_plan
+from tb_featureviz.export.errors import ExportNotFoundError
+from tb_featureviz.export.model import DamagedImage, Report
+from tb_featureviz.export.options import EpochSpec, ExportOptions
+from tb_featureviz.export.plan import plan_export
+from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.writers import (
     EXTENSIONS,
     Output,
@@ -22,60 +36,77 @@ from tb_featureviz.export.writers import (
     write_outputs,
     zip_bytes,
 )
-from tb_featureviz.plugin.integrity import clip
+from tb_featureviz.reader import open_logdir
 
 
-def check_options(*, format: str, colormap: str | None, scale: int) -> None:
-    """Validates the format-level options.
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What :func:`write_export` wrote.
 
-    Raises:
-        ExportArgumentError: an unknown format or colour map, or a scale that is not an int >= 1.
+    Attributes:
+        path: The file written, or the directory the files were written to.
+        files: Every file written.
+        damaged: The stored images left out because their bytes are damaged.
     """
-    if format not in FORMATS:
-        raise ExportArgumentError(f"unknown format {clip(str(format))}; choose from {', '.join(FORMATS)}")
-    try:
-        check_colormap(colormap)
-    except ValueError as e:
-        raise ExportArgumentError(str(e)) from e
-    if not isinstance(scale, int) or isinstance(scale, bool) or not 1 <= scale <= 64:
-        raise ExportArgumentError(f"scale must be an int from 1 to 64. Received: scale={clip(repr(scale))}")
+
+    path: Path
+    files: tuple[Path, ...]
+    damaged: tuple[DamagedImage, ...]
 
 
-def render_outputs(
-    report: Report,
-    *,
-    format: str = "html",
-    colormap: str | None = None,
-    scale: int = 1,
-    caption: bool = True,
-    channel: int | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[Output]:
-    """Renders a collected report in one format, in memory.
+def render_outputs(report: Report, options: ExportOptions, *, progress: ProgressCallback | None = None) -> list[Output]:
+    """Renders a collected report in ``options.format``, in memory.
 
     Args:
-        report: What ``collect`` read.
-        format: ``html``, ``png``, ``gif`` or ``zip``.
-        colormap: Colour map of grayscale images; see ``tb_featureviz.export.figures.figure_pixels``.
-        scale: Integer enlargement of PNG and GIF images (nearest neighbour).
-        caption: Caption strips under PNGs and captions under the HTML figures.
-        channel: Show one channel (activations) or filter (filters) of each grid.
+        report: What :func:`collect` read.
+        options: How to draw it (format, colour map, scale, captions, channel).
         progress: Called with ``(done, total, what)``.
 
     Returns:
         ``[(relative_name, bytes)]``: one file for html and zip, one per figure (png) or image series (gif).
     """
-    check_options(format=format, colormap=colormap, scale=scale)
-    if format == "html":
-        return html_outputs(report, colormap=colormap, caption=caption, channel=channel, progress=progress)
-    if format == "png":
-        return png_outputs(report, colormap=colormap, scale=scale, caption=caption, channel=channel, progress=progress)
-    if format == "gif":
-        return gif_outputs(report, colormap=colormap, scale=scale, channel=channel, progress=progress)
+    if options.format == "html":
+        return html_outputs(report, options, progress=progress)
+    if options.format == "png":
+        return png_outputs(report, options, progress=progress)
+    if options.format == "gif":
+        return gif_outputs(report, options, progress=progress)
     return [(default_filename(report, "zip"), zip_bytes(report, progress=progress))]
 
 
 def export_from_reader(
+    reader: Reader,
+    ctx: Any,
+    options: ExportOptions,
+    *,
+    logdir: str = "",
+    progress: ProgressCallback | None = None,
+    render_progress: ProgressCallback | None = None,
+) -> tuple[Report, list[Output]]:
+    """Plans, reads and renders an export from an open ``FeatureVizReader`` (no files written).
+
+    Used by :func:`write_export` (offline) and by the plugin's ``/export`` route.
+
+    Args:
+        reader: A ``tb_featureviz.reader.FeatureVizReader``.
+        ctx: The ``RequestContext`` to pass to the reader.
+        options: What to export and how.
+        logdir: Shown in error messages and the report.
+        progress: Called with ``(done, total, what)`` as the reading, then the rendering, advance.
+        render_progress: Called for the rendering instead of ``progress``, if given.
+
+    Returns:
+        ``(report, outputs)``.
+
+    Raises:
+        ExportArgumentError: ``probe`` or ``channel`` out of a layer's range.
+        ExportNotFoundError: an unknown run or layer, an epoch that is not written, or nothing to export.
+    """
+    report = read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=logdir), progress=progress)
+    return report, render_outputs(report, options, progress=render_progress or progress)
+
+
+def collect(
     reader: Reader,
     ctx: Any,
     runs: str | Iterable[str],
@@ -83,48 +114,60 @@ def export_from_reader(
     epochs: EpochSpec = "last",
     kinds: str | Iterable[str] | None = None,
     layers: str | Iterable[str] | None = None,
-    format: str = "html",
-    colormap: str | None = None,
-    scale: int = 1,
-    caption: bool = True,
-    channel: int | None = None,
     probe: int | None = None,
+    channel: int | None = None,
     logdir: str = "",
     progress: ProgressCallback | None = None,
-    render_progress: ProgressCallback | None = None,
-) -> tuple[Report, list[Output]]:
-    """Collects and renders an export from an open ``FeatureVizReader`` (no files written).
+) -> Report:
+    """Reads the selected runs, epochs, kinds and layers into a ``Report`` (nothing rendered).
 
-    Used by ``export`` (offline) and by the plugin's ``/export`` route (``tb_featureviz.export.http``).
-    Arguments as in ``export`` and ``collect``; ``progress`` follows the reading, then the rendering,
-    unless ``render_progress`` is given for the rendering.
+    Args:
+        reader: A ``tb_featureviz.reader.FeatureVizReader`` (or anything with its ``index``/``step``/``blob``/
+            ``scalars`` methods).
+        ctx: The ``RequestContext`` to pass to the reader.
+        runs, epochs, kinds, layers, probe, channel: As in :func:`export`. Filter grids of epochs whose
+            rotation did not draw filter ``channel`` are left out (it fails when no epoch drew it).
+        logdir: Shown in error messages and the report.
+        progress: Called with ``(done, total, what)`` as steps are read.
 
     Returns:
-        ``(report, outputs)``.
+        The report, with figures in display order (kind, layer, epoch, probe, target).
+
+    Raises:
+        ExportArgumentError: a bad selection (kinds, epochs syntax, probe or channel out of range).
+        ExportNotFoundError: an unknown run or layer, an epoch that is not written, or nothing to
+            export; the message lists what exists.
     """
-    check_options(format=format, colormap=colormap, scale=scale)
-    report = collect(
-        reader,
-        ctx,
-        runs,
-        epochs=epochs,
-        kinds=kinds,
-        layers=layers,
-        probe=probe,
-        channel=channel,
-        logdir=logdir,
-        progress=progress,
-    )
-    outputs = render_outputs(
-        report,
-        format=format,
-        colormap=colormap,
-        scale=scale,
-        caption=caption,
-        channel=channel,
-        progress=render_progress or progress,
-    )
-    return report, outputs
+    options = ExportOptions.parse(runs, epochs=epochs, kinds=kinds, layers=layers, probe=probe, channel=channel)
+    return read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=logdir), progress=progress)
+
+
+def write_export(
+    logdir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    options: ExportOptions,
+    *,
+    progress: ProgressCallback | None = None,
+    load_fast: bool = False,
+) -> ExportResult:
+    """Reads a logdir and writes the export ``options`` describe to ``out``, each file atomically.
+
+    Arguments and errors as in :func:`export`, with the options already checked.
+    """
+    out_path = Path(out)
+    directory = options.format in ("png", "gif") and out_path.suffix.lower() != EXTENSIONS[options.format]
+    check_writable(out_path, directory=directory)
+    logdir_str = os.fspath(logdir)
+    if not os.path.isdir(logdir_str):
+        raise ExportNotFoundError(f"logdir {logdir_str!r} does not exist or is not a directory")
+
+    from tensorboard.context import RequestContext
+
+    with open_logdir(logdir_str, load_fast=load_fast) as reader:
+        report, outputs = export_from_reader(reader, RequestContext(), options, logdir=logdir_str, progress=progress)
+    written = write_outputs(out_path, outputs, fmt=options.format)
+    path = out_path if directory else written[0]
+    return ExportResult(path=path, files=tuple(written), damaged=tuple(report.damaged))
 
 
 def export(
@@ -148,10 +191,10 @@ def export(
 ) -> Path:
     """Exports featureviz summaries of a logdir as an HTML report, PNGs, GIFs or a ZIP.
 
-    Reads through TensorBoard's data provider with the plugin's ``FeatureVizReader`` (no TensorFlow
+    Reads through TensorBoard's data provider with ``tb_featureviz.reader`` (no TensorFlow
     needed). A logdir that training is still writing is fine: the export holds the epochs written so
     far. Files are written to a temporary name beside the target and renamed into place, so an
-    interrupted export leaves no partial file.
+    interrupted export leaves no partial file. Every option is checked before the logdir is read.
 
     Args:
         logdir: The TensorBoard log directory.
@@ -168,7 +211,7 @@ def export(
         colormap: Colour map of activation grids and heatmaps (``viridis`` when None; also
             ``magma``, ``inferno``, ``gray``). Grad-CAM overlays keep their stored colours when None
             and are recomputed with the map otherwise.
-        scale: Integer enlargement of PNG and GIF images, nearest neighbour.
+        scale: Integer enlargement of PNG and GIF images, nearest neighbour (1 to 64).
         caption: Caption strip under each PNG (run, layer, epoch); captions in HTML.
         channel: Show only this channel of activation grids / this filter of filter grids (the tile
             is cut out using the recorded grid layout). Grad-CAM images are not affected.
@@ -194,42 +237,21 @@ def export(
         >>> export("runs", ["exp1", "exp2"], epochs="0,10,29", format="html", out="report.html")
         PosixPath('report.html')
     """
-    check_options(format=format, colormap=colormap, scale=scale)
-    parse_epochs(epochs)  # a bad selection fails before the logdir is read
-    parse_kinds(kinds)
-    out_path = Path(out)
-    directory = format in ("png", "gif") and out_path.suffix.lower() != EXTENSIONS[format]
-    check_writable(out_path, directory=directory)
-    logdir_str = os.fspath(logdir)
-    if not os.path.isdir(logdir_str):
-        raise ExportNotFoundError(f"logdir {logdir_str!r} does not exist or is not a directory")
-
-    from tensorboard.context import RequestContext
-
-    from tb_featureviz.plugin.reader import open_logdir
-
-    with open_logdir(logdir_str, load_fast=load_fast) as reader:
-        report, outputs = export_from_reader(
-            reader,
-            RequestContext(),
-            runs,
-            epochs=epochs,
-            kinds=kinds,
-            layers=layers,
-            format=format,
-            colormap=colormap,
-            scale=scale,
-            caption=caption,
-            channel=channel,
-            probe=probe,
-            logdir=logdir_str,
-            progress=progress,
-        )
-    written = write_outputs(out_path, outputs, fmt=format)
+    options = ExportOptions.parse(
+        runs,
+        epochs=epochs,
+        kinds=kinds,
+        layers=layers,
+        format=format,
+        colormap=colormap,
+        scale=scale,
+        caption=caption,
+        channel=channel,
+        probe=probe,
+    )
+    result = write_export(logdir, out, options, progress=progress, load_fast=load_fast)
     if written_paths is not None:
-        written_paths.extend(written)
+        written_paths.extend(result.files)
     if damaged is not None:
-        damaged.extend(report.damaged)
-    if directory:
-        return out_path
-    return written[0]
+        damaged.extend(result.damaged)
+    return result.path

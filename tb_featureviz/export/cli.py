@@ -1,7 +1,9 @@
 """``featureviz export``: arguments and the command.
 
 The ``featureviz`` console script (``tb_featureviz.cli``) adds these arguments to its ``export``
-sub-command; ``python -m tb_featureviz.export.cli`` runs the command on its own.
+sub-command; ``python -m tb_featureviz.export.cli`` runs the command on its own. argparse only turns the
+text into values (numbers, a flag); :func:`run_export` makes them one ``ExportOptions``, which checks them
+once, and hands it to ``tb_featureviz.export.api.write_export``.
 
 Example:
     featureviz export --logdir runs --run exp1 --run exp2 --epochs 0,10,29 --format html --out report.html
@@ -10,13 +12,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from tb_featureviz.export.errors import public_message
 from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
+from tb_featureviz.export.options import MAX_SCALE, ExportOptions
 from tb_featureviz.render import COLORMAPS
 
 PROG = "featureviz export"
@@ -25,14 +27,22 @@ EXIT_DAMAGED = 3
 """Exit status when the export was written but damaged images were left out of it."""
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
+    """argparse ``type``: the text as an int (its range is ``ExportOptions``' to check)."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+
+
+def export_options(args: argparse.Namespace) -> ExportOptions:
+    """The options of parsed ``featureviz export`` arguments, checked.
+
+    Raises:
+        ExportArgumentError: a bad value; the message names it.
+    """
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(ExportOptions) if f.name != "runs"}
+    return ExportOptions.parse(args.runs, **settings)
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +76,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated kinds (default: {','.join(EXPORT_KINDS)})",
     )
     parser.add_argument("--layers", default=None, help="comma-separated layer names (default: all)")
-    parser.add_argument("--format", choices=FORMATS, default="html", help="output format (default: html)")
+    parser.add_argument("--format", default="html", help=f"output format: {', '.join(FORMATS)} (default: html)")
     parser.add_argument(
         "--out",
         required=True,
@@ -75,27 +85,29 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--colormap",
-        choices=COLORMAPS,
         default=None,
-        help="colour map of activation grids and heatmaps (default viridis; "
+        help=f"colour map of activation grids and heatmaps: {', '.join(COLORMAPS)} (default viridis; "
         "Grad-CAM overlays keep their colours unless given)",
     )
     parser.add_argument(
-        "--scale", type=_positive_int, default=1, help="integer enlargement of png/gif images (nearest neighbour)"
+        "--scale",
+        type=_whole_number,
+        default=1,
+        help=f"integer enlargement of png/gif images, 1 to {MAX_SCALE} (nearest neighbour)",
     )
     parser.add_argument(
         "--no-caption", dest="caption", action="store_false", help="no caption strip under png images / html figures"
     )
     parser.add_argument(
         "--channel",
-        type=_positive_int,
+        type=_whole_number,
         default=None,
         metavar="K",
         help="only channel K of activation grids (reduced grids too) / filter K of filter grids (epochs "
         "whose rotation did not draw it are left out)",
     )
     parser.add_argument(
-        "--probe", type=_positive_int, default=None, metavar="I", help="only probe image I (default: all)"
+        "--probe", type=_whole_number, default=None, metavar="I", help="only probe image I (default: all)"
     )
     parser.add_argument(
         "--load-fast",
@@ -131,31 +143,12 @@ def run_export(args: argparse.Namespace) -> int:
     """
     from tensorboard import errors as tb_errors
 
-    from tb_featureviz.export.api import export
+    from tb_featureviz.export.api import write_export
     from tb_featureviz.export.progress import ProgressBar
 
     bar = ProgressBar(enabled=False) if args.quiet else ProgressBar()
-    written: list[Path] = []
-    damaged: list[Any] = []
     try:
-        path = export(
-            args.logdir,
-            args.runs,
-            out=args.out,
-            epochs=args.epochs,
-            kinds=args.kinds,
-            layers=args.layers,
-            format=args.format,
-            colormap=args.colormap,
-            scale=args.scale,
-            caption=args.caption,
-            channel=args.channel,
-            probe=args.probe,
-            progress=bar,
-            load_fast=args.load_fast,
-            written_paths=written,
-            damaged=damaged,
-        )
+        result = write_export(args.logdir, args.out, export_options(args), progress=bar, load_fast=args.load_fast)
     except (tb_errors.PublicError, ValueError, LookupError, OSError) as e:
         bar.close()
         print(f"{PROG}: error: {public_message(e)}", file=sys.stderr)
@@ -165,10 +158,11 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
         return 130
     bar.close()
+    path, damaged = result.path, result.damaged
     if not args.quiet:
         if path.is_dir():
-            size = _human_size(sum(p.stat().st_size for p in written))
-            print(f"featureviz: wrote {len(written)} {args.format.upper()} file(s) to {path} ({size})")
+            size = _human_size(sum(p.stat().st_size for p in result.files))
+            print(f"featureviz: wrote {len(result.files)} {args.format.upper()} file(s) to {path} ({size})")
         else:
             print(f"featureviz: wrote {path} ({_human_size(path.stat().st_size)})")
     if damaged:

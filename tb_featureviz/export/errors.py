@@ -9,11 +9,11 @@ from __future__ import annotations
 from tensorboard import errors
 
 
-class ExportArgumentError(errors.InvalidArgumentError, ValueError):
-    """A bad export argument (format, kinds, epochs, colour map, scale, channel...).
+class _Detailed(Exception):
+    """Keeps the message without TensorBoard's ``Invalid argument:``/``Not found:`` prefix.
 
     Attributes:
-        details: The message without TensorBoard's ``Invalid argument:`` prefix.
+        details: The message as raised.
     """
 
     def __init__(self, details: str) -> None:
@@ -21,16 +21,12 @@ class ExportArgumentError(errors.InvalidArgumentError, ValueError):
         self.details = details
 
 
-class ExportNotFoundError(errors.NotFoundError, LookupError):
-    """An unknown run, epoch or layer; the message lists what exists.
+class ExportArgumentError(_Detailed, errors.InvalidArgumentError, ValueError):
+    """A bad export argument (format, kinds, epochs, colour map, scale, channel...); the message names it."""
 
-    Attributes:
-        details: The message without TensorBoard's ``Not found:`` prefix.
-    """
 
-    def __init__(self, details: str) -> None:
-        super().__init__(details)
-        self.details = details
+class ExportNotFoundError(_Detailed, errors.NotFoundError, LookupError):
+    """An unknown run, epoch or layer; the message lists what exists."""
 
 
 class ExportOutputError(OSError):

@@ -1,7 +1,7 @@
 """Figures as pictures: colour map, tile crop, integer scale, caption strip, and animated GIFs.
 
-Everything here works on ``Figure`` data classes and NumPy arrays; colour maps and overlays come from
-``tb_featureviz.render``.
+Everything here works on ``Figure`` data classes and NumPy arrays, drawn as the (checked)
+``ExportOptions`` say; colour maps and overlays come from ``tb_featureviz.render``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tb_featureviz.export.model import Figure
+from tb_featureviz.export.model import Figure, RunExport
+from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.metadata import GridLayout
-from tb_featureviz.render import COLORMAPS, apply_colormap, colormap_lut, decode_png, encode_png, heatmap_overlay
+from tb_featureviz.render import apply_colormap, colormap_lut, decode_png, encode_png, heatmap_overlay
 
 DEFAULT_COLORMAP = "viridis"
 """Colour map of activation grids and heatmaps when none is chosen."""
@@ -52,13 +53,6 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def _text_width(text: str, size: int) -> int:
     left, _, right, _ = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=_font(size))
     return int(np.ceil(right - left))
-
-
-def check_colormap(colormap: str | None) -> None:
-    """Raises ``ValueError`` naming the choices when ``colormap`` is not a known colour map."""
-    if colormap is not None and colormap not in COLORMAPS:
-        shown = repr(colormap) if len(str(colormap)) <= 100 else repr(str(colormap)[:100]) + "…"
-        raise ValueError(f"Unknown colour map {shown}. Choose one of: {', '.join(COLORMAPS)}.")
 
 
 def crop_tile(image: np.ndarray, layout: GridLayout, tile: int) -> np.ndarray:
@@ -153,40 +147,39 @@ def overlay_pixels(
     return heatmap_overlay(np.ascontiguousarray(probe[..., :3]), heat, colormap=colormap, alpha=alpha)
 
 
-def figure_pixels(
-    figure: Figure,
-    *,
-    colormap: str | None = None,
-    channel: int | None = None,
-    probe_png: bytes | None = None,
-    heatmap_png: bytes | None = None,
-) -> np.ndarray:
+def _redrawn_overlay(figure: Figure, options: ExportOptions, run: RunExport | None) -> np.ndarray | None:
+    """A Grad-CAM overlay drawn again in ``options.colormap`` from its run's heatmap and probe image."""
+    if run is None or not options.colormap or figure.kind != "gradcam" or figure.role != "overlay":
+        return None
+    heat = run.heatmap_for(figure)
+    probe_png = run.probe_png(figure.probe)
+    if heat is None or not probe_png:
+        return None
+    return overlay_pixels(probe_png, heat.png, colormap=options.colormap)
+
+
+def figure_pixels(figure: Figure, options: ExportOptions, run: RunExport | None = None) -> np.ndarray:
     """The RGB pixels of a figure, as an export shows it.
 
-    Grayscale images (activation grids, Grad-CAM heatmaps) go through ``colormap`` (default viridis);
-    RGB images (filter grids) are kept. A Grad-CAM overlay is kept as stored unless ``colormap`` is
-    given, in which case it is recomputed from ``heatmap_png`` and ``probe_png`` with that map.
+    Grayscale images (activation grids, Grad-CAM heatmaps) go through ``options.colormap`` (default
+    viridis); RGB images (filter grids) are kept. A Grad-CAM overlay is kept as stored unless a colour map
+    is given, in which case it is drawn again from its run's heatmap and probe image with that map.
+    Activation and filter grids are cropped to ``options.channel``, if given.
 
     Args:
         figure: The figure.
-        colormap: A name from ``tb_featureviz.render.COLORMAPS``, or None for the defaults above.
-        channel: Crop the grid to this channel (activations) or filter index (filters).
-        probe_png: The probe image, for recomputing an overlay.
-        heatmap_png: The Grad-CAM heatmap, for recomputing an overlay.
+        options: The colour map and channel.
+        run: The figure's run, for redrawing an overlay.
 
     Returns:
         ``[H, W, 3]`` uint8.
     """
-    check_colormap(colormap)
-    pixels = decode_png(figure.png)
-    if figure.kind == "gradcam" and figure.role == "overlay" and colormap and heatmap_png and probe_png:
-        composed = overlay_pixels(probe_png, heatmap_png, colormap=colormap)
-        if composed is not None:
-            pixels = composed
-    if channel is not None and figure.layout is not None:
-        pixels = crop_tile(pixels, figure.layout, tile_for_channel(figure, channel))
+    composed = _redrawn_overlay(figure, options, run)
+    pixels = decode_png(figure.png) if composed is None else composed
+    if options.channel is not None and figure.layout is not None:
+        pixels = crop_tile(pixels, figure.layout, tile_for_channel(figure, options.channel))
     if pixels.ndim == 2:
-        return apply_colormap(pixels, colormap or DEFAULT_COLORMAP)
+        return apply_colormap(pixels, options.colormap or DEFAULT_COLORMAP)
     if pixels.shape[-1] == 4:
         pixels = pixels[..., :3]
     return np.ascontiguousarray(pixels)
@@ -223,35 +216,20 @@ def add_caption(pixels: np.ndarray, text: str) -> np.ndarray:
     return np.asarray(canvas)
 
 
-def png_figure(
-    figure: Figure,
-    *,
-    colormap: str | None = None,
-    scale: int = 1,
-    caption: bool = True,
-    channel: int | None = None,
-    probe_png: bytes | None = None,
-    heatmap_png: bytes | None = None,
-) -> bytes:
+def png_figure(figure: Figure, options: ExportOptions, run: RunExport | None = None) -> bytes:
     """One figure as a PNG: colour-mapped, optionally cropped to a channel, scaled, captioned.
 
     Args:
         figure: The figure.
-        colormap: See ``figure_pixels``.
-        scale: Integer enlargement (nearest neighbour).
-        caption: Add a caption strip (run, layer, epoch, ...) under the image.
-        channel: Crop to one channel or filter (grids only).
-        probe_png: The probe image, for an overlay with another colour map.
-        heatmap_png: The heatmap, for an overlay with another colour map.
+        options: The colour map, scale, caption and channel (see ``figure_pixels``).
+        run: The figure's run, for redrawing an overlay in another colour map.
 
     Returns:
         PNG bytes (RGB).
     """
-    pixels = scale_nearest(
-        figure_pixels(figure, colormap=colormap, channel=channel, probe_png=probe_png, heatmap_png=heatmap_png),
-        scale,
-    )
-    if caption:
+    pixels = scale_nearest(figure_pixels(figure, options, run), options.scale)
+    if options.caption:
+        channel = options.channel
         noun = "filter" if figure.kind == "filters" else "channel"
         text = figure.caption() + (f" · {noun} {channel}" if channel is not None and figure.layout else "")
         pixels = add_caption(pixels, text)
@@ -268,14 +246,7 @@ def _stamp_strip(width: int, text: str, bg: int, fg: int) -> np.ndarray:
 
 
 def gif_animation(
-    frames: Sequence[Figure],
-    *,
-    colormap: str | None = None,
-    scale: int = 1,
-    channel: int | None = None,
-    probe_png: bytes | None = None,
-    heatmaps: Sequence[bytes | None] | None = None,
-    frame_ms: int = GIF_FRAME_MS,
+    frames: Sequence[Figure], options: ExportOptions, run: RunExport | None = None, *, frame_ms: int = GIF_FRAME_MS
 ) -> bytes:
     """An animated GIF of one image across epochs, ``epoch N`` stamped in a strip above each frame.
 
@@ -285,11 +256,8 @@ def gif_animation(
 
     Args:
         frames: The same image (same ``series_key``) at several epochs, in epoch order.
-        colormap: See ``figure_pixels``.
-        scale: Integer enlargement (nearest neighbour).
-        channel: Crop every frame to this channel or filter.
-        probe_png: The probe image, for overlays with another colour map.
-        heatmaps: The heatmap of each frame, for overlays with another colour map.
+        options: The colour map, scale and channel (see ``figure_pixels``).
+        run: The frames' run, for redrawing overlays in another colour map.
         frame_ms: Display time of each frame.
 
     Returns:
@@ -300,7 +268,7 @@ def gif_animation(
     """
     if not frames:
         raise ValueError("gif_animation needs at least one frame.")
-    check_colormap(colormap)
+    channel, scale = options.channel, options.scale
     labels = [f"epoch {f.epoch}" for f in frames]
     text_w = max(_text_width(t, 12) for t in labels) + 2 * _PAD
     images: list[Image.Image] = []
@@ -316,10 +284,7 @@ def gif_animation(
             )
             src = scale_nearest(np.ascontiguousarray(src), scale)
         else:
-            heat = heatmaps[i] if heatmaps is not None and i < len(heatmaps) else None
-            src = scale_nearest(
-                figure_pixels(fig, colormap=colormap, channel=channel, probe_png=probe_png, heatmap_png=heat), scale
-            )
+            src = scale_nearest(figure_pixels(fig, options, run), scale)
         if size is None:
             size = src.shape[:2]
         elif src.shape[:2] != size:
@@ -329,7 +294,7 @@ def gif_animation(
         h, w = src.shape[:2]
         width = max(w, text_w)
         if grayscale:
-            lut = colormap_lut(colormap or DEFAULT_COLORMAP)
+            lut = colormap_lut(options.colormap or DEFAULT_COLORMAP)
             index = np.zeros((STAMP_HEIGHT + h, width), dtype=np.uint8)
             index[:STAMP_HEIGHT] = _stamp_strip(width, labels[i], 0, 255)
             index[STAMP_HEIGHT:, :w] = src

@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, figure_pixels
 from tb_featureviz.export.model import Curve, Figure, Report, RunExport
+from tb_featureviz.export.options import ExportOptions
+from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.svg import CHART_CSS, curve_svg, metric_order
 from tb_featureviz.render import encode_png
-
-ProgressCallback = Callable[[int, int, str], None]
-"""``progress(done, total, what)``: called as work advances."""
 
 KIND_TITLES = {"activations": "Activations", "filters": "Filter patterns", "gradcam": "Grad-CAM"}
 
@@ -247,16 +246,8 @@ def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
     return head + (f' <span class="cap-detail">{" · ".join(parts)}</span>' if parts else "")
 
 
-def _figure_html(run: RunExport, fig: Figure, *, colormap: str | None, channel: int | None, caption: bool) -> str:
-    crop = channel if fig.kind in ("activations", "filters") else None
-    heat = run.heatmap_for(fig) if fig.role == "overlay" and colormap else None
-    pixels = figure_pixels(
-        fig,
-        colormap=colormap,
-        channel=crop,
-        probe_png=run.probe_png(fig.probe),
-        heatmap_png=heat.png if heat else None,
-    )
+def _figure_html(run: RunExport, fig: Figure, options: ExportOptions) -> str:
+    pixels = figure_pixels(fig, options, run)
     h, w = pixels.shape[:2]
     factor = max(1, min(8, _TARGET_DISPLAY_WIDTH // max(w, 1))) if fig.kind != "gradcam" else 1
     if fig.kind == "gradcam" and w < 150:
@@ -270,7 +261,7 @@ def _figure_html(run: RunExport, fig: Figure, *, colormap: str | None, channel: 
         + (f' data-probe="{fig.probe}"' if fig.probe is not None else "")
         + (f' data-target="{escape(fig.target)}"' if fig.target else "")
     )
-    cap = f"<figcaption>{_caption(run, fig, crop)}</figcaption>" if caption else ""
+    cap = f"<figcaption>{_caption(run, fig, options.channel)}</figcaption>" if options.caption else ""
     return (
         f'<figure {attrs}><img{cls} src="{_data_uri(png)}" alt="{alt}" width="{w * factor}" height="{h * factor}">'
         f"{cap}</figure>"
@@ -278,22 +269,15 @@ def _figure_html(run: RunExport, fig: Figure, *, colormap: str | None, channel: 
 
 
 def render_html(
-    report: Report,
-    *,
-    colormap: str | None = None,
-    caption: bool = True,
-    channel: int | None = None,
-    title: str | None = None,
-    progress: ProgressCallback | None = None,
+    report: Report, options: ExportOptions, *, title: str | None = None, progress: ProgressCallback | None = None
 ) -> str:
     """Renders a report as one self-contained HTML document.
 
     Args:
         report: The runs, epochs and figures to show.
-        colormap: Colour map of grayscale images (default viridis; Grad-CAM overlays keep their stored
-            colours unless a colour map is given).
-        caption: Show a caption under each figure.
-        channel: Show only this channel (activations) or filter (filters) of each grid.
+        options: The colour map of grayscale images (default viridis; Grad-CAM overlays keep their stored
+            colours unless a colour map is given), captions, and the one channel (activations) or filter
+            (filters) of each grid to show, if any.
         title: The document title (default "Feature visualisation report").
         progress: Called with ``(done, total, what)`` after each figure.
 
@@ -312,8 +296,8 @@ def render_html(
         f"<span>{'Epoch' if len(epochs) == 1 else 'Epochs'} {escape(_epoch_list(epochs))}</span>",
         f"<span>generated {escape(report.generated.strftime('%Y-%m-%d %H:%M UTC'))}</span>",
     ]
-    if colormap or any(f.kind == "activations" for f in report.figures):
-        meta.append(f"<span>colour map {escape(colormap or DEFAULT_COLORMAP)}</span>")
+    if options.colormap or any(f.kind == "activations" for f in report.figures):
+        meta.append(f"<span>colour map {escape(options.colormap or DEFAULT_COLORMAP)}</span>")
     out: list[str] = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -361,7 +345,7 @@ def render_html(
                     else:
                         parts = []
                         for f in figs:
-                            parts.append(_figure_html(r, f, colormap=colormap, channel=channel, caption=caption))
+                            parts.append(_figure_html(r, f, options))
                             done += 1
                             if progress is not None:
                                 progress(done, total, f"html {f.run} {f.kind}/{f.layer} epoch {f.epoch}")

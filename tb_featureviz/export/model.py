@@ -1,8 +1,8 @@
 """Plain data classes that every export format works on.
 
-The collector (``tb_featureviz.export.collect``) fills them from a logdir through the plugin's
-``FeatureVizReader``; the writers (HTML, PNG, GIF, ZIP) only read them, so each writer can be tested on
-hand-made data without TensorBoard.
+The collector (``tb_featureviz.export.collect``) fills them from a logdir through
+``tb_featureviz.reader.FeatureVizReader``; the writers (HTML, PNG, GIF, ZIP) only read them, so each
+writer can be tested on hand-made data without TensorBoard.
 """
 
 from __future__ import annotations

@@ -1,11 +1,18 @@
-"""A one-line progress bar on a terminal stream (stderr), silent when the stream is not a TTY."""
+"""Progress of an export: the callback type every step takes, and a one-line bar on a terminal.
+
+The bar draws on a terminal stream (stderr) and is silent when the stream is not a TTY.
+"""
 
 from __future__ import annotations
 
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+ProgressCallback = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: called as work advances."""
 
 
 class ProgressBar:

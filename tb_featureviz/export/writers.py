@@ -1,13 +1,15 @@
 """Turning a ``Report`` into output files (in memory), and writing them atomically.
 
-Each ``*_outputs`` function returns ``[(relative_name, bytes), ...]``; nothing touches the disk until
-``write_outputs``, which writes each file to a temporary name in the target directory and then
-``os.replace``s it, so an interrupted export never leaves a half-written file.
+Each ``*_outputs`` function takes the report and the (checked) ``ExportOptions`` whole, and returns
+``[(relative_name, bytes), ...]``; nothing touches the disk until ``write_outputs``, which writes each
+file to a temporary name in the target directory and then ``os.replace``s it, so an interrupted export
+never leaves a half-written file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -22,11 +24,11 @@ from tb_featureviz.export.errors import ExportOutputError
 from tb_featureviz.export.figures import gif_animation, png_figure
 from tb_featureviz.export.html import render_html
 from tb_featureviz.export.model import Figure, Report, RunExport
+from tb_featureviz.export.options import ExportOptions
+from tb_featureviz.export.progress import ProgressCallback
 
 Output = tuple[str, bytes]
 """A file of an export: a ``/``-separated relative name and its bytes."""
-
-ProgressCallback = Callable[[int, int, str], None]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -61,13 +63,6 @@ def _figure_parts(fig: Figure, *, epoch: bool, channel: int | None) -> list[str]
     return parts
 
 
-def _overlay_sources(run: RunExport, fig: Figure, colormap: str | None) -> tuple[bytes | None, bytes | None]:
-    if fig.role != "overlay" or not colormap:
-        return None, None
-    heat = run.heatmap_for(fig)
-    return run.probe_png(fig.probe), heat.png if heat else None
-
-
 def _claim(name: str, seen: set[str]) -> str:
     """``name``, or ``name-2``, ``name-3``... (before the extension) if taken; records the result."""
     stem, dot, ext = name.rpartition(".") if "." in name.rsplit("/", 1)[-1] else (name, "", "")
@@ -85,58 +80,38 @@ def _unique(outputs: list[Output]) -> list[Output]:
     return [(_claim(name, seen), data) for name, data in outputs]
 
 
-def html_outputs(
-    report: Report,
-    *,
-    colormap: str | None = None,
-    caption: bool = True,
-    channel: int | None = None,
-    progress: ProgressCallback | None = None,
+def _drawn(
+    drawings: Sequence[tuple[str, Callable[[], bytes]]], fmt: str, progress: ProgressCallback | None
 ) -> list[Output]:
-    """The HTML report as one output named ``featureviz-<runs>.html``."""
-    text = render_html(report, colormap=colormap, caption=caption, channel=channel, progress=progress)
-    return [(default_filename(report, "html"), text.encode("utf-8"))]
-
-
-def png_outputs(
-    report: Report,
-    *,
-    colormap: str | None = None,
-    scale: int = 1,
-    caption: bool = True,
-    channel: int | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[Output]:
-    """One PNG per shown figure: ``<run>/<kind>-<layer>-e<epoch>[-p<probe>][-<target>][-c<channel>].png``."""
+    """``[(name, draw())]`` in order, names made unique, with ``progress`` called after each file."""
     outputs: list[Output] = []
-    figures = [(r, f) for r in report.runs for f in r.shown_figures()]
-    for i, (run, fig) in enumerate(figures):
-        crop = channel if fig.kind in ("activations", "filters") else None
-        probe_png, heat_png = _overlay_sources(run, fig, colormap)
-        data = png_figure(
-            fig,
-            colormap=colormap,
-            scale=scale,
-            caption=caption,
-            channel=crop,
-            probe_png=probe_png,
-            heatmap_png=heat_png,
-        )
-        name = f"{safe_name(run.run)}/{_figure_stem(fig, epoch=True, channel=crop)}.png"
-        outputs.append((name, data))
+    for i, (name, draw) in enumerate(drawings):
+        outputs.append((name, draw()))
         if progress is not None:
-            progress(i + 1, len(figures), f"png {name}")
+            progress(i + 1, len(drawings), f"{fmt} {name}")
     return _unique(outputs)
 
 
-def gif_outputs(
-    report: Report,
-    *,
-    colormap: str | None = None,
-    scale: int = 1,
-    channel: int | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[Output]:
+def html_outputs(report: Report, options: ExportOptions, *, progress: ProgressCallback | None = None) -> list[Output]:
+    """The HTML report as one output named ``featureviz-<runs>.html``."""
+    text = render_html(report, options, progress=progress)
+    return [(default_filename(report, "html"), text.encode("utf-8"))]
+
+
+def png_outputs(report: Report, options: ExportOptions, *, progress: ProgressCallback | None = None) -> list[Output]:
+    """One PNG per shown figure: ``<run>/<kind>-<layer>-e<epoch>[-p<probe>][-<target>][-c<channel>].png``."""
+    drawings = [
+        (
+            f"{safe_name(run.run)}/{_figure_stem(fig, epoch=True, channel=options.channel)}.png",
+            functools.partial(png_figure, fig, options, run),
+        )
+        for run in report.runs
+        for fig in run.shown_figures()
+    ]
+    return _drawn(drawings, "png", progress)
+
+
+def gif_outputs(report: Report, options: ExportOptions, *, progress: ProgressCallback | None = None) -> list[Output]:
     """One animated GIF per image series (run, kind, layer, probe, target) across the exported epochs.
 
     Named ``<run>/<kind>-<layer>[-p<probe>][-<target>][-c<channel>].gif``.
@@ -147,29 +122,17 @@ def gif_outputs(
         for fig in run.shown_figures():
             groups.setdefault(fig.series_key, []).append(fig)
         series.extend((run, sorted(figs, key=lambda f: f.epoch)) for figs in groups.values())
-    outputs: list[Output] = []
-    for i, (run, frames) in enumerate(series):
-        first = frames[0]
-        crop = channel if first.kind in ("activations", "filters") else None
-        heatmaps: list[bytes | None] | None = None
-        if colormap and first.role == "overlay":
-            heatmaps = [(h.png if (h := run.heatmap_for(f)) else None) for f in frames]
-        data = gif_animation(
-            frames,
-            colormap=colormap,
-            scale=scale,
-            channel=crop,
-            probe_png=run.probe_png(first.probe),
-            heatmaps=heatmaps,
+    drawings = [
+        (
+            f"{safe_name(run.run)}/{_figure_stem(frames[0], epoch=False, channel=options.channel)}.gif",
+            functools.partial(gif_animation, frames, options, run),
         )
-        name = f"{safe_name(run.run)}/{_figure_stem(first, epoch=False, channel=crop)}.gif"
-        outputs.append((name, data))
-        if progress is not None:
-            progress(i + 1, len(series), f"gif {name}")
-    return _unique(outputs)
+        for run, frames in series
+    ]
+    return _drawn(drawings, "gif", progress)
 
 
-def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra: Sequence[Output] = ()) -> bytes:
+def zip_bytes(report: Report, *, progress: ProgressCallback | None = None) -> bytes:
     """The raw stored PNGs (byte for byte) plus ``manifest.json``, as a ZIP archive.
 
     Images the export composed (Grad-CAM overlays of runs that stored heatmaps only) are left out: the
@@ -190,7 +153,6 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra
     Args:
         report: The export.
         progress: Called with ``(done, total, what)`` per file.
-        extra: Further files to add (rendered PNGs, say).
 
     Returns:
         The ZIP bytes (PNGs stored, the manifest deflated).
@@ -242,9 +204,9 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None, extra
         "damaged": [d.manifest_entry() for d in report.damaged],
     }
     buf = io.BytesIO()
-    total = len(members) + len(extra) + 1
+    total = len(members) + 1
     with zipfile.ZipFile(buf, "w") as zf:
-        for i, (name, data) in enumerate([*members, *extra]):
+        for i, (name, data) in enumerate(members):
             zf.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_STORED)
             if progress is not None:
                 progress(i + 1, total, f"zip {name}")

@@ -12,15 +12,13 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from tb_featureviz.export.collect import ProgressCallback
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
-from tb_featureviz.plugin.integrity import clip
+from tb_featureviz.export.progress import ProgressCallback
+from tb_featureviz.reader.integrity import clip
+from tb_featureviz.validation import positive_int
 
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What a job id may be: the page sends a random token."""
-
-PHASES = ("read", "render")
-"""An export first reads the chosen steps, then renders the output."""
 
 
 def check_job_id(job: str) -> str:
@@ -46,9 +44,7 @@ class ExportJobs:
     """
 
     def __init__(self, keep: int = 64) -> None:
-        if not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep must be an int >= 1. Received: keep={keep!r}")
-        self._keep = keep
+        self._keep = positive_int("keep", keep)
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 

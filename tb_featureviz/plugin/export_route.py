@@ -1,7 +1,9 @@
 """The dashboard's export: a query in, a downloadable file out.
 
 The plugin wires ``handle_export`` to its ``/export`` route; it reads through the same
-``FeatureVizReader`` as every other route.
+``FeatureVizReader`` as every other route. ``query_options`` turns the query's strings into numbers and
+flags and makes one ``tb_featureviz.export.ExportOptions`` of them, which checks every value once; the
+export below takes it whole.
 
 Query parameters (all strings):
 
@@ -33,28 +35,22 @@ from werkzeug.datastructures import MultiDict
 
 from tb_featureviz.export.api import export_from_reader
 from tb_featureviz.export.errors import ExportArgumentError
-from tb_featureviz.export.jobs import ExportJobs
-from tb_featureviz.export.model import FORMATS, DamagedImage
+from tb_featureviz.export.model import DamagedImage
+from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.writers import MIMETYPES, default_filename
-from tb_featureviz.plugin.integrity import clip
-
-KNOWN_PARAMS = frozenset(
-    {"runs", "run", "kinds", "layer", "layers", "epochs", "format", "probe", "colormap", "channel", "scale"}
-    | {"caption", "job"}
-)
+from tb_featureviz.plugin.export_jobs import ExportJobs
+from tb_featureviz.reader.integrity import clip
 
 
-def _int_param(query: Mapping[str, str], name: str, *, default: int | None, minimum: int) -> int | None:
+def _int_param(query: Mapping[str, str], name: str, *, default: int | None) -> int | None:
+    """The parameter as an int (its range is ``ExportOptions``' to check), or ``default`` when absent."""
     raw = query.get(name)
     if raw is None or str(raw).strip() == "":
         return default
     text = str(raw).strip()
     if not re.fullmatch(r"-?[0-9]{1,18}", text):
         raise ExportArgumentError(f"{name} must be a whole number of at most 18 digits. Received: {name}={clip(text)}")
-    value = int(text)
-    if value < minimum:
-        raise ExportArgumentError(f"{name} must be >= {minimum}. Received: {name}={value}")
-    return value
+    return int(text)
 
 
 def _bool_param(query: Mapping[str, str], name: str, *, default: bool) -> bool:
@@ -67,6 +63,31 @@ def _bool_param(query: Mapping[str, str], name: str, *, default: bool) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ExportArgumentError(f"{name} must be true or false. Received: {name}={clip(str(raw))}")
+
+
+def query_options(query: Mapping[str, str]) -> ExportOptions:
+    """The ``ExportOptions`` of an ``/export`` query: strings turned into values, then checked once.
+
+    Raises:
+        tensorboard.errors.InvalidArgumentError: a missing or malformed parameter (400).
+    """
+    # Repeated `run` parameters, each one run name (names may hold commas); else `runs`, comma-separated.
+    listed = query.getlist("run") if isinstance(query, MultiDict) else [str(query.get("run") or "")]
+    runs: str | list[str] = [r for r in listed if r.strip()] or str(query.get("runs") or "").strip()
+    if not runs:
+        raise ExportArgumentError("missing query parameter 'run' (repeated) or 'runs' (comma-separated run names)")
+    values: dict[str, Any] = {
+        "epochs": str(query.get("epochs") or "last"),
+        "kinds": query.get("kinds") or None,
+        "layers": query.get("layer") or query.get("layers") or None,
+        "format": str(query.get("format") or "html").strip().lower(),
+        "colormap": str(query.get("colormap")).strip() if query.get("colormap") else None,
+        "scale": _int_param(query, "scale", default=1),
+        "caption": _bool_param(query, "caption", default=True),
+        "channel": _int_param(query, "channel", default=None),
+        "probe": _int_param(query, "probe", default=None),
+    }
+    return ExportOptions.parse(runs, **values)
 
 
 def handle_export(
@@ -98,49 +119,29 @@ def handle_export(
     Example:
         >>> body, mimetype, filename = handle_export(reader, ctx, {"runs": "exp1", "format": "html"})
     """
-    # Repeated `run` parameters, each one run name (names may hold commas); else `runs`, comma-separated.
-    listed = query.getlist("run") if isinstance(query, MultiDict) else [str(query.get("run") or "")]
-    runs: str | list[str] = [r for r in listed if r.strip()] or str(query.get("runs") or "").strip()
-    if not runs:
-        raise ExportArgumentError("missing query parameter 'run' (repeated) or 'runs' (comma-separated run names)")
-    fmt = str(query.get("format") or "html").strip().lower()
-    if fmt not in FORMATS:
-        raise ExportArgumentError(f"unknown format {clip(fmt)}; choose from {', '.join(FORMATS)}")
-    layers = query.get("layer") or query.get("layers") or None
-    colormap = str(query.get("colormap")).strip() if query.get("colormap") else None
-    options: dict[str, Any] = {
-        "epochs": str(query.get("epochs") or "last"),
-        "kinds": query.get("kinds") or None,
-        "layers": layers,
-        "format": fmt,
-        "colormap": colormap,
-        "scale": _int_param(query, "scale", default=1, minimum=1) or 1,
-        "caption": _bool_param(query, "caption", default=True),
-        "channel": _int_param(query, "channel", default=None, minimum=0),
-        "probe": _int_param(query, "probe", default=None, minimum=0),
-    }
+    options = query_options(query)
     job = str(query.get("job") or "").strip()
     if job and jobs is not None:
         read, render = jobs.start(job)  # raises ExportArgumentError (400) for a malformed id
         try:
-            report, outputs = export_from_reader(reader, ctx, runs, progress=read, render_progress=render, **options)
+            report, outputs = export_from_reader(reader, ctx, options, progress=read, render_progress=render)
         except BaseException:
             jobs.finish(job, ok=False)
             raise
         jobs.finish(job, ok=True)
     else:
-        report, outputs = export_from_reader(reader, ctx, runs, **options)
+        report, outputs = export_from_reader(reader, ctx, options)
     if damaged is not None:
         damaged.extend(report.damaged)
     if len(outputs) == 1:
         name, data = outputs[0]
-        return data, MIMETYPES[fmt], name.rsplit("/", 1)[-1]
+        return data, MIMETYPES[options.format], name.rsplit("/", 1)[-1]
     buf = io.BytesIO()
     stamp = report.generated.timetuple()[:6]
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in outputs:
             zf.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_STORED)
-    filename = default_filename(report, "zip").removesuffix(".zip") + f"-{fmt}.zip"
+    filename = default_filename(report, "zip").removesuffix(".zip") + f"-{options.format}.zip"
     return buf.getvalue(), MIMETYPES["zip"], filename
 
 

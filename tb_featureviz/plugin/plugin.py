@@ -1,10 +1,13 @@
 """``FeatureVizPlugin``: the TensorBoard plugin's routes (see ``http_api.md``).
 
-Every route reads through :class:`tb_featureviz.plugin.reader.FeatureVizReader` over
+Every route reads through :class:`tb_featureviz.reader.FeatureVizReader` over
 ``context.data_provider`` (never ``context.multiplexer``, which is ``None`` under ``--load_fast``), and
 answers JSON errors: 400 for a bad query, 404 for an unknown run, tag, step, blob or file (and, with
 ``"damaged": true``, for a blob whose bytes are damaged), never a 500 with a traceback. Error messages
 repeat at most a clipped sample of the request (``integrity.clip``/``sample``), so their size is bounded.
+The reader's documents name blobs by :class:`~tb_featureviz.reader.BlobKey`; the plugin writes each as
+the relative URL of its ``/blob`` route (:func:`blob_url`) when it serialises a response. The export
+routes (``export_route.py``, ``export_jobs.py``) run the export over the same reader.
 No TensorFlow import.
 """
 
@@ -15,7 +18,7 @@ import logging
 import os
 import pathlib
 import re
-import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -25,12 +28,22 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_featureviz import metadata
-from tb_featureviz.plugin import reader as reader_lib
-from tb_featureviz.plugin.integrity import clip
+from tb_featureviz.export.model import DamagedImage
+from tb_featureviz.plugin.export_jobs import ExportJobs
+from tb_featureviz.plugin.export_route import handle_export, handle_export_progress
+from tb_featureviz.reader import (
+    BlobKey,
+    DamagedBlobError,
+    FeatureVizReader,
+    downsample_from_hint,
+    map_blob_keys,
+    png_content_type,
+)
+from tb_featureviz.reader.integrity import clip
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["STATIC_CONTENT_TYPES", "FeatureVizPlugin", "frontend_dir"]
+__all__ = ["STATIC_CONTENT_TYPES", "FeatureVizPlugin", "blob_url", "frontend_dir"]
 
 _JSON = "application/json"
 BLOB_MAX_AGE_S = 365 * 24 * 3600
@@ -68,6 +81,16 @@ def frontend_dir() -> pathlib.Path | None:
     return pathlib.Path(paths[0]).resolve() if paths else None
 
 
+def blob_url(key: BlobKey) -> str:
+    """The relative URL of the ``/blob`` route for ``key``: what the JSON routes hand to the frontend."""
+    return "blob?key=" + urllib.parse.quote(key.key, safe="")
+
+
+def _with_urls(doc: dict[str, Any]) -> Any:
+    """A reader document with each :class:`BlobKey` written as its :func:`blob_url`."""
+    return map_blob_keys(doc, blob_url)
+
+
 def _json_error(request: wrappers.Request, code: int, message: str, **extra: Any) -> wrappers.Response:
     return http_util.Respond(request, {"error": message, **extra}, _JSON, code=code)
 
@@ -79,7 +102,7 @@ def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Resp
     def wrapper(self: FeatureVizPlugin, request: wrappers.Request) -> wrappers.Response:
         try:
             return handler(self, request)
-        except reader_lib.DamagedBlobError as e:
+        except DamagedBlobError as e:
             return _json_error(request, e.http_code, str(e), damaged=True)
         except errors.PublicError as e:
             return _json_error(request, e.http_code, str(e))
@@ -119,17 +142,16 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext) -> None:
         hints = getattr(context, "sampling_hints", None) or {}
         self._data_provider = context.data_provider
-        self._reader: reader_lib.FeatureVizReader | None = None
+        self._reader: FeatureVizReader | None = None
         if self._data_provider is not None:
-            self._reader = reader_lib.FeatureVizReader(
-                self._data_provider, downsample=reader_lib.downsample_from_hint(hints.get(self.plugin_name))
+            self._reader = FeatureVizReader(
+                self._data_provider, downsample=downsample_from_hint(hints.get(self.plugin_name)), blob_ref=blob_url
             )
         self._static_root = frontend_dir()
-        self._export_jobs: Any = None  # tb_featureviz.export.jobs.ExportJobs, made on first use
-        self._export_jobs_lock = threading.Lock()
+        self._export_jobs = ExportJobs()
 
     @property
-    def reader(self) -> reader_lib.FeatureVizReader:
+    def reader(self) -> FeatureVizReader:
         """The plugin's reader (raises ``NotFoundError`` when TensorBoard gave no data provider)."""
         if self._reader is None:
             raise errors.NotFoundError("TensorBoard has no data provider; featureviz has nothing to show.")
@@ -170,7 +192,8 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         run, tag, step = _arg(request, "run"), _arg(request, "tag"), _int_arg(request, "step")
         ctx = plugin_util.context(request.environ)
         eid = plugin_util.experiment_id(request.environ)
-        return http_util.Respond(request, self.reader.step(ctx, run, tag, step, experiment_id=eid), _JSON)
+        doc = self.reader.step(ctx, run, tag, step, experiment_id=eid)
+        return http_util.Respond(request, _with_urls(doc), _JSON)
 
     @_route
     def _serve_series(self, request: wrappers.Request) -> wrappers.Response:
@@ -178,14 +201,15 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         index = _int_arg(request, "index") if "index" in request.args else 0
         ctx = plugin_util.context(request.environ)
         eid = plugin_util.experiment_id(request.environ)
-        return http_util.Respond(request, self.reader.series(ctx, run, tag, index, experiment_id=eid), _JSON)
+        doc = self.reader.series(ctx, run, tag, index, experiment_id=eid)
+        return http_util.Respond(request, _with_urls(doc), _JSON)
 
     @_route
     def _serve_blob(self, request: wrappers.Request) -> wrappers.Response:
         key = _arg(request, "key")
         eid = plugin_util.experiment_id(request.environ)
         data = self.reader.blob(plugin_util.context(request.environ), key, experiment_id=eid)
-        response = http_util.Respond(request, data, reader_lib.png_content_type(data), expires=BLOB_MAX_AGE_S)
+        response = http_util.Respond(request, data, png_content_type(data), expires=BLOB_MAX_AGE_S)
         response.headers["Cache-Control"] = BLOB_CACHE_CONTROL
         return response
 
@@ -196,23 +220,11 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         eid = plugin_util.experiment_id(request.environ)
         return http_util.Respond(request, self.reader.scalars(ctx, run, experiment_id=eid), _JSON)
 
-    def _jobs(self) -> Any:
-        """The progress registry of the dashboard's exports (one per plugin, made on first use)."""
-        with self._export_jobs_lock:
-            if self._export_jobs is None:
-                from tb_featureviz.export.jobs import ExportJobs
-
-                self._export_jobs = ExportJobs()
-            return self._export_jobs
-
     @_route
     def _serve_export(self, request: wrappers.Request) -> wrappers.Response:
-        # Imported on first use: the export code (Pillow figures, HTML) is not needed to serve the tab.
-        from tb_featureviz.export.http import handle_export
-
         ctx = plugin_util.context(request.environ)
-        damaged: list[Any] = []
-        body, mimetype, filename = handle_export(self.reader, ctx, request.args, self._jobs(), damaged)
+        damaged: list[DamagedImage] = []
+        body, mimetype, filename = handle_export(self.reader, ctx, request.args, self._export_jobs, damaged)
         response = http_util.Respond(request, body, mimetype)
         response.headers.set("Content-Disposition", "attachment", filename=filename)
         if damaged:  # left out of the file (HTML says so, a ZIP's manifest lists them)
@@ -221,9 +233,7 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
 
     @_route
     def _serve_export_progress(self, request: wrappers.Request) -> wrappers.Response:
-        from tb_featureviz.export.http import handle_export_progress
-
-        return http_util.Respond(request, handle_export_progress(self._jobs(), request.args.to_dict()), _JSON)
+        return http_util.Respond(request, handle_export_progress(self._export_jobs, request.args.to_dict()), _JSON)
 
     @_route
     def _serve_static(self, request: wrappers.Request) -> wrappers.Response:

@@ -25,7 +25,16 @@ from typing import Any
 
 from tensorboard import errors
 
-__all__ = ["MAX_ECHO", "MAX_LISTED", "DamagedBlobError", "clip", "png_problem", "record_problem", "sample"]
+__all__ = [
+    "MAX_ECHO",
+    "MAX_LISTED",
+    "DamagedBlobError",
+    "clip",
+    "png_content_type",
+    "png_problem",
+    "record_problem",
+    "sample",
+]
 
 MAX_ECHO = 100
 """Characters of a request's value repeated in an error message."""
@@ -106,6 +115,11 @@ def _raw_size(width: int, height: int, bits_per_pixel: int, interlaced: bool) ->
     for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2)):
         total += lines((width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy)
     return total + lines(width, height // 2)  # pass 7: every odd row, full width
+
+
+def png_content_type(data: bytes) -> str:
+    """``image/png`` for bytes with the PNG signature, else ``application/octet-stream``."""
+    return "image/png" if data[:8] == _PNG_MAGIC else "application/octet-stream"
 
 
 def png_problem(data: bytes) -> str | None:

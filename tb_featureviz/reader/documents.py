@@ -1,0 +1,285 @@
+"""The JSON documents of the viewer, built from what a data provider lists (pure: no provider calls).
+
+Each builder returns plain ``dict``/``list`` data, except that a reference to a blob is a
+:class:`~tb_featureviz.reader.keys.BlobKey`: the plugin turns those into URLs, the export reads them.
+The shapes are documented in ``tb_featureviz/plugin/http_api.md``.
+
+Runs are grouped by parent directory: TensorBoard runs ``exp1/featureviz``, ``exp1/train`` and
+``exp1/validation`` form the group ``exp1`` (``.`` when they sit directly in the logdir).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tensorboard.data import provider
+
+from tb_featureviz import metadata
+from tb_featureviz.reader.keys import BlobKey
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "GRID_KINDS",
+    "KERAS_SPLITS",
+    "RunGroup",
+    "encode_json",
+    "group_runs",
+    "index_entry",
+    "natural_key",
+    "plugin_contents",
+    "scalars_doc",
+    "series_doc",
+    "split_run",
+    "step_doc",
+]
+
+KERAS_SPLITS = ("train", "validation")
+"""The run subdirectories of Keras' TensorBoard callback, in the order curves are listed."""
+
+GRID_KINDS = tuple(metadata.TAG_PREFIX)
+"""The per-layer kinds the index lists (``activations``, ``filters``, ``gradcam``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunGroup:
+    """One user-visible run: the TensorBoard runs that share a parent directory.
+
+    Attributes:
+        name: The group name (``"exp1"``; ``"."`` for the logdir itself).
+        featureviz: TensorBoard run with featureviz data (``"exp1/featureviz"``), if any.
+        train: TensorBoard run of Keras' training scalars (``"exp1/train"``), if any.
+        validation: TensorBoard run of Keras' validation scalars, if any.
+    """
+
+    name: str
+    featureviz: str | None = None
+    train: str | None = None
+    validation: str | None = None
+
+
+def split_run(tb_run: str) -> tuple[str, str]:
+    """Splits a TensorBoard run name into ``(group, subdirectory)``.
+
+    Example:
+        >>> split_run("exp1/featureviz")
+        ('exp1', 'featureviz')
+        >>> split_run("featureviz")
+        ('.', 'featureviz')
+    """
+    group, sep, sub = tb_run.rpartition("/")
+    return (group if sep else "."), sub
+
+
+def group_runs(
+    listed_blobs: Mapping[str, Mapping[str, Any]], scalar_tags: Mapping[str, Mapping[str, Any]]
+) -> dict[str, RunGroup]:
+    """The run groups of a logdir: featureviz runs (from the blob listing) and Keras' runs with epoch scalars."""
+    fields: dict[str, dict[str, str]] = {}
+    for run in listed_blobs:
+        group, sub = split_run(run)
+        if sub == metadata.RUN_SUBDIR:
+            fields.setdefault(group, {})["featureviz"] = run
+    for run, tags in scalar_tags.items():
+        group, sub = split_run(run)
+        if sub in KERAS_SPLITS and any(t.startswith(metadata.EPOCH_SCALAR_PREFIX) for t in tags):
+            fields.setdefault(group, {})[sub] = run
+    return {name: RunGroup(name=name, **f) for name, f in fields.items()}
+
+
+def plugin_contents(
+    listed_blobs: Mapping[str, Mapping[str, provider.BlobSequenceTimeSeries]],
+) -> dict[str, dict[str, metadata.PluginContent | None]]:
+    """The parsed featureviz metadata of every listed tag, by run and tag (``None``: unreadable, logged)."""
+    contents: dict[str, dict[str, metadata.PluginContent | None]] = {}
+    for run, tags in listed_blobs.items():
+        for tag, ts in tags.items():
+            try:
+                parsed: metadata.PluginContent | None = metadata.parse_plugin_metadata(ts.plugin_content)
+            except ValueError:
+                logger.warning("featureviz: ignoring run %r tag %r with unreadable metadata", run, tag)
+                parsed = None
+            contents.setdefault(run, {})[tag] = parsed
+    return contents
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key that orders digits by value: ``conv2`` before ``conv10``."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+
+
+def encode_json(doc: Any, blob_ref: Callable[[BlobKey], Any]) -> bytes:
+    """A document as compact UTF-8 JSON, each :class:`BlobKey` written as ``blob_ref(key)``.
+
+    Raises:
+        ValueError: a NaN or infinite float.
+        TypeError: a value JSON cannot hold.
+    """
+
+    def default(value: Any) -> Any:
+        if isinstance(value, BlobKey):
+            return blob_ref(value)
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    return json.dumps(doc, allow_nan=False, separators=(",", ":"), default=default).encode("utf-8")
+
+
+def step_doc(run: str, tag: str, datum: provider.BlobSequenceDatum, record: Any) -> dict[str, Any]:
+    """The ``/step`` document: ``images[i]`` is the key of element ``i + 1`` of the blob sequence."""
+    return {
+        "run": run,
+        "tag": tag,
+        "step": datum.step,
+        "wall_time": datum.wall_time,
+        "record": record,
+        "images": [BlobKey(ref.blob_key) for ref in datum.values[1:]],
+    }
+
+
+def series_doc(run: str, tag: str, index: int, chosen: Sequence[provider.BlobSequenceDatum]) -> dict[str, Any]:
+    """The ``/series`` document: image ``index`` of each step in ``chosen``."""
+    return {
+        "run": run,
+        "tag": tag,
+        "index": index,
+        "steps": [d.step for d in chosen],
+        "wall_times": [d.wall_time for d in chosen],
+        "images": [BlobKey(d.values[index + 1].blob_key) for d in chosen],
+    }
+
+
+def _curve_metrics(group: RunGroup, scalar_tags: Mapping[str, Mapping[str, Any]]) -> tuple[str | None, list[str]]:
+    prefix = metadata.EPOCH_SCALAR_PREFIX
+    metrics: set[str] = set()
+    for run in (group.train, group.validation):
+        metrics.update(t[len(prefix) :] for t in scalar_tags.get(run or "", {}) if t.startswith(prefix))
+    if metrics:
+        return "keras", sorted(metrics)
+    for tag in scalar_tags.get(group.featureviz or "", {}):
+        parsed = metadata.epoch_metric(tag)
+        if parsed is not None:
+            metrics.add(parsed[0])
+    return ("featureviz" if metrics else None), sorted(metrics)
+
+
+def index_entry(
+    group: RunGroup,
+    sequences: Mapping[str, Sequence[provider.BlobSequenceDatum]],
+    contents: Mapping[str, metadata.PluginContent | None],
+    scalar_tags: Mapping[str, Mapping[str, Any]],
+    records: Mapping[tuple[str, str], dict[str, Any] | None],
+) -> dict[str, Any]:
+    """One run group's entry of the ``/index`` document.
+
+    Args:
+        group: The run group.
+        sequences: The blob sequences of its featureviz run, by tag.
+        contents: The parsed plugin metadata of each of those tags (``None``: unreadable).
+        scalar_tags: Every TensorBoard run's scalar tags (for the curves).
+        records: The ``probes`` and ``run_info`` records, by ``(group name, tag)``.
+    """
+    kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in GRID_KINDS}
+    all_steps: set[int] = set()
+    max_wall_time: float | None = None
+    for tag in sorted(sequences, key=natural_key):
+        data = sequences[tag]
+        steps = [d.step for d in data]
+        all_steps.update(steps)
+        if data:
+            wt = max(d.wall_time for d in data)
+            max_wall_time = wt if max_wall_time is None else max(max_wall_time, wt)
+        content = contents.get(tag)
+        if content is None or content.kind not in kinds:
+            continue
+        kinds[content.kind].append(
+            {
+                "tag": tag,
+                "layer": content.layer,
+                "steps": steps,
+                "images": max((len(d.values) - 1 for d in data), default=0),
+                "layout": content.layout.to_json() if content.layout else None,
+                "extra": content.extra,
+            }
+        )
+    # Model order where the callback recorded it (run_info "layers"), natural tag order otherwise.
+    run_info = records.get((group.name, metadata.tag_for("run_info")))
+    model_order = (run_info or {}).get("layers")
+    if isinstance(model_order, list) and model_order:
+        rank = {str(name): i for i, name in enumerate(model_order)}
+        for entries in kinds.values():
+            entries.sort(key=lambda e: rank.get(str(e["layer"]), len(rank)))  # stable: unknown layers keep order
+    probes: dict[str, Any] | None = None
+    probe_data = sequences.get(metadata.tag_for("probes"))
+    if probe_data:
+        rec = records.get((group.name, metadata.tag_for("probes"))) or {}
+        first = probe_data[0]
+        probes = {
+            "count": len(first.values) - 1,
+            "labels": rec.get("labels"),
+            "class_names": rec.get("class_names"),
+            "step": first.step,
+            "images": [BlobKey(ref.blob_key) for ref in first.values[1:]],
+        }
+    source, curves = _curve_metrics(group, scalar_tags)
+    return {
+        "run": group.name,
+        "featureviz": group.featureviz is not None,
+        "steps": sorted(all_steps),
+        "max_wall_time": max_wall_time,
+        "kinds": kinds,
+        "probes": probes,
+        "run_info": run_info,
+        "curves": curves,
+        "curve_source": source,
+        "tb_runs": {"featureviz": group.featureviz, "train": group.train, "validation": group.validation},
+    }
+
+
+CHECK_PREFIXES = (metadata.FAITHFULNESS_PREFIX, metadata.SANITY_PREFIX)
+"""Scalar tags of the featureviz run that ``/scalars`` lists under ``checks``."""
+
+
+def _points(data: Sequence[provider.ScalarDatum]) -> list[list[float]]:
+    return [[d.step, d.wall_time, float(d.value)] for d in data]
+
+
+def scalars_doc(
+    run: str, group: RunGroup, data: Mapping[str, Mapping[str, Sequence[provider.ScalarDatum]]]
+) -> dict[str, Any]:
+    """The ``/scalars`` document of a run group from the scalars read for its TensorBoard runs.
+
+    Curves come from Keras' ``train``/``validation`` runs when either has epoch scalars, else from the
+    ``epoch_*``/``epoch_val_*`` scalars of the featureviz run (split by :func:`metadata.epoch_metric`).
+    """
+    prefix = metadata.EPOCH_SCALAR_PREFIX
+    series: list[dict[str, Any]] = []
+    for split, tb_run in (("train", group.train), ("validation", group.validation)):
+        for tag, points in (data.get(tb_run) or {}).items() if tb_run else ():
+            if tag.startswith(prefix):
+                series.append({"metric": tag[len(prefix) :], "split": split, "points": _points(points)})
+    source: str | None = "keras" if series else None
+    fv = data.get(group.featureviz or "") or {}
+    if not series:
+        for tag, points in fv.items():
+            parsed = metadata.epoch_metric(tag)
+            if parsed is not None:
+                series.append({"metric": parsed[0], "split": parsed[1], "points": _points(points)})
+        source = "featureviz" if series else None
+    series.sort(key=lambda s: (s["metric"], KERAS_SPLITS.index(s["split"])))
+    dead = metadata.DEAD_FRACTION_PREFIX
+    health = [
+        {"layer": tag[len(dead) :], "points": _points(points)}
+        for tag, points in sorted(fv.items(), key=lambda kv: natural_key(kv[0]))
+        if tag.startswith(dead)
+    ]
+    checks = [
+        {"tag": tag, "points": _points(points)}
+        for tag, points in sorted(fv.items(), key=lambda kv: natural_key(kv[0]))
+        if tag.startswith(CHECK_PREFIXES)
+    ]
+    return {"run": run, "source": source, "series": series, "health": health, "checks": checks}

@@ -1,0 +1,488 @@
+"""``FeatureVizReader``: the one data-access layer over a TensorBoard data provider.
+
+It turns what a ``tensorboard.data.provider.DataProvider`` holds (the Python
+``MultiplexerDataProvider`` or the Rust data server's ``GrpcDataProvider``) into the documents of
+``http_api.md``, with :class:`~tb_featureviz.reader.keys.BlobKey` where a document refers to a blob.
+The plugin routes and the export both read through it; nothing here imports TensorFlow or touches
+``context.multiplexer``.
+
+* A blob is read only for a key that names a blob of the snapshot (every field of the decoded key
+  checked: experiment, run, tag, step, index), and cached only once checked: a PNG must decode, a
+  record must be a JSON object (``integrity.py``); a damaged blob answers :class:`DamagedBlobError` and
+  the verdict is cached.
+* The snapshot (``cache.py``) is rebuilt in the background when older than ``fresh_s``. Its refresh
+  first compares a fingerprint of the cheap ``list_*`` answers (tags, ``max_step``, ``max_wall_time``)
+  and re-reads the blob sequences only when it changed.
+* A request for a run or step that the snapshot lacks rebuilds it synchronously (at most every
+  ``min_rebuild_s``), so a new epoch is served as soon as TensorBoard has loaded it.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import gzip
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
+from typing import Any, TypeVar
+
+from tensorboard import context as tb_context
+from tensorboard import errors
+from tensorboard.data import provider
+
+from tb_featureviz import metadata
+from tb_featureviz.reader import documents
+from tb_featureviz.reader.cache import BlobCache, Snapshot, SnapshotCache
+from tb_featureviz.reader.documents import RunGroup
+from tb_featureviz.reader.integrity import DamagedBlobError, clip, png_problem, record_problem, sample
+from tb_featureviz.reader.keys import BLOB_KEY_RE, BlobKey, decode_blob_key
+from tb_featureviz.validation import positive_int
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DOWNSAMPLE_ALL", "MAX_EXPERIMENTS", "SCALARS_PLUGIN", "FeatureVizReader", "downsample_from_hint"]
+
+DOWNSAMPLE_ALL = 1_000_000_000
+"""``downsample`` meaning "every step" (TensorBoard treats ``downsample=0`` as "nothing")."""
+
+SCALARS_PLUGIN = "scalars"
+"""The plugin name of TensorBoard's scalar summaries (the curves)."""
+
+MAX_EXPERIMENTS = 32
+"""Experiment ids whose snapshot a reader keeps (least recently used first out)."""
+
+_INDEX_RECORDS = (metadata.tag_for("probes"), metadata.tag_for("run_info"))
+"""The record tags whose contents the index shows."""
+
+_MAX_DAMAGED = 4096
+_T = TypeVar("_T")
+
+
+def downsample_from_hint(hint: int | None) -> int:
+    """Maps a ``--samples_per_plugin`` hint to a ``downsample`` argument.
+
+    Args:
+        hint: The user's hint for ``featureviz``; ``None`` or ``0`` mean "all".
+
+    Returns:
+        ``hint`` when positive, else :data:`DOWNSAMPLE_ALL` (never 0: a provider returns nothing then).
+    """
+    if hint is None or hint <= 0:
+        return DOWNSAMPLE_ALL
+    return int(hint)
+
+
+def _key_itself(key: BlobKey) -> str:
+    return key.key
+
+
+class FeatureVizReader:
+    """Reads featureviz data (and the curves beside it) through a TensorBoard data provider.
+
+    Args:
+        data_provider: ``context.data_provider`` of a plugin, or any ``DataProvider``.
+        experiment_id: Default experiment id (``""`` for a plain ``--logdir``); every method also
+            takes ``experiment_id=`` (what ``plugin_util.experiment_id(environ)`` returns).
+        downsample: Maximum steps read per tag; default all (see :func:`downsample_from_hint`).
+        fresh_s: Age after which the snapshot is refreshed in the background.
+        max_stale_s: Age after which it is rebuilt before answering.
+        min_rebuild_s: Minimum age for a synchronous rebuild caused by an unknown run or step.
+        blob_cache_bytes: Capacity of the blob cache.
+        max_experiments: Experiment ids whose snapshot is kept (least recently used out first).
+        blob_ref: How :meth:`index_json` writes a :class:`BlobKey` (the plugin: a relative URL of its
+            blob route); default the key itself.
+
+    Every method takes ``ctx``, a ``tensorboard.context.RequestContext`` (``None`` makes a default
+    one), and raises ``tensorboard.errors.NotFoundError`` (unknown run, tag, step, blob) or
+    ``tensorboard.errors.InvalidArgumentError`` (bad argument) with a message that lists what exists.
+
+    Example:
+        >>> reader = FeatureVizReader(data_provider)
+        >>> step = reader.step(None, "exp1", "activations/conv2d", 0)
+        >>> png = reader.blob(None, step["images"][0])
+    """
+
+    def __init__(
+        self,
+        data_provider: provider.DataProvider,
+        experiment_id: str = "",
+        *,
+        downsample: int = DOWNSAMPLE_ALL,
+        fresh_s: float = 1.0,
+        max_stale_s: float = 60.0,
+        min_rebuild_s: float = 0.25,
+        blob_cache_bytes: int = 256 * 1024 * 1024,
+        max_experiments: int = MAX_EXPERIMENTS,
+        blob_ref: Callable[[BlobKey], str] = _key_itself,
+    ) -> None:
+        if data_provider is None:
+            raise ValueError("FeatureVizReader needs a data provider. Received: data_provider=None")
+        self.data_provider = data_provider
+        self.experiment_id = experiment_id
+        self.downsample = positive_int("downsample", downsample)
+        self.min_rebuild_s = min_rebuild_s
+        self.blob_ref = blob_ref
+        self._pool = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="featureviz-reader")
+        self.blobs = BlobCache(blob_cache_bytes)
+        self.snapshots = SnapshotCache(
+            self._build,
+            self._pool,
+            fresh_s=fresh_s,
+            max_stale_s=max_stale_s,
+            max_experiments=max_experiments,
+            on_forget=self.blobs.drop_owner,
+        )
+        self._damaged: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._damaged_lock = threading.Lock()
+
+    @property
+    def experiments_cached(self) -> int:
+        """How many experiment ids have a state (at most ``max_experiments``)."""
+        return len(self.snapshots)
+
+    # -- public API ---------------------------------------------------------------------------------
+
+    def run_groups(
+        self, ctx: tb_context.RequestContext | None = None, *, experiment_id: str | None = None
+    ) -> list[RunGroup]:
+        """The run groups, sorted by name."""
+        snap = self._snapshot(ctx, self._eid(experiment_id))
+        return [snap.groups[name] for name in sorted(snap.groups)]
+
+    def index(
+        self, ctx: tb_context.RequestContext | None = None, *, experiment_id: str | None = None
+    ) -> dict[str, Any]:
+        """The ``/index`` document: every run group with its tags, steps, probes and curves.
+
+        Returns:
+            ``{"runs": [{"run", "featureviz", "steps", "kinds", "probes", "curves", ...}]}`` as
+            documented in ``http_api.md``, ``probes.images`` as :class:`BlobKey`. Do not mutate it: it
+            is shared by the cache.
+        """
+        return self._snapshot(ctx, self._eid(experiment_id)).index
+
+    def index_json(
+        self,
+        ctx: tb_context.RequestContext | None = None,
+        *,
+        experiment_id: str | None = None,
+        gzipped: bool = False,
+    ) -> bytes:
+        """The ``/index`` document as UTF-8 JSON bytes (gzip-compressed with ``gzipped=True``), each
+        :class:`BlobKey` written by ``blob_ref``.
+
+        Encoded once per snapshot (in the background refresh), so serving it costs no encoding.
+        """
+        snap = self._snapshot(ctx, self._eid(experiment_id))
+        return snap.index_gzip if gzipped else snap.index_bytes
+
+    def step(
+        self,
+        ctx: tb_context.RequestContext | None,
+        run: str,
+        tag: str,
+        step: int,
+        *,
+        experiment_id: str | None = None,
+    ) -> dict[str, Any]:
+        """One step of a featureviz tag: its JSON record and the keys of its images.
+
+        Args:
+            ctx: Request context.
+            run: Run group name (``"exp1"``).
+            tag: Featureviz tag (``"activations/conv2d"``).
+            step: The epoch.
+
+        Returns:
+            ``{"run", "tag", "step", "wall_time", "record", "images": [BlobKey, ...]}``; ``images[i]``
+            is element ``i + 1`` of the blob sequence.
+
+        Raises:
+            NotFoundError: unknown run, tag or step.
+            DamagedBlobError: the record is damaged (not a JSON object); a 404 too.
+        """
+        ctx = ctx or tb_context.RequestContext()
+        eid = self._eid(experiment_id)
+        datum = self._find_datum(ctx, eid, run, tag, step)
+        record: Any = None
+        if datum.values:
+            raw = self._read_checked(ctx, datum.values[0].blob_key, 0, eid)
+            record = metadata.decode_record(raw)
+        return documents.step_doc(run, tag, datum, record)
+
+    def series(
+        self,
+        ctx: tb_context.RequestContext | None,
+        run: str,
+        tag: str,
+        index: int,
+        *,
+        experiment_id: str | None = None,
+    ) -> dict[str, Any]:
+        """One image of a tag across every step that has it (a filmstrip).
+
+        Args:
+            ctx: Request context.
+            run: Run group name.
+            tag: Featureviz tag.
+            index: Image index, ``0`` for element 1 of the blob sequence (as in ``step()["images"]``).
+
+        Returns:
+            ``{"run", "tag", "index", "steps": [...], "wall_times": [...], "images": [BlobKey, ...]}``.
+
+        Raises:
+            InvalidArgumentError: ``index < 0``.
+            NotFoundError: unknown run or tag, or no step has image ``index``.
+        """
+        if index < 0:
+            raise errors.InvalidArgumentError(f"index must be >= 0. Received: index={index}")
+        ctx = ctx or tb_context.RequestContext()
+        eid = self._eid(experiment_id)
+        data = self._tag_data(ctx, eid, run, tag)
+        chosen = [d for d in data if len(d.values) > index + 1]
+        if not chosen:
+            most = max((len(d.values) - 1 for d in data), default=0)
+            raise errors.NotFoundError(
+                f"Run {clip(run)} tag {clip(tag)} has no image index {index}; it has {most} image(s) per step "
+                f"(indices 0..{most - 1})."
+            )
+        return documents.series_doc(run, tag, index, chosen)
+
+    def blob(
+        self, ctx: tb_context.RequestContext | None, key: BlobKey | str, *, experiment_id: str | None = None
+    ) -> bytes:
+        """The bytes of one blob (a PNG, or the JSON record of element 0), checked.
+
+        The key is decoded (:func:`decode_blob_key`) and must name, field by field, a blob of this
+        experiment's snapshot (its experiment id, run, tag, step and index, and the very key the
+        provider listed) before the data provider is asked for it. The bytes are checked once and
+        cached: an image must be a PNG that decodes, element 0 a JSON object.
+
+        Args:
+            ctx: Request context.
+            key: A :class:`BlobKey` of a document, or its ``key`` string (as a client sends it back).
+            experiment_id: The experiment of the request (default the reader's).
+
+        Raises:
+            NotFoundError: the key is malformed or names no blob of this experiment (either provider).
+            DamagedBlobError: the blob exists but its bytes are damaged (a ``NotFoundError`` too).
+        """
+        if isinstance(key, BlobKey):
+            key = key.key
+        ctx = ctx or tb_context.RequestContext()
+        eid = self._eid(experiment_id)
+        if not isinstance(key, str) or not BLOB_KEY_RE.fullmatch(key):
+            raise errors.NotFoundError(f"Malformed blob key {clip(str(key))}.")
+        addr = decode_blob_key(key)
+        if addr is None:
+            raise errors.NotFoundError(f"No blob with key {clip(key)}: not a key of a featureviz blob.")
+        if addr.experiment_id != eid:
+            raise errors.NotFoundError(f"No blob with key {clip(key)}: it is not a key of this experiment.")
+        cached = self.blobs.get(key)
+        if cached is not None:
+            return cached
+        problem: str | None = None
+        for attempt in range(2):  # the key may name a step written since the snapshot: rebuild once
+            snap = self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s if attempt else None)
+            problem = snap.address_problem(addr, key)
+            if problem is None:
+                return self._read_checked(ctx, key, addr.index, eid)
+        raise errors.NotFoundError(f"No blob with key {clip(key)}: {problem}.")
+
+    def scalars(
+        self, ctx: tb_context.RequestContext | None, run: str, *, experiment_id: str | None = None
+    ) -> dict[str, Any]:
+        """Loss and metric curves of a run group, plus the dead-channel fraction per layer.
+
+        Curves come from Keras' ``<run>/train`` and ``<run>/validation`` (``source="keras"``) when
+        either has ``epoch_*`` scalars, else from the ``epoch_*`` / ``epoch_val_*`` scalars of
+        ``<run>/featureviz`` (``source="featureviz"``); ``source`` is ``null`` when there are none.
+
+        Returns:
+            ``{"run", "source", "series": [{"metric", "split", "points": [[step, wall_time, value]]}],
+            "health": [{"layer", "points"}]}``, series sorted by metric then split.
+
+        Raises:
+            NotFoundError: unknown run.
+        """
+        ctx = ctx or tb_context.RequestContext()
+        eid = self._eid(experiment_id)
+        snap = self._snapshot(ctx, eid)
+        group = snap.groups.get(run)
+        if group is None:
+            snap = self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s)
+            group = self._group_or_404(snap, run)
+        tb_runs = [r for r in (group.featureviz, group.train, group.validation) if r]
+        fingerprint = tuple((r, tuple(sorted(snap.scalar_tags.get(r, {}).items()))) for r in tb_runs)
+        state = self.snapshots.state(eid)
+        cached = state.scalars.get(run)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        data: Mapping[str, Mapping[str, Sequence[provider.ScalarDatum]]] = {}
+        if any(snap.scalar_tags.get(r) for r in tb_runs):
+            data = self.data_provider.read_scalars(
+                ctx,
+                experiment_id=eid,
+                plugin_name=SCALARS_PLUGIN,
+                downsample=DOWNSAMPLE_ALL,
+                run_tag_filter=provider.RunTagFilter(runs=tb_runs),
+            )
+        doc = documents.scalars_doc(run, group, data)
+        state.scalars[run] = (fingerprint, doc)
+        return doc
+
+    def close(self) -> None:
+        """Stops the background refresh workers."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- snapshot -----------------------------------------------------------------------------------
+
+    def _eid(self, experiment_id: str | None) -> str:
+        return self.experiment_id if experiment_id is None else experiment_id
+
+    def _snapshot(
+        self, ctx: tb_context.RequestContext | None, eid: str, *, rebuild_older_than: float | None = None
+    ) -> Snapshot:
+        return self.snapshots.get(ctx or tb_context.RequestContext(), eid, rebuild_older_than=rebuild_older_than)
+
+    def _build(self, ctx: tb_context.RequestContext, eid: str, previous: Snapshot | None) -> Snapshot:
+        listed_blobs_f = self._pool.submit(
+            self.data_provider.list_blob_sequences, ctx, experiment_id=eid, plugin_name=metadata.PLUGIN_NAME
+        )
+        listed_scalars = self.data_provider.list_scalars(ctx, experiment_id=eid, plugin_name=SCALARS_PLUGIN)
+        listed_blobs = listed_blobs_f.result()
+        scalar_tags = {
+            run: {tag: (ts.max_step, ts.max_wall_time) for tag, ts in tags.items()}
+            for run, tags in listed_scalars.items()
+        }
+        fingerprint = Snapshot.fingerprint_of(listed_blobs, scalar_tags)
+        if previous is not None and previous.fingerprint == fingerprint:
+            return dataclasses.replace(previous, built=time.monotonic())
+        sequences: Mapping[str, Mapping[str, Sequence[provider.BlobSequenceDatum]]] = {}
+        if listed_blobs:
+            sequences = self.data_provider.read_blob_sequences(
+                ctx,
+                experiment_id=eid,
+                plugin_name=metadata.PLUGIN_NAME,
+                downsample=self.downsample,
+                run_tag_filter=provider.RunTagFilter(runs=sorted(listed_blobs)),
+            )
+        snap = Snapshot(
+            built=time.monotonic(),
+            fingerprint=fingerprint,
+            groups=documents.group_runs(listed_blobs, scalar_tags),
+            contents=documents.plugin_contents(listed_blobs),
+            sequences=sequences,
+            scalar_tags=scalar_tags,
+            index={},
+        )
+        snap.index = self._build_index(ctx, eid, snap)
+        snap.index_bytes = documents.encode_json(snap.index, self.blob_ref)
+        snap.index_gzip = gzip.compress(snap.index_bytes, compresslevel=6, mtime=0)
+        return snap
+
+    def _build_index(self, ctx: tb_context.RequestContext, eid: str, snap: Snapshot) -> dict[str, Any]:
+        # Records shown in the index (probes, run_info): fetch them concurrently, through the cache.
+        wanted: dict[tuple[str, str], str] = {}
+        for name, group in snap.groups.items():
+            for tag in _INDEX_RECORDS:
+                data = snap.sequences.get(group.featureviz or "", {}).get(tag)
+                if data and data[0].values:
+                    wanted[(name, tag)] = data[0].values[0].blob_key
+        records = dict(
+            zip(wanted, self._map(lambda k: self._record_or_none(ctx, k, eid), list(wanted.values())), strict=True)
+        )
+        runs = []
+        for name in sorted(snap.groups):
+            group = snap.groups[name]
+            run = group.featureviz or ""
+            sequences, contents = snap.sequences.get(run, {}), snap.contents.get(run, {})
+            runs.append(documents.index_entry(group, sequences, contents, snap.scalar_tags, records))
+        return {"runs": runs}
+
+    def _map(self, fn: Callable[[str], _T], items: list[str]) -> list[_T]:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        return list(self._pool.map(fn, items))
+
+    def _record_or_none(self, ctx: tb_context.RequestContext, key: str, eid: str) -> dict[str, Any] | None:
+        try:
+            return metadata.decode_record(self._read_checked(ctx, key, 0, eid))
+        except (errors.PublicError, ValueError):
+            logger.warning("featureviz: unreadable record blob %r", key)
+            return None
+
+    # -- lookups ------------------------------------------------------------------------------------
+
+    def _group_or_404(self, snap: Snapshot, run: str) -> RunGroup:
+        group = snap.groups.get(run)
+        if group is None:
+            raise errors.NotFoundError(f"Unknown run {clip(run)}. Existing runs: {sample(sorted(snap.groups))}")
+        return group
+
+    def _tag_data(
+        self, ctx: tb_context.RequestContext, eid: str, run: str, tag: str
+    ) -> Sequence[provider.BlobSequenceDatum]:
+        for attempt in range(2):
+            snap = self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s if attempt else None)
+            group = snap.groups.get(run)
+            tags = snap.sequences.get(group.featureviz or "", {}) if group else {}
+            if tag in tags:
+                return tags[tag]
+            if attempt:
+                group = self._group_or_404(snap, run)
+                raise errors.NotFoundError(
+                    f"Run {clip(run)} has no featureviz tag {clip(tag)}. Existing tags: {sample(sorted(tags))}"
+                )
+        raise AssertionError("unreachable")
+
+    def _find_datum(
+        self, ctx: tb_context.RequestContext, eid: str, run: str, tag: str, step: int
+    ) -> provider.BlobSequenceDatum:
+        data = self._tag_data(ctx, eid, run, tag)
+        for attempt in range(2):
+            for datum in data:
+                if datum.step == step:
+                    return datum
+            if attempt == 0:  # maybe written since the snapshot: rebuild once
+                self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s)
+                data = self._tag_data(ctx, eid, run, tag)
+        raise errors.NotFoundError(
+            f"Run {clip(run)} tag {clip(tag)} has no step {step}. Existing steps: {sample(d.step for d in data)}"
+        )
+
+    def _read_checked(self, ctx: tb_context.RequestContext, key: str, index: int, eid: str) -> bytes:
+        """Reads a blob the snapshot lists (element ``index`` of its sequence) and checks its bytes.
+
+        Checked bytes are cached (owned by experiment ``eid``: forgotten with it), and so is the verdict
+        on damaged ones.
+
+        Raises:
+            NotFoundError: the provider does not have it.
+            DamagedBlobError: an image that is not a PNG that decodes, or a record that is not JSON.
+        """
+        cached = self.blobs.get(key)
+        if cached is not None:
+            return cached
+        with self._damaged_lock:
+            reason = self._damaged.get(key)
+        what = "record" if index == 0 else "image"
+        if reason is not None:
+            raise DamagedBlobError(key, reason, what)
+        try:
+            data = bytes(self.data_provider.read_blob(ctx, blob_key=key))
+        except Exception as e:  # malformed or unknown keys fail differently in each provider
+            raise errors.NotFoundError(f"No blob with key {clip(key)}.") from e
+        reason = record_problem(data) if index == 0 else png_problem(data)
+        if reason is not None:
+            with self._damaged_lock:
+                self._damaged[key] = reason
+                while len(self._damaged) > _MAX_DAMAGED:
+                    self._damaged.popitem(last=False)
+            logger.warning("featureviz: damaged %s in the event files (%s), key %s", what, reason, key[:200])
+            raise DamagedBlobError(key, reason, what)
+        self.blobs.put(key, data, owner=eid)
+        return data
