@@ -1,25 +1,19 @@
 """What the TensorBoard benchmarks share: the generated logdir's arguments, and a loaded TensorBoard per loader.
 
-``bench_frontend.py`` and ``bench_plugin.py`` import this module (it puts the repository root and ``tests/``
-on ``sys.path``, so ``tests/logdir_factory.py`` and ``tests/conftest.py`` serve the benchmarks too).
+``bench_frontend.py``, ``bench_fuzz.py`` and ``bench_plugin.py`` import this module. The benchmarks run from
+the repository root as modules (``python -m benchmarks.bench_plugin``), so ``tests.support`` (the logdir
+factory, the TensorBoard server) serves them too.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-sys.path.insert(0, os.path.join(HERE, ".."))
-
-import logdir_factory  # noqa: E402
-
-from tests.conftest import start_tensorboard, wait_for_featureviz  # noqa: E402
+from tests.support import logdir_factory
+from tests.support.server import start_tensorboard, wait_for_featureviz
 
 LOADERS = ((False, "python (--load_fast=false)"), (True, "rust (--load_fast=true)"))
 """``(load_fast, name)`` of TensorBoard's two loaders, in the order the benchmarks run them."""

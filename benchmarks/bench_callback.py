@@ -3,7 +3,7 @@
 Both trainings run in this one process, on the reference CNN and the embedded synthetic data set, with
 the same seed and Keras' TensorBoard callback in both, so the ratio is measured under the same load.
 
-    python benchmarks/bench_callback.py [--epochs 5] [--train-images 1000] [--repeats 2]
+    python -m benchmarks.bench_callback [--epochs 5] [--train-images 1000] [--repeats 2]
 
 It also prints the callback's own cost, from the ``cost/<kind>_seconds`` scalars it writes.
 """

@@ -5,7 +5,7 @@ layer's receptive field. Chollet's ``generate_pattern`` optimises one filter at 
 for 40 steps. Both run here, on the same weights, in the same process. The one-at-a-time loop is timed on
 ``--sample`` filters per layer and scaled to the layer's filter count (``--sample 0`` times every filter).
 
-    python benchmarks/bench_filters.py [--sample 4]
+    python -m benchmarks.bench_filters [--sample 4]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time from the FeatureViz iframe's navigation start to the first grid drawn, in real Chromium.
 
-A generated logdir of 20 runs x 50 epochs x 8 layers x 4 probe images (``tests/logdir_factory.py``) is
+A generated logdir of 20 runs x 50 epochs x 8 layers x 4 probe images (``tests/support/logdir_factory.py``) is
 served by a real TensorBoard with each loader (``--load_fast=false``: Python; ``true``: the Rust data
 server). For each load, a fresh browser context (empty HTTP cache) opens TensorBoard's page on the
 FeatureViz tab; the frontend sets ``performance.mark('featureviz:first-grid')`` once the first grid image
@@ -8,7 +8,7 @@ has been decoded, colourised and drawn, and its ``startTime`` is measured from t
 origin (its navigation start). The first load after TensorBoard started is reported on its own (the
 plugin's caches are cold), then the median of the next loads.
 
-Run: ``python benchmarks/bench_frontend.py [--loads 7] [--runs 20 --epochs 50 --layers 8 --probes 4]``.
+Run: ``python -m benchmarks.bench_frontend [--loads 7] [--runs 20 --epochs 50 --layers 8 --probes 4]``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import statistics
 import tempfile
 import time
 
-from _common import LOADERS, add_logdir_arguments, serving, write_logdir
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import launch_chromium
+from benchmarks._common import LOADERS, add_logdir_arguments, serving, write_logdir
+from tests.support.browser import launch_chromium
 
 TARGET_MS = 1000.0
 

@@ -1,8 +1,8 @@
 """Fuzzes every route of ``http_api.md`` in a real TensorBoard with both loaders, and counts what broke.
 
-Writes the test suite's logdir (``tests/conftest.py``'s ``TB_SERVER_LOGDIR``: 2 runs x 12 epochs), starts
+Writes the test suite's logdir (``tests/support/server.py``'s ``TB_SERVER_LOGDIR``: 2 runs x 12 epochs), starts
 ``tensorboard`` with ``--load_fast=false`` and ``true`` (stderr to a log file), and sends seeded requests
-from ``tests/fuzz_http.py``: valid ones built from what the server lists and hostile ones (over-long
+from ``tests/support/fuzz_http.py``: valid ones built from what the server lists and hostile ones (over-long
 numbers, epoch ranges like ``0-99999999999``, forged blob keys of both loaders' formats, long static names,
 a new ``/experiment/<id>/`` each time...). A warm-up pass of every class runs first (and fills the plugin's
 LRU of experiment states); then each request class runs as a block, so that the server's resident memory
@@ -14,7 +14,7 @@ over 4 KiB or not JSON, a success over its bound), tracebacks in TensorBoard's l
 success bodies, and memory growth per request class. Exits 1 if anything broke.
 
 Usage:
-    python benchmarks/bench_fuzz.py [-n 10000] [--seed 0]
+    python -m benchmarks.bench_fuzz [-n 10000] [--seed 0]
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import LOADERS, logdir_factory
-
-from tb_featureviz.plugin.reader import MAX_EXPERIMENTS
-from tests import fuzz_http
-from tests.conftest import (
+from benchmarks._common import LOADERS
+from tb_featureviz.reader import MAX_EXPERIMENTS
+from tests.support import fuzz_http, logdir_factory
+from tests.support.server import (
     TB_SERVER_LOGDIR,
     data_server_available,
     process_rss,

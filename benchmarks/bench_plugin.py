@@ -7,7 +7,7 @@ and ``true``, and times warm requests of ``/index``, one featureviz ``/blob`` an
 of the same PNG.
 
 Usage:
-    python benchmarks/bench_plugin.py [--runs 20] [--epochs 50] [--layers 8] [--probes 4] [-n 300]
+    python -m benchmarks.bench_plugin [--runs 20] [--epochs 50] [--layers 8] [--probes 4] [-n 300]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import tempfile
 import time
 import urllib.parse
 
-from _common import LOADERS, add_logdir_arguments, logdir_factory, serving, write_logdir
-
-from tests.conftest import make_provider
+from benchmarks._common import LOADERS, add_logdir_arguments, serving, write_logdir
+from tests.support import logdir_factory
+from tests.support.server import make_provider
 
 _CONNECTIONS: dict[tuple[str, int], http.client.HTTPConnection] = {}
 

@@ -6,8 +6,8 @@ trainings without and with ``FeatureVizCallback`` at its defaults (4 probes, ``b
 (without, with, with, without, ...), so a drift in machine load hits both alike. Then the final weights
 are saved as two checkpoints and ``featureviz watch --once`` draws them (the sidecar, unlimited budget).
 
-    python benchmarks/bench_zoo.py [--models resnet50,mobilenetv2,efficientnetb0,cnn] [--epochs 4]
-                                   [--train-images 256] [--repeats 2]
+    python -m benchmarks.bench_zoo [--models resnet50,mobilenetv2,efficientnetb0,cnn] [--epochs 4]
+                                    [--train-images 256] [--repeats 2]
 
 Printed per model: the callback's share of training time from the wall clock ((with - without) / without)
 and from the time inside its hooks (hook seconds / (with - hook seconds)), featureviz event bytes per
@@ -28,16 +28,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tb_featureviz import FeatureVizCallback  # noqa: E402
-from tb_featureviz.trainer.data import synthetic_datasets  # noqa: E402
-from tb_featureviz.trainer.model import build_cnn, compile_like_tutorial  # noqa: E402
-from tb_featureviz.watch import watch  # noqa: E402
+from tb_featureviz import FeatureVizCallback
+from tb_featureviz.trainer.data import synthetic_datasets
+from tb_featureviz.trainer.model import build_cnn, compile_like_tutorial
+from tb_featureviz.watch import watch
 
 
 def _app(factory: Callable[..., keras.Model]) -> Callable[[], keras.Model]:

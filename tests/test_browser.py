@@ -1,7 +1,7 @@
 """Browser tests of the FeatureViz dashboard: a real TensorBoard, the real plugin, headless Chromium.
 
-Everything here is the real stack: event files written by ``tests/logdir_factory.py``, TensorBoard started
-by ``conftest.start_tensorboard`` with either loader, the plugin's routes, the ES modules of
+Everything here is the real stack: event files written by ``tests/support/logdir_factory.py``, TensorBoard started
+by ``tests.support.server.start_tensorboard`` with either loader, the plugin's routes, the ES modules of
 ``frontend/``, and Debian's Chromium driven through Playwright. The factory fills every grid tile with
 one known gray value, so the tests read canvas pixels and compare them with the values the logdir holds,
 passed through the same colour map LUT as the Python renderer.
@@ -22,21 +22,13 @@ from typing import Any
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-import logdir_factory
-from conftest import (
-    PLUGIN_ROUTE,
-    Watched,
-    http_json,
-    open_entry,
-    open_tab,
-    save_screenshot,
-    start_tensorboard,
-    tile_center,
-    watched_page,
-)
 from playwright.sync_api import Frame, Page, expect
 
 from tb_featureviz.render.colormap import colormap_lut
+from tests.support import logdir_factory
+from tests.support.browser import Watched, open_entry, open_tab, save_screenshot, tile_center, watched_page
+from tests.support.routes import PLUGIN_ROUTE, http_json
+from tests.support.server import start_tensorboard
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,7 @@
 
 The menu builds ``export?...`` from the view on screen, fetches it, and saves the answer through an
 ``<a download>``; these tests catch the download Playwright sees and compare its bytes and pixels with what
-``tests/logdir_factory.py`` wrote. One TensorBoard (Python loader) over a module logdir of two runs of
+``tests/support/logdir_factory.py`` wrote. One TensorBoard (Python loader) over a module logdir of two runs of
 different lengths (exp1: epochs 0..3, exp2: 0..2), so an export of epoch 3 of both is a real 404.
 """
 
@@ -22,21 +22,13 @@ from typing import Any
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-import logdir_factory
-from conftest import (
-    PLUGIN_ROUTE,
-    Watched,
-    open_entry,
-    open_tab,
-    save_screenshot,
-    start_tensorboard,
-    tile_center,
-    wait_for_featureviz,
-    watched_page,
-)
 from playwright.sync_api import expect
 
 from tb_featureviz.render.colormap import colormap_lut
+from tests.support import logdir_factory
+from tests.support.browser import Watched, open_entry, open_tab, save_screenshot, tile_center, watched_page
+from tests.support.routes import PLUGIN_ROUTE
+from tests.support.server import start_tensorboard, wait_for_featureviz
 
 pytestmark = pytest.mark.browser
 

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-import logdir_factory
-from conftest import open_entry, start_tensorboard, tile_center, wait_for_featureviz, watched_page
 from playwright.sync_api import expect
 
 from tb_featureviz.render.colormap import colormap_lut
+from tests.support import logdir_factory
+from tests.support.browser import open_entry, tile_center, watched_page
+from tests.support.server import start_tensorboard, wait_for_featureviz
 
 pytestmark = pytest.mark.browser
 

@@ -8,80 +8,15 @@ import pytest
 import tensorflow as tf
 
 from tb_featureviz import compute
-
-H = W = 6
-CIN, COUT = 2, 3
-
-
-def _weights(seed: int, units: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    kernel = rng.normal(0.0, 0.5, size=(3, 3, CIN, COUT))
-    bias = np.array([0.1, -0.05, 0.02])
-    dense = rng.normal(0.0, 0.5, size=(4 * 4 * COUT, units))
-    dense_bias = rng.normal(0.0, 0.1, size=(units,))
-    return [kernel, bias, dense, dense_bias]
-
-
-def tiny_model(units: int, activation: str, seed: int = 1) -> keras.Model:
-    model = keras.Sequential(
-        [
-            keras.Input((H, W, CIN)),
-            keras.layers.Conv2D(COUT, 3, activation="relu", name="conv"),
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(units, activation=activation, name="head"),
-        ]
-    )
-    model.set_weights([w.astype(np.float32) for w in _weights(seed, units)])
-    return model
-
-
-def images(n: int = 3) -> np.ndarray:
-    return np.random.default_rng(7).uniform(0.0, 1.0, size=(n, H, W, CIN)).astype(np.float32)
-
-
-# -- float64 reference ---------------------------------------------------------------------------------------
-
-
-def conv_relu_f64(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    n, h, w, _ = x.shape
-    k = kernel.shape[0]
-    out = np.zeros((n, h - k + 1, w - k + 1, kernel.shape[-1]))
-    for i in range(h - k + 1):
-        for j in range(w - k + 1):
-            patch = x[:, i : i + k, j : j + k, :]  # [n, k, k, cin]
-            out[:, i, j, :] = np.einsum("nabc,abco->no", patch, kernel) + bias
-    return np.maximum(out, 0.0)
-
-
-def resize_bilinear_half_pixel_f64(maps: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """``tf.image.resize(..., "bilinear")`` (half-pixel centres, no antialiasing) in float64."""
-
-    def axis(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        c = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-        lo = np.floor(c)
-        frac = c - lo
-        return np.clip(lo, 0, n_in - 1).astype(int), np.clip(lo + 1, 0, n_in - 1).astype(int), frac
-
-    y0, y1, fy = axis(out_h, maps.shape[1])
-    x0, x1, fx = axis(out_w, maps.shape[2])
-    top = maps[:, y0][:, :, x0] * (1 - fx) + maps[:, y0][:, :, x1] * fx
-    bottom = maps[:, y1][:, :, x0] * (1 - fx) + maps[:, y1][:, :, x1] * fx
-    return top * (1 - fy)[None, :, None] + bottom * fy[None, :, None]
-
-
-def grad_cam_f64(x: np.ndarray, weights: list[np.ndarray], classes: list[int], sigmoid: bool) -> np.ndarray:
-    kernel, bias, dense, _ = (w.astype(np.float64) for w in weights)
-    a = conv_relu_f64(x.astype(np.float64), kernel, bias)  # [N, 4, 4, COUT]
-    maps = []
-    for n, c in enumerate(classes):
-        # The logit is linear in A (Flatten then Dense): d logit_c / dA = the Dense column, reshaped (h, w, k).
-        column = dense[:, 0] * (1.0 if c == 1 else -1.0) if sigmoid else dense[:, c]
-        grad = column.reshape(a.shape[1:])
-        alpha = grad.mean(axis=(0, 1))
-        maps.append(np.maximum((a[n] * alpha).sum(axis=-1), 0.0))
-    up = resize_bilinear_half_pixel_f64(np.stack(maps), H, W)
-    peak = up.max(axis=(1, 2), keepdims=True)
-    return np.where(peak > 1e-7, up / np.maximum(peak, 1e-7), 0.0)
+from tests.support.handset import (
+    H,
+    W,
+    grad_cam_f64,
+    images,
+    resize_bilinear_half_pixel_f64,
+    tiny_model,
+    weights,
+)
 
 
 def test_resize_reference_matches_tf():
@@ -100,14 +35,14 @@ def test_softmax_multiclass_matches_float64_reference():
     assert cam.head == "dense_softmax"
     nonzero = 0
     for c in range(4):
-        ref = grad_cam_f64(x, _weights(1, 4), [c] * len(x), sigmoid=False)
+        ref = grad_cam_f64(x, weights(1, 4), [c] * len(x), sigmoid=False)
         got = cam(x, class_index=c)
         assert got.shape == (3, H, W) and got.dtype == np.float32
         assert np.abs(got - ref).max() < 1e-5
         nonzero += int((ref.max(axis=(1, 2)) > 0.5).sum())
     assert nonzero >= 6  # the comparison is not between all-zero maps
     mixed = [3, 0, 2]
-    np.testing.assert_allclose(cam(x, class_index=mixed), grad_cam_f64(x, _weights(1, 4), mixed, False), atol=1e-5)
+    np.testing.assert_allclose(cam(x, class_index=mixed), grad_cam_f64(x, weights(1, 4), mixed, False), atol=1e-5)
 
 
 def test_sigmoid_binary_both_classes_match_float64_reference():
@@ -116,14 +51,14 @@ def test_sigmoid_binary_both_classes_match_float64_reference():
     cam = compute.GradCAM(model)
     assert cam.num_classes == 2 and cam.head == "dense_sigmoid"
     for c in (0, 1):
-        ref = grad_cam_f64(x, _weights(1, 1), [c] * len(x), sigmoid=True)
+        ref = grad_cam_f64(x, weights(1, 1), [c] * len(x), sigmoid=True)
         got = compute.grad_cam(model, x, class_index=c)
         assert np.abs(got - ref).max() < 1e-5
         assert ref.max() > 0.5
     p = model(x).numpy()[:, 0]
     np.testing.assert_allclose(cam.class_probabilities(x), np.stack([1 - p, p], axis=1), atol=1e-6)
     predicted = (p > 0.5).astype(int)
-    np.testing.assert_allclose(cam(x), grad_cam_f64(x, _weights(1, 1), list(predicted), True), atol=1e-5)
+    np.testing.assert_allclose(cam(x), grad_cam_f64(x, weights(1, 1), list(predicted), True), atol=1e-5)
 
 
 def test_predicted_class_is_default_and_probabilities_match_model():
@@ -133,7 +68,7 @@ def test_predicted_class_is_default_and_probabilities_match_model():
     probs = cam.class_probabilities(x)
     np.testing.assert_allclose(probs, model(x).numpy(), atol=1e-6)
     predicted = list(np.argmax(probs, axis=1))
-    np.testing.assert_allclose(cam(x), grad_cam_f64(x, _weights(1, 4), predicted, False), atol=1e-5)
+    np.testing.assert_allclose(cam(x), grad_cam_f64(x, weights(1, 4), predicted, False), atol=1e-5)
 
 
 def test_all_zero_feature_map_stays_finite_and_zero():
@@ -168,10 +103,10 @@ def test_randomised_weights_change_the_map_and_cam_reads_current_weights():
     x = images()
     cam = compute.GradCAM(model)
     first = cam(x, class_index=1)
-    model.set_weights([w.astype(np.float32) for w in _weights(99, 4)])
+    model.set_weights([w.astype(np.float32) for w in weights(99, 4)])
     second = cam(x, class_index=1)
     assert np.abs(first - second).max() > 0.2
-    np.testing.assert_allclose(second, grad_cam_f64(x, _weights(99, 4), [1, 1, 1], False), atol=1e-5)
+    np.testing.assert_allclose(second, grad_cam_f64(x, weights(99, 4), [1, 1, 1], False), atol=1e-5)
 
 
 def test_layer_override_and_separate_softmax_layer():

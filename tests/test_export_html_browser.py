@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tb_featureviz.export import export
-from tests import logdir_factory
+from tests.support import logdir_factory
 
 pytestmark = pytest.mark.browser
 

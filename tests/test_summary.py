@@ -10,7 +10,7 @@ import tensorflow as tf
 from tensorboard.compat.proto import summary_pb2
 
 from tb_featureviz import metadata, render, summary
-from tests.eventutil import read_run
+from tests.support.events import read_run
 
 
 @pytest.fixture

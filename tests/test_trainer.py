@@ -10,7 +10,7 @@ import pytest
 
 from tb_featureviz.cli import main
 from tb_featureviz.trainer import data, model, train
-from tests.eventutil import read_run
+from tests.support.events import read_run
 
 
 def test_synthetic_set_is_deterministic_balanced_and_boxed():

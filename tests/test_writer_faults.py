@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tb_featureviz import FeatureVizCallback, compute, metadata, render
-from tests.eventutil import read_run
-from tests.test_callback import SIZE, tiny_data, tiny_model
+from tests.support.events import read_run
+from tests.support.models import SIZE, tiny_data, tiny_model
 
 
 def test_a_nan_in_the_weights_never_stops_training_and_is_marked(tmp_path, caplog):

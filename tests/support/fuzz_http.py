@@ -6,10 +6,9 @@ server listed in ``/index`` and ``/step`` (real runs, tags, steps, blob keys) wi
 over-long numbers, ranges like ``0-99999999999``, forged blob keys of both loaders' formats, long and
 traversing static names, new experiment ids, markup, control characters.
 
-Usable from ``benchmarks/`` too::
+Usable from ``benchmarks/`` too (run from the repository root, ``python -m benchmarks.bench_fuzz``)::
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    import fuzz_http
+    from tests.support import fuzz_http
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROUTE = "/data/plugin/featureviz"
-API_DOC = Path(__file__).resolve().parent.parent / "tb_featureviz" / "plugin" / "http_api.md"
+API_DOC = Path(__file__).resolve().parents[2] / "tb_featureviz" / "plugin" / "http_api.md"
 
 CLASSES: dict[str, str] = {
     "index": "/index",

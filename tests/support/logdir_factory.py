@@ -9,7 +9,7 @@ Layout written for each run ``r`` (``r`` may be ``"."`` for a logdir that is its
 
     <root>/<r>/featureviz   activations/<layer>, filters/<layer>, gradcam/<layer>, probes, run_info,
                             epoch_loss, epoch_accuracy, epoch_val_loss, epoch_val_accuracy,
-                            health/dead_fraction/<layer>
+                            health/dead_fraction/<layer>, the CHECK_TAGS (faithfulness/, sanity/)
     <root>/<r>/train        epoch_loss, epoch_accuracy          (keras_curves=True, Keras' callback)
     <root>/<r>/validation   epoch_loss, epoch_accuracy          (keras_curves=True)
     <root>/<r>/images       images/<layer>: TensorBoard images-plugin data with the same PNGs as
@@ -21,10 +21,9 @@ installed and costs seconds). Appending an epoch works with a kept-open :class:`
 later-named event file (:func:`append_epoch`); TensorBoard's Python loader follows a directory's newest
 file, so both are visible to it.
 
-Usable from ``benchmarks/`` too::
+Usable from ``benchmarks/`` too (run from the repository root, ``python -m benchmarks.bench_x``)::
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-    import logdir_factory
+    from tests.support import logdir_factory
 """
 
 from __future__ import annotations
@@ -49,6 +48,10 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
 from tb_featureviz import metadata
+from tb_featureviz.reader import BlobKey
+
+CHECK_TAGS = ("faithfulness/deletion_auc", "faithfulness/insertion_auc", "sanity/randomization_spearman")
+"""The Grad-CAM measures the factory writes to every featureviz run (as the callback does)."""
 
 __all__ = [
     "ANY_BLOB",
@@ -70,11 +73,14 @@ _FILE_LOCK = threading.Lock()
 
 
 ANY_BLOB = "blob?key=*"
-"""Stands for any blob URL in expected documents (blob keys differ between loaders); see :func:`mask_blobs`."""
+"""Stands for any blob in expected documents (blob keys differ between loaders); see :func:`mask_blobs`."""
 
 
 def mask_blobs(doc: Any) -> Any:
-    """Returns ``doc`` with every ``"blob?key=..."`` string replaced by :data:`ANY_BLOB`."""
+    """Returns ``doc`` with every blob replaced by :data:`ANY_BLOB`: a ``"blob?key=..."`` URL (an HTTP
+    document) or a :class:`~tb_featureviz.reader.BlobKey` (a reader document)."""
+    if isinstance(doc, BlobKey):
+        return ANY_BLOB
     if isinstance(doc, dict):
         return {k: mask_blobs(v) for k, v in doc.items()}
     if isinstance(doc, list):
@@ -343,6 +349,8 @@ class LogdirSpec:
             v = 0.4375 + 0.0078125 * epoch
         elif tag.startswith("health/dead_fraction/"):
             v = len(self.dead(run, epoch, tag.rsplit("/", 1)[1])) / self.channels
+        elif tag in CHECK_TAGS:
+            v = 0.25 + 0.0625 * CHECK_TAGS.index(tag) + 0.015625 * epoch
         else:
             raise ValueError(f"No scalar {tag!r} in the factory's logdir.")
         return float(np.float32(v))
@@ -552,11 +560,13 @@ class LogdirSpec:
             series.append({"metric": metric, "split": "train", "points": pts(f"epoch_{metric}")})
             series.append({"metric": metric, "split": "validation", "points": pts(f"epoch_val_{metric}")})
         health = [{"layer": la, "points": pts(f"health/dead_fraction/{la}")} for la in sorted(self.layers)]
+        checks = [{"tag": tag, "points": pts(tag)} for tag in sorted(CHECK_TAGS)]
         return {
             "run": run,
             "source": "keras" if self.keras_curves else "featureviz",
             "series": series,
             "health": health,
+            "checks": checks,
         }
 
     def metadata_for(self, tag: str) -> summary_pb2.SummaryMetadata:
@@ -631,6 +641,7 @@ class RunWriter:
                 for layer in spec.layers
             }
         )
+        scalars.update({tag: spec.scalar(run, tag, epoch) for tag in CHECK_TAGS})
         fv.add(_scalar_event(scalars, epoch, wt))
         if spec.keras_curves:
             self._file("train", wt).add(
