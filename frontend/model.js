@@ -1,12 +1,27 @@
 // Talks to the plugin's HTTP API (tb_featureviz/plugin/http_api.md). Only relative URLs: TensorBoard
 // serves this page with <base href="plugin/featureviz/">, and may mount everything under
 // /experiment/<id>/ or a --path_prefix, so "index" resolves to .../data/plugin/featureviz/index.
+// Only fetching and caching here: no DOM beyond decoding images, no view state.
+
+/**
+ * @typedef {import('./types.js').IndexDoc} IndexDoc
+ * @typedef {import('./types.js').StepDoc} StepDoc
+ * @typedef {import('./types.js').SeriesDoc} SeriesDoc
+ * @typedef {import('./types.js').ScalarsDoc} ScalarsDoc
+ * @typedef {import('./types.js').ExportProgress} ExportProgress
+ * @typedef {import('./types.js').ExportView} ExportView
+ */
 
 /**
  * An error answered by the server, with its JSON message. `damaged` is true when the server says the
  * bytes of what was asked for are damaged in the event file (every other epoch is still readable).
  */
 export class ApiError extends Error {
+  /**
+   * @param {number} status  The HTTP status (0: no answer).
+   * @param {string} message
+   * @param {boolean} [damaged]
+   */
   constructor(status, message, damaged = false) {
     super(message);
     this.status = status;
@@ -14,6 +29,12 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * `route?k=v&...` for the params that are set (arrays repeat their key).
+ * @param {string} route
+ * @param {Object<string, *>} [params]
+ * @returns {string}
+ */
 function query(route, params) {
   const search = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
@@ -24,6 +45,13 @@ function query(route, params) {
   return s ? `${route}?${s}` : route;
 }
 
+/**
+ * GETs a JSON route; rejects with an ApiError carrying the server's JSON message.
+ * @param {string} route
+ * @param {Object<string, *>} [params]
+ * @param {{cache?: RequestCache}} [options]
+ * @returns {Promise<*>}
+ */
 async function getJSON(route, params, {cache = 'no-store'} = {}) {
   const response = await fetch(query(route, params), {cache, credentials: 'same-origin'});
   let body = null;
@@ -39,12 +67,19 @@ async function getJSON(route, params, {cache = 'no-store'} = {}) {
   return body;
 }
 
-/** Every run with what it holds: GET index. */
+/**
+ * Every run with what it holds: GET index.
+ * @returns {Promise<IndexDoc>}
+ */
 export function fetchIndex() {
   return getJSON('index');
 }
 
-/** Loss and metric curves of one run: GET scalars?run=. */
+/**
+ * Loss and metric curves of one run: GET scalars?run=.
+ * @param {string} run
+ * @returns {Promise<ScalarsDoc>}
+ */
 export function fetchScalars(run) {
   return getJSON('scalars', {run});
 }
@@ -54,6 +89,10 @@ const stepCache = new Map();
 /**
  * The record and image URLs of one written step: GET step?run=&tag=&step=. A written step never
  * changes, so answers are kept (failures are not).
+ * @param {string} run
+ * @param {string} tag
+ * @param {number} step
+ * @returns {Promise<StepDoc>}
  */
 export function fetchStep(run, tag, step) {
   const key = JSON.stringify([run, tag, step]);
@@ -70,6 +109,11 @@ const seriesCache = new Map();
 /**
  * One image of a tag across every written epoch: GET series?run=&tag=&index=. `version` (e.g. the
  * number of steps the index lists) refreshes the answer once new epochs arrive.
+ * @param {string} run
+ * @param {string} tag
+ * @param {number} index
+ * @param {number} [version]
+ * @returns {Promise<SeriesDoc>}
  */
 export function fetchSeries(run, tag, index, version = 0) {
   const key = JSON.stringify([run, tag, index, version]);
@@ -86,6 +130,10 @@ const imageCache = new Map();
 /**
  * Why an image URL did not load: asks the server again for its JSON error. Resolves to an ApiError;
  * `damaged` is true when the server reports the image damaged, or serves bytes that do not decode.
+ */
+/**
+ * @param {string} url
+ * @returns {Promise<ApiError>}
  */
 async function imageError(url) {
   try {
@@ -108,6 +156,8 @@ async function imageError(url) {
  * Loads and decodes an image URL given by the server (relative, e.g. "blob?key=...").
  * Resolves to the HTMLImageElement once decoded; rejects with an ApiError (`damaged` true for an image
  * the server reports damaged). A damaged image stays rejected; other failures are retried next time.
+ * @param {string} url
+ * @returns {Promise<HTMLImageElement>}
  */
 export function loadImage(url) {
   if (!imageCache.has(url)) {
@@ -124,10 +174,34 @@ export function loadImage(url) {
   return imageCache.get(url);
 }
 
+const probeImageCache = new Map();
+
+/**
+ * Probe image `probe` of `run`, for laying heatmaps over: from `knownUrls` (`/index`'s `probes.images`)
+ * when it lists it, else through GET series?tag=probes (kept; failures are not).
+ * @param {string} run
+ * @param {number} probe
+ * @param {string[]|undefined|null} knownUrls
+ * @returns {Promise<HTMLImageElement>}
+ */
+export function loadProbeImage(run, probe, knownUrls) {
+  const key = JSON.stringify([run, probe]);
+  if (knownUrls && knownUrls[probe]) return loadImage(knownUrls[probe]);
+  if (!probeImageCache.has(key)) {
+    const p = fetchSeries(run, 'probes', probe).then((series) => loadImage(series.images[0]));
+    p.catch(() => probeImageCache.delete(key));
+    probeImageCache.set(key, p);
+  }
+  return probeImageCache.get(key);
+}
+
 /**
  * The relative URL of one export of a view: GET export?runs=&kinds=&layer=&epochs=&format=... (see
- * tb_featureviz/export/http.py). `view`: {runs: [names], kind, layer, epochs: 'all' | epoch number,
- * probe?, colormap?, channel?, scale?}; keys left null or undefined are not sent.
+ * http_api.md). Keys of `view` left null or undefined are not sent.
+ * @param {ExportView} view
+ * @param {string} format
+ * @param {string|null} [job]  An id to follow the export with (`newJobId`).
+ * @returns {string}
  */
 export function exportUrl(view, format, job = null) {
   return query('export', {
@@ -144,7 +218,12 @@ export function exportUrl(view, format, job = null) {
   });
 }
 
-/** The file name of a `Content-Disposition: attachment; filename=...` header (RFC 6266), or `fallback`. */
+/**
+ * The file name of a `Content-Disposition: attachment; filename=...` header (RFC 6266), or `fallback`.
+ * @param {string|null} header
+ * @param {string} fallback
+ * @returns {string}
+ */
 export function attachmentFilename(header, fallback) {
   if (!header) return fallback;
   const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
@@ -161,12 +240,19 @@ export function attachmentFilename(header, fallback) {
   return token ? token[1] : fallback;
 }
 
-/** A fresh id to follow an export's progress with (`export?job=` and `export_progress?job=`). */
+/**
+ * A fresh id to follow an export's progress with (`export?job=` and `export_progress?job=`).
+ * @returns {string}  24 hex digits.
+ */
 export function newJobId() {
   return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** `{job, state: running|done|failed, phase: read|render, done, total, what}` of an export job. */
+/**
+ * How far export `job` has come: GET export_progress?job=.
+ * @param {string} job
+ * @returns {Promise<ExportProgress>}
+ */
 export function fetchExportProgress(job) {
   return getJSON('export_progress', {job});
 }
@@ -175,6 +261,9 @@ export function fetchExportProgress(job) {
  * Runs one export: resolves to {blob, filename, damaged} once the whole file is here (`damaged`: how
  * many stored images were left out because their bytes are damaged), or rejects with an ApiError
  * carrying the server's JSON message (400/404/503).
+ * @param {string} url  What `exportUrl` returns.
+ * @param {string} [fallbackName]  The file name when the answer names none.
+ * @returns {Promise<{blob: Blob, filename: string, damaged: number}>}
  */
 export async function fetchExport(url, fallbackName = 'featureviz-export') {
   const response = await fetch(url, {cache: 'no-store', credentials: 'same-origin'});

@@ -1,4 +1,6 @@
-// DOM builders. Nothing here fetches or holds state: functions take plain values and return elements.
+// DOM builders shared by the page and its panels. Nothing here fetches or holds state: functions take
+// plain values and return (or restyle) elements. The panels' own builders are in grid.js, gradcam.js and
+// exportmenu.js.
 // Every string that comes from the server (run names, layer names, class names, messages) is inserted
 // with textContent or as an attribute value, never parsed as HTML.
 
@@ -38,8 +40,13 @@ function labelled(text, control, extra = {}) {
   return h('label', {class: 'field', ...extra}, h('span', {class: 'field-label', text}), control);
 }
 
-/** The page skeleton: toolbar, epoch bar, sidebar (runs, curves) and the panel area. */
-export function shell() {
+/**
+ * The page skeleton: toolbar (with `menu`, exportmenu.js `exportMenu()`), epoch bar, sidebar (runs,
+ * curves) and the panel area.
+ * @param {{element: HTMLElement}} menu  The Export control, kept as `refs.exportMenu`.
+ * @returns {Object<string, *>}  References to every element the controllers fill or listen to.
+ */
+export function shell(menu) {
   const refs = {};
   refs.kindButtons = {};
   const kinds = h('div', {class: 'segmented', role: 'group', 'aria-label': 'What to show'});
@@ -67,7 +74,7 @@ export function shell() {
     h('div', {class: 'brand'}, h('span', {class: 'brand-mark', 'aria-hidden': 'true'}), h('span', {text: 'FeatureViz'})),
     kinds, refs.layerField, refs.probeField, refs.cmapField, refs.zoomField, refs.opacityField,
     h('span', {class: 'spacer'}));
-  refs.exportMenu = exportMenu();
+  refs.exportMenu = menu;
   toolbar.appendChild(refs.exportMenu.element);
 
   refs.prevButton = h('button', {type: 'button', class: 'icon-btn', 'aria-label': 'Previous epoch', title: 'Previous epoch (←)', text: '◀'});
@@ -98,50 +105,6 @@ export function shell() {
   refs.empty = h('div', {class: 'empty-page', hidden: true});
   refs.root = h('div', {class: 'featureviz'}, toolbar, epochbar, refs.empty, refs.main);
   return refs;
-}
-
-export const EXPORT_FORMATS = [
-  ['html', 'Report (HTML)'],
-  ['png', 'Figure (PNG)'],
-  ['gif', 'Animation across epochs (GIF)'],
-  ['zip', 'Raw PNGs + manifest (ZIP)'],
-];
-
-/**
- * The toolbar's Export control: a button that opens a small non-modal dialog with the epoch choice
- * ("This epoch" / "All epochs"), one button per format and an inline notice (busy state, errors).
- * Only builds the DOM; index.js opens, closes and fills it.
- */
-export function exportMenu() {
-  const button = h('button', {type: 'button', class: 'export-btn', id: 'export-button', 'aria-haspopup': 'dialog',
-    'aria-expanded': 'false', 'aria-controls': 'export-menu', title: 'Download the current view'},
-  h('span', {class: 'export-label', text: 'Export'}), h('span', {class: 'caret', 'aria-hidden': 'true', text: '▾'}));
-  const summary = h('p', {class: 'export-summary'});
-  const epochCurrent = h('input', {type: 'radio', name: 'export-epochs', value: 'current', id: 'export-epochs-current'});
-  const epochAll = h('input', {type: 'radio', name: 'export-epochs', value: 'all', id: 'export-epochs-all'});
-  epochCurrent.checked = true;
-  const currentText = h('span', {text: 'This epoch'});
-  const allText = h('span', {text: 'All epochs'});
-  const epochs = h('fieldset', {class: 'export-epochs'},
-    h('legend', {class: 'field-label', text: 'Epochs'}),
-    h('span', {class: 'segmented radio-seg'},
-      h('label', {class: 'seg'}, epochCurrent, currentText),
-      h('label', {class: 'seg'}, epochAll, allText)));
-  const items = {};
-  const list = h('div', {class: 'export-items', role: 'group', 'aria-label': 'Format'});
-  for (const [format, label] of EXPORT_FORMATS) {
-    const detail = h('span', {class: 'export-detail'});
-    const b = h('button', {type: 'button', class: 'export-item', dataset: {format}},
-      h('span', {class: 'export-name', text: label}), detail);
-    items[format] = {button: b, detail};
-    list.appendChild(b);
-  }
-  const notice = h('p', {class: 'export-notice', role: 'status', 'aria-live': 'polite', hidden: true});
-  const popover = h('div', {class: 'export-menu', id: 'export-menu', role: 'dialog', 'aria-label': 'Export the current view',
-    hidden: true},
-  h('p', {class: 'export-title', text: 'Export the current view'}), summary, epochs, list, notice);
-  const element = h('div', {class: 'export'}, button, popover);
-  return {element, button, popover, summary, epochCurrent, epochAll, currentText, allText, items, notice};
 }
 
 /** Replaces the options of a <select> with [value, label] pairs, keeping `selected`. */
@@ -229,45 +192,67 @@ export function damagedTile(what, detail, {small = false} = {}) {
     h('p', {class: 'damaged-text', text: `${label} and cannot be shown. The other epochs are not affected.`}));
 }
 
-/** A grid (canvas) in a positioned box, with a tile highlight box. */
-export function gridFigure(canvas, caption) {
-  const highlight = h('div', {class: 'tile-highlight', hidden: true});
-  const focus = h('div', {class: 'tile-focus', hidden: true});
-  const frame = h('div', {class: 'grid-frame'}, canvas, highlight, focus);
-  const element = h('figure', {class: 'grid-figure'}, h('div', {class: 'grid-scroll'}, frame),
-    caption ? h('figcaption', {text: caption}) : null);
-  return {element, frame, highlight, focus};
+
+/**
+ * The warning under a record with non-finite values, or null without one.
+ * @param {string|null} text  records.js `nonfiniteText`.
+ * @returns {HTMLElement|null}
+ */
+export function nonfiniteNote(text) {
+  return text ? h('p', {class: 'nonfinite-note', role: 'note', text}) : null;
 }
 
-/** The drill-down box: a heading, a close button, the enlarged tile, a label and a filmstrip. */
-export function drilldown(title, onClose) {
-  const big = h('div', {class: 'drill-big'});
-  const strip = h('ol', {class: 'filmstrip', 'aria-label': 'One frame per epoch'});
-  const info = h('p', {class: 'drill-info'});
-  const label = h('p', {class: 'drill-label', text: 'Across epochs (click a frame to go there)'});
-  const close = h('button', {type: 'button', class: 'icon-btn close', 'aria-label': 'Close the enlarged view', title: 'Close (Esc)', text: '✕'});
-  close.addEventListener('click', onClose);
-  const element = h('div', {class: 'drilldown'},
-    h('div', {class: 'drill-head'}, h('h3', {text: title}), close),
-    h('div', {class: 'drill-main'}, big, info),
-    label, strip);
-  return {element, big, strip, info, label};
+/**
+ * What stands in for the curves when there are none.
+ * @param {boolean} loading  Whether some selected run's curves are still on their way.
+ * @returns {HTMLElement}
+ */
+export function noCurves(loading) {
+  return h('p', {class: 'muted', text: loading ? 'Loading curves…' : 'No loss or metric curves in the selected runs.'});
 }
 
-/** One filmstrip frame: a button holding a canvas and the epoch number. */
-export function filmFrame(epoch, current, onPick) {
-  const slot = h('div', {class: 'frame-img'});
-  const button = h('button', {type: 'button', class: 'frame', 'aria-label': `Epoch ${epoch}`, title: `Epoch ${epoch}`,
-    'aria-current': current ? 'true' : null, dataset: {epoch: String(epoch)}},
-  slot, h('span', {class: 'frame-label', text: String(epoch)}));
-  button.addEventListener('click', () => onPick(epoch));
-  return {element: h('li', {}, button), slot};
+/** The panel area's placeholder when no run is selected. */
+export function noRunPanel() {
+  return h('div', {class: 'panel placeholder'},
+    message('No run selected', 'Tick a run in the list on the left to see what its network learned.'));
 }
 
-/** A Grad-CAM figure: the composited canvas and its caption lines. */
-export function camFigure(canvas, heading, lines) {
-  return h('figure', {class: 'cam-figure'},
-    h('div', {class: 'cam-heading', text: heading}),
-    h('div', {class: 'grid-scroll'}, h('div', {class: 'grid-frame'}, canvas)),
-    h('figcaption', {}, ...lines.map((l) => h('div', {class: l.cls || '', text: l.text}))));
+/**
+ * Sizes a `canvas.zoomable` for `zoom`: an integer factor, or "fit" (the largest integer factor that fits
+ * its box, at most `data-max-fit`; shrunk to the box's width when even 1× does not fit). Sets
+ * `data-zoom` to the factor.
+ * @param {HTMLCanvasElement} canvas
+ * @param {string} zoom  state.js `ZOOMS`.
+ */
+export function applyZoom(canvas, zoom) {
+  const box = canvas.closest('.grid-scroll') || canvas.parentElement;
+  const style = box ? getComputedStyle(box) : null;
+  const padding = style ? (parseFloat(style.paddingLeft) || 0) + (parseFloat(style.paddingRight) || 0) : 0;
+  const available = Math.max(64, (box ? box.clientWidth - padding : 400) - 2);
+  const maxFit = Number(canvas.dataset.maxFit || 0);
+  let k = zoom !== 'fit' ? Number(zoom) : Math.max(1, Math.floor(available / canvas.width));
+  if (zoom === 'fit' && maxFit) k = Math.min(k, maxFit);
+  const fitsNatively = canvas.width <= available;
+  if (zoom === 'fit' && !fitsNatively) {
+    canvas.style.width = '100%';
+    canvas.style.height = 'auto';
+  } else {
+    canvas.style.width = `${canvas.width * k}px`;
+    canvas.style.height = `${canvas.height * k}px`;
+  }
+  canvas.dataset.zoom = String(k);
+}
+
+/**
+ * Saves a downloaded blob under `filename` through a hidden <a download> (same origin).
+ * @param {Blob} blob
+ * @param {string} filename
+ */
+export function saveBlob(blob, filename) {
+  const href = URL.createObjectURL(blob);
+  const a = h('a', {href, download: filename, hidden: true});
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
 }

@@ -1,0 +1,250 @@
+// What the view can show, derived from the `/index` document, the view state and the curves. Pure: each
+// function reads only its arguments (the `shown*` helpers read an App without changing it); nothing here
+// touches the DOM or the network.
+
+import {COLORMAPS} from './colormap.js';
+import {KINDS} from './state.js';
+
+/**
+ * @typedef {import('./types.js').App} App
+ * @typedef {import('./types.js').IndexDoc} IndexDoc
+ * @typedef {import('./types.js').RunInfo} RunInfo
+ * @typedef {import('./types.js').ScalarsDoc} ScalarsDoc
+ * @typedef {import('./types.js').TagEntry} TagEntry
+ * @typedef {import('./types.js').ViewState} ViewState
+ */
+
+/** Run colours, in the order of `/index`'s runs. */
+export const PALETTE = ['#1a73e8', '#e8710a', '#12a4b5', '#d01884', '#7b3fe4', '#c58b00', '#3c9a3c', '#8d5b4c',
+  '#5f6368', '#c5221f', '#0d652d', '#174ea6'];
+const METRIC_ORDER = ['loss', 'accuracy', 'acc'];
+/** The plural noun of each kind, for messages. */
+export const KIND_NOUN = {activations: 'activation grids', filters: 'filter patterns', gradcam: 'Grad-CAM heatmaps'};
+
+/**
+ * @param {IndexDoc|null} index
+ * @param {string} run
+ * @returns {RunInfo|null}
+ */
+export function runInfo(index, run) {
+  return index ? index.runs.find((r) => r.run === run) || null : null;
+}
+
+/**
+ * The colour of `run`: its place in `/index` picks a palette entry.
+ * @param {IndexDoc|null} index
+ * @param {string} run
+ * @returns {string}
+ */
+export function runColor(index, run) {
+  const i = index ? index.runs.findIndex((r) => r.run === run) : -1;
+  return PALETTE[(i < 0 ? 0 : i) % PALETTE.length];
+}
+
+/**
+ * The selected runs that `/index` lists, in selection order.
+ * @param {IndexDoc|null} index
+ * @param {ViewState} state
+ * @returns {string[]}
+ */
+export function selectedRuns(index, state) {
+  return state.runs.filter((r) => runInfo(index, r));
+}
+
+/**
+ * @param {RunInfo|null} info
+ * @param {string} kind
+ * @returns {TagEntry[]}
+ */
+export function entriesOf(info, kind) {
+  return (info && info.kinds && info.kinds[kind]) || [];
+}
+
+/**
+ * @param {RunInfo|null} info
+ * @param {string} kind
+ * @param {string|null} layer
+ * @returns {TagEntry|null}
+ */
+export function entryFor(info, kind, layer) {
+  return entriesOf(info, kind).find((e) => e.layer === layer) || null;
+}
+
+/**
+ * The layers with `kind` data in any of `runs`, in first-seen order.
+ * @param {IndexDoc|null} index
+ * @param {string} kind
+ * @param {string[]} runs
+ * @returns {string[]}
+ */
+export function layersFor(index, kind, runs) {
+  const out = [];
+  for (const run of runs) for (const e of entriesOf(runInfo(index, run), kind)) if (!out.includes(e.layer)) out.push(e.layer);
+  return out;
+}
+
+/**
+ * The kinds that at least one of `runs` has.
+ * @param {IndexDoc|null} index
+ * @param {string[]} runs
+ * @returns {string[]}
+ */
+export function kindsAvailable(index, runs) {
+  return KINDS.filter((k) => runs.some((r) => entriesOf(runInfo(index, r), k).length));
+}
+
+/**
+ * The epochs the slider covers: the union over the selected runs of the chosen tag's steps, else of the
+ * curves' steps.
+ * @param {IndexDoc|null} index
+ * @param {ViewState} state
+ * @param {Map<string, ScalarsDoc>} scalars
+ * @returns {number[]}  Sorted.
+ */
+export function epochList(index, state, scalars) {
+  const set = new Set();
+  const runs = selectedRuns(index, state);
+  for (const run of runs) {
+    const e = entryFor(runInfo(index, run), state.kind, state.layer);
+    if (e) for (const step of e.steps) set.add(step);
+  }
+  if (!set.size) {
+    for (const run of runs) {
+      const sc = scalars.get(run);
+      if (sc) for (const series of sc.series) for (const p of series.points) set.add(p[0]);
+    }
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
+ * The epoch on show: the newest one while following, otherwise the chosen one.
+ * @param {number[]} epochs  What `epochList` returns.
+ * @param {ViewState} state
+ * @returns {number|null}
+ */
+export function currentEpoch(epochs, state) {
+  if (!epochs.length) return null;
+  if (state.follow || state.epoch === null) return epochs[epochs.length - 1];
+  return state.epoch;
+}
+
+/**
+ * The value of `list` nearest to `value` (the first of a tie), or null for an empty list.
+ * @param {number[]} list
+ * @param {number} value
+ * @returns {number|null}
+ */
+export function nearest(list, value) {
+  let best = null;
+  for (const v of list) if (best === null || Math.abs(v - value) < Math.abs(best - value)) best = v;
+  return best;
+}
+
+/**
+ * The probe images of `runs`: the largest count, and the first labels and class names given.
+ * @param {IndexDoc|null} index
+ * @param {string[]} runs
+ * @returns {{count: number, labels: Array<number|null>|null, names: string[]|null}}
+ */
+export function probeInfo(index, runs) {
+  let count = 0;
+  let labels = null;
+  let names = null;
+  for (const run of runs) {
+    const p = (runInfo(index, run) || {}).probes;
+    if (!p) continue;
+    count = Math.max(count, p.count || 0);
+    labels = labels || p.labels || null;
+    names = names || p.class_names || null;
+  }
+  return {count, labels, names};
+}
+
+/**
+ * The name of class `c`: from the run's probes, else the tag's `extra.class_names`, else "class c".
+ * @param {RunInfo|null} info
+ * @param {TagEntry|null} entry
+ * @param {number} c
+ * @returns {string}
+ */
+export function className(info, entry, c) {
+  const names = (info && info.probes && info.probes.class_names) || (entry && entry.extra && entry.extra.class_names);
+  return names && names[c] !== undefined ? String(names[c]) : `class ${c}`;
+}
+
+/**
+ * Sort order of metric names: loss, accuracy, acc, then the rest by name.
+ * @param {string} a
+ * @param {string} b
+ * @returns {number}
+ */
+export function metricOrder(a, b) {
+  const ia = METRIC_ORDER.indexOf(a);
+  const ib = METRIC_ORDER.indexOf(b);
+  if (ia !== ib) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The colour map of Grad-CAM heatmaps: a heatmap in gray is hard to read over a photo.
+ * @param {string} cmap
+ * @returns {string}
+ */
+export function camColormap(cmap) {
+  return cmap === 'gray' ? 'inferno' : cmap;
+}
+
+/**
+ * What makes `state` valid for `index`: a run picked once runs appear (unless `didAutoSelect`), a kind,
+ * layer and probe that exist, a known colour map.
+ * @param {IndexDoc} index
+ * @param {ViewState} state
+ * @param {boolean} didAutoSelect
+ * @returns {Partial<ViewState>}  The keys to change; empty when the state is valid.
+ */
+export function normalisedPatch(index, state, didAutoSelect) {
+  const patch = {};
+  const runs = index.runs;
+  let selected = selectedRuns(index, state);
+  if (!selected.length && runs.length && !didAutoSelect) {
+    const first = runs.find((r) => r.featureviz) || runs[0];
+    selected = [first.run];
+    patch.runs = selected;
+  }
+  const available = kindsAvailable(index, selected);
+  if (available.length && !available.includes(state.kind)) patch.kind = available[0];
+  const kind = patch.kind || state.kind;
+  const layers = layersFor(index, kind, selected);
+  if (layers.length && !layers.includes(state.layer)) patch.layer = layers[0];
+  const probes = probeInfo(index, selected);
+  if (probes.count && state.probe >= probes.count) patch.probe = 0;
+  if (!COLORMAPS.includes(state.cmap)) patch.cmap = 'viridis';
+  return patch;
+}
+
+// -- the same facts for what an App shows now ----------------------------------------------------------
+
+/**
+ * @param {App} app
+ * @returns {string[]}
+ */
+export function shownRuns(app) {
+  return selectedRuns(app.index, app.store.get());
+}
+
+/**
+ * @param {App} app
+ * @returns {number[]}
+ */
+export function shownEpochs(app) {
+  return epochList(app.index, app.store.get(), app.scalars);
+}
+
+/**
+ * @param {App} app
+ * @returns {number|null}
+ */
+export function shownEpoch(app) {
+  return currentEpoch(shownEpochs(app), app.store.get());
+}

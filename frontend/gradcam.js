@@ -1,0 +1,132 @@
+// DOM of a Grad-CAM view: for one probe image, one figure per class target (the heatmap laid over the
+// probe image at the chosen opacity), a verdict line (predicted vs true class) and notes. Nothing here
+// fetches or holds state: it takes decoded images and the step's record.
+
+import {colorizedCanvas} from './colormap.js';
+import {damagedTile, h, nonfiniteNote} from './views.js';
+
+/**
+ * @typedef {import('./types.js').GradcamProbe} GradcamProbe
+ * @typedef {import('./types.js').GradcamTarget} GradcamTarget
+ */
+
+/**
+ * "Predicted class", "True class" or "Target “x”".
+ * @param {string} target
+ * @returns {string}
+ */
+function targetHeading(target) {
+  return target === 'predicted' ? 'Predicted class' : target === 'true' ? 'True class' : `Target “${target}”`;
+}
+
+/**
+ * A Grad-CAM figure: the composited canvas and its caption lines.
+ * @param {HTMLCanvasElement} canvas
+ * @param {string} heading
+ * @param {Array<{text: string, cls: string}>} lines
+ * @returns {HTMLElement}
+ */
+function camFigure(canvas, heading, lines) {
+  return h('figure', {class: 'cam-figure'},
+    h('div', {class: 'cam-heading', text: heading}),
+    h('div', {class: 'grid-scroll'}, h('div', {class: 'grid-frame'}, canvas)),
+    h('figcaption', {}, ...lines.map((l) => h('div', {class: l.cls || '', text: l.text}))));
+}
+
+/**
+ * The canvas of one heatmap over the probe image. `canvas.redraw(opacity)` draws it again at another
+ * heatmap opacity (the probe image stays opaque; without one the heatmap is drawn alone).
+ * @param {HTMLImageElement} heat  The grayscale heatmap.
+ * @param {HTMLImageElement|null} probeImg
+ * @param {string} cmap
+ * @param {number} opacity  0..1.
+ * @param {string} target
+ * @returns {HTMLCanvasElement}  With a `redraw(opacity)` method (panels.js calls it when the opacity changes).
+ */
+function camCanvas(heat, probeImg, cmap, opacity, target) {
+  const canvas = document.createElement('canvas');
+  canvas.width = heat.naturalWidth;
+  canvas.height = heat.naturalHeight;
+  canvas.className = 'cam-canvas zoomable';
+  canvas.dataset.target = target;
+  canvas.dataset.maxFit = '4';
+  const colored = colorizedCanvas(heat, cmap);
+  canvas.redraw = (o) => {
+    const ctx = canvas.getContext('2d', {willReadFrequently: true});
+    ctx.globalAlpha = 1;
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (probeImg) ctx.drawImage(probeImg, 0, 0, canvas.width, canvas.height);
+    ctx.globalAlpha = probeImg ? o : 1;
+    ctx.drawImage(colored, 0, 0);
+    ctx.globalAlpha = 1;
+    canvas.dataset.opacity = String(o);
+  };
+  canvas.redraw(opacity);
+  return canvas;
+}
+
+/**
+ * "correct · predicted dog (0.930) · true dog", with a badge.
+ * @param {GradcamProbe} rec
+ * @param {(c: number) => string} nameOf
+ * @returns {HTMLElement}
+ */
+function verdict(rec, nameOf) {
+  const predicted = nameOf(rec.predicted);
+  const truth = rec.true === null || rec.true === undefined ? null : nameOf(rec.true);
+  const correct = truth !== null && rec.true === rec.predicted;
+  const predictedP = rec.probabilities ? rec.probabilities[rec.predicted] : null;
+  const prob = predictedP !== undefined && predictedP !== null ? Number(predictedP).toFixed(3) : null;
+  return h('p', {class: `cam-summary ${truth === null ? '' : correct ? 'ok' : 'wrong'}`},
+    h('span', {class: 'cam-badge', text: truth === null ? 'no label' : correct ? 'correct' : 'wrong'}),
+    h('span', {text: `predicted ${predicted}${prob ? ` (${prob})` : ''}`}),
+    truth === null ? null : h('span', {text: ` · true ${truth}`}));
+}
+
+/**
+ * The Grad-CAM view of one probe image at one epoch.
+ * @param {Object} g
+ * @param {GradcamProbe} g.rec  The probe's entry of the step's record.
+ * @param {Array<HTMLImageElement|Error>} g.heats  The heatmap of each of `rec.targets`; an Error (damaged)
+ *     becomes a "damaged" tile in its place.
+ * @param {HTMLImageElement|null} g.probeImg
+ * @param {boolean} g.probeDamaged  Why `probeImg` is null: damaged rather than missing.
+ * @param {string} g.cmap
+ * @param {number} g.opacity
+ * @param {number} g.probe
+ * @param {number} g.epoch
+ * @param {(c: number) => string} g.nameOf  The name of class `c`.
+ * @param {string|null} g.nonfinite  records.js `nonfiniteText` of the record.
+ * @returns {{nodes: HTMLElement[], canvases: HTMLCanvasElement[]}}  What the panel shows, and the canvases to size.
+ */
+export function gradcamView({rec, heats, probeImg, probeDamaged, cmap, opacity, probe, epoch, nameOf, nonfinite}) {
+  const targets = rec.targets || [];
+  const figures = targets.map((t, i) => {
+    const heat = heats[i];
+    if (heat instanceof Error) {
+      return h('figure', {class: 'cam-figure', dataset: {target: t.target}},
+        h('div', {class: 'cam-heading', text: targetHeading(t.target)}),
+        damagedTile(`The ${t.target} class heatmap at epoch ${epoch}`, heat.message));
+    }
+    const canvas = camCanvas(heat, probeImg, cmap, opacity, t.target);
+    const cls = nameOf(t.class);
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', `Grad-CAM for the ${t.target} class ${cls} over probe #${probe + 1}`);
+    const lines = [
+      {text: cls, cls: 'cam-class'},
+      {text: t.score === null || t.score === undefined ? 'score non-finite (NaN or inf)'
+        : `score ${Number(t.score).toFixed(3)} (the model's probability for ${cls})`, cls: 'cam-score'},
+    ];
+    return camFigure(canvas, targetHeading(t.target), lines);
+  });
+  const row = h('div', {class: 'cam-row'}, ...figures);
+  const notes = [];
+  if (targets.length < 2) notes.push(h('p', {class: 'muted small', text: 'The true class is unknown for this probe image (no labels given to the callback).'}));
+  if (!probeImg) {
+    const why = probeDamaged ? 'Probe image damaged in the event file' : 'Probe image not found';
+    notes.push(h('p', {class: 'muted small', text: `${why}: showing the heatmap alone.`}));
+  }
+  const note = nonfiniteNote(nonfinite);
+  if (note) notes.unshift(note);
+  return {nodes: [verdict(rec, nameOf), row, ...notes], canvases: [...row.querySelectorAll('canvas')]};
+}

@@ -1,0 +1,312 @@
+// DOM of an activation or filter grid: the colourised grid canvas with its caption and tile interaction
+// (click, hover, arrow keys), the drill-down of one channel or filter, and its filmstrip frames. Nothing
+// here fetches or holds state: it takes decoded images and records, and reports picks through callbacks.
+
+import {colorizedCanvas} from './colormap.js';
+import {tileAt, tileRect} from './layout.js';
+import {gridSummary, nonfiniteText, rotating, span, tileChannel, tileList, tileName, tileOf} from './records.js';
+import {h, KIND_LABELS, message, nonfiniteNote} from './views.js';
+
+/**
+ * @typedef {import('./types.js').GridLayout} GridLayout
+ * @typedef {import('./records.js').GridRecord} GridRecord
+ */
+
+/**
+ * Places `box` (a highlight or focus frame over the canvas) on tile `k`, in percent of the canvas;
+ * hides it for no tile.
+ * @param {HTMLElement} box
+ * @param {HTMLCanvasElement} canvas
+ * @param {GridLayout} layout
+ * @param {number|null|undefined} k
+ */
+function placeBox(box, canvas, layout, k) {
+  if (k === null || k === undefined || k >= layout.count) {
+    box.hidden = true;
+    return;
+  }
+  const [x, y, w, hgt] = tileRect(layout, k);
+  box.hidden = false;
+  box.style.left = `${(x / canvas.width) * 100}%`;
+  box.style.top = `${(y / canvas.height) * 100}%`;
+  box.style.width = `${(w / canvas.width) * 100}%`;
+  box.style.height = `${(hgt / canvas.height) * 100}%`;
+}
+
+/**
+ * The tile under a mouse event on `canvas`, or null.
+ * @param {MouseEvent} event
+ * @param {HTMLCanvasElement} canvas
+ * @param {GridLayout} layout
+ * @returns {number|null}
+ */
+function tileOfEvent(event, canvas, layout) {
+  const r = canvas.getBoundingClientRect();
+  return tileAt(layout, ((event.clientX - r.left) / r.width) * canvas.width, ((event.clientY - r.top) / r.height) * canvas.height);
+}
+
+/**
+ * A grid (canvas) in a positioned box, with a highlight box (the open tile) and a focus box.
+ * @param {HTMLCanvasElement} canvas
+ * @param {string} caption
+ * @returns {{element: HTMLElement, frame: HTMLElement, highlight: HTMLElement, focus: HTMLElement}}
+ */
+function gridFigure(canvas, caption) {
+  const highlight = h('div', {class: 'tile-highlight', hidden: true});
+  const focus = h('div', {class: 'tile-focus', hidden: true});
+  const frame = h('div', {class: 'grid-frame'}, canvas, highlight, focus);
+  const element = h('figure', {class: 'grid-figure'}, h('div', {class: 'grid-scroll'}, frame),
+    caption ? h('figcaption', {text: caption}) : null);
+  return {element, frame, highlight, focus};
+}
+
+/**
+ * Makes the tiles of a grid canvas pickable: click, hover title, arrow keys with a focus box, Enter.
+ * @param {HTMLCanvasElement} canvas
+ * @param {{highlight: HTMLElement, focus: HTMLElement}} fig
+ * @param {Object} grid
+ * @param {string} grid.kind
+ * @param {GridRecord} grid.record
+ * @param {GridLayout} grid.layout
+ * @param {number|null} grid.openTile
+ * @param {(k: number) => boolean} grid.isDead
+ * @param {(channel: number) => void} grid.onPick
+ * @param {() => void} grid.onClose
+ */
+function wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick, onClose}) {
+  const count = layout.count;
+  let focusK = openTile !== null ? openTile : 0;
+  placeBox(fig.highlight, canvas, layout, openTile);
+  const pick = (k) => onPick(tileChannel(kind, record, k));
+  canvas.addEventListener('click', (event) => {
+    const k = tileOfEvent(event, canvas, layout);
+    if (k !== null) pick(k);
+  });
+  canvas.addEventListener('mousemove', (event) => {
+    const k = tileOfEvent(event, canvas, layout);
+    canvas.title = k === null ? '' : `${tileName(kind, record, k)}${isDead(k) ? ' (dead)' : ''} — click to enlarge`;
+    canvas.style.cursor = k === null ? 'default' : 'pointer';
+  });
+  canvas.addEventListener('focus', () => placeBox(fig.focus, canvas, layout, focusK));
+  canvas.addEventListener('blur', () => { fig.focus.hidden = true; });
+  canvas.addEventListener('keydown', (event) => {
+    const moves = {ArrowLeft: -1, ArrowRight: 1, ArrowUp: -layout.cols, ArrowDown: layout.cols};
+    if (event.key in moves) {
+      focusK = Math.max(0, Math.min(count - 1, focusK + moves[event.key]));
+      placeBox(fig.focus, canvas, layout, focusK);
+      canvas.setAttribute('aria-label', `${tileName(kind, record, focusK)} selected. Press Enter to open it.`);
+      event.preventDefault();
+    } else if (event.key === 'Enter' || event.key === ' ') {
+      pick(focusK);
+      event.preventDefault();
+    } else if (event.key === 'Escape') {
+      onClose();
+    }
+  });
+}
+
+/**
+ * The figure of one grid image: the colourised canvas, a caption of what it shows, the non-finite
+ * warning, and (with a layout) pickable tiles with the open channel highlighted.
+ * @param {Object} g
+ * @param {HTMLImageElement} g.img  The decoded grid PNG.
+ * @param {string} g.kind  "activations" or "filters".
+ * @param {string} g.layer
+ * @param {number} g.epoch
+ * @param {GridLayout|null} g.layout
+ * @param {GridRecord} g.record
+ * @param {number} g.probe
+ * @param {string|null} g.cmap  Colour map of a grayscale grid, null for RGB filter patterns.
+ * @param {number|null} g.channel  The open channel or filter.
+ * @param {(channel: number) => void} g.onPick
+ * @param {() => void} g.onClose
+ * @returns {{element: HTMLElement, canvas: HTMLCanvasElement, openTile: number|null}}
+ */
+export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, channel, onPick, onClose}) {
+  const canvas = colorizedCanvas(img, cmap);
+  canvas.className = 'grid-canvas zoomable';
+  canvas.tabIndex = 0;
+  canvas.dataset.ownKeys = '1';
+  canvas.dataset.naturalWidth = String(img.naturalWidth);
+  canvas.dataset.naturalHeight = String(img.naturalHeight);
+  const count = layout ? layout.count : 0;
+  const noun = kind === 'activations' ? 'channel' : 'filter';
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', `${KIND_LABELS[kind]} of ${layer}, epoch ${epoch}: ${count} ${noun}s. ` +
+    `Arrow keys choose a ${noun}, Enter opens it.`);
+  const dead = new Set(kind === 'activations' ? record.dead || [] : []);
+  const isDead = (k) => dead.has(tileChannel(kind, record, k));
+  const captionBits = [gridSummary(kind, record, layout, count), `${img.naturalWidth}×${img.naturalHeight} px`];
+  if (dead.size) {
+    const list = tileList(kind, record);
+    const shown = list ? list.filter((c) => dead.has(c)).length : dead.size;
+    captionBits.push(`${dead.size} dead (all zero)${shown < dead.size ? `, ${shown || 'none'} shown` : ''}`);
+  }
+  if (kind === 'activations') captionBits.push(`probe #${probe + 1}`);
+  const fig = gridFigure(canvas, captionBits.join(' · '));
+  const nonfinite = nonfiniteNote(nonfiniteText(record));
+  if (nonfinite) fig.element.appendChild(nonfinite);
+  const openTile = layout ? tileOf(kind, record, channel, count) : null;
+  if (layout) wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick, onClose});
+  return {element: fig.element, canvas, openTile};
+}
+
+/**
+ * Tile `k` of a grid image, colourised, on a canvas of the tile's size.
+ * @param {HTMLImageElement} img
+ * @param {GridLayout} layout
+ * @param {number} k
+ * @param {string|null} cmap
+ * @returns {HTMLCanvasElement}
+ */
+function cropTile(img, layout, k, cmap) {
+  return colorizedCanvas(img, cmap, tileRect(layout, k));
+}
+
+/**
+ * The drill-down box: a heading, a close button, the enlarged tile, a label and a filmstrip.
+ * @param {string} title
+ * @param {() => void} onClose
+ */
+function drilldownBox(title, onClose) {
+  const big = h('div', {class: 'drill-big'});
+  const strip = h('ol', {class: 'filmstrip', 'aria-label': 'One frame per epoch'});
+  const info = h('p', {class: 'drill-info'});
+  const label = h('p', {class: 'drill-label', text: 'Across epochs (click a frame to go there)'});
+  const close = h('button', {type: 'button', class: 'icon-btn close', 'aria-label': 'Close the enlarged view', title: 'Close (Esc)', text: '✕'});
+  close.addEventListener('click', onClose);
+  const element = h('div', {class: 'drilldown'},
+    h('div', {class: 'drill-head'}, h('h3', {text: title}), close),
+    h('div', {class: 'drill-main'}, big, info),
+    label, strip);
+  return {element, big, strip, info, label};
+}
+
+/**
+ * The facts under an enlarged tile: its size, the probe, dead, mean activation, fixed filter.
+ * @returns {string[]}
+ */
+function tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom}) {
+  const filters = kind === 'filters';
+  const facts = [`epoch ${epoch}`];
+  const shape = record.shape || [];
+  const [h_, w] = filters ? [record.size, record.size] : [shape[0], shape[1]];
+  const shrunk = record.scale > 1 ? ` (1/${record.scale} of ${w}×${h_})` : '';
+  facts.push(`${layout.tile_width}×${layout.tile_height} px${shrunk} shown at ${bigZoom}×`);
+  if (!filters) {
+    facts.push(`probe #${probe + 1}`);
+    if ((record.dead || []).includes(channel)) facts.push('dead: zero for every probe image');
+  } else {
+    if (record.activation && record.activation[tile] !== undefined) {
+      const value = record.activation[tile];  // null: non-finite (a diverged model)
+      facts.push(value === null ? 'mean activation non-finite (NaN or inf)' : `mean activation ${Number(value).toPrecision(4)}`);
+    }
+    if (record.schedule && tile < (record.schedule.fixed || 0)) facts.push('one of the fixed filters, drawn at every pass');
+  }
+  return facts;
+}
+
+/**
+ * The drill-down of channel (or filter) `channel`: the enlarged tile `tile` of this epoch's grid, or a
+ * note when this epoch's grid does not draw it. Its filmstrip (`strip`, `label`) is left for the caller
+ * to fill with `filmstrip`.
+ * @param {Object} d
+ * @param {string} d.kind
+ * @param {string} d.layer
+ * @param {number} d.epoch
+ * @param {GridRecord} d.record
+ * @param {GridLayout} d.layout
+ * @param {HTMLImageElement} d.img
+ * @param {number|null} d.tile  The tile that shows `channel` at this epoch, or null.
+ * @param {number} d.channel
+ * @param {number} d.probe
+ * @param {string|null} d.cmap
+ * @param {() => void} d.onClose
+ * @returns {{element: HTMLElement, big: HTMLElement, strip: HTMLElement, info: HTMLElement, label: HTMLElement}}
+ */
+export function drilldownView({kind, layer, epoch, record, layout, img, tile, channel, probe, cmap, onClose}) {
+  const filters = kind === 'filters';
+  const name = `${filters ? 'Filter' : 'Channel'} ${channel}`;
+  const dd = drilldownBox(`${name} of ${layer}`, onClose);
+  dd.element.dataset.channel = String(channel);
+  let facts = [`epoch ${epoch}`];
+  if (tile !== null) {
+    const big = cropTile(img, layout, tile, cmap);
+    big.className = 'drill-canvas';
+    const bigZoom = Math.max(1, Math.floor(192 / Math.max(layout.tile_width, layout.tile_height)));
+    big.style.width = `${layout.tile_width * bigZoom}px`;
+    big.style.height = `${layout.tile_height * bigZoom}px`;
+    big.setAttribute('role', 'img');
+    big.setAttribute('aria-label', `${name} at epoch ${epoch}, enlarged ${bigZoom}×`);
+    dd.big.appendChild(big);
+    facts = tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom});
+  } else if (filters) {
+    const sch = record.schedule;
+    const fixed = sch && sch.fixed ? ` and ${sch.fixed} fixed ones` : '';
+    const drew = rotating(sch) ? `This epoch drew filters ${span(sch.window)} of ${sch.of}${fixed}.` : '';
+    dd.big.appendChild(message(`Filter ${channel} was not drawn at epoch ${epoch}`,
+      `${drew} The frames below are the epochs that drew it.`.trim()));
+  } else {
+    dd.big.appendChild(message(`Channel ${channel} is not in this grid`,
+      `The grid shows ${gridSummary('activations', record, layout, layout.count)}.`));
+  }
+  dd.info.replaceChildren(...facts.map((f) => h('div', {text: f})));
+  dd.info.hidden = tile === null;  // the note says it all
+  if (!filters && tile === null) dd.label.hidden = true;
+  return dd;
+}
+
+/**
+ * One filmstrip frame: a button holding a canvas slot and the epoch number.
+ * @param {number} epoch
+ * @param {boolean} current
+ * @param {(epoch: number) => void} onPick
+ */
+function filmFrame(epoch, current, onPick) {
+  const slot = h('div', {class: 'frame-img'});
+  const button = h('button', {type: 'button', class: 'frame', 'aria-label': `Epoch ${epoch}`, title: `Epoch ${epoch}`,
+    'aria-current': current ? 'true' : null, dataset: {epoch: String(epoch)}},
+  slot, h('span', {class: 'frame-label', text: String(epoch)}));
+  button.addEventListener('click', () => onPick(epoch));
+  return {element: h('li', {}, button), slot};
+}
+
+/**
+ * Fills `strip` with one empty frame per item and scrolls the frame of `epoch` into view.
+ * @template {{step: number}} T
+ * @param {HTMLElement} strip
+ * @param {T[]} items
+ * @param {number} epoch  The epoch on show.
+ * @param {(epoch: number) => void} onPick
+ * @returns {Array<T & {element: HTMLElement, slot: HTMLElement}>}  The frames; fill each `slot` with `frameCanvas`.
+ */
+export function filmstrip(strip, items, epoch, onPick) {
+  const frames = items.map((item) => ({...filmFrame(item.step, item.step === epoch, onPick), ...item}));
+  strip.replaceChildren(...frames.map((f) => f.element));
+  const current = frames.find((f) => f.step === epoch);
+  if (current) requestAnimationFrame(() => {
+    const sl = strip.scrollLeft;
+    const el = current.element;
+    if (el.offsetLeft < sl || el.offsetLeft + el.offsetWidth > sl + strip.clientWidth) {
+      strip.scrollLeft = el.offsetLeft - strip.clientWidth / 2;
+    }
+  });
+  return frames;
+}
+
+/**
+ * The canvas of a filmstrip frame: tile `k` of one epoch's grid, about 56 px across.
+ * @param {HTMLImageElement} img
+ * @param {GridLayout} layout
+ * @param {number} k
+ * @param {string|null} cmap
+ * @returns {HTMLCanvasElement}
+ */
+export function frameCanvas(img, layout, k, cmap) {
+  const frameZoom = Math.max(1, Math.floor(56 / Math.max(layout.tile_width, layout.tile_height)));
+  const c = cropTile(img, layout, k, cmap);
+  c.className = 'frame-canvas';
+  c.style.width = `${layout.tile_width * frameZoom}px`;
+  c.style.height = `${layout.tile_height * frameZoom}px`;
+  return c;
+}

@@ -1,0 +1,326 @@
+// Panel controller: one panel per selected run, showing the chosen kind, layer, epoch and probe. It
+// loads what a panel needs through model.js and has grid.js, gradcam.js and views.js build the DOM. An
+// update that a newer one overtook (the user moved on while it loaded) draws nothing.
+
+import {pickEpoch} from './controls.js';
+import {syncExport} from './exporting.js';
+import {camColormap, className, entriesOf, entryFor, KIND_NOUN, runColor, runInfo, shownEpoch, shownRuns} from './facts.js';
+import {gradcamView} from './gradcam.js';
+import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
+import {fetchSeries, fetchStep, loadImage, loadProbeImage} from './model.js';
+import {nonfiniteText, tileList, tileOf} from './records.js';
+import * as views from './views.js';
+
+/**
+ * @typedef {import('./types.js').App} App
+ * @typedef {import('./types.js').PanelState} PanelState
+ * @typedef {import('./types.js').RunInfo} RunInfo
+ * @typedef {import('./types.js').StepDoc} StepDoc
+ * @typedef {import('./types.js').TagEntry} TagEntry
+ * @typedef {import('./types.js').GridLayout} GridLayout
+ * @typedef {(nodes: Node[], sub: string, detail?: Node[]) => void} Show  Fills the panel unless stale.
+ */
+
+/**
+ * Sizes every zoomable canvas of the panels for the chosen zoom.
+ * @param {App} app
+ */
+export function applyZoomAll(app) {
+  for (const c of app.ui.panels.querySelectorAll('canvas.zoomable')) views.applyZoom(c, app.store.get().zoom);
+}
+
+/**
+ * Redraws the Grad-CAM canvases at the chosen heatmap opacity.
+ * @param {App} app
+ */
+export function redrawOpacity(app) {
+  const o = app.store.get().opacity;
+  for (const c of app.ui.panels.querySelectorAll('canvas.cam-canvas')) if (c.redraw) c.redraw(o);
+}
+
+/**
+ * Adds and removes panels to match the selected runs, in selection order.
+ * @param {App} app
+ */
+function ensurePanels(app) {
+  const runs = shownRuns(app);
+  for (const [run, p] of app.panels) {
+    if (!runs.includes(run)) {
+      p.element.remove();
+      app.panels.delete(run);
+    }
+  }
+  const ordered = runs.map((run) => {
+    if (!app.panels.has(run)) app.panels.set(run, {...views.panel(run, runColor(app.index, run)), seq: 0, channelShown: null});
+    return app.panels.get(run).element;
+  });
+  const ui = app.ui;
+  const cur = [...ui.panels.children];
+  if (cur.length !== ordered.length || cur.some((c, i) => c !== ordered[i])) ui.panels.replaceChildren(...ordered);
+  ui.panels.dataset.count = String(ordered.length);
+  if (!ordered.length) ui.panels.replaceChildren(views.noRunPanel());
+}
+
+/**
+ * Brings every panel up to date with the view state (each loads on its own).
+ * @param {App} app
+ */
+export function renderPanels(app) {
+  ensurePanels(app);
+  for (const run of shownRuns(app)) updatePanel(app, run);
+}
+
+/**
+ * Sets the `featureviz:first-grid` performance mark once (benchmarks/bench_frontend.py reads it).
+ * @param {App} app
+ */
+function markFirstGrid(app) {
+  if (app.firstGridMarked) return;
+  app.firstGridMarked = true;
+  try {
+    performance.mark('featureviz:first-grid');
+  } catch (e) {
+    // Old browsers: no marks.
+  }
+}
+
+/**
+ * What a panel says when the run has no data of the view: curves only, no such layer, no such epoch.
+ * @param {RunInfo} info
+ * @param {TagEntry|null} entry
+ * @param {string} kind
+ * @param {string|null} layer
+ * @param {number|null} epoch
+ * @returns {[Node[], string]|null}  `[nodes, subtitle]`, or null when there is data to show.
+ */
+function missingData(info, entry, kind, layer, epoch) {
+  if (!info.featureviz) {
+    return [[views.message('This run has curves but no FeatureViz data',
+      'Add the FeatureViz callback to its training to see activations, filter patterns and Grad-CAM here:',
+      {snippet: true})], 'curves only'];
+  }
+  const what = KIND_NOUN[kind];
+  if (!entry) {
+    const text = entriesOf(info, kind).length
+      ? `This run has ${what} for ${entriesOf(info, kind).map((e) => e.layer).join(', ')}.`
+      : `The callback writes them unless they are switched off (filter_patterns=False, gradcam=False).`;
+    return [[views.message(`No ${what} for layer ${layer} in this run`, text)], ''];
+  }
+  if (epoch === null || !entry.steps.includes(epoch)) {
+    const steps = entry.steps;
+    const range = steps.length ? `This run has ${what} for epoch${steps.length > 1 ? 's' : ''} ` +
+      `${steps.length > 6 ? `${steps[0]}–${steps[steps.length - 1]} (${steps.length} epochs)` : steps.join(', ')}.` : '';
+    return [[views.message(`No ${what} at epoch ${epoch} in this run`, range)], `${entry.layer} · epoch ${epoch}`];
+  }
+  return null;
+}
+
+/**
+ * Loads and draws the panel of `run` for the view state.
+ * @param {App} app
+ * @param {string} run
+ */
+async function updatePanel(app, run) {
+  const p = app.panels.get(run);
+  if (!p) return;
+  const seq = ++p.seq;
+  const stale = () => p.seq !== seq;
+  const s = app.store.get();
+  const info = runInfo(app.index, run);
+  const epoch = shownEpoch(app);
+  p.element.dataset.epoch = epoch === null ? '' : String(epoch);
+  p.channelShown = null;
+  /** @type {Show} */
+  const show = (nodes, sub, detail = []) => {
+    if (stale()) return;
+    p.subtitle.textContent = sub;
+    p.body.replaceChildren(...nodes);
+    p.detail.replaceChildren(...detail);
+  };
+  const entry = info.featureviz ? entryFor(info, s.kind, s.layer) : null;
+  const missing = missingData(info, entry, s.kind, s.layer, epoch);
+  if (missing) {
+    show(...missing);
+    return;
+  }
+  try {
+    if (s.kind === 'gradcam') await showGradcam(app, run, info, entry, epoch, show, stale);
+    else await showGrid(app, p, run, entry, epoch, show, stale);
+  } catch (e) {
+    if (e && e.damaged) {  // this epoch's record or image: the other epochs are still readable
+      show([views.damagedTile(`The record of ${entry.layer} at epoch ${epoch}`, e.message)],
+        `${entry.layer} · epoch ${epoch} · damaged`);
+      return;
+    }
+    show([views.message('Could not load this view', String(e && e.message ? e.message : e), {tone: 'error'})], '');
+  }
+}
+
+/**
+ * Draws an activation or filter grid, and the drill-down of the open channel.
+ * @param {App} app
+ * @param {PanelState} p
+ * @param {string} run
+ * @param {TagEntry} entry
+ * @param {number} epoch
+ * @param {Show} show
+ * @param {() => boolean} stale
+ */
+async function showGrid(app, p, run, entry, epoch, show, stale) {
+  const s = app.store.get();
+  const step = await fetchStep(run, entry.tag, epoch);
+  if (stale()) return;
+  const imageIndex = s.kind === 'activations' ? s.probe : 0;
+  const url = step.images[imageIndex];
+  if (!url) {
+    show([views.message(`No image for probe #${s.probe + 1} at epoch ${epoch}`, '')], entry.layer);
+    return;
+  }
+  let img;
+  try {
+    img = await loadImage(url);
+  } catch (e) {
+    if (!(e && e.damaged)) throw e;
+    if (stale()) return;
+    const what = s.kind === 'activations' ? `The activation grid of probe #${s.probe + 1} at epoch ${epoch}`
+      : `The filter patterns at epoch ${epoch}`;
+    show([views.damagedTile(what, e.message)], `${entry.layer} · epoch ${epoch} · damaged`);
+    return;
+  }
+  if (stale()) return;
+  const layout = entry.layout;
+  const record = step.record || {};
+  const cmap = s.kind === 'activations' ? s.cmap : null;
+  const onClose = () => app.store.set({channel: null});
+  const grid = gridView({img, kind: s.kind, layer: entry.layer, epoch, layout, record, probe: s.probe, cmap,
+    channel: s.channel, onPick: (channel) => app.store.set({channel}), onClose});
+  const detail = [];
+  if (layout && s.channel !== null && (grid.openTile !== null || s.kind === 'filters' || tileList(s.kind, record))) {
+    const dd = drilldownView({kind: s.kind, layer: entry.layer, epoch, record, layout, img, tile: grid.openTile,
+      channel: s.channel, probe: s.probe, cmap, onClose});
+    if (s.kind === 'filters') fillFilterFilmstrip(app, dd, run, entry, s.channel, epoch);
+    else if (grid.openTile !== null) fillFilmstrip(app, dd, run, entry, imageIndex, grid.openTile, cmap, epoch);
+    detail.push(dd.element);
+  }
+  show([grid.element], `${entry.layer} · epoch ${epoch}`, detail);
+  views.applyZoom(grid.canvas, app.store.get().zoom);
+  if (stale()) return;
+  p.channelShown = grid.openTile !== null ? s.channel : null;
+  syncExport(app);
+  markFirstGrid(app);
+}
+
+/**
+ * The filmstrip of a tile that is the same at every epoch (activation grids: channels never move).
+ * @param {App} app
+ * @param {{strip: HTMLElement}} dd
+ * @param {string} run
+ * @param {TagEntry} entry
+ * @param {number} imageIndex
+ * @param {number} tile
+ * @param {string|null} cmap
+ * @param {number} epoch
+ */
+async function fillFilmstrip(app, dd, run, entry, imageIndex, tile, cmap, epoch) {
+  let steps = entry.steps;
+  let urls = null;
+  try {
+    const series = await fetchSeries(run, entry.tag, imageIndex, entry.steps.length);
+    steps = series.steps;
+    urls = series.images;
+  } catch (e) {
+    urls = null; // Fall back to one /step request per epoch.
+  }
+  const items = steps.map((step, i) => ({step, url: urls ? urls[i] : null, tile}));
+  await fillFrames(app, dd.strip, run, entry, imageIndex, cmap, epoch, items);
+}
+
+/**
+ * The filmstrip of a filter: at each epoch the tile that drew it; epochs whose rotation left it out are
+ * skipped.
+ * @param {App} app
+ * @param {{strip: HTMLElement, label: HTMLElement}} dd
+ * @param {string} run
+ * @param {TagEntry} entry
+ * @param {number} filter
+ * @param {number} epoch
+ */
+async function fillFilterFilmstrip(app, dd, run, entry, filter, epoch) {
+  const steps = await Promise.all(entry.steps.map((step) => fetchStep(run, entry.tag, step).catch(() => null)));
+  const items = [];
+  for (const [i, step] of entry.steps.entries()) {
+    const data = steps[i];
+    const tile = data ? tileOf('filters', data.record || {}, filter, entry.layout.count) : null;
+    if (tile !== null && data.images[0]) items.push({step, url: data.images[0], tile});
+  }
+  const skipped = entry.steps.length - items.length;
+  if (!items.length) dd.label.textContent = `No epoch drew filter ${filter}`;
+  else if (skipped) dd.label.textContent = `Epochs that drew filter ${filter} (${items.length} of ${entry.steps.length}; click a frame to go there)`;
+  await fillFrames(app, dd.strip, run, entry, 0, null, epoch, items);
+}
+
+/**
+ * Fills a filmstrip with one frame per item: that tile of that epoch's grid (its URL asked of /step when
+ * the item has none).
+ * @param {App} app
+ * @param {HTMLElement} strip
+ * @param {string} run
+ * @param {TagEntry} entry
+ * @param {number} imageIndex
+ * @param {string|null} cmap
+ * @param {number} epoch
+ * @param {Array<{step: number, url: string|null, tile: number}>} items
+ */
+async function fillFrames(app, strip, run, entry, imageIndex, cmap, epoch, items) {
+  const frames = filmstrip(strip, items, epoch, (e) => pickEpoch(app, e));
+  await Promise.all(frames.map(async (f) => {
+    try {
+      const url = f.url || (await fetchStep(run, entry.tag, f.step)).images[imageIndex];
+      const img = await loadImage(url);
+      f.slot.replaceChildren(frameCanvas(img, entry.layout, f.tile, cmap));
+    } catch (e) {
+      if (e && e.damaged) f.slot.replaceChildren(views.damagedTile(`Epoch ${f.step}`, e.message, {small: true}));
+      else f.slot.textContent = '–';
+    }
+  }));
+}
+
+/**
+ * Draws the Grad-CAM heatmaps of the chosen probe image over it.
+ * @param {App} app
+ * @param {string} run
+ * @param {RunInfo} info
+ * @param {TagEntry} entry
+ * @param {number} epoch
+ * @param {Show} show
+ * @param {() => boolean} stale
+ */
+async function showGradcam(app, run, info, entry, epoch, show, stale) {
+  const s = app.store.get();
+  const step = await fetchStep(run, entry.tag, epoch);
+  if (stale()) return;
+  const rec = ((step.record || {}).probes || []).find((q) => q.probe === s.probe) || (step.record.probes || [])[s.probe];
+  if (!rec) {
+    show([views.message(`No Grad-CAM for probe #${s.probe + 1} at epoch ${epoch}`, '')], entry.layer);
+    return;
+  }
+  let probeImg = null;
+  let probeDamaged = false;
+  try {
+    probeImg = await loadProbeImage(run, s.probe, ((runInfo(app.index, run) || {}).probes || {}).images);
+  } catch (e) {
+    probeImg = null;
+    probeDamaged = Boolean(e && e.damaged);
+  }
+  // A damaged heatmap becomes a "damaged" tile in its place; the other targets are still drawn.
+  const heats = await Promise.all((rec.targets || []).map((t) => loadImage(step.images[t.heatmap - 1]).catch((e) => {
+    if (e && e.damaged) return e;
+    throw e;
+  })));
+  if (stale()) return;
+  const cam = gradcamView({rec, heats, probeImg, probeDamaged, cmap: camColormap(s.cmap), opacity: s.opacity,
+    probe: s.probe, epoch, nameOf: (c) => className(info, entry, c), nonfinite: nonfiniteText(step.record)});
+  show(cam.nodes, `${entry.layer} · epoch ${epoch} · probe #${s.probe + 1}`);
+  for (const c of cam.canvases) views.applyZoom(c, app.store.get().zoom);
+  if (!stale()) markFirstGrid(app);
+}

@@ -1,0 +1,238 @@
+// JSDoc types of the documents the plugin's HTTP API answers (tb_featureviz/plugin/http_api.md) and of
+// the dashboard's own state. Nothing here runs: other modules name these types with
+// `import('./types.js').Name`, which the browser never loads.
+
+/**
+ * Geometry of a tiled grid image (`tb_featureviz.metadata.GridLayout`; see layout.js). Tile `k`
+ * (row-major, `k < count`) has its top-left pixel at `((k % cols) * (tile_width + padding),
+ * floor(k / cols) * (tile_height + padding))`; there is no outer border.
+ * @typedef {Object} GridLayout
+ * @property {number} rows
+ * @property {number} cols
+ * @property {number} tile_height
+ * @property {number} tile_width
+ * @property {number} padding  Pixels between tiles, >= 0.
+ * @property {number} count  Tiles drawn, <= rows * cols (the last row may be partial).
+ */
+
+/**
+ * One tag of a run in `/index` (`kinds.<kind>[]`).
+ * @typedef {Object} TagEntry
+ * @property {string} tag  E.g. "activations/conv2d".
+ * @property {string} layer
+ * @property {number[]} steps  The steps of this tag, sorted.
+ * @property {number} images  Images per step (elements after the record).
+ * @property {GridLayout|null} layout  `null` for Grad-CAM.
+ * @property {Object<string, *>} extra  The tag's metadata `extra` (Grad-CAM: `class_names`, `targets`).
+ */
+
+/**
+ * The probe images of a run in `/index`.
+ * @typedef {Object} Probes
+ * @property {number} count
+ * @property {Array<number|null>|null} labels
+ * @property {string[]|null} class_names
+ * @property {number} [step]  Where they were written.
+ * @property {string[]} [images]  Relative blob URLs of the probe images.
+ */
+
+/**
+ * What `/index` says about one run (a group of TensorBoard runs that share a parent directory).
+ * @typedef {Object} RunInfo
+ * @property {string} run
+ * @property {boolean} featureviz  Whether the run has FeatureViz data (else curves only).
+ * @property {number[]} steps  Every step of any featureviz tag, sorted.
+ * @property {number|null} max_wall_time
+ * @property {{activations?: TagEntry[], filters?: TagEntry[], gradcam?: TagEntry[]}} kinds
+ * @property {Probes|null} probes
+ * @property {Object<string, *>|null} run_info
+ * @property {string[]} curves  Metric names with curves.
+ * @property {'keras'|'featureviz'|null} curve_source
+ * @property {{featureviz: ?string, train: ?string, validation: ?string}} tb_runs
+ */
+
+/**
+ * `GET index`: every run, sorted by name.
+ * @typedef {Object} IndexDoc
+ * @property {RunInfo[]} runs
+ */
+
+/**
+ * Element 0 of `activations/<layer>`.
+ * @typedef {Object} ActivationRecord
+ * @property {number} probes
+ * @property {number[]} dead  Channels that are zero for every probe image.
+ * @property {number[]} shape  `[h, w, channels]` of the layer's output.
+ * @property {number[]} [channels]  A reduced grid: tile `k` shows channel `channels[k]`.
+ * @property {number} [scale]  Tiles shrunk `scale` times.
+ * @property {number} [nonfinite]  NaN or inf values, drawn as 0.
+ */
+
+/**
+ * The filter rotation of a filter record: the first `fixed` tiles are drawn at every pass, the rest are
+ * filters `window[0]..window[1]` of the layer's `of`.
+ * @typedef {Object} FilterSchedule
+ * @property {number} fixed
+ * @property {[number, number]} window
+ * @property {number} of
+ * @property {[number, number]|null} next
+ * @property {number|null} next_epoch  `null`: not within the budget's rate.
+ */
+
+/**
+ * Element 0 of `filters/<layer>`.
+ * @typedef {Object} FilterRecord
+ * @property {number[]} filters  The filter index of each tile.
+ * @property {Array<number|null>} activation  The mean activation each pattern reaches (`null`: non-finite).
+ * @property {number} size  Pattern size in pixels.
+ * @property {number} [scale]
+ * @property {FilterSchedule} [schedule]
+ * @property {number} [nonfinite]
+ */
+
+/**
+ * One class target of a Grad-CAM probe: `heatmap` and `overlay` index the blob sequence, so the heatmap is
+ * `StepDoc.images[heatmap - 1]`.
+ * @typedef {Object} GradcamTarget
+ * @property {string} target  "predicted", "true" or another target name.
+ * @property {number} class
+ * @property {number|null} score  The model's probability for `class` (`null`: non-finite).
+ * @property {number} heatmap
+ * @property {number|null} overlay
+ */
+
+/**
+ * @typedef {Object} GradcamProbe
+ * @property {number} probe
+ * @property {number|null} true
+ * @property {number} predicted
+ * @property {number[]} probabilities
+ * @property {GradcamTarget[]} targets
+ */
+
+/**
+ * Element 0 of `gradcam/<layer>`.
+ * @typedef {Object} GradcamRecord
+ * @property {GradcamProbe[]} probes
+ * @property {number} [nonfinite]
+ */
+
+/**
+ * `GET step?run=&tag=&step=`: the record of one step and the relative URLs of its images (`images[i]` is
+ * element `i + 1` of the blob sequence).
+ * @typedef {Object} StepDoc
+ * @property {string} run
+ * @property {string} tag
+ * @property {number} step
+ * @property {number} wall_time
+ * @property {ActivationRecord|FilterRecord|GradcamRecord} record
+ * @property {string[]} images
+ */
+
+/**
+ * `GET series?run=&tag=&index=`: one image across every epoch that has it.
+ * @typedef {Object} SeriesDoc
+ * @property {string} run
+ * @property {string} tag
+ * @property {number} index
+ * @property {number[]} steps
+ * @property {number[]} wall_times
+ * @property {string[]} images
+ */
+
+/**
+ * One curve of `/scalars`: points are `[step, wall_time, value]`.
+ * @typedef {Object} ScalarSeries
+ * @property {string} metric
+ * @property {'train'|'validation'} split
+ * @property {Array<[number, number, number]>} points
+ */
+
+/**
+ * `GET scalars?run=`.
+ * @typedef {Object} ScalarsDoc
+ * @property {string} run
+ * @property {'keras'|'featureviz'|null} [source]
+ * @property {ScalarSeries[]} series
+ * @property {Array<{layer: string, points: Array<[number, number, number]>}>} [health]
+ */
+
+/**
+ * `GET export_progress?job=`.
+ * @typedef {Object} ExportProgress
+ * @property {string} job
+ * @property {'running'|'done'|'failed'} state
+ * @property {'read'|'render'} phase
+ * @property {number} done
+ * @property {number} total
+ * @property {string} what
+ */
+
+/**
+ * What Export sends for the view on show (model.js `exportUrl`).
+ * @typedef {Object} ExportView
+ * @property {string[]} runs
+ * @property {string} kind
+ * @property {string} layer
+ * @property {'all'|number} epochs
+ * @property {number|null} probe
+ * @property {string|null} colormap
+ * @property {number|null} channel
+ * @property {number|null} scale
+ */
+
+/**
+ * The view state (state.js `defaultState`): what is on screen, mirrored in the URL.
+ * @typedef {Object} ViewState
+ * @property {string[]} runs  Selected runs, in selection order.
+ * @property {string} kind  "activations", "filters" or "gradcam".
+ * @property {string|null} layer
+ * @property {number} probe
+ * @property {number|null} epoch  `null`: the latest.
+ * @property {string} cmap
+ * @property {string} zoom  "fit" or an integer factor as a string.
+ * @property {number} opacity  Grad-CAM heatmap opacity, 0..1.
+ * @property {boolean} follow  Keep the newest epoch on show.
+ * @property {number|null} channel  Drilled-down channel or filter index (never a tile position).
+ */
+
+/**
+ * state.js `createStore`.
+ * @typedef {Object} Store
+ * @property {() => ViewState} get
+ * @property {(patch: Partial<ViewState>) => void} set  Notifies subscribers with the keys that changed.
+ * @property {(fn: (state: ViewState, changed: Set<string>) => void) => () => void} subscribe
+ */
+
+/**
+ * A run's panel (views.js `panel`) and what the panel controller keeps about it.
+ * @typedef {Object} PanelState
+ * @property {HTMLElement} element
+ * @property {HTMLElement} title
+ * @property {HTMLElement} subtitle
+ * @property {HTMLElement} body
+ * @property {HTMLElement} detail
+ * @property {number} seq  Bumped by each update; an update whose seq is no longer current draws nothing.
+ * @property {number|null} channelShown  The channel or filter drilled down at this epoch, or null.
+ */
+
+/**
+ * The dashboard's one state object (index.js `createApp`); every field is declared there.
+ * @typedef {Object} App
+ * @property {Store} store  The view state.
+ * @property {Object<string, *>} ui  The element references of views.js `shell`.
+ * @property {IndexDoc|null} index  The last `/index`, null before the first answer.
+ * @property {string} indexText  Its JSON text (change detection).
+ * @property {Error|null} error  Why the last poll failed, or null.
+ * @property {Map<string, ScalarsDoc>} scalars  Run -> curves.
+ * @property {Map<string, string>} scalarsText  Run -> JSON text of its curves (change detection).
+ * @property {Map<string, {element: HTMLElement, update: Function, setCursor: Function}>} charts  Metric -> chart.
+ * @property {Map<string, PanelState>} panels  Run -> panel.
+ * @property {number|null} playTimer  The interval of Play, or null.
+ * @property {boolean} firstGridMarked  Whether the `featureviz:first-grid` mark was set.
+ * @property {boolean} didAutoSelect  Whether a run was picked for the user once runs appeared.
+ * @property {Date|null} lastPoll
+ * @property {string|null} exporting  The format being exported, or null.
+ */
+
+export {};
