@@ -9,10 +9,9 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from tests import conftest
-from tests.conftest import PLUGIN_ROUTE, TBServer, start_tensorboard, wait_for_featureviz
-
-logdir_factory = conftest.logdir_factory
+from tests.support import logdir_factory
+from tests.support.routes import PLUGIN_ROUTE, http_get, http_json
+from tests.support.server import TBServer, data_server_available, start_tensorboard, wait_for_featureviz
 
 
 def test_plugins_listing_and_entry(tb_server: TBServer) -> None:
@@ -34,7 +33,7 @@ def test_routes_through_real_server(tb_server: TBServer) -> None:
     assert logdir_factory.mask_blobs(json.loads(body)) == spec.expected_index()  # every one of 12 epochs kept
 
     query = urllib.parse.urlencode({"run": "group/exp2", "tag": "activations/conv2d_1", "step": 10})
-    step = conftest.http_json(tb_server.url.rstrip("/") + PLUGIN_ROUTE + "/step?" + query)
+    step = http_json(tb_server.url.rstrip("/") + PLUGIN_ROUTE + "/step?" + query)
     assert step["record"] == spec.activation_record("group/exp2", 10, "conv2d_1")
     status, headers, png = tb_server.get(PLUGIN_ROUTE + "/" + step["images"][3])
     assert status == 200 and headers["Content-Type"] == "image/png"
@@ -66,7 +65,7 @@ def test_routes_through_real_server(tb_server: TBServer) -> None:
 @pytest.mark.parametrize("load_fast", [False, True], ids=["python", "rust"])
 @pytest.mark.parametrize("keep_open", [True, False], ids=["kept-open-writer", "new-file"])
 def test_live_training_shows_new_epoch(tmp_path: object, load_fast: bool, keep_open: bool) -> None:
-    if load_fast and not conftest.data_server_available():
+    if load_fast and not data_server_available():
         pytest.skip("tensorboard-data-server is not installed")
     spec = logdir_factory.write_logdir(str(tmp_path), runs=("live",), epochs=2, keras_curves=False)
     writer = logdir_factory.RunWriter(spec, "live") if keep_open else None
@@ -85,16 +84,16 @@ def test_live_training_shows_new_epoch(tmp_path: object, load_fast: bool, keep_o
             # TensorBoard's own reload (1 s here) plus our cache's freshness window (1 s).
             assert seen_after < 4.0, seen_after
             query = urllib.parse.urlencode({"run": "live", "tag": "activations/conv2d", "step": epoch})
-            step = conftest.http_json(f"{base}/step?{query}")
+            step = http_json(f"{base}/step?{query}")
             assert step["record"] == spec.activation_record("live", epoch, "conv2d")
-            scalars = conftest.http_json(f"{base}/scalars?run=live")
+            scalars = http_json(f"{base}/scalars?run=live")
             loss = next(s for s in scalars["series"] if s["metric"] == "loss" and s["split"] == "train")
             assert loss["points"][-1] == [
                 epoch,
                 spec.wall_time("live", epoch),
                 spec.scalar("live", "epoch_loss", epoch),
             ]
-            _, _, png = conftest.http_get(f"{base}/{step['images'][0]}")
+            _, _, png = http_get(f"{base}/{step['images'][0]}")
             assert np.asarray(logdir_factory.decode_png(png)).max() > 0
     finally:
         if writer is not None:
