@@ -15,7 +15,7 @@ from tb_featureviz import metadata
 from tb_featureviz.distributed import is_chief
 from tb_featureviz.options import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, Options
 from tb_featureviz.plan import Budget
-from tb_featureviz.probes import check_probe_array, fit_validation_data, labels_to_int, select_probes
+from tb_featureviz.probes import check_probe_array, check_probe_boxes, fit_validation_data, labels_to_int, select_probes
 from tb_featureviz.validation import positive_int
 from tb_featureviz.visualizer import Visualizer
 from tb_featureviz.watch import SOURCE_SUBDIR, write_probes_file
@@ -50,6 +50,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
             class-balanced probes from. ``None``: picked from ``validation_data`` below or, failing
             that, from the validation data passed to ``fit``.
         probe_labels: ``[N]`` true classes of ``probe_images`` (enables the "true class" Grad-CAM).
+        probe_boxes: ``[N, 4]`` object boxes ``(x0, y0, x1, y1)`` in pixels of ``probe_images`` (enables
+            the pointing game).
         class_names: Names of the classes, shown by the viewer.
         validation_data: Where to pick probes from when ``probe_images`` is None.
         num_probes: How many probes to pick (default 4).
@@ -75,6 +77,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
         gradcam_layer: Grad-CAM target layer (default: the last 4-D layer before the head).
         gradcam_overlays: Also store ready-made overlays (the viewer composes them from the heatmap and
             the probe image otherwise; each is an RGB image at input size).
+        faithfulness: Whether to measure the Grad-CAM maps: deletion and insertion AUC, the pointing game,
+            the model-randomisation check and drift (``tb_featureviz.compute.faithfulness``), as scalars
+            under ``faithfulness/`` and ``sanity/``, when the budget has room.
         max_grid_pixels: Pixels of one grid before it is reduced; ``None`` writes full resolution.
         max_bytes_per_epoch: Bytes an epoch may write when the planner adds layers beyond the stages.
         log_metrics: Whether to write the epoch logs as ``epoch_*`` scalars.
@@ -97,6 +102,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         probe_images: Any = None,
         *,
         probe_labels: Sequence[int] | np.ndarray | None = None,
+        probe_boxes: Sequence[Sequence[int]] | np.ndarray | None = None,
         class_names: Sequence[str] | None = None,
         validation_data: Any = None,
         num_probes: int = 4,
@@ -114,6 +120,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         gradcam: bool = True,
         gradcam_layer: str | None = None,
         gradcam_overlays: bool = False,
+        faithfulness: bool = True,
         max_grid_pixels: int | None = DEFAULT_MAX_GRID_PIXELS,
         max_bytes_per_epoch: int | None = DEFAULT_MAX_BYTES,
         log_metrics: bool = True,
@@ -137,6 +144,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
             gradcam=bool(gradcam),
             gradcam_layer=gradcam_layer,
             gradcam_overlays=bool(gradcam_overlays),
+            faithfulness=bool(faithfulness),
             max_grid_pixels=max_grid_pixels,
             max_bytes_per_epoch=max_bytes_per_epoch,
             budget=Budget.from_args(budget, budget_seconds),
@@ -151,6 +159,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._probe_source = probe_images
         self._probe_labels = None if probe_labels is None else labels_to_int(np.asarray(probe_labels))
         self._probes = check_probe_array(probe_images, self._probe_labels)
+        self._probe_boxes = check_probe_boxes(probe_boxes, self._probes)
         self._viz: Visualizer | None = None
         self._chief = True
         self._epoch_start: float | None = None
@@ -194,7 +203,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
             self._viz = Visualizer(self.run_dir, self.options)
         self._viz.bind(model)
         if self._probes is not None:
-            self._viz.set_probes(self._probes, self._probe_labels)
+            self._viz.set_probes(self._probes, self._probe_labels, self._probe_boxes)
         self.hook_seconds += time.perf_counter() - t0
 
     def _resolve_probes(self) -> None:
@@ -238,8 +247,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
             self.hook_seconds += time.perf_counter() - t0
             return
         self._resolve_probes()  # a clear error if there are none: that is a usage error, raised
-        if not self.visualize and not self._logged_any and self._viz.probes is not None:
-            write_probes_file(self.run_dir, self._viz.probes, self._viz.labels, self.options.class_names)
+        viz = self._viz
+        if not self.visualize and not self._logged_any and viz.probes is not None:
+            write_probes_file(self.run_dir, viz.probes, viz.labels, self.options.class_names, viz.boxes)
         try:
             self._viz.visualize(
                 epoch,

@@ -103,15 +103,14 @@ VALIDATION_SCALAR_PREFIX = "epoch_val_"
 DEAD_FRACTION_PREFIX = "health/dead_fraction/"
 """Scalar tag prefix of the fraction of dead channels of a layer."""
 
+FAITHFULNESS_PREFIX = "faithfulness/"
+"""Scalar tag prefix of the Grad-CAM faithfulness measures (``faithfulness/deletion_auc``)."""
+
+SANITY_PREFIX = "sanity/"
+"""Scalar tag prefix of the Grad-CAM sanity checks (``sanity/randomization_spearman``)."""
+
 COST_PREFIX = "cost/"
 """Scalar tag prefix of the seconds each kind cost at an epoch (``cost/filters_seconds``)."""
-
-
-def layer_tag(kind: str, layer: str) -> str:
-    """The blob tag of ``kind`` (``"activations"``, ``"filters"``, ``"gradcam"``) for ``layer``."""
-    if kind not in TAG_PREFIX:
-        raise ValueError(f"kind must be one of {sorted(TAG_PREFIX)}. Received: kind={kind!r}")
-    return TAG_PREFIX[kind] + layer
 
 
 def cost_tag(kind: str) -> str:

@@ -38,6 +38,7 @@ class Options:
     gradcam: bool = True
     gradcam_layer: str | None = None
     gradcam_overlays: bool = False
+    faithfulness: bool = True
     max_grid_pixels: int | None = DEFAULT_MAX_GRID_PIXELS
     max_bytes_per_epoch: int | None = DEFAULT_MAX_BYTES
     budget: Budget = field(default_factory=Budget)
@@ -58,6 +59,7 @@ class Options:
         "gradcam",
         "gradcam_layer",
         "gradcam_overlays",
+        "faithfulness",
         "max_grid_pixels",
         "max_bytes_per_epoch",
         "class_names",

@@ -1,8 +1,8 @@
 """The planner: what the writer side computes at an epoch, from measured costs and a budget.
 
-Pure Python, no TensorFlow: given the model's feature layers (``LayerInfo``), the costs measured so far
-and the budget, ``Planner.plan`` returns an ``EpochPlan``. The callback and ``featureviz watch`` both run
-what it returns; the callback with the user's budget, ``watch`` with an unlimited one.
+Pure Python, no TensorFlow: given the model's feature layers (``LayerInfo``, from ``tb_featureviz.stages``),
+the costs measured so far and the budget, ``Planner.plan`` returns an ``EpochPlan``. The callback and
+``featureviz watch`` both run what it returns; the callback with the user's budget, ``watch`` with an unlimited one.
 
 The rules:
 
@@ -20,6 +20,9 @@ The rules:
   epoch the others that fit are drawn instead). At the
   first and the last epoch the room is what the whole run can afford (the budget is cumulative), so
   they are drawn whenever the run can pay for them.
+* **Extras.** Optional tasks (``extras``: the Grad-CAM faithfulness measures ``"metrics"``, the channels'
+  natural ``"exemplars"``) are taken from the room before filter passes, in order, when their cost fits
+  (their prior until measured); otherwise the plan's ``skipped[task]`` says why.
 * **Budget.** ``budget`` is a fraction of training time; the callback's total time so far stays within
   ``budget * training time so far``. ``budget_seconds`` allows that many seconds per epoch instead.
 """
@@ -27,12 +30,12 @@ The rules:
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tb_featureviz import metadata
+from tb_featureviz.stages import _NOT_STAGE, FIXED_FILTERS, FilterRotation, LayerInfo, filter_stage_layers, stage_layers
 from tb_featureviz.validation import positive_float
 
 __all__ = [
@@ -42,146 +45,12 @@ __all__ = [
     "FilterRotation",
     "LayerInfo",
     "Planner",
+    "filter_stage_layers",
     "stage_layers",
 ]
 
-FIXED_FILTERS = 16
-"""Filters of a layer drawn at every pattern pass, chosen once (seeded)."""
-
-_NOT_STAGE = ("ZeroPadding2D", "Cropping2D")
 PRIOR_FACTOR = 1.5
 """Safety factor on the cost prior of a filter pass that was never measured."""
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """A feature layer as the planner sees it.
-
-    Attributes:
-        name: The layer name (as ``compute`` reports it).
-        shape: ``(h, w, channels)`` of its output.
-        kind: The layer class name (``"Conv2D"``, ``"MaxPooling2D"``, ``"Activation"``, ...).
-        conv: Whether it is a convolution.
-        pattern_side: Side in pixels of its filter patterns (for the cost prior), if known.
-    """
-
-    name: str
-    shape: tuple[int | None, int | None, int]
-    kind: str
-    conv: bool = False
-    pattern_side: int | None = None
-
-    @property
-    def pixels(self) -> int:
-        h, w, c = self.shape
-        return int((h or 1) * (w or 1) * c)
-
-
-def stage_layers(layers: Sequence[LayerInfo], gradcam_layer: str | None = None) -> list[str]:
-    """One representative layer per resolution stage, in model order.
-
-    The representative of a stage is the last layer (in model order) whose output has that spatial size:
-    the last feature map before the network downsamples. Padding and cropping layers and maps of 1x1 or
-    unknown size are not stages. The Grad-CAM layer is added if it is not one already.
-
-    Args:
-        layers: Feature layers in model order.
-        gradcam_layer: The Grad-CAM target layer, if any.
-
-    Returns:
-        Layer names in model order.
-
-    Example:
-        >>> [n for n in stage_layers(infos)]  # ResNet50
-        ['conv1_relu', 'conv2_block3_out', 'conv3_block4_out', 'conv4_block6_out', 'conv5_block3_out']
-    """
-    last: dict[tuple[int, int], str] = {}
-    for info in layers:
-        h, w, _ = info.shape
-        if h is None or w is None or h * w <= 1 or info.kind in _NOT_STAGE:
-            continue
-        last[(h, w)] = info.name
-    chosen = set(last.values())
-    if gradcam_layer is not None:
-        chosen.add(gradcam_layer)
-    return [info.name for info in layers if info.name in chosen]
-
-
-def filter_stage_layers(layers: Sequence[LayerInfo]) -> list[str]:
-    """Default filter-pattern layers: per resolution stage, the last convolution or activation layer.
-
-    Pooling and normalisation layers would repeat their input's patterns, so a stage without a conv or
-    activation layer (a pooling stage) has none. For the tutorial CNN these are its 4 conv layers; for
-    ResNet50 the 5 stage outputs.
-    """
-    last: dict[tuple[int, int], str] = {}
-    for info in layers:
-        h, w, _ = info.shape
-        if h is None or w is None or h * w <= 1:
-            continue
-        if info.conv or info.kind in ("Activation", "ReLU", "LeakyReLU", "PReLU", "ELU"):
-            last[(h, w)] = info.name
-    chosen = set(last.values())
-    return [info.name for info in layers if info.name in chosen]
-
-
-@dataclass
-class FilterRotation:
-    """Which filters of one layer a pattern pass draws: a fixed seeded subset, then a moving window.
-
-    Args:
-        layer: The layer name (part of the seed).
-        channels: Number of filters of the layer.
-        window: Filters per window.
-        seed: Seed of the fixed subset.
-
-    Attributes:
-        fixed: The fixed subset, sorted (empty when the window covers the whole layer).
-        passes: Pattern passes done so far.
-    """
-
-    layer: str
-    channels: int
-    window: int
-    seed: int = 0
-    fixed: list[int] = field(default_factory=list)
-    passes: int = 0
-
-    def __post_init__(self) -> None:
-        if self.channels < 1 or self.window < 1:
-            raise ValueError(
-                f"FilterRotation needs channels >= 1 and window >= 1. Received {self.channels}, {self.window}"
-            )
-        self.window = min(self.window, self.channels)
-        if self.window < self.channels:
-            rng = random.Random(f"{self.seed}/{self.layer}")
-            self.fixed = sorted(rng.sample(range(self.channels), min(FIXED_FILTERS, self.channels)))
-
-    @property
-    def windows(self) -> int:
-        """Passes needed to draw every filter once."""
-        return math.ceil(self.channels / self.window)
-
-    def window_at(self, index: int) -> tuple[int, int]:
-        """``(first, last)`` filter of window ``index`` (inclusive); the last window ends at the last filter."""
-        start = (index % self.windows) * self.window
-        start = min(start, self.channels - self.window)
-        return start, start + self.window - 1
-
-    def filters_at(self, index: int) -> list[int]:
-        """The tiles of pass ``index``: the fixed subset, then the window (a constant count)."""
-        first, last = self.window_at(index)
-        return [*self.fixed, *range(first, last + 1)]
-
-    def take(self) -> tuple[list[int], tuple[int, int], tuple[int, int]]:
-        """The filters of the next pass; advances the rotation.
-
-        Returns:
-            ``(filters, window, next_window)``.
-        """
-        index = self.passes
-        self.passes += 1
-        return self.filters_at(index), self.window_at(index), self.window_at(index + 1)
 
 
 @dataclass(frozen=True)
@@ -242,13 +111,15 @@ class EpochPlan:
         filters: Layer -> the filter indices of its pattern pass.
         windows: Layer -> ``{"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None}``:
             the first ``k`` filters of the pass are the fixed subset.
-        skipped: Layer -> why its filter patterns were not drawn at this epoch.
+        skipped: Layer (or extra task) -> why it was not drawn at this epoch.
         room: Seconds the budget had left before this epoch's work (``inf`` when unlimited).
+        extras: The optional tasks planned (``"metrics"``, ``"exemplars"``).
     """
 
     epoch: int
     activations: list[str]
     gradcam: bool
+    extras: list[str] = field(default_factory=list)
     filters: dict[str, list[int]] = field(default_factory=dict)
     windows: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -270,6 +141,8 @@ class Planner:
         seed: Seed of the fixed filter subsets.
         steps: Gradient-ascent steps of a filter pass (for the cost prior).
         input_pixels: ``H * W`` of the model input (for the cost prior).
+        extras: Optional tasks, in order (planned before filter patterns as the room allows). Their cost
+            is ``priors[task]`` (set by the caller) until measured.
 
     Example:
         >>> planner = Planner(infos, stage_layers(infos, "conv4"), ["conv1"], True, Budget(0.05), window=64)
@@ -291,6 +164,7 @@ class Planner:
         seed: int = 0,
         steps: int = 12,
         input_pixels: int | None = None,
+        extras: Sequence[str] = (),
     ) -> None:
         self.layers = list(layers)
         by_name = {info.name: info for info in self.layers}
@@ -303,6 +177,9 @@ class Planner:
         """Seconds a first (tracing) call took beyond a steady one (measured by the caller)."""
         self.activation_layers = list(activation_layers)
         self.gradcam = gradcam
+        self.extras = list(extras)
+        self.priors: dict[str, float] = {}
+        """Estimated seconds of each extra task before it is measured (set by the caller)."""
         self.budget = budget
         self.grow = grow
         self.max_bytes = max_bytes
@@ -324,7 +201,7 @@ class Planner:
     # -- estimates --------------------------------------------------------------------------------
 
     def _filter_estimate(self, layer: str) -> float:
-        known = self.costs.get(metadata.layer_tag("filters", layer))
+        known = self.costs.get(metadata.tag_for("filters", layer))
         if known is not None:
             return known
         # Never drawn: an ascent is steps x filters forward-and-backward passes of a pattern-sized image,
@@ -337,6 +214,10 @@ class Planner:
         per_pass = self.pass_seconds if self.pass_seconds is not None else (self.costs.get("gradcam") or 1.0)
         trace = self.trace_seconds if self.trace_seconds is not None else (self.costs.get("gradcam") or 1.0)
         return PRIOR_FACTOR * self.steps * count * ratio * per_pass + trace
+
+    def _extra_estimate(self, task: str) -> float:
+        known = self.costs.get(task)
+        return known if known is not None else self.priors.get(task, 0.0)
 
     def steady_cost(self) -> float:
         """Seconds per logged epoch of the work done every epoch (activations and Grad-CAM)."""
@@ -387,6 +268,13 @@ class Planner:
         plan = EpochPlan(epoch=epoch, activations=list(self.activation_layers), gradcam=self.gradcam, room=room)
         order = sorted(self.rotations, key=lambda n: (self._last_drawn.get(n, -1), list(self.rotations).index(n)))
         left = room
+        for task in self.extras:
+            cost = self._extra_estimate(task)
+            if cost <= left:
+                plan.extras.append(task)
+                left -= cost
+            else:
+                plan.skipped[task] = f"needs ~{cost:.2f} s, the budget has {max(left, 0.0):.2f} s left"
         if not allow_filters:
             order = []
         blocked = False

@@ -19,7 +19,14 @@ from tb_featureviz.validation import positive_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_probe_array", "fit_validation_data", "labels_to_int", "run_facts", "select_probes"]
+__all__ = [
+    "check_probe_array",
+    "check_probe_boxes",
+    "fit_validation_data",
+    "labels_to_int",
+    "run_facts",
+    "select_probes",
+]
 
 
 def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarray | None:
@@ -36,6 +43,28 @@ def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarra
     if labels is not None and labels.shape[0] != images.shape[0]:
         raise ValueError(f"probe_labels has {labels.shape[0]} entries for {images.shape[0]} images.")
     return images
+
+
+def check_probe_boxes(boxes: Any, images: np.ndarray | None) -> np.ndarray | None:
+    """``boxes`` as an int64 ``[N, 4]`` array ``(x0, y0, x1, y1)`` for ``images``, or None.
+
+    Raises:
+        ValueError: boxes without ``probe_images`` as an array, of another count or not 4 wide, or empty.
+    """
+    if boxes is None:
+        return None
+    if images is None:
+        raise ValueError("probe_boxes needs probe_images as an [N, H, W, C] array (the boxes of those images).")
+    array = np.asarray(boxes)
+    n = images.shape[0]
+    if array.shape != (n, 4) or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"probe_boxes must be [N, 4] = ({n}, 4) numbers (x0, y0, x1, y1). Received shape {array.shape}"
+        )
+    array = array.astype(np.int64)
+    if np.any(array[:, 2] <= array[:, 0]) or np.any(array[:, 3] <= array[:, 1]):
+        raise ValueError(f"probe_boxes must have x1 > x0 and y1 > y0. Received: probe_boxes={array.tolist()}")
+    return array
 
 
 def fit_validation_data(model: keras.Model) -> Any:

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import compute, metadata, render, summary
+from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
 from tb_featureviz.options import Options
 from tb_featureviz.plan import EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
@@ -55,6 +56,9 @@ class Visualizer:
         self.model: keras.Model | None = None
         self.probes: np.ndarray | None = None
         self.labels: np.ndarray | None = None
+        self.boxes: np.ndarray | None = None
+        self._checks: compute.MapChecks | None = None
+        self._predicted: tuple[np.ndarray, np.ndarray] | None = None
         self._extractor: compute.ActivationExtractor | None = None
         self._gradcam: compute.GradCAM | None = None
         self._generators: dict[str, compute.FilterPatternGenerator] = {}
@@ -78,17 +82,19 @@ class Visualizer:
         self._input_shape = input_shape
         self._extractor = None
         self._gradcam = None
+        self._checks = None
         self._generators = {}
         self._grids = {}
         self.planner = None
         self._warm_up = None
         self._build()
 
-    def set_probes(self, images: np.ndarray, labels: np.ndarray | None) -> None:
-        """Sets the probe images (validated against the model) and their labels."""
+    def set_probes(self, images: np.ndarray, labels: np.ndarray | None, boxes: np.ndarray | None = None) -> None:
+        """Sets the probe images (validated against the model), their labels and their object boxes."""
         assert self.model is not None
         self.probes = compute.validate_images(self.model, images)
         self.labels = labels
+        self.boxes = boxes
 
     def _build(self) -> None:
         assert self.model is not None
@@ -100,6 +106,8 @@ class Visualizer:
         opts = self.options
         if opts.gradcam:
             self._gradcam = compute.GradCAM(model, layer=opts.gradcam_layer)
+            if opts.faithfulness:
+                self._checks = compute.MapChecks(self._gradcam, seed=opts.seed)
         cam_layer = self._gradcam.layer_name if self._gradcam is not None else None
         if opts.layers is not None:
             activation_layers = compute.select_layers(model, opts.layers)
@@ -125,6 +133,7 @@ class Visualizer:
             seed=opts.seed,
             steps=opts.filter_steps or DEFAULT_STEPS,
             input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
+            extras=[task for task, on in (("metrics", self._checks is not None),) if on],
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
 
@@ -157,6 +166,8 @@ class Visualizer:
                 self._gradcam(x, class_index=[0])
                 if self.planner is not None:
                     self.planner.trace_seconds = time.perf_counter() - t0
+            if self._checks is not None:
+                self._checks.warm_up(x)
         except Exception:  # the first epoch traces them instead
             logger.debug("featureviz: warm-up failed", exc_info=True)
 
@@ -214,8 +225,13 @@ class Visualizer:
             self._write_gradcam(epoch, writes)
             costs["gradcam"] = time.perf_counter() - t0
         planner.measure(costs)
+        planner.priors["metrics"] = COST_IN_GRADCAMS * costs.get("gradcam", 0.0)
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
         plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters)
+        if "metrics" in plan.extras:
+            t0 = time.perf_counter()
+            self._write_checks(epoch, writes)
+            costs["metrics"] = time.perf_counter() - t0
         for layer, filters in list(plan.filters.items()):
             t0 = time.perf_counter()
             try:
@@ -227,13 +243,14 @@ class Visualizer:
                 plan.filters.pop(layer)
                 plan.windows.pop(layer, None)
                 plan.skipped[layer] = f"failed: {type(e).__name__}"
-            costs[metadata.layer_tag("filters", layer)] = time.perf_counter() - t0
+            costs[metadata.tag_for("filters", layer)] = time.perf_counter() - t0
         planner.record(plan, costs)
         self._pixels_written[epoch] = pixels
         filter_total = sum(v for k, v in costs.items() if k.startswith(metadata.TAG_PREFIX["filters"]))
         for kind, seconds in (
             ("activations", costs["activations"]),
             ("gradcam", costs.get("gradcam")),
+            ("metrics", costs.get("metrics")),
             ("filters", filter_total if plan.filters else None),
         ):
             if seconds is not None:
@@ -311,6 +328,7 @@ class Visualizer:
                 for name, (ch, scale) in self._grids.items()
             },
             "gradcam": self._gradcam.layer_name if (plan.gradcam and self._gradcam is not None) else None,
+            "extras": list(plan.extras),
             "filters": {layer: dict(info) for layer, info in plan.windows.items()},
             "skipped": dict(plan.skipped),
             "epoch_costs": {k: round(v, 4) for k, v in costs.items()},
@@ -404,6 +422,7 @@ class Visualizer:
                 self.planner.trace_seconds = max(0.0, calls[0] - calls[-1])
         elif self.planner.pass_seconds is None:
             self.planner.pass_seconds = calls[0] / self.probes.shape[0]
+        self._predicted = (predicted, maps[0])
         heat = np.stack(maps, axis=1)
         self._check_finite(epoch, "Grad-CAM", heat, probs)
         writes.append(
@@ -421,6 +440,13 @@ class Visualizer:
                 overlays=self.options.gradcam_overlays,
             )
         )
+
+    def _write_checks(self, epoch: int, writes: list[Any]) -> None:
+        """Queues the faithfulness and sanity scalars of this epoch's predicted-class maps."""
+        assert self._checks is not None and self._predicted is not None and self.probes is not None
+        classes, maps = self._predicted
+        for tag, value in self._checks(self.probes, maps, classes, boxes=self.boxes).items():
+            writes.append(functools.partial(tf.summary.scalar, tag, value, step=epoch))
 
     def _generator(self, layer: str) -> compute.FilterPatternGenerator:
         gen = self._generators.get(layer)

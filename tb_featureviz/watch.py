@@ -81,12 +81,21 @@ def find_checkpoints(directory: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def write_probes_file(source_dir: str, images: np.ndarray, labels: np.ndarray | None, class_names: Any) -> None:
-    """Writes the exact probe images (and labels, class names) as ``probes.npz`` in ``source_dir``."""
+def write_probes_file(
+    source_dir: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: Any,
+    boxes: np.ndarray | None = None,
+) -> None:
+    """Writes the exact probe images (and labels, class names, object boxes) as ``probes.npz`` in
+    ``source_dir``."""
     buffer = io.BytesIO()
     arrays: dict[str, Any] = {"images": np.asarray(images, np.float32)}
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.int64)
+    if boxes is not None:
+        arrays["boxes"] = np.asarray(boxes, np.int64)
     if class_names:
         arrays["class_names"] = np.asarray(list(class_names), dtype=str)
     np.savez(buffer, **arrays)
@@ -122,6 +131,13 @@ def load_probes_file(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str
     return images.astype(np.float32), labels, names
 
 
+def _saved_boxes(path: str) -> np.ndarray | None:
+    """The probes' object boxes saved in a ``probes.npz``, if any."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        loaded = np.load(io.BytesIO(f.read()), allow_pickle=False)
+    return None if isinstance(loaded, np.ndarray) or "boxes" not in loaded else np.asarray(loaded["boxes"])
+
+
 @dataclass
 class Source:
     """What the training loop wrote for the sidecar (``FeatureVizCallback(visualize=False)``)."""
@@ -129,6 +145,7 @@ class Source:
     images: np.ndarray | None = None
     labels: np.ndarray | None = None
     class_names: list[str] | None = None
+    boxes: np.ndarray | None = None
     logs: dict[int, dict[str, float]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     """The callback's options (``Options.to_json``), from its ``run_info``."""
@@ -145,6 +162,7 @@ def read_source(log_dir: str) -> Source:
     probes = posixpath.join(source_dir, PROBES_FILE)
     if tf.io.gfile.exists(probes):
         out.images, out.labels, out.class_names = load_probes_file(probes)
+        out.boxes = _saved_boxes(probes)
     for path in _event_files(source_dir):
         for event in event_file_loader.EventFileLoader(path).Load():
             for value in event.summary.value:
@@ -222,9 +240,11 @@ def watch(
     source = read_source(log_dir)
     if class_names is not None:
         overrides = dict(overrides or {}, class_names=list(class_names))
+    boxes = None
     if probes is None:
         probes = source.images
         labels = source.labels if labels is None else labels
+        boxes = source.boxes
     if probes is None:
         raise ValueError(
             f"No probe images: pass --probes FILE.npy, or train with FeatureVizCallback(log_dir, visualize=False), "
@@ -256,7 +276,7 @@ def watch(
                     continue
                 if viz.model is not model:
                     viz.bind(model)
-                    viz.set_probes(probes, labels)
+                    viz.set_probes(probes, labels, boxes)
                 viz.visualize(step, train_seconds=0.0, logs=source.logs.get(step), last=False)
                 viz.worker.drain()
                 done.add(step)

@@ -13,31 +13,8 @@ from tensorboard.compat.proto import summary_pb2
 
 from tb_featureviz import FeatureVizCallback, compute, metadata, render
 from tb_featureviz.callback import select_probes
-from tests.eventutil import read_run
-
-SIZE = 16
-
-
-def tiny_model(num_classes: int = 2) -> keras.Model:
-    keras.utils.set_random_seed(0)
-    return keras.Sequential(
-        [
-            keras.Input((SIZE, SIZE, 3)),
-            keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
-            keras.layers.MaxPooling2D(2, name="p1"),
-            keras.layers.Conv2D(6, 3, activation="relu", name="c2"),
-            keras.layers.Flatten(name="flat"),
-            keras.layers.Dense(num_classes, activation="softmax", name="head"),
-        ],
-        name="tiny",
-    )
-
-
-def tiny_data(n: int = 24, num_classes: int = 2):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, size=(n, SIZE, SIZE, 3)).astype(np.float32)
-    y = np.arange(n) % num_classes
-    return x, y
+from tests.support.events import read_run
+from tests.support.models import SIZE, tiny_data, tiny_model
 
 
 def fit(model, log_dir, cb, epochs=2, initial_epoch=0, extra_callbacks=()):
@@ -74,11 +51,13 @@ def test_round_trip_two_epochs_exact_tags_steps_pngs_and_metadata(tmp_path):
         | {"epoch_loss", "epoch_accuracy", "epoch_val_loss", "epoch_val_accuracy"}
         | {f"health/dead_fraction/{n}" for n in fourd}
         | {"cost/activations_seconds", "cost/gradcam_seconds", "cost/filters_seconds", "cost/callback_seconds"}
-        | {"plan"}
+        | {"faithfulness/deletion_auc", "faithfulness/insertion_auc", "sanity/randomization_spearman"}
+        | {"cost/metrics_seconds", "sanity/drift_spearman", "plan"}
     )
     assert set(run) == expected_tags
-    for tag in expected_tags - {"probes", "run_info"}:
+    for tag in expected_tags - {"probes", "run_info", "sanity/drift_spearman"}:
         assert set(run[tag].values) == {0, 1}, tag
+    assert set(run["sanity/drift_spearman"].values) == {1}  # against the previous logged epoch
     assert set(run["probes"].values) == {0} and set(run["run_info"].values) == {0}
 
     # Metadata of the blob tags: plugin name, data class, versioned content with the layout.

@@ -240,3 +240,17 @@ def synthetic_datasets(
         .prefetch(tf.data.AUTOTUNE)
     )
     return train_ds, val_ds, list(CLASS_NAMES)
+
+
+def synthetic_probes(count: int = 4, *, validation: int = 400, size: int = IMAGE_SIZE, seed: int = 0) -> SyntheticSet:
+    """The first ``count`` images of the embedded validation set, with their labels and object boxes.
+
+    The same images as ``synthetic_datasets(validation=..., seed=seed)`` validates on (classes alternate, so
+    any ``count`` is class-balanced); the boxes let the callback score its Grad-CAM maps with the pointing
+    game.
+    """
+    positive_int("count", count)
+    if count > validation:
+        raise ValueError(f"count must be <= validation={validation}. Received: count={count}")
+    va = synthetic_images(validation, size=size, seed=seed + 1)
+    return SyntheticSet(va.images[:count], va.labels[:count], va.boxes[:count])

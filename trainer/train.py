@@ -112,11 +112,18 @@ def train(
             seed=seed,
         )
         source = f"embedded synthetic set ({synthetic_train} train / {synthetic_validation} validation images)"
+        probes = data_mod.synthetic_probes(validation=synthetic_validation, size=image_size, seed=seed)
+        probe_args: dict[str, Any] = {
+            "probe_images": probes.images,
+            "probe_labels": probes.labels,
+            "probe_boxes": probes.boxes,
+        }
     else:
         train_ds, val_ds, class_names = data_mod.load_image_folder(
             data_dir, image_size=image_size, batch_size=batch_size, seed=seed
         )
         source = os.fspath(data_dir)
+        probe_args = {"validation_data": val_ds}
 
     if base == "cnn":
         model = model_mod.build_cnn(image_size, augment=augment, seed=seed)
@@ -142,7 +149,7 @@ def train(
         keras.callbacks.TensorBoard(os.fspath(run_dir)),
         FeatureVizCallback(
             run_dir,
-            validation_data=val_ds,
+            **probe_args,
             class_names=class_names,
             filter_every_n_epochs=filter_every_n_epochs,
             budget=budget,

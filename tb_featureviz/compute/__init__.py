@@ -22,6 +22,7 @@ Example:
 from tb_featureviz.compute._graph import check_model
 from tb_featureviz.compute.activations import ActivationExtractor, activations
 from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
+from tb_featureviz.compute.faithfulness import MapChecks
 from tb_featureviz.compute.filters import FilterPatternGenerator, filter_patterns
 from tb_featureviz.compute.layers import (
     conv_layers,
@@ -38,6 +39,7 @@ __all__ = [
     "BaseCAM",
     "FilterPatternGenerator",
     "GradCAM",
+    "MapChecks",
     "activations",
     "check_model",
     "conv_layers",

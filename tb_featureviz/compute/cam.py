@@ -48,8 +48,10 @@ class BaseCAM:
         layer: The target layer's name. ``None``: the last layer with a 4-D output.
 
     Attributes:
+        model: The user's model.
         layer_name: The target layer.
         num_classes: Number of classes (2 for a one-unit sigmoid output).
+        single_unit: Whether the output is one unit (class 1 scores the logit, class 0 its negation).
         head: How the score is obtained: ``"dense_softmax"``, ``"dense_sigmoid"`` (a Dense layer's
             pre-activation), ``"softmax"``, ``"sigmoid"`` (the input of a final activation layer),
             ``"dense_linear"`` (the output is already logits; probabilities by softmax, or sigmoid for one
@@ -63,7 +65,7 @@ class BaseCAM:
 
     def __init__(self, model: keras.Model, layer: str | None = None) -> None:
         trace = _graph.trace_of(model)
-        self._keras_model = model
+        self.model = model
         if layer is None:
             record = [r for r in trace.records if r.is_feature][-1]
         else:
@@ -78,11 +80,10 @@ class BaseCAM:
             )
         head_input, self._dense, self.head = self._find_head(trace)
         units = int(trace.output.shape[-1]) if len(trace.output.shape) >= 2 else 1
-        self._single_unit = units == 1
-        self.num_classes: int = 2 if self._single_unit else units
+        self.single_unit = units == 1
+        self.num_classes: int = 2 if self.single_unit else units
         self._model = keras.Model(trace.input, [record.output, head_input], name=f"{model.name}_featureviz_cam")
         shape = tuple(trace.input.shape[1:])
-        self._hw = (int(shape[0]), int(shape[1])) if shape[0] and shape[1] else None
         spec = tf.TensorSpec((None, *shape), tf.float32)
         targets = tf.TensorSpec((None,), tf.int32)
         self._maps = _graph.per_instance_function(self._maps_fn, input_signature=[spec, targets])
@@ -117,7 +118,7 @@ class BaseCAM:
     def _class_scores(self, logits: tf.Tensor) -> tf.Tensor:
         """``[N, num_classes]`` scores whose gradients the maps use."""
         logits = tf.reshape(logits, (tf.shape(logits)[0], -1))
-        if self._single_unit:
+        if self.single_unit:
             return tf.concat([-logits, logits], axis=1)
         return logits
 
@@ -126,8 +127,8 @@ class BaseCAM:
         kind = self.head.removeprefix("dense_")
         if kind == "output":
             p = logits  # not a known head: the output is used as it is
-            return tf.concat([1.0 - p, p], axis=1) if self._single_unit else p
-        if self._single_unit:
+            return tf.concat([1.0 - p, p], axis=1) if self.single_unit else p
+        if self.single_unit:
             p = tf.sigmoid(logits)
             return tf.concat([1.0 - p, p], axis=1)
         return tf.sigmoid(logits) if kind == "sigmoid" else tf.nn.softmax(logits, axis=-1)
@@ -179,7 +180,7 @@ class BaseCAM:
         Raises:
             ValueError: ``images`` has the wrong shape.
         """
-        x = validate_images(self._keras_model, images)
+        x = validate_images(self.model, images)
         return np.asarray(self._probs(tf.constant(x)), dtype=np.float32)
 
     def _class_indices(self, class_index: Any, n: int, x: np.ndarray) -> np.ndarray:
@@ -220,7 +221,7 @@ class BaseCAM:
             ValueError: wrong image shape; a class out of range or a wrong number of classes.
             TypeError: ``class_index`` is not an int or a sequence of ints.
         """
-        x = validate_images(self._keras_model, images)
+        x = validate_images(self.model, images)
         classes = self._class_indices(class_index, x.shape[0], x)
         return np.asarray(self._maps(tf.constant(x), tf.constant(classes)), dtype=np.float32)
 
