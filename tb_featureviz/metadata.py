@@ -239,18 +239,24 @@ def create_summary_metadata(
     )
 
 
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """``raw`` parsed as a UTF-8 JSON object; a ``ValueError`` naming ``what`` otherwise."""
+    try:
+        data = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"featureviz {what} is not valid JSON: {bytes(raw)[:80]!r}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"featureviz {what} must be a JSON object. Received: {data!r}")
+    return data
+
+
 def parse_plugin_metadata(content: bytes) -> PluginContent:
     """Parses the ``plugin_data.content`` bytes written by ``create_summary_metadata``.
 
     Raises:
         ValueError: the content is not featureviz JSON or has an unsupported version.
     """
-    try:
-        data = json.loads(bytes(content).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"featureviz metadata is not valid JSON: {content[:80]!r}") from e
-    if not isinstance(data, dict):
-        raise ValueError(f"featureviz metadata must be a JSON object. Received: {data!r}")
+    data = _json_object(content, "metadata")
     version = data.get("version")
     if version != CONTENT_VERSION:
         raise ValueError(
@@ -281,13 +287,7 @@ def decode_record(blob: bytes) -> dict[str, Any]:
     Raises:
         ValueError: the blob is not a JSON object.
     """
-    try:
-        data = json.loads(bytes(blob).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"featureviz record is not valid JSON: {bytes(blob)[:80]!r}") from e
-    if not isinstance(data, dict):
-        raise ValueError(f"featureviz record must be a JSON object. Received: {data!r}")
-    return data
+    return _json_object(blob, "record")
 
 
 def tag_for(kind: str, layer: str | None = None) -> str:
