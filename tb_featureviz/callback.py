@@ -80,6 +80,10 @@ class FeatureVizCallback(keras.callbacks.Callback):
         faithfulness: Whether to measure the Grad-CAM maps: deletion and insertion AUC, the pointing game,
             the model-randomisation check and drift (``tb_featureviz.compute.faithfulness``), as scalars
             under ``faithfulness/`` and ``sanity/``, when the budget has room.
+        exemplars: Natural exemplars kept per channel of each drawn layer: the images of a fixed validation
+            sample where the channel responds most, and where (``tb_featureviz.compute.exemplars``); 0 for
+            none. Drawn when the budget has room.
+        exemplar_images: How many validation images that sample holds (class-balanced, picked once).
         max_grid_pixels: Pixels of one grid before it is reduced; ``None`` writes full resolution.
         max_bytes_per_epoch: Bytes an epoch may write when the planner adds layers beyond the stages.
         log_metrics: Whether to write the epoch logs as ``epoch_*`` scalars.
@@ -121,6 +125,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
         gradcam_layer: str | None = None,
         gradcam_overlays: bool = False,
         faithfulness: bool = True,
+        exemplars: int = 5,
+        exemplar_images: int = 32,
         max_grid_pixels: int | None = DEFAULT_MAX_GRID_PIXELS,
         max_bytes_per_epoch: int | None = DEFAULT_MAX_BYTES,
         log_metrics: bool = True,
@@ -133,6 +139,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self.log_dir = os.fspath(log_dir)
         self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
         self.num_probes = positive_int("num_probes", num_probes)
+        self.exemplar_images = positive_int("exemplar_images", exemplar_images)
         self.options = Options(
             layers=layers,
             filter_patterns=bool(filter_patterns),
@@ -145,6 +152,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
             gradcam_layer=gradcam_layer,
             gradcam_overlays=bool(gradcam_overlays),
             faithfulness=bool(faithfulness),
+            exemplars=exemplars,
             max_grid_pixels=max_grid_pixels,
             max_bytes_per_epoch=max_bytes_per_epoch,
             budget=Budget.from_args(budget, budget_seconds),
@@ -165,6 +173,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._epoch_start: float | None = None
         self._pending_train = 0.0
         self._logged_any = False
+        self._sample_tried = False
         self.hook_seconds = 0.0
         """Seconds spent in this callback's hooks on the training thread."""
 
@@ -221,6 +230,21 @@ class FeatureVizCallback(keras.callbacks.Callback):
         images, labels = select_probes(source, self.num_probes)
         self._viz.set_probes(images, self._probe_labels if self._probe_labels is not None else labels)
 
+    def _resolve_sample(self) -> None:
+        """The exemplars' image sample (once): from the validation data, else the probe source."""
+        assert self._viz is not None
+        if not self.options.exemplars or self._sample_tried:
+            return
+        self._sample_tried = True
+        source = self._validation_data if self._validation_data is not None else fit_validation_data(self.model)
+        source = source if source is not None else self._probe_source
+        if source is None:
+            return
+        try:
+            self._viz.set_sample(*select_probes(source, self.exemplar_images))
+        except ValueError as e:  # not usable as a sample: no exemplars, training goes on
+            logger.warning("featureviz: no exemplar sample: %s", e)
+
     # -- epoch hooks --------------------------------------------------------------------------------
 
     def _is_last_epoch(self, epoch: int) -> bool:
@@ -247,9 +271,19 @@ class FeatureVizCallback(keras.callbacks.Callback):
             self.hook_seconds += time.perf_counter() - t0
             return
         self._resolve_probes()  # a clear error if there are none: that is a usage error, raised
+        self._resolve_sample()
         viz = self._viz
         if not self.visualize and not self._logged_any and viz.probes is not None:
-            write_probes_file(self.run_dir, viz.probes, viz.labels, self.options.class_names, viz.boxes)
+            sample = viz.exemplars
+            write_probes_file(
+                self.run_dir,
+                viz.probes,
+                viz.labels,
+                self.options.class_names,
+                viz.boxes,
+                sample=None if sample is None else sample.sample,
+                sample_labels=None if sample is None else sample.labels,
+            )
         try:
             self._viz.visualize(
                 epoch,

@@ -14,7 +14,7 @@ from typing import Any
 
 from tb_featureviz.compute.filters import check_parameterization
 from tb_featureviz.plan import Budget
-from tb_featureviz.validation import integer, optional_positive_int, positive_int
+from tb_featureviz.validation import integer, non_negative_int, optional_positive_int, positive_int
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_GRID_PIXELS", "Options"]
 
@@ -39,6 +39,7 @@ class Options:
     gradcam_layer: str | None = None
     gradcam_overlays: bool = False
     faithfulness: bool = True
+    exemplars: int = 5
     max_grid_pixels: int | None = DEFAULT_MAX_GRID_PIXELS
     max_bytes_per_epoch: int | None = DEFAULT_MAX_BYTES
     budget: Budget = field(default_factory=Budget)
@@ -60,6 +61,7 @@ class Options:
         "gradcam_layer",
         "gradcam_overlays",
         "faithfulness",
+        "exemplars",
         "max_grid_pixels",
         "max_bytes_per_epoch",
         "class_names",
@@ -98,6 +100,7 @@ class Options:
         self.max_grid_pixels = optional_positive_int("max_grid_pixels", self.max_grid_pixels)
         self.max_bytes_per_epoch = optional_positive_int("max_bytes_per_epoch", self.max_bytes_per_epoch)
         self.seed = integer("seed", self.seed)
+        self.exemplars = non_negative_int("exemplars", self.exemplars)
         if self.class_names is not None and not all(isinstance(c, str) for c in self.class_names):
             raise TypeError(f"class_names must be strings. Received: class_names={self.class_names!r}")
         if self.gradcam_layer is not None and not isinstance(self.gradcam_layer, str):

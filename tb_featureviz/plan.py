@@ -358,6 +358,43 @@ class Planner:
             self.activation_layers = [info.name for info in self.layers if info.name in keep]
         return added
 
+    def describe(
+        self,
+        plan: EpochPlan,
+        costs: Mapping[str, float],
+        elapsed: float,
+        *,
+        activations: Sequence[str],
+        grids: Mapping[str, Any],
+        gradcam: str | None,
+    ) -> dict[str, Any]:
+        """The ``plan`` record of an epoch (``tb_featureviz.metadata``): what was drawn, skipped and spent.
+
+        Args:
+            plan: The epoch's plan, as carried out.
+            costs: Seconds each task took.
+            elapsed: Seconds of the whole epoch hook.
+            activations: The layers whose activations were drawn.
+            grids: Layer -> ``{"channels": n | None, "scale": s}`` of its grid.
+            gradcam: The Grad-CAM layer, if drawn.
+        """
+        state = self.state()
+        allowed = state["allowed_seconds"]
+        return {
+            "epoch": plan.epoch,
+            "activations": list(activations),
+            "grids": dict(grids),
+            "gradcam": gradcam,
+            "extras": list(plan.extras),
+            "filters": {layer: dict(info) for layer, info in plan.windows.items()},
+            "skipped": dict(plan.skipped),
+            "epoch_costs": {k: round(v, 4) for k, v in costs.items()},
+            "hook_seconds": round(elapsed, 4),
+            "room_seconds": None if math.isinf(plan.room) else round(plan.room, 4),
+            "over_budget": allowed is not None and state["spent_seconds"] > allowed,
+            **state,
+        }
+
     def state(self) -> dict[str, Any]:
         """The planner's running totals, for the ``plan`` record."""
         return {

@@ -29,6 +29,7 @@ class LayerInfo:
         kind: The layer class name (``"Conv2D"``, ``"MaxPooling2D"``, ``"Activation"``, ...).
         conv: Whether it is a convolution.
         pattern_side: Side in pixels of its filter patterns (for the cost prior), if known.
+        rf: Receptive field of one unit in input pixels (``inf`` after global pooling).
     """
 
     name: str
@@ -36,6 +37,7 @@ class LayerInfo:
     kind: str
     conv: bool = False
     pattern_side: int | None = None
+    rf: float = math.inf
 
     @property
     def pixels(self) -> int:

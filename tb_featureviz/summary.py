@@ -299,6 +299,43 @@ def probes(
     return _write("probes", blobs, step, meta)
 
 
+def sample(
+    images: np.ndarray | tf.Tensor, step: int | None = None, *, labels: Sequence[int] | np.ndarray | None = None
+) -> bool:
+    """Writes the fixed image sample the exemplars are cut from (once), as RGB PNGs.
+
+    Args:
+        images: ``[M, H, W, C]`` images as fed to the model.
+        step: The epoch index.
+        labels: ``[M]`` their classes, if known.
+
+    Returns:
+        True on success, False if no default writer is set.
+    """
+    img = render.to_uint8_image(np.asarray(images))
+    record = {"count": int(img.shape[0]), "labels": _as_int_list(labels, "labels", img.shape[0])}
+    meta = metadata.create_summary_metadata("sample", description="The images the exemplars come from.")
+    blobs = [metadata.encode_record(record)] + [render.encode_png(im) for im in img]
+    return _write("sample", blobs, step, meta)
+
+
+def exemplars(layer: str, record: Mapping[str, Any], step: int | None = None) -> bool:
+    """Writes a layer's exemplars record: each channel's top images of the ``sample``, and where.
+
+    Args:
+        layer: The layer name.
+        record: ``{"k", "size", "sample", "channels", "exemplars"}`` (see ``tb_featureviz.metadata``).
+        step: The epoch index.
+
+    Returns:
+        True on success, False if no default writer is set.
+    """
+    meta = metadata.create_summary_metadata(
+        "exemplars", layer=layer, description=f"The sample images each channel of `{layer}` likes best."
+    )
+    return _write(metadata.tag_for("exemplars", layer), [metadata.encode_record(dict(record))], step, meta)
+
+
 def run_info(info: Mapping[str, Any], step: int | None = None) -> bool:
     """Writes facts about the run (model summary, hyper-parameters, start time) as a JSON record.
 

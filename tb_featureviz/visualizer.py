@@ -26,6 +26,7 @@ import tensorflow as tf
 from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
+from tb_featureviz.extras import ChecksTask, ExemplarsTask
 from tb_featureviz.options import Options
 from tb_featureviz.plan import EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
 from tb_featureviz.probes import run_facts
@@ -46,6 +47,7 @@ class Visualizer:
     Attributes:
         planner: The planner, once the model is known (after the first ``visualize``).
         worker: The writer worker.
+        exemplars: The exemplars task, once an image sample is set (``set_sample``).
     """
 
     def __init__(self, run_dir: str, options: Options) -> None:
@@ -57,7 +59,8 @@ class Visualizer:
         self.probes: np.ndarray | None = None
         self.labels: np.ndarray | None = None
         self.boxes: np.ndarray | None = None
-        self._checks: compute.MapChecks | None = None
+        self._checks: ChecksTask | None = None
+        self.exemplars: ExemplarsTask | None = None
         self._predicted: tuple[np.ndarray, np.ndarray] | None = None
         self._extractor: compute.ActivationExtractor | None = None
         self._gradcam: compute.GradCAM | None = None
@@ -83,11 +86,21 @@ class Visualizer:
         self._extractor = None
         self._gradcam = None
         self._checks = None
+        self.exemplars = None
         self._generators = {}
         self._grids = {}
         self.planner = None
         self._warm_up = None
         self._build()
+
+    def set_sample(self, images: np.ndarray, labels: np.ndarray | None) -> None:
+        """Sets the fixed image sample the channels' exemplars are drawn from (``options.exemplars > 0``)."""
+        assert self.model is not None
+        if self.options.exemplars:
+            sample = compute.validate_images(self.model, images)
+            self.exemplars = ExemplarsTask(
+                sample, labels, k=self.options.exemplars, receptive_fields={n: i.rf for n, i in self._infos.items()}
+            )
 
     def set_probes(self, images: np.ndarray, labels: np.ndarray | None, boxes: np.ndarray | None = None) -> None:
         """Sets the probe images (validated against the model), their labels and their object boxes."""
@@ -101,13 +114,13 @@ class Visualizer:
         model = self.model
         hw = self._input_shape[:2]
         input_hw = (int(hw[0]), int(hw[1])) if hw[0] and hw[1] else None
-        infos = [LayerInfo(n, s, k, c, default_size(rf, input_hw)) for n, s, k, c, rf in compute.layer_table(model)]
+        infos = [LayerInfo(n, s, k, c, default_size(rf, input_hw), rf) for n, s, k, c, rf in compute.layer_table(model)]
         self._infos = {i.name: i for i in infos}
         opts = self.options
         if opts.gradcam:
             self._gradcam = compute.GradCAM(model, layer=opts.gradcam_layer)
             if opts.faithfulness:
-                self._checks = compute.MapChecks(self._gradcam, seed=opts.seed)
+                self._checks = ChecksTask(self._gradcam, seed=opts.seed)
         cam_layer = self._gradcam.layer_name if self._gradcam is not None else None
         if opts.layers is not None:
             activation_layers = compute.select_layers(model, opts.layers)
@@ -133,7 +146,7 @@ class Visualizer:
             seed=opts.seed,
             steps=opts.filter_steps or DEFAULT_STEPS,
             input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
-            extras=[task for task, on in (("metrics", self._checks is not None),) if on],
+            extras=[task for task, on in (("metrics", self._checks is not None), ("exemplars", opts.exemplars)) if on],
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
 
@@ -226,12 +239,24 @@ class Visualizer:
             costs["gradcam"] = time.perf_counter() - t0
         planner.measure(costs)
         planner.priors["metrics"] = COST_IN_GRADCAMS * costs.get("gradcam", 0.0)
+        if self.exemplars is not None:
+            planner.priors["exemplars"] = costs["activations"] * len(self.exemplars.sample) / len(self.probes)
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
         plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters)
-        if "metrics" in plan.extras:
+        if "metrics" in plan.extras and self._checks is not None and self._predicted is not None:
             t0 = time.perf_counter()
-            self._write_checks(epoch, writes)
+            classes, maps = self._predicted
+            writes += self._checks(epoch, self.probes, maps, classes, self.boxes)
             costs["metrics"] = time.perf_counter() - t0
+        if "exemplars" in plan.extras:
+            if self.exemplars is None:
+                plan.extras.remove("exemplars")
+                plan.skipped["exemplars"] = "no image sample (no validation data)"
+            else:
+                t0 = time.perf_counter()
+                channels = {layer: self._grids[layer][0] for layer in self._extractor.layer_names}
+                writes += self.exemplars(epoch, self._extractor, channels)
+                costs["exemplars"] = time.perf_counter() - t0
         for layer, filters in list(plan.filters.items()):
             t0 = time.perf_counter()
             try:
@@ -251,6 +276,7 @@ class Visualizer:
             ("activations", costs["activations"]),
             ("gradcam", costs.get("gradcam")),
             ("metrics", costs.get("metrics")),
+            ("exemplars", costs.get("exemplars")),
             ("filters", filter_total if plan.filters else None),
         ):
             if seconds is not None:
@@ -318,25 +344,14 @@ class Visualizer:
 
     def _plan_record(self, plan: EpochPlan, costs: Mapping[str, float], elapsed: float) -> dict[str, Any]:
         assert self.planner is not None
-        state = self.planner.state()
-        allowed = state["allowed_seconds"]
-        return {
-            "epoch": plan.epoch,
-            "activations": list(self.activation_layers),
-            "grids": {
-                name: {"channels": len(ch) if ch is not None else None, "scale": scale}
-                for name, (ch, scale) in self._grids.items()
-            },
-            "gradcam": self._gradcam.layer_name if (plan.gradcam and self._gradcam is not None) else None,
-            "extras": list(plan.extras),
-            "filters": {layer: dict(info) for layer, info in plan.windows.items()},
-            "skipped": dict(plan.skipped),
-            "epoch_costs": {k: round(v, 4) for k, v in costs.items()},
-            "hook_seconds": round(elapsed, 4),
-            "room_seconds": None if math.isinf(plan.room) else round(plan.room, 4),
-            "over_budget": allowed is not None and state["spent_seconds"] > allowed,
-            **state,
+        grids = {
+            name: {"channels": len(ch) if ch is not None else None, "scale": sc}
+            for name, (ch, sc) in self._grids.items()
         }
+        gradcam = self._gradcam.layer_name if (plan.gradcam and self._gradcam is not None) else None
+        return self.planner.describe(
+            plan, costs, elapsed, activations=self.activation_layers, grids=grids, gradcam=gradcam
+        )
 
     def _maybe_grow(self) -> None:
         """After the first epoch is on disk: add layers in model order while bytes and time allow."""
@@ -440,13 +455,6 @@ class Visualizer:
                 overlays=self.options.gradcam_overlays,
             )
         )
-
-    def _write_checks(self, epoch: int, writes: list[Any]) -> None:
-        """Queues the faithfulness and sanity scalars of this epoch's predicted-class maps."""
-        assert self._checks is not None and self._predicted is not None and self.probes is not None
-        classes, maps = self._predicted
-        for tag, value in self._checks(self.probes, maps, classes, boxes=self.boxes).items():
-            writes.append(functools.partial(tf.summary.scalar, tag, value, step=epoch))
 
     def _generator(self, layer: str) -> compute.FilterPatternGenerator:
         gen = self._generators.get(layer)

@@ -87,15 +87,21 @@ def write_probes_file(
     labels: np.ndarray | None,
     class_names: Any,
     boxes: np.ndarray | None = None,
+    sample: np.ndarray | None = None,
+    sample_labels: np.ndarray | None = None,
 ) -> None:
-    """Writes the exact probe images (and labels, class names, object boxes) as ``probes.npz`` in
-    ``source_dir``."""
+    """Writes the exact probe images (and labels, class names, object boxes, the exemplars' image sample and
+    its labels) as ``probes.npz`` in ``source_dir``."""
     buffer = io.BytesIO()
     arrays: dict[str, Any] = {"images": np.asarray(images, np.float32)}
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.int64)
     if boxes is not None:
         arrays["boxes"] = np.asarray(boxes, np.int64)
+    if sample is not None:
+        arrays["sample"] = np.asarray(sample, np.float32)
+    if sample_labels is not None:
+        arrays["sample_labels"] = np.asarray(sample_labels, np.int64)
     if class_names:
         arrays["class_names"] = np.asarray(list(class_names), dtype=str)
     np.savez(buffer, **arrays)
@@ -131,11 +137,13 @@ def load_probes_file(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str
     return images.astype(np.float32), labels, names
 
 
-def _saved_boxes(path: str) -> np.ndarray | None:
-    """The probes' object boxes saved in a ``probes.npz``, if any."""
+def _saved_arrays(path: str) -> dict[str, np.ndarray]:
+    """The arrays beside the probes in a ``probes.npz``: ``boxes``, ``sample``, ``sample_labels``."""
     with tf.io.gfile.GFile(path, "rb") as f:
         loaded = np.load(io.BytesIO(f.read()), allow_pickle=False)
-    return None if isinstance(loaded, np.ndarray) or "boxes" not in loaded else np.asarray(loaded["boxes"])
+    if isinstance(loaded, np.ndarray):
+        return {}
+    return {k: np.asarray(loaded[k]) for k in ("boxes", "sample", "sample_labels") if k in loaded}
 
 
 @dataclass
@@ -146,6 +154,8 @@ class Source:
     labels: np.ndarray | None = None
     class_names: list[str] | None = None
     boxes: np.ndarray | None = None
+    sample: np.ndarray | None = None
+    sample_labels: np.ndarray | None = None
     logs: dict[int, dict[str, float]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     """The callback's options (``Options.to_json``), from its ``run_info``."""
@@ -162,7 +172,8 @@ def read_source(log_dir: str) -> Source:
     probes = posixpath.join(source_dir, PROBES_FILE)
     if tf.io.gfile.exists(probes):
         out.images, out.labels, out.class_names = load_probes_file(probes)
-        out.boxes = _saved_boxes(probes)
+        saved = _saved_arrays(probes)
+        out.boxes, out.sample, out.sample_labels = (saved.get(k) for k in ("boxes", "sample", "sample_labels"))
     for path in _event_files(source_dir):
         for event in event_file_loader.EventFileLoader(path).Load():
             for value in event.summary.value:
@@ -277,6 +288,8 @@ def watch(
                 if viz.model is not model:
                     viz.bind(model)
                     viz.set_probes(probes, labels, boxes)
+                    if source.sample is not None:
+                        viz.set_sample(source.sample, source.sample_labels)
                 viz.visualize(step, train_seconds=0.0, logs=source.logs.get(step), last=False)
                 viz.worker.drain()
                 done.add(step)

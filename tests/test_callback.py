@@ -53,9 +53,11 @@ def test_round_trip_two_epochs_exact_tags_steps_pngs_and_metadata(tmp_path):
         | {"cost/activations_seconds", "cost/gradcam_seconds", "cost/filters_seconds", "cost/callback_seconds"}
         | {"faithfulness/deletion_auc", "faithfulness/insertion_auc", "sanity/randomization_spearman"}
         | {"cost/metrics_seconds", "sanity/drift_spearman", "plan"}
+        | {f"exemplars/{n}" for n in fourd}
+        | {"cost/exemplars_seconds", "sample"}
     )
     assert set(run) == expected_tags
-    for tag in expected_tags - {"probes", "run_info", "sanity/drift_spearman"}:
+    for tag in expected_tags - {"probes", "sample", "run_info", "sanity/drift_spearman"}:
         assert set(run[tag].values) == {0, 1}, tag
     assert set(run["sanity/drift_spearman"].values) == {1}  # against the previous logged epoch
     assert set(run["probes"].values) == {0} and set(run["run_info"].values) == {0}

@@ -229,7 +229,7 @@ def test_callback_writes_the_measures_and_they_are_the_final_models_own(tmp_path
         assert float(run[f"faithfulness/{mode}_auc"].values[1]) == pytest.approx(expected, abs=1e-5)
     hits = fa.pointing_game(maps, boxes, tolerance=3)  # 15 px at 224 px is 3 px at 48 px
     assert float(run["faithfulness/pointing_game"].values[1]) == pytest.approx(hits.mean())
-    assert callback.plan is not None and callback.plan["extras"] == ["metrics"]
+    assert callback.plan is not None and callback.plan["extras"] == ["metrics", "exemplars"]
 
 
 def test_bad_probe_boxes_name_the_value(tmp_path) -> None:

@@ -19,6 +19,7 @@ TIMING_TAGS = {
     "cost/gradcam_seconds",
     "cost/filters_seconds",
     "cost/metrics_seconds",
+    "cost/exemplars_seconds",
     "cost/callback_seconds",
 }
 

@@ -1,0 +1,109 @@
+"""The optional tasks the planner adds to an epoch when the budget has room (``EpochPlan.extras``).
+
+* ``"metrics"``: the Grad-CAM faithfulness and sanity measures of the epoch's predicted-class maps
+  (``tb_featureviz.compute.faithfulness``), as scalars.
+* ``"exemplars"``: for each drawn layer, the images of a fixed validation sample each channel likes best
+  (``tb_featureviz.compute.exemplars``), as one small record per layer; the sample is written once.
+
+Each task computes on the training thread (it needs the current weights) and returns the writes to queue.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tb_featureviz import compute, summary
+from tb_featureviz.compute.exemplars import top_exemplars
+
+__all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask"]
+
+EXEMPLAR_MIN_CROP = 16
+"""Smallest crop side in pixels: a 3-pixel receptive field is too small to see."""
+
+Write = Callable[[], Any]
+
+
+class ChecksTask:
+    """The ``"metrics"`` extra: ``MapChecks`` of a Grad-CAM, as ``tf.summary.scalar`` writes."""
+
+    def __init__(self, cam: compute.GradCAM, *, seed: int = 0) -> None:
+        self.checks = compute.MapChecks(cam, seed=seed)
+
+    def warm_up(self, x: np.ndarray) -> None:
+        self.checks.warm_up(x)
+
+    def __call__(
+        self, epoch: int, probes: np.ndarray, maps: np.ndarray, classes: np.ndarray, boxes: np.ndarray | None
+    ) -> list[Write]:
+        values = self.checks(probes, maps, classes, boxes=boxes)
+        return [functools.partial(tf.summary.scalar, tag, value, step=epoch) for tag, value in values.items()]
+
+
+class ExemplarsTask:
+    """The ``"exemplars"`` extra: each channel's top-``k`` images of a fixed sample, per drawn layer.
+
+    Args:
+        sample: ``[M, H, W, C]`` images (validated against the model).
+        labels: ``[M]`` their classes, if known.
+        k: Exemplars per channel.
+        receptive_fields: Layer -> receptive field in input pixels (``inf`` after global pooling).
+    """
+
+    def __init__(
+        self,
+        sample: np.ndarray,
+        labels: np.ndarray | None,
+        *,
+        k: int,
+        receptive_fields: Mapping[str, float],
+    ) -> None:
+        self.sample = sample
+        self.labels = labels
+        self.k = k
+        self.receptive_fields = dict(receptive_fields)
+        self.written_sample = False
+
+    def crop_size(self, layer: str) -> int:
+        """The crop side for ``layer``: its receptive field, within ``[EXEMPLAR_MIN_CROP, input side]``."""
+        side = min(self.sample.shape[1:3])
+        rf = self.receptive_fields.get(layer, math.inf)
+        return side if math.isinf(rf) else int(min(side, max(EXEMPLAR_MIN_CROP, math.ceil(rf))))
+
+    def __call__(
+        self,
+        epoch: int,
+        extractor: compute.ActivationExtractor,
+        channels: Mapping[str, list[int] | None],
+    ) -> list[Write]:
+        """The writes of this epoch: the sample (the first time), then one record per layer.
+
+        Args:
+            epoch: The step.
+            extractor: The activation extractor of the layers drawn at this epoch.
+            channels: Layer -> the channels its grid shows (``None``: all).
+        """
+        acts = extractor(self.sample)
+        writes: list[Write] = []
+        if not self.written_sample:
+            writes.append(functools.partial(summary.sample, self.sample, epoch, labels=self.labels))
+            self.written_sample = True
+        hw = (int(self.sample.shape[1]), int(self.sample.shape[2]))
+        for layer, a in acts.items():
+            shown = channels.get(layer)
+            chosen = list(range(a.shape[-1])) if shown is None else list(shown)
+            best = top_exemplars(a[..., chosen], self.k, input_hw=hw)
+            record = {
+                "k": int(best.images.shape[1]),
+                "size": self.crop_size(layer),
+                "sample": int(self.sample.shape[0]),
+                "channels": chosen,
+                "exemplars": best.to_json(),
+            }
+            writes.append(functools.partial(summary.exemplars, layer, record, epoch))
+        return writes
