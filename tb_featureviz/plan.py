@@ -21,8 +21,9 @@ The rules:
   first and the last epoch the room is what the whole run can afford (the budget is cumulative), so
   they are drawn whenever the run can pay for them.
 * **Extras.** Optional tasks (``extras``: the Grad-CAM faithfulness measures ``"metrics"``, the channels'
-  natural ``"exemplars"``) are taken from the room before filter passes, in order, when their cost fits
-  (their prior until measured); otherwise the plan's ``skipped[task]`` says why.
+  natural ``"exemplars"``) take turns with the filter layers under the same rule (least recently drawn
+  first, extras first among equals; their prior cost until measured); the plan's ``skipped[task]`` says
+  why one was not drawn.
 * **Budget.** ``budget`` is a fraction of training time; the callback's total time so far stays within
   ``budget * training time so far``. ``budget_seconds`` allows that many seconds per epoch instead.
 """
@@ -242,7 +243,8 @@ class Planner:
     ) -> EpochPlan:
         """The plan for ``epoch``, after ``train_seconds`` more seconds of training.
 
-        Activations and Grad-CAM are always planned; filter passes as the room allows.
+        Activations and Grad-CAM are always planned; extras and filter passes as the room allows, taking
+        turns (least recently drawn first).
 
         Args:
             epoch: The epoch index.
@@ -266,37 +268,33 @@ class Planner:
             run_allowed = self.budget.allowed(self.train_seconds + per_epoch * remaining, logged + remaining)
             room = max(room, run_allowed - self.spent - self.steady_cost() * (1 + remaining))
         plan = EpochPlan(epoch=epoch, activations=list(self.activation_layers), gradcam=self.gradcam, room=room)
-        order = sorted(self.rotations, key=lambda n: (self._last_drawn.get(n, -1), list(self.rotations).index(n)))
+        # Extras and filter layers take turns: least recently drawn first (extras first among equals).
+        tasks = list(self.extras) + (list(self.rotations) if allow_filters else [])
+        order = sorted(tasks, key=lambda n: (self._last_drawn.get(n, -1), tasks.index(n)))
         left = room
-        for task in self.extras:
-            cost = self._extra_estimate(task)
-            if cost <= left:
-                plan.extras.append(task)
-                left -= cost
-            else:
-                plan.skipped[task] = f"needs ~{cost:.2f} s, the budget has {max(left, 0.0):.2f} s left"
-        if not allow_filters:
-            order = []
         blocked = False
         for name in order:
-            cost = self._filter_estimate(name)
-            if not blocked and cost <= left:
-                rotation = self.rotations[name]
-                filters, window, following = rotation.take()
-                plan.filters[name] = filters
-                plan.windows[name] = {
-                    "fixed": len(rotation.fixed),
-                    "window": list(window),
-                    "of": rotation.channels,
-                    "next": list(following),
-                }
-                self._last_drawn[name] = epoch
-                left -= cost
-            else:
-                # Stop at the first layer that does not fit: the room is saved up for it, so a dear layer
-                # is not starved by cheaper ones. The last epoch has no later one to save for.
+            cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
+            if blocked or cost > left:
+                # Stop at the first task that does not fit: the room is saved up for it, so a dear layer is
+                # not starved by cheaper ones. The last epoch has no later one to save for.
                 blocked = not last
                 plan.skipped[name] = f"needs ~{cost:.2f} s, the budget has {max(left, 0.0):.2f} s left"
+                continue
+            self._last_drawn[name] = epoch
+            left -= cost
+            if name in self.extras:
+                plan.extras.append(name)
+                continue
+            rotation = self.rotations[name]
+            filters, window, following = rotation.take()
+            plan.filters[name] = filters
+            plan.windows[name] = {
+                "fixed": len(rotation.fixed),
+                "window": list(window),
+                "of": rotation.channels,
+                "next": list(following),
+            }
         for name, info in plan.windows.items():
             info["next_epoch"] = self._next_epoch(name, epoch)
         return plan
@@ -309,7 +307,7 @@ class Planner:
         rate = self.budget.allowed(per_epoch_train, 1) - self.steady_cost()
         if rate <= 0:
             return None
-        share = sum(self._filter_estimate(n) for n in self.rotations)
+        share = sum(self._filter_estimate(n) for n in self.rotations) + sum(map(self._extra_estimate, self.extras))
         return epoch + max(1, math.ceil(share / rate))
 
     def record(self, plan: EpochPlan, costs: Mapping[str, float], *, bytes_written: float | None = None) -> None:

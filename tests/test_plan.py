@@ -179,3 +179,19 @@ def test_grow_adds_layers_in_model_order_while_bytes_allow():
     assert planner.grow_layers(estimates) == ["conv2d", "max_pooling2d"]  # 400 + 2 * 250 <= 1000 < 400 + 3 * 250
     assert planner.activation_layers == ["conv2d", "max_pooling2d", "conv2d_3"]
     assert planner.grow_layers(estimates) == []  # once
+
+
+def test_extras_and_filter_layers_take_turns_when_one_fits_per_epoch() -> None:
+    """Each epoch affords one task (1 s per epoch, every task costs 1 s): they rotate, the least recently
+    drawn first, extras first among equals; the others are skipped with the reason."""
+    planner = Planner(
+        CNN, ["conv2d"], ["conv2d_3"], True, Budget(fraction=None, seconds=1.0), extras=["metrics", "exemplars"]
+    )
+    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 1.0, "exemplars": 1.0, "filters/conv2d_3": 1.0})
+    drawn = []
+    for epoch in range(6):
+        plan = planner.plan(epoch, None, train_seconds=12.0)
+        drawn.append(plan.extras + list(plan.filters))
+        assert set(plan.skipped) == {"metrics", "exemplars", "conv2d_3"} - set(drawn[-1])
+        planner.record(plan, {task: 1.0 for task in drawn[-1]})
+    assert drawn == [["metrics"], ["exemplars"], ["conv2d_3"], ["metrics"], ["exemplars"], ["conv2d_3"]]
