@@ -209,6 +209,15 @@ def paired_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([spearman(x, y) for x, y in zip(a, b, strict=True)])
 
 
+def _finite_mean(values: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The mean of the finite values along ``axis`` (NaN where there are none), without a warning."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, values, 0.0).sum(axis=axis)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def _glorot(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
     fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
@@ -383,8 +392,8 @@ class MapChecks:
             hits = pointing_game(maps[own], np.asarray(boxes)[own], tolerance=tolerance)
             out[FAITHFULNESS + "pointing_game"] = hits.astype(np.float64)
         draws = [paired_spearman(maps, random) for random in self._copy().maps(images, classes)]
-        out[SANITY + "randomization_spearman"] = np.nanmean(draws, axis=0)
+        out[SANITY + "randomization_spearman"] = _finite_mean(np.array(draws), axis=0)
         if self._previous is not None and self._previous.shape == maps.shape:
             out[SANITY + "drift_spearman"] = paired_spearman(maps, self._previous)
         self._previous = maps.copy()
-        return {tag: float(np.nanmean(values)) for tag, values in out.items() if np.isfinite(values).any()}
+        return {tag: float(_finite_mean(values)) for tag, values in out.items() if np.isfinite(values).any()}
