@@ -1,7 +1,8 @@
 // Hand-rolled SVG line charts for the loss and metric curves (no libraries: TensorBoard's CSP forbids
 // remote scripts, and a few dozen lines do the job).
 //
-// One chart per metric; every run has its own colour, train is a solid line, validation a dashed one.
+// One chart per metric; every run has its own colour, train is a solid line, validation a dashed one. A
+// chart of several measures (checks.js) gives each measure a line style and a label instead of a split.
 // A vertical cursor marks the epoch on show; hovering shows the values at the nearest epoch; clicking
 // a point (or anywhere on the plot) picks that epoch.
 
@@ -61,7 +62,10 @@ function fmt(v) {
  * One line of a chart: a run's train or validation curve of one metric.
  * @typedef {Object} ChartSeries
  * @property {string} run
- * @property {string} split  "train" (solid) or "validation" (dashed).
+ * @property {string} split  "train" (solid) or "validation" (dashed); "check" for a measure.
+ * @property {'solid'|'dashed'|'dotted'} [style]  Line style of a measure (overrides the split's).
+ * @property {string} [label]  What the line is, where the split does not say it (a measure's name).
+ * @property {string} [tag]  The scalar tag of a measure (`data-tag`).
  * @property {string} color
  * @property {Array<[number, number]>} points  `[epoch, value]`.
  */
@@ -89,14 +93,17 @@ function fmt(v) {
  * @property {ChartScale|null} scale  null while there is nothing to draw.
  * @property {SVGLineElement|null} cursorLine
  * @property {SVGLineElement|null} hoverLine
+ * @property {[number, number]|null} domain  A y range always shown, or null.
  */
 
 /**
- * The scale of `series`, or null when they have no points. The y range is widened to round ticks.
+ * The scale of `series`, or null when they have no points. The y range is widened to round ticks, and to
+ * `domain` when given (a measure in [0, 1] keeps that scale whatever its values).
  * @param {ChartSeries[]} series
+ * @param {[number, number]|null} [domain]
  * @returns {ChartScale|null}
  */
-export function chartScale(series) {
+export function chartScale(series, domain = null) {
   const all = series.flatMap((s) => s.points);
   if (!all.length) return null;
   const steps = [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b);
@@ -104,8 +111,8 @@ export function chartScale(series) {
   let x1 = steps[steps.length - 1];
   if (x1 === x0) x1 = x0 + 1;
   const values = all.map((p) => p[1]).filter(Number.isFinite);
-  let y0 = Math.min(...values);
-  let y1 = Math.max(...values);
+  let y0 = Math.min(...values, ...(domain ? [domain[0]] : []));
+  let y1 = Math.max(...values, ...(domain ? [domain[1]] : []));
   const yTicks = niceTicks(y0, y1, 5);
   y0 = Math.min(y0, yTicks[0]);
   y1 = Math.max(y1, yTicks[yTicks.length - 1]);
@@ -122,16 +129,18 @@ export function chartScale(series) {
 }
 
 /**
- * The chart's figure: caption, SVG and tooltip.
+ * The chart's figure: caption, an optional note under it (a key), SVG and tooltip.
  * @param {string} title
+ * @param {Node|null} note
  * @returns {{wrap: HTMLElement, svg: SVGSVGElement, tooltip: HTMLElement}}
  */
-function chartFrame(title) {
+function chartFrame(title, note) {
   const wrap = document.createElement('figure');
   wrap.className = 'chart';
   const caption = document.createElement('figcaption');
   caption.textContent = title;
   wrap.appendChild(caption);
+  if (note) wrap.appendChild(note);
   const svg = el('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img'});
   svg.setAttribute('aria-label', `${title} by epoch`);
   wrap.appendChild(svg);
@@ -175,7 +184,8 @@ function drawAxes(svg, scale) {
 function drawSeries(svg, series, scale) {
   const {x, y} = scale;
   for (const s of series) {
-    const g = el('g', {class: `series ${s.split}`, 'data-run': s.run, 'data-split': s.split}, svg);
+    const g = el('g', {class: `series ${s.split} ${s.style || ''}`.trim(), 'data-run': s.run, 'data-split': s.split}, svg);
+    if (s.tag) g.dataset.tag = s.tag;
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     el('polyline', {
       points: pts.map((p) => `${x(p[0]).toFixed(2)},${y(p[1]).toFixed(2)}`).join(' '),
@@ -185,7 +195,7 @@ function drawSeries(svg, series, scale) {
       const c = el('circle', {cx: x(p[0]).toFixed(2), cy: y(p[1]).toFixed(2), r: 3, class: 'pt', fill: s.color}, g);
       c.dataset.step = String(p[0]);
       const tip = el('title', {}, c);
-      tip.textContent = `${s.run} · ${s.split} · epoch ${p[0]}: ${fmt(p[1])}`;
+      tip.textContent = `${s.run} · ${s.label || s.split} · epoch ${p[0]}: ${fmt(p[1])}`;
     }
   }
 }
@@ -197,7 +207,7 @@ function drawSeries(svg, series, scale) {
 function draw(chart) {
   const {svg} = chart;
   svg.replaceChildren();
-  chart.scale = chartScale(chart.current.series);
+  chart.scale = chartScale(chart.current.series, chart.domain);
   if (!chart.scale) {
     const t = el('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-empty'}, svg);
     t.textContent = 'no data yet';
@@ -269,11 +279,11 @@ function tooltipRows(series, step) {
     const row = document.createElement('div');
     row.className = 'tt-row';
     const sw = document.createElement('span');
-    sw.className = `tt-swatch ${s.split}`;
+    sw.className = `tt-swatch ${s.style || s.split}`;
     sw.style.borderColor = s.color;
     const name = document.createElement('span');
     name.className = 'tt-name';
-    name.textContent = `${s.run} · ${s.split}`;
+    name.textContent = `${s.run} · ${s.label || s.split}`;
     const val = document.createElement('span');
     val.className = 'tt-val';
     val.textContent = fmt(p[1]);
@@ -334,14 +344,18 @@ function wireChart(chart, onPick) {
 }
 
 /**
- * Creates a chart. `onPick(epoch)` is called when the user clicks an epoch.
- * @param {{title: string, onPick: (epoch: number) => void}} options
+ * Creates a chart. `onPick(epoch)` is called when the user clicks an epoch; `domain` is a y range always
+ * shown; `note` goes under the title; `id` is the figure's `data-chart`.
+ * @param {{title: string, onPick: (epoch: number) => void, domain?: [number, number]|null, note?: Node|null,
+ *     id?: string}} options
  * @returns {{element: HTMLElement, update: (data: {series: ChartSeries[], cursor: number|null}) => void,
  *     setCursor: (epoch: number|null) => void}}
  */
-export function createChart({title, onPick}) {
+export function createChart({title, onPick, domain = null, note = null, id = title}) {
   /** @type {ChartParts} */
-  const chart = {...chartFrame(title), current: {series: [], cursor: null}, scale: null, cursorLine: null, hoverLine: null};
+  const chart = {...chartFrame(title, note), current: {series: [], cursor: null}, scale: null, cursorLine: null,
+    hoverLine: null, domain};
+  chart.wrap.dataset.chart = id;
   wireChart(chart, onPick);
   return {
     element: chart.wrap,

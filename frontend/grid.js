@@ -4,7 +4,8 @@
 
 import {colorizedCanvas} from './colormap.js';
 import {tileAt, tileRect} from './layout.js';
-import {gridSummary, nonfiniteText, rotating, span, tileChannel, tileList, tileName, tileOf} from './records.js';
+import {gridSummary, nonfiniteText, relativeText, rotating, span, tileChannel, tileList, tileName, tileOf,
+  tileRelativeText} from './records.js';
 import {h, KIND_LABELS, message, nonfiniteNote} from './views.js';
 
 /**
@@ -144,6 +145,8 @@ export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, 
   }
   if (kind === 'activations') captionBits.push(`probe #${probe + 1}`);
   const fig = gridFigure(canvas, captionBits.join(' · '));
+  const relative = kind === 'filters' ? relativeText(record) : null;
+  if (relative) fig.element.appendChild(h('p', {class: 'relative-note', text: relative}));
   const nonfinite = nonfiniteNote(nonfiniteText(record));
   if (nonfinite) fig.element.appendChild(nonfinite);
   const openTile = layout ? tileOf(kind, record, channel, count) : null;
@@ -164,12 +167,14 @@ function cropTile(img, layout, k, cmap) {
 }
 
 /**
- * The drill-down box: a heading, a close button, the enlarged tile, a label and a filmstrip.
+ * The drill-down box: a heading, a close button, the enlarged tile, a place for the channel's exemplars
+ * (filled later, hidden until then), its facts, a label and a filmstrip.
  * @param {string} title
  * @param {() => void} onClose
  */
 function drilldownBox(title, onClose) {
   const big = h('div', {class: 'drill-big'});
+  const exemplars = h('div', {class: 'drill-exemplars', hidden: true});
   const strip = h('ol', {class: 'filmstrip', 'aria-label': 'One frame per epoch'});
   const info = h('p', {class: 'drill-info'});
   const label = h('p', {class: 'drill-label', text: 'Across epochs (click a frame to go there)'});
@@ -177,9 +182,9 @@ function drilldownBox(title, onClose) {
   close.addEventListener('click', onClose);
   const element = h('div', {class: 'drilldown'},
     h('div', {class: 'drill-head'}, h('h3', {text: title}), close),
-    h('div', {class: 'drill-main'}, big, info),
+    h('div', {class: 'drill-main'}, big, exemplars, info),
     label, strip);
-  return {element, big, strip, info, label};
+  return {element, big, exemplars, strip, info, label};
 }
 
 /**
@@ -201,6 +206,8 @@ function tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom})
       const value = record.activation[tile];  // null: non-finite (a diverged model)
       facts.push(value === null ? 'mean activation non-finite (NaN or inf)' : `mean activation ${Number(value).toPrecision(4)}`);
     }
+    const relative = tileRelativeText(record, tile);
+    if (relative) facts.push(relative);
     if (record.schedule && tile < (record.schedule.fixed || 0)) facts.push('one of the fixed filters, drawn at every pass');
   }
   return facts;
@@ -222,7 +229,8 @@ function tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom})
  * @param {number} d.probe
  * @param {string|null} d.cmap
  * @param {() => void} d.onClose
- * @returns {{element: HTMLElement, big: HTMLElement, strip: HTMLElement, info: HTMLElement, label: HTMLElement}}
+ * @returns {{element: HTMLElement, big: HTMLElement, exemplars: HTMLElement, strip: HTMLElement, info: HTMLElement,
+ *     label: HTMLElement}}
  */
 export function drilldownView({kind, layer, epoch, record, layout, img, tile, channel, probe, cmap, onClose}) {
   const filters = kind === 'filters';

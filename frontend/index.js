@@ -8,9 +8,11 @@
 //   layout.js     grid geometry, twin of metadata.GridLayout     records.js   what a /step record says (pure)
 //   controls.js   toolbar + epoch bar, Play                      panels.js    one panel per run (loads, then draws)
 //   exporting.js  what Export sends, the download                chart.js     the curves (SVG)
-//   views.js, grid.js, gradcam.js, exportmenu.js: DOM only       colormap.js  colour maps
+//   checks.js     the Grad-CAM measures' charts (pure)           colormap.js  colour maps
+//   views.js, grid.js, gradcam.js, exemplars.js, exportmenu.js: DOM only
 
 import {createChart} from './chart.js';
+import {checkCharts} from './checks.js';
 import {colorize, lut} from './colormap.js';
 import {pickEpoch, setEpoch, stepEpoch, syncControls, togglePlay} from './controls.js';
 import {exportMenu} from './exportmenu.js';
@@ -145,12 +147,14 @@ function toggleRun(app, run, on) {
 }
 
 /**
- * Draws one chart per metric of the selected runs' curves (charts are kept and updated in place).
+ * The charts to draw: one per metric of the selected runs' curves, then one per group of Grad-CAM
+ * measures (checks.js), each as `[key, {title, series, domain?, note?}]`.
  * @param {App} app
+ * @param {string[]} runs
+ * @returns {Array<[string, {title: string, series: Array<Object>, domain?: [number, number], id?: string,
+ *     note?: () => Node}]>}
  */
-function renderCharts(app) {
-  const ui = app.ui;
-  const runs = shownRuns(app);
+function chartSpecs(app, runs) {
   const byMetric = new Map();
   for (const run of runs) {
     const sc = app.scalars.get(run);
@@ -162,24 +166,43 @@ function renderCharts(app) {
       });
     }
   }
-  const metrics = [...byMetric.keys()].sort(metricOrder);
-  for (const [metric, chart] of app.charts) {
-    if (!byMetric.has(metric)) {
+  const specs = [...byMetric.keys()].sort(metricOrder).map((metric) => [metric, {title: metric, series: byMetric.get(metric)}]);
+  for (const {group, measures, series} of checkCharts(app.scalars, runs, (run) => runColor(app.index, run))) {
+    // The key names the measures, so a chart is made again when a measure appears.
+    specs.push([`check:${group.id}:${measures.map((m) => m.tag).join(',')}`, {title: group.title, series,
+      domain: group.domain, id: `check:${group.id}`, note: () => views.checkKey(group.caption, measures)}]);
+  }
+  return specs;
+}
+
+/**
+ * Draws the charts of `chartSpecs` (kept and updated in place while their key stays).
+ * @param {App} app
+ */
+function renderCharts(app) {
+  const ui = app.ui;
+  const runs = shownRuns(app);
+  const specs = new Map(chartSpecs(app, runs));
+  for (const [key, chart] of app.charts) {
+    if (!specs.has(key)) {
       chart.element.remove();
-      app.charts.delete(metric);
+      app.charts.delete(key);
     }
   }
   const cursor = shownEpoch(app);
   const ordered = [];
-  for (const metric of metrics) {
-    if (!app.charts.has(metric)) app.charts.set(metric, createChart({title: metric, onPick: (epoch) => pickEpoch(app, epoch)}));
-    const chart = app.charts.get(metric);
-    chart.update({series: byMetric.get(metric), cursor});
+  for (const [key, spec] of specs) {
+    if (!app.charts.has(key)) {
+      app.charts.set(key, createChart({title: spec.title, onPick: (epoch) => pickEpoch(app, epoch), domain: spec.domain,
+        note: spec.note ? spec.note() : null, id: spec.id || key}));
+    }
+    const chart = app.charts.get(key);
+    chart.update({series: spec.series, cursor});
     ordered.push(chart.element);
   }
-  if (!metrics.length) ordered.push(views.noCurves(runs.some((r) => !app.scalars.has(r))));
+  if (!specs.size) ordered.push(views.noCurves(runs.some((r) => !app.scalars.has(r))));
   ui.charts.replaceChildren(...ordered);
-  ui.legend.replaceChildren(...(metrics.length ? views.legend(runs.map((r) => [r, runColor(app.index, r)])) : []));
+  ui.legend.replaceChildren(...(specs.size ? views.legend(runs.map((r) => [r, runColor(app.index, r)])) : []));
 }
 
 /**

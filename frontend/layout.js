@@ -68,3 +68,27 @@ export function tileAt(layout, x, y) {
   const k = row * layout.cols + col;
   return k < layout.count ? k : null;
 }
+
+/**
+ * The `size` x `size` crop around `(y, x)` of a `height` x `width` image, moved inside it (never shrunk at
+ * the border): `[x0, y0, x1, y1]`, end-exclusive. The twin of `tb_featureviz.metadata.crop_box`, which
+ * cuts an exemplar (`exemplars/<layer>` records) out of its sample image.
+ * @param {number} y  Row of the crop's centre.
+ * @param {number} x  Column of the crop's centre.
+ * @param {number} size  Side of the crop, >= 1.
+ * @param {number} height  Image height.
+ * @param {number} width  Image width.
+ * @returns {[number, number, number, number]}
+ * @throws {RangeError} `size`, `height` or `width` is not a positive integer.
+ * @example cropBox(1, 7, 4, 8, 8)  // [4, 0, 8, 4]: near the top-right corner, moved inside
+ */
+export function cropBox(y, x, size, height, width) {
+  for (const [name, v] of [['size', size], ['height', height], ['width', width]]) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer. Received: ${name}=${v}`);
+  }
+  const sideY = Math.min(size, height);
+  const sideX = Math.min(size, width);
+  const y0 = Math.max(0, Math.min(Math.trunc(y) - Math.floor(sideY / 2), height - sideY));
+  const x0 = Math.max(0, Math.min(Math.trunc(x) - Math.floor(sideX / 2), width - sideX));
+  return [x0, y0, x0 + sideX, y0 + sideY];
+}

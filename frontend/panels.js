@@ -5,10 +5,12 @@
 import {pickEpoch} from './controls.js';
 import {syncExport} from './exporting.js';
 import {camColormap, className, entriesOf, entryFor, KIND_NOUN, runColor, runInfo, shownEpoch, shownRuns} from './facts.js';
+import {exemplarsNote, exemplarsView} from './exemplars.js';
 import {gradcamView} from './gradcam.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
+import {cropBox} from './layout.js';
 import {fetchSeries, fetchStep, loadImage, loadProbeImage} from './model.js';
-import {nonfiniteText, tileList, tileOf} from './records.js';
+import {exemplarsOf, nonfiniteText, stepAtOrBefore, tileList, tileOf} from './records.js';
 import * as views from './views.js';
 
 /**
@@ -200,6 +202,7 @@ async function showGrid(app, p, run, entry, epoch, show, stale) {
       channel: s.channel, probe: s.probe, cmap, onClose});
     if (s.kind === 'filters') fillFilterFilmstrip(app, dd, run, entry, s.channel, epoch);
     else if (grid.openTile !== null) fillFilmstrip(app, dd, run, entry, imageIndex, grid.openTile, cmap, epoch);
+    fillExemplars(dd, run, runInfo(app.index, run), entry.layer, s.channel, epoch);
     detail.push(dd.element);
   }
   show([grid.element], `${entry.layer} · epoch ${epoch}`, detail);
@@ -283,6 +286,49 @@ async function fillFrames(app, strip, run, entry, imageIndex, cmap, epoch, items
       else f.slot.textContent = '–';
     }
   }));
+}
+
+/**
+ * Fills the drill-down's exemplars: the crops of the sample images that channel `channel` of `layer`
+ * responds to most, from the newest exemplars record at or before `epoch`. Nothing when the run wrote no
+ * exemplars for the layer.
+ * @param {{exemplars: HTMLElement}} dd
+ * @param {string} run
+ * @param {RunInfo|null} info
+ * @param {string} layer
+ * @param {number} channel
+ * @param {number} epoch
+ */
+async function fillExemplars(dd, run, info, layer, channel, epoch) {
+  const entry = entryFor(info, 'exemplars', layer);
+  const sample = info && info.sample;
+  if (!entry || !sample) return;
+  const show = (node) => { dd.exemplars.replaceChildren(node); dd.exemplars.hidden = false; };
+  const step = stepAtOrBefore(entry.steps, epoch);
+  if (step === null) {
+    show(exemplarsNote(`No exemplars of ${layer} yet at epoch ${epoch} (first at epoch ${entry.steps[0]}).`));
+    return;
+  }
+  try {
+    const record = (await fetchStep(run, entry.tag, step)).record || {};
+    const list = exemplarsOf(record, channel);
+    if (!list) {
+      show(exemplarsNote(`Channel ${channel} has no exemplars at epoch ${step}.`));
+      return;
+    }
+    const items = await Promise.all(list.map(async (e) => {
+      try {
+        if (!sample.images[e.image]) throw new Error(`no sample image ${e.image}`);
+        const img = await loadImage(sample.images[e.image]);
+        return {...e, img, box: cropBox(e.y, e.x, record.size, img.naturalHeight, img.naturalWidth)};
+      } catch (err) {
+        return {...e, img: null, box: null, damaged: Boolean(err && err.damaged)};
+      }
+    }));
+    show(exemplarsView({channel, items, step, epoch, sample: record.sample || sample.count}));
+  } catch (e) {
+    show(exemplarsNote(`Could not load the exemplars: ${e && e.message ? e.message : e}`));
+  }
 }
 
 /**

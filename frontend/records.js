@@ -1,5 +1,6 @@
 // What a `/step` record says about its grid: which channel or filter each tile shows, and the one-line
-// summaries the panels print. Pure functions of the record (tb_featureviz/metadata.py has its format).
+// summaries the panels print; and which exemplars an `exemplars/<layer>` record gives a channel. Pure
+// functions of the record (tb_featureviz/metadata.py has its format).
 //
 // Tile k of a grid shows channel record.channels[k] of a reduced activation grid (channel k without
 // that list), and filter record.filters[k] of a filter grid. The view state's `channel` holds that
@@ -137,4 +138,72 @@ export function nonfiniteText(record) {
   const n = record && Number.isInteger(record.nonfinite) ? record.nonfinite : 0;
   if (n <= 0) return null;
   return `Non-finite: ${n} NaN or inf value${n > 1 ? 's' : ''} (the model diverged); drawn as 0.`;
+}
+
+/**
+ * A ratio as a short number: one decimal from 1 to 10 ("4.2"), none from 10, two below 1 ("0.87").
+ * @param {number} v
+ * @returns {string}
+ */
+export function ratioText(v) {
+  return v.toFixed(v >= 10 ? 0 : v >= 1 ? 1 : 2);
+}
+
+/**
+ * The line under a filter grid on how hard the patterns drive their filters compared with the probe
+ * images ("patterns drive their filters 4.2× the probes' activation (median)"), or null without one.
+ * @param {Object|null} record  A filter record (`relative_median`).
+ * @returns {string|null}
+ */
+export function relativeText(record) {
+  const v = record ? record.relative_median : null;
+  if (typeof v !== 'number' || !Number.isFinite(v)) return null;
+  return `patterns drive their filters ${ratioText(v)}× the probes' activation (median)`;
+}
+
+/**
+ * What a filter record says about tile `k`'s pattern compared with the probe images, or null when the
+ * record does not say.
+ * @param {Object|null} record  A filter record (`relative`).
+ * @param {number} k
+ * @returns {string|null}
+ */
+export function tileRelativeText(record, k) {
+  const list = record && Array.isArray(record.relative) ? record.relative : null;
+  if (!list || k >= list.length) return null;
+  const v = list[k];
+  if (v === null) return "the probes leave this filter silent: no ratio to the probes' activation";
+  return typeof v === 'number' ? `its pattern drives it ${ratioText(v)}× the probes' mean activation` : null;
+}
+
+/**
+ * One exemplar of an `exemplars/<layer>` record: sample image `image`, response `value` centred at (y, x).
+ * @typedef {{image: number, y: number, x: number, value: number|null}} Exemplar
+ */
+
+/**
+ * The exemplars of channel `c` in an exemplars record (best first), or null when the record has none for it
+ * (a channel a reduced grid leaves out).
+ * @param {import('./types.js').ExemplarsRecord|null} record
+ * @param {number} c
+ * @returns {Exemplar[]|null}
+ */
+export function exemplarsOf(record, c) {
+  const channels = record && Array.isArray(record.channels) ? record.channels : null;
+  const i = channels ? channels.findIndex((v) => Number(v) === c) : -1;
+  const list = i >= 0 && Array.isArray(record.exemplars) ? record.exemplars[i] : null;
+  if (!Array.isArray(list)) return null;
+  return list.map(([image, y, x, value]) => ({image, y, x, value}));
+}
+
+/**
+ * The newest of the sorted `steps` at or before `epoch`, or null.
+ * @param {number[]} steps
+ * @param {number} epoch
+ * @returns {number|null}
+ */
+export function stepAtOrBefore(steps, epoch) {
+  let best = null;
+  for (const s of steps) if (s <= epoch) best = s;
+  return best;
 }

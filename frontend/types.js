@@ -37,14 +37,25 @@
  */
 
 /**
+ * The sample images of a run in `/index` (the exemplars are crops of them).
+ * @typedef {Object} Sample
+ * @property {number} count
+ * @property {number[]|null} labels
+ * @property {number} step  Where they were written.
+ * @property {string[]} images  Relative blob URLs (RGB PNGs at input resolution).
+ */
+
+/**
  * What `/index` says about one run (a group of TensorBoard runs that share a parent directory).
  * @typedef {Object} RunInfo
  * @property {string} run
  * @property {boolean} featureviz  Whether the run has FeatureViz data (else curves only).
  * @property {number[]} steps  Every step of any featureviz tag, sorted.
  * @property {number|null} max_wall_time
- * @property {{activations?: TagEntry[], filters?: TagEntry[], gradcam?: TagEntry[]}} kinds
+ * @property {{activations?: TagEntry[], filters?: TagEntry[], gradcam?: TagEntry[], exemplars?: TagEntry[]}} kinds
+ *     `exemplars` entries have no images and no layout (a record per step).
  * @property {Probes|null} probes
+ * @property {Sample|null} [sample]  The images the exemplars are cut from, null without exemplars.
  * @property {Object<string, *>|null} run_info
  * @property {string[]} curves  Metric names with curves.
  * @property {'keras'|'featureviz'|null} curve_source
@@ -87,7 +98,21 @@
  * @property {number} size  Pattern size in pixels.
  * @property {number} [scale]
  * @property {FilterSchedule} [schedule]
+ * @property {Array<number|null>} [relative]  Each pattern's activation over the probes' mean activation of
+ *     its filter (`null`: the probes leave it silent).
+ * @property {number} [relative_median]  Their median.
  * @property {number} [nonfinite]
+ */
+
+/**
+ * Element 0 (the only one) of `exemplars/<layer>`: `exemplars[i]` are channel `channels[i]`'s best `k`
+ * images of the `sample`, each `[image, y, x, value]` (the crop is `cropBox(y, x, size, H, W)`).
+ * @typedef {Object} ExemplarsRecord
+ * @property {number} k
+ * @property {number} size
+ * @property {number} sample
+ * @property {number[]} channels
+ * @property {Array<Array<[number, number, number, number|null]>>} exemplars
  */
 
 /**
@@ -125,7 +150,7 @@
  * @property {string} tag
  * @property {number} step
  * @property {number} wall_time
- * @property {ActivationRecord|FilterRecord|GradcamRecord} record
+ * @property {ActivationRecord|FilterRecord|GradcamRecord|ExemplarsRecord} record
  * @property {string[]} images
  */
 
@@ -155,6 +180,8 @@
  * @property {'keras'|'featureviz'|null} [source]
  * @property {ScalarSeries[]} series
  * @property {Array<{layer: string, points: Array<[number, number, number]>}>} [health]
+ * @property {Array<{tag: string, points: Array<[number, number, number]>}>} [checks]  The Grad-CAM measures
+ *     (`faithfulness/*`, `sanity/*`), plotted by checks.js.
  */
 
 /**
@@ -226,7 +253,8 @@
  * @property {Error|null} error  Why the last poll failed, or null.
  * @property {Map<string, ScalarsDoc>} scalars  Run -> curves.
  * @property {Map<string, string>} scalarsText  Run -> JSON text of its curves (change detection).
- * @property {Map<string, {element: HTMLElement, update: Function, setCursor: Function}>} charts  Metric -> chart.
+ * @property {Map<string, {element: HTMLElement, update: Function, setCursor: Function}>} charts  Chart key (a
+ *     metric, or a group of Grad-CAM measures) -> chart.
  * @property {Map<string, PanelState>} panels  Run -> panel.
  * @property {number|null} playTimer  The interval of Play, or null.
  * @property {boolean} firstGridMarked  Whether the `featureviz:first-grid` mark was set.

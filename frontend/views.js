@@ -141,6 +141,20 @@ export function legend(runs) {
   ];
 }
 
+/**
+ * The note under a chart of Grad-CAM measures (checks.js): a one-line caption, then one entry per measure
+ * (its line style and name) whose tooltip says how to read it.
+ * @param {string} caption
+ * @param {Array<{label: string, style: string, note: string, tag: string}>} measures
+ * @returns {HTMLElement}
+ */
+export function checkKey(caption, measures) {
+  return h('div', {class: 'chart-note'},
+    h('p', {class: 'chart-caption', text: caption}),
+    h('ul', {class: 'check-key'}, ...measures.map((m) => h('li', {class: 'check-item', title: m.note, dataset: {tag: m.tag}},
+      h('span', {class: `line-sample ${m.style}`, 'aria-hidden': 'true'}), h('span', {text: m.label})))));
+}
+
 /** A run's panel: a coloured border and label, a sub-title line, a body and a drill-down area. */
 export function panel(run, color) {
   const title = h('span', {class: 'panel-run', text: run});

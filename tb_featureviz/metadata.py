@@ -32,6 +32,24 @@ Tags and their blob sequences:
     times) and ``"schedule": {"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e}``: the
     first ``k`` tiles are a fixed seeded subset drawn at every pass, the rest filters ``a..b`` of the layer's
     ``C``; the next pass draws ``c..d``, expected at epoch ``e`` (``null``: not within the budget's rate).
+    ``"relative": [float | null, ...]`` (per tile) is each pattern's own activation divided by the mean
+    activation of that filter over the probe images (``null`` where the probes do not activate it), and
+    ``"relative_median"`` their median: how far beyond natural images the pattern drives the filter.
+``exemplars/<layer>``
+    ``[record]``: the natural images each channel likes best (``tb_featureviz.compute.exemplars``)::
+
+        {"k": 5, "size": px, "sample": M, "channels": [c, ...],
+         "exemplars": [[[image, y, x, value], ...k], ...]}
+
+    ``exemplars[i]`` are channel ``channels[i]``'s top ``k`` images of the ``sample`` (distinct, best
+    first): ``image`` indexes the ``sample`` images, ``(y, x)`` is the centre of the strongest response in
+    input pixels, ``value`` that response. A viewer shows the ``size`` x ``size`` crop around ``(y, x)``,
+    moved inside the image (:func:`crop_box`). ``channels`` are the grid's channels (all of
+    them, or a reduced grid's).
+``sample``
+    ``[record, png_0, ..., png_{M-1}]``: the fixed sample of validation images the exemplars come from, as
+    RGB PNGs at input resolution, written once, at the first epoch that draws exemplars.
+    Record: ``{"count": M, "labels": [int, ...] | null}``.
 ``gradcam/<layer>``
     ``[record, heat, overlay, heat, overlay, ...]``: for each probe image and each target (predicted
     class, then true class when labels are known) a grayscale heatmap PNG at input resolution and a
@@ -57,7 +75,8 @@ Tags and their blob sequences:
         {"epoch": 3, "activations": [layer, ...], "gradcam": layer | null,
          "grids": {layer: {"channels": n | null, "scale": s}},
          "filters": {layer: {"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e}},
-         "skipped": {layer: reason}, "epoch_costs": {task: seconds}, "hook_seconds": s,
+         "extras": ["metrics", "exemplars"], "skipped": {layer or extra: reason},
+         "epoch_costs": {task: seconds}, "hook_seconds": s,
          "budget": {"fraction": f | null, "seconds_per_epoch": s | null}, "train_seconds": s,
          "spent_seconds": s, "allowed_seconds": s | null, "room_seconds": s | null, "over_budget": bool,
          "costs": {task: seconds}}
@@ -67,7 +86,10 @@ model); they are drawn as 0 in the images and written as ``null`` in the record'
 
 Scalars (ordinary ``tf.summary.scalar``, read by TensorBoard's scalars plugin) in the same run:
 ``epoch_<metric>`` and ``epoch_val_<metric>`` (the epoch logs, so curves exist without Keras'
-TensorBoard callback), ``health/dead_fraction/<layer>`` and ``cost/<kind>_seconds``.
+TensorBoard callback), ``health/dead_fraction/<layer>``, ``cost/<kind>_seconds``, the Grad-CAM measures
+``faithfulness/deletion_auc``, ``faithfulness/insertion_auc``, ``faithfulness/pointing_game``,
+``sanity/randomization_spearman`` and ``sanity/drift_spearman`` (``tb_featureviz.compute.faithfulness``),
+and ``patterns/relative_activation/<layer>`` (a filter pass's ``relative_median``).
 """
 
 from __future__ import annotations
@@ -88,10 +110,15 @@ RUN_SUBDIR = "featureviz"
 
 CONTENT_VERSION = 1
 
-KINDS = ("activations", "filters", "gradcam", "probes", "run_info", "plan")
+KINDS = ("activations", "filters", "gradcam", "exemplars", "probes", "sample", "run_info", "plan")
 """Every summary kind, in display order."""
 
-TAG_PREFIX = {"activations": "activations/", "filters": "filters/", "gradcam": "gradcam/"}
+TAG_PREFIX = {
+    "activations": "activations/",
+    "filters": "filters/",
+    "gradcam": "gradcam/",
+    "exemplars": "exemplars/",
+}
 """Blob tag prefix of each per-layer kind: the tag is the prefix plus the layer name."""
 
 EPOCH_SCALAR_PREFIX = "epoch_"
@@ -181,6 +208,37 @@ class GridLayout:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GridLayout:
         return cls(**{k: int(data[k]) for k in ("rows", "cols", "tile_height", "tile_width", "padding", "count")})
+
+
+def crop_box(y: int, x: int, size: int, input_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The ``size`` x ``size`` crop around ``(y, x)``, moved inside the image: ``(x0, y0, x1, y1)``.
+
+    The box of an exemplar (``exemplars/<layer>`` records): the writer, the dashboard (``frontend/layout.js``
+    ``cropBox``, its twin) and the export all cut crops with it. A crop never shrinks at the border (it
+    moves instead), so every exemplar of a layer has one size; a side longer than the image is the image's.
+
+    Args:
+        y: Row of the crop's centre, in input pixels.
+        x: Column of the crop's centre.
+        size: Side of the crop (``size`` of the record), >= 1.
+        input_hw: ``(H, W)`` of the image.
+
+    Returns:
+        ``(x0, y0, x1, y1)``, end-exclusive: the crop is ``image[y0:y1, x0:x1]``.
+
+    Raises:
+        TypeError, ValueError: ``size`` or a side of ``input_hw`` is not a positive int.
+
+    Example:
+        >>> crop_box(1, 7, 4, (8, 8))   # near the top-right corner: moved inside
+        (4, 0, 8, 4)
+    """
+    positive_int("size", size)
+    height, width = (positive_int("input_hw[0]", input_hw[0]), positive_int("input_hw[1]", input_hw[1]))
+    side_y, side_x = min(size, height), min(size, width)
+    y0 = max(0, min(int(y) - side_y // 2, height - side_y))
+    x0 = max(0, min(int(x) - side_x // 2, width - side_x))
+    return x0, y0, x0 + side_x, y0 + side_y
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 
 from tb_featureviz.export import ExportArgumentError, export
 from tb_featureviz.export.figures import CAPTION_HEIGHT, STAMP_HEIGHT
+from tb_featureviz.export.model import ratio_text
 from tb_featureviz.render import apply_colormap, colormap_lut, heatmap_overlay
 from tests.support import logdir_factory
 from tests.support.exports import figure_images as _figure_images
@@ -214,9 +215,13 @@ def test_filter_rotation_captions_manifest_and_channel(budget_spec, tmp_path):
     spec = budget_spec
     html = export(spec.root, "big", epochs="2,3", kinds="filters", layers="conv2d", out=tmp_path / "r.html")
     plain = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", html.read_text())]
+    median = [ratio_text(spec.filter_relative_median(e) or 0) for e in (2, 3)]
+    assert median == ["8.6", "10"]  # the median over the patterns of the window and of the fixed filters
     assert plain == [
-        "conv2d · epoch 2 filters 20–29 of 35 (+2 fixed), next 25–34 at epoch 3, tiles 6×6 of 12×12 (1/2)",
-        "conv2d · epoch 3 filters 25–34 of 35 (+2 fixed), next 0–9 when the budget has room, tiles 6×6 of 12×12 (1/2)",
+        "conv2d · epoch 2 filters 20–29 of 35 (+2 fixed), next 25–34 at epoch 3, tiles 6×6 of 12×12 (1/2) · "
+        "patterns 8.6× the probes' activation (median)",
+        "conv2d · epoch 3 filters 25–34 of 35 (+2 fixed), next 0–9 when the budget has room, tiles 6×6 of 12×12 (1/2)"
+        " · patterns 10× the probes' activation (median)",
     ]
     with zipfile.ZipFile(
         export(spec.root, "big", epochs="all", kinds="filters", format="zip", out=tmp_path / "z.zip")

@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 
+from tb_featureviz.export import export
+from tb_featureviz.export.model import ratio_text
 from tb_featureviz.render import apply_colormap
 from tests.support.exports import RUNS
 from tests.support.exports import figure_images as _figure_images
@@ -81,3 +83,42 @@ def test_html_has_no_external_reference(html_report):
     assert not re.search(r"(https?:|ftp:)?//[a-z0-9]", without_data, re.I)
     assert not any(t == "script" for t, _ in parser.tags)
     assert not any(t == "link" for t, _ in parser.tags)
+
+
+def test_html_channel_export_shows_the_channels_exemplar_crops(spec, tmp_path):
+    """``--channel`` of an activations layer: beside each epoch's tile, the channel's exemplars, each the crop of
+    its sample image (``metadata.crop_box``) with its response; a filter channel shows them too, once a layer."""
+    out = export(
+        spec.root, list(RUNS), epochs="all", kinds="activations", layers="conv2d", channel=2, out=tmp_path / "a.html"
+    )
+    images = _figure_images(_parse(out))
+    exemplars = [(attrs, img) for attrs, img in images if attrs.get("data-kind") == "exemplar"]
+    assert len(exemplars) == len(RUNS) * 2 * spec.exemplar_k
+    for run in RUNS:
+        for epoch in (0, 1):
+            for rank in range(spec.exemplar_k):
+                image = spec.exemplar(run, epoch, "conv2d", 2, rank)[0]
+                want = {"run": run, "layer": "conv2d", "epoch": epoch, "channel": 2, "rank": rank, "image": image}
+                got = _find(images, kind="exemplar", **want)
+                np.testing.assert_array_equal(got, spec.exemplar_crop(run, epoch, "conv2d", 2, rank))
+    text = out.read_text(encoding="utf-8")
+    assert text.count("Natural images channel 2 likes best</p>") == len(RUNS) * 2
+    value = spec.exemplar("exp1", 1, "conv2d", 2, 0)[3]
+    assert f"<figcaption>{value:.4g} · image {spec.exemplar('exp1', 1, 'conv2d', 2, 0)[0]}</figcaption>" in text
+    # Activations and filters of the same layer: the exemplars once, in the activations section; a filter
+    # caption names its pattern's ratio to the probes' activation.
+    both = export(
+        spec.root, "exp1", epochs="1", kinds="activations,filters", layers="conv2d", channel=2, out=tmp_path / "b.html"
+    )
+    text = both.read_text(encoding="utf-8")
+    assert text.count('data-kind="exemplar"') == spec.exemplar_k
+    assert text.index('data-kind="exemplar"') < text.index('data-kind="filters"')
+    ratio = ratio_text(spec.filter_relative(1, 2) or 0)
+    assert f"filter 2 · pattern {ratio}× the probes' mean activation" in text
+    filters_only = export(
+        spec.root, "exp1", epochs="1", kinds="filters", layers="conv2d_1", channel=4, out=tmp_path / "c.html"
+    )
+    got = _find(_figure_images(_parse(filters_only)), kind="exemplar", layer="conv2d_1", epoch=1, channel=4, rank=2)
+    np.testing.assert_array_equal(got, spec.exemplar_crop("exp1", 1, "conv2d_1", 4, 2))
+    # Without a channel, no exemplars (the report shows whole grids).
+    assert 'data-kind="exemplar"' not in export(spec.root, "exp1", epochs="1", out=tmp_path / "d.html").read_text()

@@ -29,7 +29,10 @@ def test_html_export_renders_offline_and_prints_to_pdf(report, browser):
     sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
     assert len(sizes) == 2 * 2 * (3 * 4 + 2 + 8)
     assert all(done and w > 0 and h > 0 for done, w, h in sizes)
-    assert page.locator("svg.chart polyline.series").count() == 8
+    # loss and accuracy (train, validation) and the 3 Grad-CAM measures the factory writes, for 2 runs
+    assert page.locator('svg.chart:is([data-metric="loss"], [data-metric="accuracy"]) polyline.series').count() == 8
+    checks = 'svg.chart:is([data-metric="faithfulness"], [data-metric="sanity"]) polyline.series'
+    assert page.locator(checks).count() == 2 * len(logdir_factory.CHECK_TAGS)
     external = [u for u in requests if not u.startswith(("data:", "file:"))]
     assert external == []
     pdf = page.pdf(format="A4", print_background=True)

@@ -9,6 +9,7 @@ from tb_featureviz.export import export
 from tb_featureviz.export.figures import STAMP_HEIGHT
 from tests.support.exports import RUNS
 from tests.support.exports import gif_frames as _gif_frames
+from tests.support.logdir_factory import CHECK_TAGS
 
 
 def test_png_directory_has_one_file_per_run_kind_layer_epoch_probe(spec, tmp_path):
@@ -56,10 +57,15 @@ def test_zip_manifest_matches_files_and_bytes_are_the_written_pngs(spec, tmp_pat
                 assert f["probe"] in range(4) and f["index"] == f["probe"] + 1
             if f["kind"] == "filters":
                 assert f["layout"] == spec.filter_layout.to_json() and f["probe"] is None
+                record = spec.filter_record(f["epoch"])
+                assert (f["relative"], f["relative_median"]) == (record["relative"], record["relative_median"])
             if f["kind"] == "gradcam":
                 assert f["role"] in ("heatmap", "overlay") and f["layout"] is None
                 assert f["score"] == spec.probabilities(f["epoch"], f["probe"])[f["class_index"]]
         for r in manifest["runs"]:
             assert r["epochs"] == [0, 1]
+            assert r["checks"] == [
+                {"tag": t, "points": [[e, spec.scalar(r["run"], t, e)] for e in (0, 1)]} for t in sorted(CHECK_TAGS)
+            ]
             for p, name in enumerate(r["probes"]):
                 assert zf.read(name) == spec.blobs(r["run"], 0, "probes")[p + 1]

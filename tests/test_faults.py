@@ -193,7 +193,7 @@ def test_forged_keys_never_reach_the_data_provider(featureviz_logdir: Any) -> No
 
     try:
         reader = reader_lib.FeatureVizReader(Spy())  # type: ignore[arg-type]
-        reader.index(None)  # the snapshot reads the probes and run_info records
+        reader.index(None)  # the snapshot reads the probes, sample and run_info records
         calls.clear()
         run, tag = "exp1/featureviz", "activations/conv2d"
         for key in [_key(["", "featureviz", run, tag, 0, [1, 2]]), *fuzz_http.forged_keys(run, tag, 1)]:
@@ -217,8 +217,8 @@ def test_experiment_states_are_a_bounded_lru(featureviz_logdir: Any) -> None:
         for i in range(10):
             assert reader.index(None, experiment_id=f"e{i}")["runs"]
         assert reader.experiments_cached == 4
-        # The blobs read for a forgotten experiment (its probes and run_info records) go with it.
-        assert len(reader.blobs) == 4 * 2 * len(featureviz_logdir.runs)
+        # The blobs read for a forgotten experiment (its probes, sample and run_info records) go with it.
+        assert len(reader.blobs) == 4 * 3 * len(featureviz_logdir.runs)
         reader.close()
     finally:
         close()

@@ -149,3 +149,24 @@ def test_partial_last_row_and_padding_are_not_tiles(layout_page: Any) -> None:
     assert at == [0, None, 1, None, None, None, None, None, 8]
     assert layout_page.evaluate("(l) => window.layout.tileAt(l, 7, 14)", layout.to_json()) == 9
     assert layout_page.evaluate("(l) => window.layout.tileAt(l, 12.9, 19.9)", layout.to_json()) == 9
+
+
+def test_crop_box_js_matches_metadata_crop_box(layout_page: Any) -> None:
+    """``layout.js`` ``cropBox`` against ``metadata.crop_box`` (the exemplar crops) on every centre of small
+    images, inside and outside them, crop sides from 1 to larger than the image; bad sizes throw."""
+    from tb_featureviz.metadata import crop_box
+
+    cases = [
+        (y, x, size, h, w)
+        for h, w in ((8, 8), (5, 9), (1, 4))
+        for size in (1, 2, 3, 4, 5, 10)
+        for y in range(-2, h + 2)
+        for x in range(-2, w + 2)
+    ]
+    got = layout_page.evaluate("(cs) => cs.map(([y, x, s, h, w]) => window.layout.cropBox(y, x, s, h, w))", cases)
+    assert [tuple(b) for b in got] == [crop_box(y, x, size, (h, w)) for y, x, size, h, w in cases]
+    refused = layout_page.evaluate(
+        """() => [[0, 8, 8], [4, 0, 8], [4, 8, 2.5]].map(([s, h, w]) => {
+            try { window.layout.cropBox(1, 1, s, h, w); return null; } catch (e) { return e.name; } })"""
+    )
+    assert refused == ["RangeError"] * 3

@@ -45,3 +45,18 @@ def test_tag_for():
     assert metadata.tag_for("probes") == "probes"
     with pytest.raises(ValueError, match="needs a layer"):
         metadata.tag_for("filters")
+
+
+def test_crop_box_moves_the_crop_inside_the_image() -> None:
+    """``crop_box`` (the exemplars' crops): centred where it fits, moved, never shrunk, at the border."""
+    assert metadata.crop_box(4, 4, 4, (8, 8)) == (2, 2, 6, 6)
+    assert metadata.crop_box(0, 0, 4, (8, 8)) == (0, 0, 4, 4)
+    assert metadata.crop_box(7, 7, 4, (8, 8)) == (4, 4, 8, 8)
+    assert metadata.crop_box(1, 9, 3, (8, 10)) == (7, 0, 10, 3)
+    assert metadata.crop_box(1, 7, 3, (8, 10)) == (6, 0, 9, 3)  # fits: centred
+    assert metadata.crop_box(2, 2, 20, (5, 9)) == (0, 0, 9, 5)  # a side longer than the image is the image's
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="size must be a positive int"):
+            metadata.crop_box(1, 1, bad, (8, 8))
+    with pytest.raises(TypeError):
+        metadata.crop_box(1, 1, 2.5, (8, 8))

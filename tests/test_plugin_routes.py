@@ -85,6 +85,10 @@ def test_filters_and_probes_pixels(client: Client, provider: tuple[str, Any, Any
     spec = provider[2]
     doc = client.json("/step?" + q(run="group/exp2", tag="filters/conv2d_1", step=7))
     assert doc["record"] == spec.filter_record(7)
+    assert doc["record"]["relative"] == [spec.filter_relative(7, f) for f in range(spec.channels)]
+    assert doc["record"]["relative_median"] == spec.filter_relative_median(7)
+    epoch0 = client.json("/step?" + q(run="exp1", tag="filters/conv2d", step=0))["record"]
+    assert epoch0["relative"][-1] is None and epoch0["relative_median"] == spec.filter_relative_median(0)
     grid = client.png(doc["images"][0])
     lay = spec.filter_layout
     x, y = lay.tile_origin(3)
@@ -94,6 +98,36 @@ def test_filters_and_probes_pixels(client: Client, provider: tuple[str, Any, Any
     index = client.json("/index")
     probes = index["runs"][0]["probes"]
     assert (client.png(probes["images"][1]) == np.array(spec.probe_value(1), dtype=np.uint8)).all()
+
+
+def test_exemplars_step_and_sample_pixels(client: Client, provider: tuple[str, Any, Any]) -> None:
+    """``exemplars/<layer>``: the record exactly; the ``sample`` of the index: its pixels, and the crop of an
+    exemplar cut from them with ``metadata.crop_box`` is what the factory predicts."""
+    from tb_featureviz import metadata
+
+    spec = provider[2]
+    doc = client.json("/step?" + q(run="group/exp2", tag="exemplars/max_pooling2d", step=4))
+    assert doc == {
+        "run": "group/exp2",
+        "tag": "exemplars/max_pooling2d",
+        "step": 4,
+        "wall_time": spec.wall_time("group/exp2", 4),
+        "record": spec.exemplars_record("group/exp2", 4, "max_pooling2d"),
+        "images": [],
+    }
+    entry = next(r for r in client.json("/index")["runs"] if r["run"] == "group/exp2")
+    sample = entry["sample"]
+    assert logdir_factory.mask_blobs(sample) == spec.expected_index_entry("group/exp2")["sample"]
+    assert sample["count"] == spec.sample_count == len(sample["images"])
+    pixels = [client.png(url) for url in sample["images"]]
+    for m, img in enumerate(pixels):
+        np.testing.assert_array_equal(img, spec.sample_pixels(m))
+    for channel in range(spec.channels):
+        for rank, (image, y, x, value) in enumerate(doc["record"]["exemplars"][channel]):
+            x0, y0, x1, y1 = metadata.crop_box(y, x, doc["record"]["size"], pixels[image].shape[:2])
+            crop = pixels[image][y0:y1, x0:x1]
+            np.testing.assert_array_equal(crop, spec.exemplar_crop("group/exp2", 4, "max_pooling2d", channel, rank))
+            assert value == spec.exemplar("group/exp2", 4, "max_pooling2d", channel, rank)[3]
 
 
 def test_series(client: Client, provider: tuple[str, Any, Any]) -> None:

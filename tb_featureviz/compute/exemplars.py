@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tb_featureviz.metadata import crop_box
 from tb_featureviz.validation import positive_int
 
 __all__ = ["DEFAULT_EXEMPLARS", "Exemplars", "crop_box", "top_exemplars"]
@@ -79,9 +80,11 @@ def top_exemplars(activations: Any, k: int = DEFAULT_EXEMPLARS, *, input_hw: tup
         raise ValueError(f"activations must be [M, h, w, C] with M >= 1. Received shape {acts.shape}")
     k = min(positive_int("k", k), acts.shape[0])
     m, h, w, c = acts.shape
-    flat = np.nan_to_num(acts.reshape(m, h * w, c).astype(np.float64), nan=-np.inf)
-    peak = flat.max(axis=1)  # [M, C]
+    flat = acts.reshape(m, h * w, c)
+    if np.isnan(flat).any():  # a diverged model: NaN never wins
+        flat = np.where(np.isnan(flat), -np.inf, flat)
     where = flat.argmax(axis=1)  # [M, C]
+    peak = np.take_along_axis(flat, where[:, None, :], axis=1)[:, 0, :].astype(np.float64)
     order = np.argsort(-peak, axis=0, kind="stable")[:k].T  # [C, k]: images, best first, ties by index
     channels = np.arange(c)[:, None]
     row, col = np.divmod(where[order, channels], w)
@@ -92,15 +95,3 @@ def top_exemplars(activations: Any, k: int = DEFAULT_EXEMPLARS, *, input_hw: tup
         x=np.floor((col + 0.5) * width / w).astype(np.int64),
         values=peak[order, channels],
     )
-
-
-def crop_box(y: int, x: int, size: int, input_hw: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The ``size`` x ``size`` crop around ``(y, x)``, moved inside the image: ``(x0, y0, x1, y1)``.
-
-    A crop never shrinks at the border (it moves instead), so every exemplar of a layer has one size.
-    """
-    height, width = input_hw
-    side_y, side_x = min(size, height), min(size, width)
-    y0 = int(np.clip(y - side_y // 2, 0, height - side_y))
-    x0 = int(np.clip(x - side_x // 2, 0, width - side_x))
-    return x0, y0, x0 + side_x, y0 + side_y

@@ -2,7 +2,8 @@
 
 An export is checked (``options.py``), planned against the logdir's index (``plan.py``), then read here:
 :func:`read_plan` reads each planned step through the same reader (and so the same data provider) as the
-plugin's routes, never through a second event-file parser, and turns records and images into ``Figure``s.
+plugin's routes, never through a second event-file parser, and turns records and images into ``Figure``s
+(and, for a channel export, that channel's exemplars: crops of the run's sample images, ``metadata.crop_box``).
 A damaged image or record is left out and listed in the report. The only checks left here are those that
 need the data: a ``probe`` or ``channel`` beyond what a layer recorded.
 """
@@ -15,14 +16,23 @@ from typing import Any, Protocol
 
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
 from tb_featureviz.export.figures import compact_ranges, overlay_pixels, tile_for_channel
-from tb_featureviz.export.model import Curve, CurvePoint, DamagedImage, Figure, Report, RunExport
+from tb_featureviz.export.model import (
+    Curve,
+    CurvePoint,
+    DamagedImage,
+    ExemplarCrop,
+    ExemplarSet,
+    Figure,
+    Report,
+    RunExport,
+)
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.plan import ExportPlan, RunPlan, describe_steps, list_names
 from tb_featureviz.export.progress import ProgressCallback
-from tb_featureviz.metadata import GridLayout
+from tb_featureviz.metadata import GridLayout, crop_box
 from tb_featureviz.reader import BlobKey
 from tb_featureviz.reader.integrity import DamagedBlobError
-from tb_featureviz.render import encode_png
+from tb_featureviz.render import decode_png, encode_png
 
 
 class Reader(Protocol):
@@ -138,6 +148,8 @@ def _read_run(collector: _Collector, plan: RunPlan, options: ExportOptions) -> R
                 tag_figs.extend(figs)
             collector.tick(f"read {run.run} {t.tag} epoch {epoch}")
         run.figures.extend(_filters_with(tag_figs, options.channel) if t.kind == "filters" else tag_figs)
+    if options.channel is not None:
+        run.exemplars = _read_exemplars(collector, plan, run, options.channel)
     if walls:
         run.first_wall_time, run.last_wall_time = min(walls), max(walls)
     return run
@@ -167,13 +179,73 @@ def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport
     except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError):
         scalars = {}
     for series in scalars.get("series") or []:
-        points = tuple(
-            CurvePoint(step=int(p[0]), value=float(p[-1]))
-            for p in series.get("points") or []
-            if isinstance(p[-1], (int, float)) and math.isfinite(float(p[-1]))
-        )
+        points = _points(series)
         run.curves.append(Curve(metric=str(series.get("metric")), split=str(series.get("split")), points=points))
+    checks = scalars.get("checks") or []
+    run.checks = [Curve(metric=str(c.get("tag")), split="check", points=_points(c)) for c in checks]
     collector.tick(f"read {run.run} curves")
+
+
+def _points(series: Mapping[str, Any]) -> tuple[CurvePoint, ...]:
+    """The finite ``[step, wall_time, value]`` points of a ``/scalars`` series."""
+    return tuple(
+        CurvePoint(step=int(p[0]), value=float(p[-1]))
+        for p in series.get("points") or []
+        if isinstance(p[-1], (int, float)) and math.isfinite(float(p[-1]))
+    )
+
+
+def _read_exemplars(collector: _Collector, plan: RunPlan, run: RunExport, channel: int) -> list[ExemplarSet]:
+    """Channel ``channel``'s exemplars for each exported activation or filter layer and epoch: from the newest
+    ``exemplars/<layer>`` record at or before the epoch, cut out of the run's ``sample`` images (each read
+    once). Layers without exemplars, a channel the record leaves out, and damaged records or images (listed
+    in the report) are skipped."""
+    entries = {str(e.get("layer")): e for e in (plan.entry.get("kinds") or {}).get("exemplars") or []}
+    sample = plan.entry.get("sample") or {}
+    keys = list(sample.get("images") or [])
+    pixels: dict[int, Any] = {}
+    records: dict[tuple[str, int], Mapping[str, Any]] = {}
+    out: dict[tuple[str, int], ExemplarSet] = {}
+    for t in plan.tags:
+        entry = entries.get(t.layer)
+        if t.kind not in ("activations", "filters") or entry is None or not keys:
+            continue
+        for epoch in t.epochs:
+            step = max((int(s) for s in entry.get("steps") or [] if int(s) <= epoch), default=None)
+            if step is None or (t.layer, epoch) in out:
+                continue
+            if (t.layer, step) not in records:
+                records[(t.layer, step)] = _exemplar_record(collector, run.run, t.layer, str(entry.get("tag")), step)
+            record = records[(t.layer, step)]
+            channels = [int(c) for c in record.get("channels") or []]
+            if channel not in channels:
+                continue
+            crops = []
+            for image, y, x, value in record["exemplars"][channels.index(channel)]:
+                if image not in pixels:
+                    png = collector.image(keys[image], run.run, "sample", None, sample.get("step"), image + 1)
+                    pixels[image] = decode_png(png) if png else None  # None: damaged, left out and listed
+                if pixels[image] is None:
+                    continue
+                box = crop_box(int(y), int(x), int(record["size"]), pixels[image].shape[:2])
+                crop = encode_png(pixels[image][box[1] : box[3], box[0] : box[2]])
+                crops.append(ExemplarCrop(int(image), int(y), int(x), _float_or_none(value), box, crop))
+            size = int(record.get("sample") or len(keys))
+            out[(t.layer, epoch)] = ExemplarSet(run.run, t.layer, epoch, step, channel, size, tuple(crops))
+    return list(out.values())
+
+
+def _exemplar_record(collector: _Collector, run: str, layer: str, tag: str, step: int) -> Mapping[str, Any]:
+    """The ``exemplars/<layer>`` record of ``step``; ``{}`` when it is damaged (listed) or missing."""
+    from tensorboard import errors as tb_errors
+
+    try:
+        return collector.reader.step(collector.ctx, run, tag, step).get("record") or {}
+    except DamagedBlobError as e:
+        collector.damaged.append(DamagedImage(run, "exemplars", layer, step, 0, e.reason))
+    except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError):
+        pass
+    return {}
 
 
 def _figures(
@@ -226,6 +298,8 @@ def _figures(
             filters = tuple(int(f) for f in record.get("filters") or [])
             size = record.get("size")
             schedule = record.get("schedule")
+            relative = record.get("relative")
+            median = record.get("relative_median")
             figs.append(
                 Figure(
                     **common,
@@ -238,6 +312,8 @@ def _figures(
                     scale=_scale(record),
                     source_size=(int(size), int(size)) if isinstance(size, int) else None,
                     schedule=dict(schedule) if isinstance(schedule, Mapping) else None,
+                    relative=tuple(_float_or_none(v) for v in relative) if isinstance(relative, list) else (),
+                    relative_median=_float_or_none(median),
                 )
             )
     elif kind == "gradcam":
@@ -290,6 +366,10 @@ def _figures(
                         )
                     )
     return figs
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _scale(record: Mapping[str, Any]) -> int:

@@ -15,10 +15,10 @@ from html import escape
 from typing import Any
 
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, figure_pixels
-from tb_featureviz.export.model import Curve, Figure, Report, RunExport
+from tb_featureviz.export.model import Curve, ExemplarSet, Figure, Report, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
-from tb_featureviz.export.svg import CHART_CSS, curve_svg, metric_order
+from tb_featureviz.export.svg import CHART_CSS, check_svgs, curve_svg, metric_order
 from tb_featureviz.render import encode_png
 
 KIND_TITLES = {"activations": "Activations", "filters": "Filter patterns", "gradcam": "Grad-CAM"}
@@ -36,6 +36,15 @@ KIND_NOTES = {
         "for the predicted and, where known, the true class."
     ),
 }
+
+CHECKS_NOTE = (
+    "How far the Grad-CAM maps can be trusted, per epoch. Faithfulness: deletion AUC low, insertion AUC and the "
+    "pointing game high are good. Sanity: a randomisation correlation near 1 is bad (the map does not depend on "
+    "the learned weights; a trained model should be at most 0.3); drift near 1 means the attention has settled."
+)
+
+_EXEMPLAR_PX = 72
+"""Exemplar crops are shown about this many CSS pixels across."""
 
 _TARGET_DISPLAY_WIDTH = 480
 """Small grids are enlarged (integer factor, crisp pixels) to about this many CSS pixels."""
@@ -96,6 +105,10 @@ figcaption b { color: var(--ink); font-weight: 600; }
 figcaption .cap-main, figcaption .cap-detail { display: block; }
 figcaption .score { font-variant-numeric: tabular-nums; }
 .missing { font-size: 12px; color: var(--faint); font-style: italic; }
+.exemplars { margin-top: 8px; }
+.exemplars .cell-head { color: var(--ink); }
+.exemplars figure img { image-rendering: pixelated; image-rendering: crisp-edges; }
+.exemplars figcaption { white-space: nowrap; }
 figcaption .nonfinite { color: #b42318; font-weight: 600; }
 .damaged { border: 1px solid #e3a008; background: #fffbea; border-radius: 6px; padding: 8px 12px; font-size: 12.5px;
            margin: 0 0 18px; }
@@ -202,6 +215,10 @@ def _run_card(run: RunExport, marks: Sequence[int]) -> str:
         by_metric.setdefault(curve.metric, []).append(curve)
     charts = "".join(curve_svg(m, by_metric[m], marks=marks) for m in metric_order(by_metric))
     charts_html = f'<h4>Training curves</h4><div class="charts">{charts}</div>' if charts else ""
+    checks = "".join(check_svgs(run.checks, marks=marks))
+    if checks:
+        note = f'<p class="note">{escape(CHECKS_NOTE)}</p>'
+        charts_html += f'<h4>Grad-CAM checks</h4>{note}<div class="charts">{checks}</div>'
     summary = info.get("summary")
     summary_html = (
         f'<details class="summary" open><summary>Model summary</summary><pre class="model">{escape(str(summary))}</pre>'
@@ -231,6 +248,9 @@ def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
             parts.append(f"filter {channel}")
         else:
             parts.append(escape(fig.grid_summary() or ""))
+        relative = fig.relative_text(channel)
+        if relative:
+            parts.append(escape(relative, quote=False))
     if fig.probe is not None:
         label = run.probe_label(fig.probe) or fig.true_class
         parts.append(f"probe {fig.probe}" + (f" ({escape(label)})" if label else ""))
@@ -266,6 +286,34 @@ def _figure_html(run: RunExport, fig: Figure, options: ExportOptions) -> str:
         f'<figure {attrs}><img{cls} src="{_data_uri(png)}" alt="{alt}" width="{w * factor}" height="{h * factor}">'
         f"{cap}</figure>"
     )
+
+
+def _has(run: RunExport, kind: str, layer: str, epoch: int) -> bool:
+    return any(f.kind == kind and f.layer == layer and f.epoch == epoch for f in run.shown_figures())
+
+
+def _exemplars_html(ex: ExemplarSet) -> str:
+    """A channel's exemplars: a heading and one small figure per crop, best first, its response as caption."""
+    noun = f"channel {ex.channel}"
+    since = "" if ex.step == ex.epoch else f" (exemplars of epoch {ex.step})"
+    head = f'<p class="cell-head">Natural images {noun} likes best{since}</p>'
+    if not ex.crops:
+        return f'<div class="exemplars">{head}<p class="missing">their sample images are damaged</p></div>'
+    figs = []
+    for rank, c in enumerate(ex.crops):
+        w, h = c.box[2] - c.box[0], c.box[3] - c.box[1]
+        factor = max(1, _EXEMPLAR_PX // max(w, h, 1))
+        value = "non-finite" if c.value is None else f"{c.value:.4g}"
+        attrs = (
+            f'data-kind="exemplar" data-run="{escape(ex.run)}" data-layer="{escape(ex.layer)}" '
+            f'data-epoch="{ex.epoch}" data-channel="{ex.channel}" data-rank="{rank}" data-image="{c.image}"'
+        )
+        alt = f"{ex.layer} {noun} exemplar {rank + 1}: sample image {c.image}, response {value} at ({c.y}, {c.x})"
+        figs.append(
+            f'<figure {attrs}><img src="{_data_uri(c.png)}" alt="{escape(alt)}" width="{w * factor}" '
+            f'height="{h * factor}"><figcaption>{value} · image {c.image}</figcaption></figure>'
+        )
+    return f'<div class="exemplars">{head}<div class="figs">{"".join(figs)}</div></div>'
 
 
 def render_html(
@@ -350,6 +398,9 @@ def render_html(
                             if progress is not None:
                                 progress(done, total, f"html {f.run} {f.kind}/{f.layer} epoch {f.epoch}")
                         body = f'<div class="figs">{"".join(parts)}</div>'
+                        ex = r.exemplars_at(layer, epoch)
+                        if ex is not None and kind == next(k for k in report.kinds if _has(r, k, layer, epoch)):
+                            body += _exemplars_html(ex)  # once per layer: with its first exported kind
                     cells.append(f'<div class="cell" data-run="{escape(r.run)}">{head}{body}</div>')
                 block = (
                     f'<div class="layer-block" data-layer="{escape(layer)}"><h4 class="layer">{escape(layer)}</h4>'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tb_featureviz.metadata import GridLayout
@@ -44,6 +45,9 @@ class Figure:
         scale: How many times each tile was shrunk (a reduced grid); 1 when not.
         source_size: ``(h, w)`` of one tile before shrinking (the feature map, or the filter pattern).
         schedule: The filter rotation of a filter grid (the record's ``schedule``), if any.
+        relative: Each pattern's activation relative to the probes' mean activation of its filter, per tile
+            (filters; ``None`` where the probes leave the filter silent); empty when not recorded.
+        relative_median: Their median, if recorded.
         target: ``predicted`` or ``true`` (Grad-CAM).
         class_index: The class the Grad-CAM map explains.
         class_name: Its name, when the run recorded class names.
@@ -71,6 +75,8 @@ class Figure:
     scale: int = 1
     source_size: tuple[int, int] | None = None
     schedule: dict[str, Any] | None = None
+    relative: tuple[float | None, ...] = ()
+    relative_median: float | None = None
     target: str | None = None
     class_index: int | None = None
     class_name: str | None = None
@@ -126,13 +132,37 @@ class Figure:
             text += f", tiles {tile}{source} (1/{self.scale})"
         return text
 
+    def relative_text(self, channel: int | None = None, *, plain: bool = False) -> str | None:
+        """How hard the patterns drive their filters against the probe images: ``patterns 4.2× the probes'
+        activation (median)``, or for filter ``channel`` its own ratio; None when not recorded.
+
+        Args:
+            channel: A filter index (its tile's ratio), or None for the grid's median.
+            plain: ``x`` for ``×``.
+        """
+        times = "x" if plain else "\u00d7"
+        if channel is None:
+            if self.relative_median is None:
+                return None
+            return f"patterns {ratio_text(self.relative_median)}{times} the probes' activation (median)"
+        tile = self.filters.index(channel) if channel in self.filters else channel if not self.filters else None
+        if tile is None or not 0 <= tile < len(self.relative):
+            return None
+        value = self.relative[tile]
+        if value is None:
+            return "the probes leave this filter silent"
+        return f"pattern {ratio_text(value)}{times} the probes' mean activation"
+
     def caption(self) -> str:
         """A one-line caption: run, layer, epoch and, where they apply, the grid's reduction, probe, class and
-        score (plain ASCII but for ``·``)."""
+        score, and the patterns' activation relative to the probes' (plain ASCII but for ``·``)."""
         parts = [self.run, f"{self.kind} {self.layer}", f"epoch {self.epoch}"]
         summary = self.grid_summary(plain=True) if self.reduced else None
         if summary:
             parts.append(summary)
+        relative = self.relative_text(plain=True) if self.kind == "filters" else None
+        if relative:
+            parts.append(relative)
         if self.probe is not None:
             parts.append(f"probe {self.probe}")
         if self.kind == "gradcam" and self.class_index is not None:
@@ -166,6 +196,10 @@ class Figure:
             entry["filters"] = list(self.filters)
             if self.schedule is not None:
                 entry["schedule"] = dict(self.schedule)
+            if self.relative:
+                entry["relative"] = list(self.relative)
+            if self.relative_median is not None:
+                entry["relative_median"] = self.relative_median
         if self.kind in ("activations", "filters") and self.reduced:
             entry["scale"] = self.scale
             entry["source_size"] = list(self.source_size) if self.source_size else None
@@ -180,6 +214,18 @@ class Figure:
                 predicted_class=self.predicted_class,
             )
         return entry
+
+
+def ratio_text(value: float) -> str:
+    """A ratio as a short number, as the dashboard writes it (``records.js`` ``ratioText``): one decimal from 1
+    to 10, none from 10, two below 1, ties rounded away from zero.
+
+    Example:
+        >>> ratio_text(4.25), ratio_text(12.5), ratio_text(0.875)
+        ('4.3', '13', '0.88')
+    """
+    places = 0 if value >= 10 else 1 if value >= 1 else 2
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def _rotating(schedule: dict[str, Any] | None) -> bool:
@@ -209,6 +255,50 @@ class Curve:
     points: tuple[CurvePoint, ...]
 
 
+@dataclass(frozen=True)
+class ExemplarCrop:
+    """One exemplar of a channel: its crop of a sample image.
+
+    Attributes:
+        image: Index of the sample image.
+        y: Row of the response's centre, in input pixels.
+        x: Column of the response's centre.
+        value: The channel's response there (None: non-finite).
+        box: ``(x0, y0, x1, y1)`` of the crop (``metadata.crop_box``).
+        png: The crop as an RGB PNG.
+    """
+
+    image: int
+    y: int
+    x: int
+    value: float | None
+    box: tuple[int, int, int, int]
+    png: bytes
+
+
+@dataclass(frozen=True)
+class ExemplarSet:
+    """The exemplars of one channel of one layer, for one exported epoch.
+
+    Attributes:
+        run: The run name.
+        layer: The layer.
+        epoch: The exported epoch they go with.
+        step: The epoch of the ``exemplars/<layer>`` record they come from (the newest at or before ``epoch``).
+        channel: The channel (or filter) index.
+        sample: Images in the sample they were chosen from.
+        crops: The exemplars, best first (one left out where its sample image is damaged).
+    """
+
+    run: str
+    layer: str
+    epoch: int
+    step: int
+    channel: int
+    sample: int
+    crops: tuple[ExemplarCrop, ...]
+
+
 @dataclass
 class RunExport:
     """Everything an export holds about one run.
@@ -224,6 +314,9 @@ class RunExport:
         probe_pngs: The probe images (RGB PNG), if written; Grad-CAM overlays with another colour map
             are recomputed from them. A damaged probe image is ``b""`` (see ``Report.damaged``).
         curves: Loss and metric curves.
+        checks: The Grad-CAM measures, one curve per scalar tag (``metric`` the tag, e.g.
+            ``faithfulness/deletion_auc``, ``split`` ``"check"``).
+        exemplars: With a channel export, that channel's exemplars at each exported epoch and layer.
         first_wall_time: Wall time of the first featureviz step read.
         last_wall_time: Wall time of the last featureviz step read.
     """
@@ -237,8 +330,14 @@ class RunExport:
     probe_labels: list[int] | None = None
     probe_pngs: list[bytes] = field(default_factory=list)
     curves: list[Curve] = field(default_factory=list)
+    checks: list[Curve] = field(default_factory=list)
+    exemplars: list[ExemplarSet] = field(default_factory=list)
     first_wall_time: float | None = None
     last_wall_time: float | None = None
+
+    def exemplars_at(self, layer: str, epoch: int) -> ExemplarSet | None:
+        """The exemplars that go with ``layer`` at exported ``epoch``, if read."""
+        return next((e for e in self.exemplars if e.layer == layer and e.epoch == epoch), None)
 
     def shown_figures(self) -> list[Figure]:
         """The figures a picture export shows: grids and Grad-CAM overlays (heatmaps go in ZIPs only)."""

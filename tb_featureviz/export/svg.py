@@ -1,15 +1,39 @@
-"""Loss and metric curves as small, self-contained inline SVG charts."""
+"""Loss and metric curves, and the Grad-CAM measures, as small, self-contained inline SVG charts."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 from tb_featureviz.export.model import Curve
 
 SPLIT_COLORS = {"train": "#2457a6", "validation": "#d9661f"}
 """Line colour of each split (colour-blind-safe blue and orange)."""
+
+CHECK_CHARTS: tuple[tuple[str, tuple[float, float], tuple[tuple[str, str], ...]], ...] = (
+    (
+        "faithfulness",
+        (0.0, 1.0),
+        (
+            ("faithfulness/deletion_auc", "deletion"),
+            ("faithfulness/insertion_auc", "insertion"),
+            ("faithfulness/pointing_game", "pointing"),
+        ),
+    ),
+    ("sanity", (-1.0, 1.0), (("sanity/randomization_spearman", "randomisation"), ("sanity/drift_spearman", "drift"))),
+)
+"""The charts of the Grad-CAM measures: ``(group, y range always shown, ((tag, label), ...))``; a measure of
+the group that is not listed is labelled after its tag."""
+
+MEASURE_COLORS = {
+    "deletion": "#d9661f",
+    "insertion": "#2457a6",
+    "pointing": "#2f8a4c",
+    "randomisation": "#b42318",
+    "drift": "#6941c6",
+}
+"""Line colour of each Grad-CAM measure."""
 
 _W, _H = 420, 220
 _ML, _MR, _MT, _MB = 48, 14, 24, 34
@@ -52,7 +76,15 @@ def metric_order(metrics: Iterable[str]) -> list[str]:
     return sorted(set(metrics), key=lambda m: (rank.get(m, 2), m))
 
 
-def curve_svg(metric: str, curves: Sequence[Curve], *, marks: Sequence[int] = (), title: str | None = None) -> str:
+def curve_svg(
+    metric: str,
+    curves: Sequence[Curve],
+    *,
+    marks: Sequence[int] = (),
+    title: str | None = None,
+    colors: Mapping[str, str] | None = None,
+    y_range: tuple[float, float] | None = None,
+) -> str:
     """One chart: every split of ``metric`` as a line, the exported epochs as dashed vertical marks.
 
     Each split is one ``<polyline class="series" data-split=... data-metric=...>`` with one point per
@@ -63,6 +95,8 @@ def curve_svg(metric: str, curves: Sequence[Curve], *, marks: Sequence[int] = ()
         curves: The curves of that metric, one per split.
         marks: Epochs to mark (the exported ones).
         title: Chart title (default: the metric name).
+        colors: Line colour of each split (default :data:`SPLIT_COLORS`).
+        y_range: A value range the y axis always covers (a measure in [0, 1] keeps that scale).
 
     Returns:
         An ``<svg>`` element as a string, with a ``<title>`` for accessibility.
@@ -85,6 +119,8 @@ def curve_svg(metric: str, curves: Sequence[Curve], *, marks: Sequence[int] = ()
     y0, y1 = min(values), max(values)
     if metric in ("accuracy", "acc") or metric.endswith("accuracy"):
         y0, y1 = min(y0, max(0.0, y0)), max(y1, min(1.0, y1))
+    if y_range is not None:
+        y0, y1 = min(y0, y_range[0]), max(y1, y_range[1])
     if y1 == y0:
         y0, y1 = y0 - 0.5, y1 + 0.5
     pad = (y1 - y0) * 0.06
@@ -118,7 +154,7 @@ def curve_svg(metric: str, curves: Sequence[Curve], *, marks: Sequence[int] = ()
     legend_x = _ML + pw - sum(22 + 6 * len(c.split) + 10 for c in ordered) + 10
     for curve in ordered:
         pts = [p for p in curve.points if math.isfinite(p.value)]
-        color = SPLIT_COLORS.get(curve.split, "#555555")
+        color = (colors or SPLIT_COLORS).get(curve.split, "#555555")
         coords = " ".join(f"{sx(p.step):.1f},{sy(p.value):.1f}" for p in pts)
         parts.append(
             f'<polyline class="series" data-split="{escape(curve.split)}" data-metric="{escape(metric)}" '
@@ -139,6 +175,30 @@ def curve_svg(metric: str, curves: Sequence[Curve], *, marks: Sequence[int] = ()
         legend_x += 22 + 6 * len(curve.split) + 10
     parts.append("</svg>")
     return "".join(parts)
+
+
+def check_svgs(checks: Sequence[Curve], *, marks: Sequence[int] = ()) -> list[str]:
+    """The charts of a run's Grad-CAM measures (``RunExport.checks``, one curve per tag): one per group of
+    :data:`CHECK_CHARTS` that has a curve, each measure a line labelled and coloured by :data:`MEASURE_COLORS`.
+
+    Args:
+        checks: Curves whose ``metric`` is the scalar tag (``faithfulness/deletion_auc``).
+        marks: Epochs to mark (the exported ones).
+
+    Returns:
+        ``<svg>`` strings (``data-metric`` the group), in :data:`CHECK_CHARTS` order.
+    """
+    out = []
+    for group, y_range, measures in CHECK_CHARTS:
+        labels = dict(measures)
+        curves = [
+            Curve(metric=group, split=labels.get(c.metric, c.metric.split("/", 1)[-1]), points=c.points)
+            for c in checks
+            if c.metric.startswith(f"{group}/")
+        ]
+        if curves:
+            out.append(curve_svg(group, curves, marks=marks, colors=MEASURE_COLORS, y_range=y_range))
+    return out
 
 
 CHART_CSS = """

@@ -143,7 +143,8 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None) -> by
 
         {"format": "tb-featureviz-export", "version": 1, "logdir": ..., "generated": ...,
          "runs": [{"run", "steps", "epochs", "class_names", "probe_labels", "probes": [file, ...],
-                   "info": {...} | null, "curves": [{"metric", "split", "points": [[step, value]]}]}],
+                   "info": {...} | null, "curves": [{"metric", "split", "points": [[step, value]]}],
+                   "checks": [{"tag", "points": [[step, value]]}]}],
          "files": [{"file", "run", "kind", "layer", "epoch", "role", "index", "probe", "layout", ...}],
          "damaged": [{"run", "kind", "layer", "epoch", "index", "reason"}]}
 
@@ -184,6 +185,7 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None) -> by
                     {"metric": c.metric, "split": c.split, "points": [[p.step, p.value] for p in c.points]}
                     for c in run.curves
                 ],
+                "checks": [{"tag": c.metric, "points": [[p.step, p.value] for p in c.points]} for c in run.checks],
             }
         )
         for fig in run.figures:

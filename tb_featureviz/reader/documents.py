@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "GRID_KINDS",
+    "INDEX_KINDS",
     "KERAS_SPLITS",
     "RunGroup",
     "encode_json",
@@ -42,8 +43,11 @@ __all__ = [
 KERAS_SPLITS = ("train", "validation")
 """The run subdirectories of Keras' TensorBoard callback, in the order curves are listed."""
 
-GRID_KINDS = tuple(metadata.TAG_PREFIX)
-"""The per-layer kinds the index lists (``activations``, ``filters``, ``gradcam``)."""
+GRID_KINDS = ("activations", "filters", "gradcam")
+"""The per-layer kinds whose images are grids or maps (``activations``, ``filters``, ``gradcam``)."""
+
+INDEX_KINDS = (*GRID_KINDS, "exemplars")
+"""The per-layer kinds the index lists: the grid kinds and ``exemplars`` (a record per step, no images)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,9 +185,9 @@ def index_entry(
         sequences: The blob sequences of its featureviz run, by tag.
         contents: The parsed plugin metadata of each of those tags (``None``: unreadable).
         scalar_tags: Every TensorBoard run's scalar tags (for the curves).
-        records: The ``probes`` and ``run_info`` records, by ``(group name, tag)``.
+        records: The ``probes``, ``sample`` and ``run_info`` records, by ``(group name, tag)``.
     """
-    kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in GRID_KINDS}
+    kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_KINDS}
     all_steps: set[int] = set()
     max_wall_time: float | None = None
     for tag in sorted(sequences, key=natural_key):
@@ -213,18 +217,8 @@ def index_entry(
         rank = {str(name): i for i, name in enumerate(model_order)}
         for entries in kinds.values():
             entries.sort(key=lambda e: rank.get(str(e["layer"]), len(rank)))  # stable: unknown layers keep order
-    probes: dict[str, Any] | None = None
-    probe_data = sequences.get(metadata.tag_for("probes"))
-    if probe_data:
-        rec = records.get((group.name, metadata.tag_for("probes"))) or {}
-        first = probe_data[0]
-        probes = {
-            "count": len(first.values) - 1,
-            "labels": rec.get("labels"),
-            "class_names": rec.get("class_names"),
-            "step": first.step,
-            "images": [BlobKey(ref.blob_key) for ref in first.values[1:]],
-        }
+    probes = _image_set(group, sequences, records, "probes", ("labels", "class_names"))
+    sample = _image_set(group, sequences, records, "sample", ("labels",))
     source, curves = _curve_metrics(group, scalar_tags)
     return {
         "run": group.name,
@@ -233,10 +227,33 @@ def index_entry(
         "max_wall_time": max_wall_time,
         "kinds": kinds,
         "probes": probes,
+        "sample": sample,
         "run_info": run_info,
         "curves": curves,
         "curve_source": source,
         "tb_runs": {"featureviz": group.featureviz, "train": group.train, "validation": group.validation},
+    }
+
+
+def _image_set(
+    group: RunGroup,
+    sequences: Mapping[str, Sequence[provider.BlobSequenceDatum]],
+    records: Mapping[tuple[str, str], dict[str, Any] | None],
+    tag: str,
+    fields: Sequence[str],
+) -> dict[str, Any] | None:
+    """The index entry of a set of images written once (``probes``, ``sample``): ``count``, the record's
+    ``fields``, ``step`` and ``images`` (keys); ``None`` when the run has none."""
+    data = sequences.get(tag)
+    if not data:
+        return None
+    rec = records.get((group.name, tag)) or {}
+    first = data[0]
+    return {
+        "count": len(first.values) - 1,
+        **{name: rec.get(name) for name in fields},
+        "step": first.step,
+        "images": [BlobKey(ref.blob_key) for ref in first.values[1:]],
     }
 
 

@@ -54,7 +54,7 @@ SCALARS_PLUGIN = "scalars"
 MAX_EXPERIMENTS = 32
 """Experiment ids whose snapshot a reader keeps (least recently used first out)."""
 
-_INDEX_RECORDS = (metadata.tag_for("probes"), metadata.tag_for("run_info"))
+_INDEX_RECORDS = tuple(metadata.tag_for(kind) for kind in ("probes", "sample", "run_info"))
 """The record tags whose contents the index shows."""
 
 _MAX_DAMAGED = 4096
@@ -295,7 +295,7 @@ class FeatureVizReader:
     def scalars(
         self, ctx: tb_context.RequestContext | None, run: str, *, experiment_id: str | None = None
     ) -> dict[str, Any]:
-        """Loss and metric curves of a run group, plus the dead-channel fraction per layer.
+        """Loss and metric curves of a run group, the dead-channel fraction per layer and the Grad-CAM checks.
 
         Curves come from Keras' ``<run>/train`` and ``<run>/validation`` (``source="keras"``) when
         either has ``epoch_*`` scalars, else from the ``epoch_*`` / ``epoch_val_*`` scalars of
@@ -303,7 +303,8 @@ class FeatureVizReader:
 
         Returns:
             ``{"run", "source", "series": [{"metric", "split", "points": [[step, wall_time, value]]}],
-            "health": [{"layer", "points"}]}``, series sorted by metric then split.
+            "health": [{"layer", "points"}], "checks": [{"tag", "points"}]}``, series sorted by metric then
+            split, checks (``faithfulness/*``, ``sanity/*``) by tag.
 
         Raises:
             NotFoundError: unknown run.
@@ -385,7 +386,7 @@ class FeatureVizReader:
         return snap
 
     def _build_index(self, ctx: tb_context.RequestContext, eid: str, snap: Snapshot) -> dict[str, Any]:
-        # Records shown in the index (probes, run_info): fetch them concurrently, through the cache.
+        # Records shown in the index (probes, sample, run_info): fetch them concurrently, through the cache.
         wanted: dict[tuple[str, str], str] = {}
         for name, group in snap.groups.items():
             for tag in _INDEX_RECORDS:

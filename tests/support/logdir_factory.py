@@ -7,7 +7,8 @@ probe, channel) that :class:`LogdirSpec` exposes, so tests can predict what the 
 
 Layout written for each run ``r`` (``r`` may be ``"."`` for a logdir that is itself the run)::
 
-    <root>/<r>/featureviz   activations/<layer>, filters/<layer>, gradcam/<layer>, probes, run_info,
+    <root>/<r>/featureviz   activations/<layer>, filters/<layer>, gradcam/<layer>, exemplars/<layer>,
+                            probes, sample, run_info,
                             epoch_loss, epoch_accuracy, epoch_val_loss, epoch_val_accuracy,
                             health/dead_fraction/<layer>, the CHECK_TAGS (faithfulness/, sanity/)
     <root>/<r>/train        epoch_loss, epoch_accuracy          (keras_curves=True, Keras' callback)
@@ -34,6 +35,7 @@ import itertools
 import json
 import os
 import re
+import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -123,6 +125,13 @@ def _png_constant_tiles(mode: str, values: tuple[Any, ...], cols: int, tile: int
     return buf.getvalue()
 
 
+def _png_array(pixels: np.ndarray) -> bytes:
+    """An RGB PNG of ``[H, W, 3]`` uint8 pixels."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="RGB").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def _blob_event(tag: str, blobs: Sequence[bytes], step: int, wall_time: float, meta: Any) -> event_pb2.Event:
     proto = tensor_util.make_tensor_proto(np.array(list(blobs), dtype=object))
     value = summary_pb2.Summary.Value(tag=tag, tensor=proto, metadata=meta)
@@ -184,6 +193,11 @@ class LogdirSpec:
             record's ``size`` is ``filter_size * filter_scale``).
         gradcam_overlays: Whether Grad-CAM records store ready overlays; without them every target's
             ``"overlay"`` is ``null`` and the blob sequence holds the heatmaps only.
+        exemplar_layers: Layers with an ``exemplars/<layer>`` tag (every epoch); the ``sample`` images are
+            written at epoch 0 when there is one.
+        sample_count: Images in the ``sample`` (``image_size`` square RGB, :meth:`sample_value`).
+        exemplar_k: Exemplars per channel (distinct sample images, best first).
+        exemplar_size: Side of an exemplar's crop (the record's ``size``).
         damaged: ``(run, epoch, tag, element)`` of blobs written damaged (:func:`damage`): element 0 is the
             record, ``i`` image ``i - 1``. The event records themselves are intact (valid CRCs), so both
             loaders serve these bytes.
@@ -214,6 +228,10 @@ class LogdirSpec:
     filter_fixed: tuple[int, ...] = ()
     filter_scale: int = 1
     gradcam_overlays: bool = True
+    exemplar_layers: tuple[str, ...] = ()
+    sample_count: int = 6
+    exemplar_k: int = 3
+    exemplar_size: int = 4
     damaged: tuple[tuple[str, int, str, int], ...] = ()
     nonfinite: tuple[tuple[str, int, str, int], ...] = ()
 
@@ -295,6 +313,18 @@ class LogdirSpec:
     def filter_activation(self, epoch: int, index: int) -> float:
         return 0.5 + 0.125 * index + 0.25 * epoch
 
+    def filter_relative(self, epoch: int, index: int) -> float | None:
+        """Pattern ``index``'s activation relative to the probes'; ``None`` (the probes leave it silent) for
+        the last filter at epoch 0, the channel that is dead then."""
+        if epoch == 0 and index == self.channels - 1:
+            return None
+        return 1.5 + 0.25 * index + 0.5 * epoch
+
+    def filter_relative_median(self, epoch: int) -> float | None:
+        """The median of :meth:`filter_relative` over the tiles of ``epoch`` (``null``s left out)."""
+        values = [v for v in (self.filter_relative(epoch, f) for f in self.filters_at(epoch)) if v is not None]
+        return float(statistics.median(values)) if values else None
+
     def filter_window(self, epoch: int) -> tuple[int, int]:
         """``(first, last)`` filter of the rotating window drawn at ``epoch`` (as ``plan.FilterRotation``)."""
         assert self.filter_of is not None
@@ -336,6 +366,35 @@ class LogdirSpec:
     def probe_value(self, probe: int) -> tuple[int, int, int]:
         return ((60 * probe) % 256, (100 + 30 * probe) % 256, 200)
 
+    def sample_value(self, image: int, y: int, x: int) -> tuple[int, int, int]:
+        """RGB of pixel ``(y, x)`` of sample image ``image``: red is the position, green and blue the image."""
+        return ((16 * x + y) % 256, (40 * image + 3 * y + 5) % 256, (60 * image + 7 * x + 11) % 256)
+
+    def sample_pixels(self, image: int) -> np.ndarray:
+        """Sample image ``image`` as ``[image_size, image_size, 3]`` uint8."""
+        n = self.image_size
+        return np.array([[self.sample_value(image, y, x) for x in range(n)] for y in range(n)], dtype=np.uint8)
+
+    def sample_label(self, image: int) -> int:
+        return image % len(self.class_names)
+
+    def exemplar(self, run: str, epoch: int, layer: str, channel: int, rank: int) -> list[Any]:
+        """``[image, y, x, value]``: exemplar ``rank`` of ``channel`` (distinct images, values decreasing)."""
+        li = self.layers.index(layer)
+        n = self.image_size
+        return [
+            (channel + epoch + li + rank + self.run_index(run)) % self.sample_count,
+            (5 * channel + 3 * rank + epoch) % n,
+            (3 * channel + 7 * rank + 2 * epoch + li) % n,
+            4.0 + 0.5 * channel + 0.25 * epoch - 0.75 * rank + 0.125 * li,
+        ]
+
+    def exemplar_crop(self, run: str, epoch: int, layer: str, channel: int, rank: int) -> np.ndarray:
+        """The pixels a viewer shows for an exemplar: its ``metadata.crop_box`` of the sample image."""
+        image, y, x, _ = self.exemplar(run, epoch, layer, channel, rank)
+        x0, y0, x1, y1 = metadata.crop_box(y, x, self.exemplar_size, (self.image_size, self.image_size))
+        return self.sample_pixels(image)[y0:y1, x0:x1]
+
     def scalar(self, run: str, tag: str, epoch: int) -> float:
         """A scalar value as stored (float32) and read back (float). ``tag`` like ``epoch_val_loss``."""
         ri = self.run_index(run)
@@ -350,7 +409,7 @@ class LogdirSpec:
         elif tag.startswith("health/dead_fraction/"):
             v = len(self.dead(run, epoch, tag.rsplit("/", 1)[1])) / self.channels
         elif tag in CHECK_TAGS:
-            v = 0.25 + 0.0625 * CHECK_TAGS.index(tag) + 0.015625 * epoch
+            v = 0.25 + 0.0625 * CHECK_TAGS.index(tag) + 0.015625 * epoch + 0.125 * ri
         else:
             raise ValueError(f"No scalar {tag!r} in the factory's logdir.")
         return float(np.float32(v))
@@ -379,6 +438,8 @@ class LogdirSpec:
             "filters": filters,
             "activation": [self.filter_activation(epoch, f) for f in filters],
             "size": self.filter_size * self.filter_scale,
+            "relative": [self.filter_relative(epoch, f) for f in filters],
+            "relative_median": self.filter_relative_median(epoch),
         }
         if self.filter_scale > 1:
             record["scale"] = self.filter_scale
@@ -422,6 +483,19 @@ class LogdirSpec:
 
     def probes_record(self) -> dict[str, Any]:
         return {"labels": [self.label(p) for p in range(self.probes)], "class_names": list(self.class_names)}
+
+    def sample_record(self) -> dict[str, Any]:
+        return {"count": self.sample_count, "labels": [self.sample_label(m) for m in range(self.sample_count)]}
+
+    def exemplars_record(self, run: str, epoch: int, layer: str) -> dict[str, Any]:
+        channels = self.tile_channels(layer)
+        return {
+            "k": self.exemplar_k,
+            "size": self.exemplar_size,
+            "sample": self.sample_count,
+            "channels": channels,
+            "exemplars": [[self.exemplar(run, epoch, layer, c, j) for j in range(self.exemplar_k)] for c in channels],
+        }
 
     def run_info_record(self, run: str) -> dict[str, Any]:
         return {
@@ -480,6 +554,12 @@ class LogdirSpec:
             return [metadata.encode_record(self.probes_record())] + [
                 self._square("RGB", self.probe_value(p)) for p in range(self.probes)
             ]
+        if kind == "exemplars":
+            return [metadata.encode_record(self.exemplars_record(run, epoch, layer))]
+        if kind == "sample":
+            return [metadata.encode_record(self.sample_record())] + [
+                _png_array(self.sample_pixels(m)) for m in range(self.sample_count)
+            ]
         if kind == "run_info":
             return [metadata.encode_record(self.run_info_record(run))]
         raise ValueError(f"No featureviz tag {tag!r} in the factory's logdir.")
@@ -489,8 +569,9 @@ class LogdirSpec:
         tags = [f"activations/{layer}" for layer in self.layers]
         tags += [f"filters/{layer}" for layer in self.filter_layers]
         tags += [f"gradcam/{layer}" for layer in self.gradcam_layers]
+        tags += [f"exemplars/{layer}" for layer in self.exemplar_layers]
         if epoch is None or epoch == 0:
-            tags += ["probes", "run_info"]
+            tags += ["probes", "run_info"] + (["sample"] if self.exemplar_layers else [])
         return tags
 
     # -- what the plugin should answer -------------------------------------------------------------
@@ -526,6 +607,7 @@ class LogdirSpec:
                     entry("gradcam", la, (4 if self.gradcam_overlays else 2) * self.probes, None, gextra)
                     for la in sorted(self.gradcam_layers, key=key)
                 ],
+                "exemplars": [entry("exemplars", la, 0, None, {}) for la in sorted(self.exemplar_layers, key=key)],
             },
             "probes": {
                 "count": self.probes,
@@ -534,6 +616,14 @@ class LogdirSpec:
                 "step": first,
                 "images": [ANY_BLOB] * self.probes,
             },
+            "sample": {
+                "count": self.sample_count,
+                "labels": [self.sample_label(m) for m in range(self.sample_count)],
+                "step": first,
+                "images": [ANY_BLOB] * self.sample_count,
+            }
+            if self.exemplar_layers
+            else None,
             "run_info": self.run_info_record(run),
             "curves": ["accuracy", "loss"],
             "curve_source": "keras" if self.keras_curves else "featureviz",
@@ -578,6 +668,8 @@ class LogdirSpec:
         if kind == "gradcam":
             extra = {"class_names": list(self.class_names), "targets": ["predicted", "true"]}
             return metadata.create_summary_metadata(kind, layer=layer, extra=extra)
+        if kind == "exemplars":
+            return metadata.create_summary_metadata(kind, layer=layer)
         return metadata.create_summary_metadata(kind)
 
 
@@ -711,6 +803,10 @@ def write_logdir(
     filter_fixed: Sequence[int] = (),
     filter_scale: int = 1,
     gradcam_overlays: bool = True,
+    exemplar_layers: Sequence[str] | None = None,
+    sample_count: int = 6,
+    exemplar_k: int = 3,
+    exemplar_size: int | None = None,
     damaged: Sequence[tuple[str, int, str, int]] = (),
     nonfinite: Sequence[tuple[str, int, str, int]] = (),
 ) -> LogdirSpec:
@@ -743,6 +839,11 @@ def write_logdir(
         filter_fixed: The fixed filters of a rotation (the first tiles of every filter grid).
         filter_scale: ``"scale"`` of the filter records (patterns shrunk that many times).
         gradcam_overlays: ``False`` writes Grad-CAM records with ``"overlay": null`` and heatmaps only.
+        exemplar_layers: Layers with ``exemplars/<layer>`` (default: every layer; ``()``: none, and no
+            ``sample``).
+        sample_count: Images of the ``sample`` the exemplars come from.
+        exemplar_k: Exemplars per channel (at most ``sample_count``).
+        exemplar_size: Crop side of the exemplars (default ``image_size // 2``).
         damaged: ``(run, epoch, tag, element)`` of blobs to write damaged (see :attr:`LogdirSpec.damaged`).
         nonfinite: ``(run, epoch, tag, n)`` of records to write with ``"nonfinite": n``.
 
@@ -760,6 +861,8 @@ def write_logdir(
             f"a rotation needs len(filter_fixed) < channels <= filter_of + len(filter_fixed). Received: "
             f"channels={channels}, filter_of={filter_of}, filter_fixed={filter_fixed!r}"
         )
+    if not 1 <= exemplar_k <= sample_count:
+        raise ValueError(f"write_logdir needs 1 <= exemplar_k <= sample_count. Received: {exemplar_k}, {sample_count}")
     if epochs < 0 or probes < 1 or channels < 1 or not layers or not class_names:
         raise ValueError(
             f"write_logdir needs epochs >= 0, probes >= 1, channels >= 1, layers and class_names. Received: "
@@ -790,6 +893,10 @@ def write_logdir(
         filter_fixed=tuple(int(f) for f in filter_fixed),
         filter_scale=filter_scale,
         gradcam_overlays=gradcam_overlays,
+        exemplar_layers=layers if exemplar_layers is None else tuple(exemplar_layers),
+        sample_count=sample_count,
+        exemplar_k=exemplar_k,
+        exemplar_size=max(1, image_size // 2) if exemplar_size is None else exemplar_size,
         damaged=tuple((str(r), int(e), str(t), int(i)) for r, e, t, i in damaged),
         nonfinite=tuple((str(r), int(e), str(t), int(n)) for r, e, t, n in nonfinite),
     )
