@@ -53,6 +53,11 @@ setup(
             "ruff>=0.5",
             "mypy>=1.8",
             "build",
+            # tests/test_backends.py runs the writer side on Keras' JAX and PyTorch backends too. Users install
+            # the backend they train on themselves; a plain `torch` pin could pull a multi-GB CUDA build, so the
+            # tests pin the CPU release CI has.
+            "jax",
+            "torch==2.13.0",
         ],
     },
     entry_points={

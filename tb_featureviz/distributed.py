@@ -1,4 +1,5 @@
-"""Which process writes under ``tf.distribute``: only the chief of a multi-worker cluster."""
+"""Which process writes: only the chief of a ``tf.distribute`` multi-worker cluster, or process 0 of a JAX or
+PyTorch distributed run."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
-import tensorflow as tf
+
+from tb_featureviz.compute import backend
 
 __all__ = ["chief_task", "is_chief"]
 
@@ -32,8 +34,15 @@ def is_chief(model: keras.Model | None = None, resolver: Any = None) -> bool:
     Args:
         model: The model; its ``distribute_strategy`` is used when there is one, else the current strategy.
         resolver: A cluster resolver to decide from instead (``tf.distribute.cluster_resolver``).
+
+    On the JAX and PyTorch backends, the process of index 0 writes (``jax.process_index()``, the
+    ``torch.distributed`` rank); ``tf.distribute`` is not asked.
     """
+    if resolver is None and backend.name() != "tensorflow":
+        return backend.process_index() == 0
     if resolver is None:
+        import tensorflow as tf
+
         strategy = getattr(model, "distribute_strategy", None) if model is not None else None
         if strategy is None:
             strategy = tf.distribute.get_strategy()

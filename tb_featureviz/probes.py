@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tb_featureviz.compute import backend
 from tb_featureviz.validation import positive_int
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarra
     Raises:
         ValueError: an array that is not 4-D, or ``labels`` of another length.
     """
-    if probe_images is None or isinstance(probe_images, (tf.data.Dataset, tuple, list)):
+    if probe_images is None or isinstance(probe_images, (tuple, list)) or _is_batches(probe_images):
         return None
     images = np.asarray(probe_images, dtype=np.float32)
     if images.ndim != 4:
@@ -67,14 +68,28 @@ def check_probe_boxes(boxes: Any, images: np.ndarray | None) -> np.ndarray | Non
     return array
 
 
-def fit_validation_data(model: keras.Model) -> Any:
-    """The ``validation_data`` given to the running ``model.fit``, as a ``tf.data.Dataset``, or None.
+def _is_batches(data: Any) -> bool:
+    """Whether ``data`` is a source of ``(x, y)`` batches rather than an array: a ``tf.data.Dataset``, a
+    ``torch.utils.data.DataLoader``, an iterator or a generator."""
+    if isinstance(data, tf.data.Dataset):
+        return True
+    if isinstance(data, (np.ndarray, str, bytes, tuple, list, dict)) or hasattr(data, "__array__"):
+        return False
+    return hasattr(data, "__iter__")
 
-    Keras 3 keeps the iterator over it on the model while ``fit`` runs (TensorFlow backend).
+
+def fit_validation_data(model: keras.Model) -> Any:
+    """The ``validation_data`` given to the running ``model.fit``, as batches, or None.
+
+    Keras 3 keeps the iterator over it on the model while ``fit`` runs. On the TensorFlow backend it is read
+    as a ``tf.data.Dataset``; on JAX and PyTorch as NumPy batches (``get_numpy_iterator``), so that no
+    TensorFlow runs for data that was not a ``tf.data.Dataset`` to begin with.
     """
     iterator = getattr(model, "_eval_epoch_iterator", None)
     adapter = getattr(iterator, "data_adapter", None)
-    return adapter.get_tf_dataset() if adapter is not None else None
+    if adapter is None:
+        return None
+    return adapter.get_tf_dataset() if backend.name() == "tensorflow" else adapter.get_numpy_iterator()
 
 
 def labels_to_int(y: Any) -> np.ndarray:
@@ -95,8 +110,8 @@ def select_probes(data: Any, count: int = 4) -> tuple[np.ndarray, np.ndarray | N
     data always gives the same probes.
 
     Args:
-        data: A ``tf.data.Dataset`` yielding ``(x, y)`` (batched or not), an ``(x, y)`` tuple of arrays,
-            or an array of images (no labels).
+        data: A ``tf.data.Dataset``, a ``torch.utils.data.DataLoader`` or any iterable yielding ``(x, y)``
+            (batched or not), an ``(x, y)`` tuple of arrays, or an array of images (no labels).
         count: How many probes.
 
     Returns:
@@ -106,13 +121,13 @@ def select_probes(data: Any, count: int = 4) -> tuple[np.ndarray, np.ndarray | N
         ValueError: the data holds no images or is not in one of the forms above.
     """
     count = positive_int("count", count)
-    if isinstance(data, tf.data.Dataset):
+    if _is_batches(data):
         xs, ys = [], []
         seen = 0
         for element in data:
             if not isinstance(element, (tuple, list)) or len(element) < 2:
                 raise ValueError("A validation dataset must yield (images, labels) pairs to pick probes from.")
-            x, y = np.asarray(element[0]), np.asarray(element[1])
+            x, y = backend.to_numpy(element[0]), backend.to_numpy(element[1])
             if x.ndim == 3:
                 x, y = x[None], y[None]
             xs.append(x)

@@ -128,7 +128,7 @@ class Visualizer:
         else:
             activation_layers = stage_layers(infos, cam_layer)
             grow = True
-        if not opts.filter_patterns:
+        if not opts.filter_patterns or compute.backend.unsupported("filter patterns", "filter_patterns=False"):
             filter_layers: list[str] = []
         elif opts.filter_layers is not None:
             filter_layers = compute.select_layers(model, opts.filter_layers)
@@ -160,6 +160,8 @@ class Visualizer:
         at their first epoch instead.
         """
         if self._warm_up is not None or self.model is None or None in self._input_shape:
+            return
+        if not compute.backend.compiles():  # PyTorch: nothing to trace
             return
         self._warm_up = threading.Thread(target=self._trace, name="featureviz-warm-up", daemon=True)
         self._warm_up.start()

@@ -82,9 +82,9 @@ def test_extractor_is_built_once_and_reads_current_weights(bn_model):
         conv.set_weights([w * 2.0 for w in saved])
         second = extractor(x)["conv_a"]
         np.testing.assert_allclose(second, 2.0 * first, rtol=1e-5, atol=1e-6)
-        traces = extractor._fn.experimental_get_tracing_count()
+        traces = extractor._fn.traces()
         extractor(probe(3))  # another batch size: no retrace (input_signature)
-        assert extractor._fn.experimental_get_tracing_count() == traces
+        assert extractor._fn.traces() == traces
     finally:
         conv.set_weights(saved)
 

@@ -20,6 +20,7 @@ from tb_featureviz.validation import int_at_least, one_of, positive_int
 logger = logging.getLogger(__name__)
 
 BASES = ("cnn", "vgg16")
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 @dataclass
@@ -41,9 +42,32 @@ def default_run_name(base: str, augment: bool) -> str:
     return f"{base}{'-aug' if augment else ''}-{stamp}"
 
 
+def use_backend(backend: str | None) -> None:
+    """Chooses the Keras backend for this process (``KERAS_BACKEND``), before Keras is imported.
+
+    Raises:
+        ValueError: an unknown backend, or Keras already runs on another one in this process.
+    """
+    if backend is None:
+        return
+    one_of("backend", backend, BACKENDS)
+    keras = sys.modules.get("keras")
+    if keras is None:
+        os.environ["KERAS_BACKEND"] = backend
+        return
+    running = keras.backend.backend()
+    if running != backend:
+        raise ValueError(
+            f"Keras already runs on the {running!r} backend in this process; a backend is chosen once, before "
+            f"Keras is imported. Received: backend={backend!r} (run `KERAS_BACKEND={backend} featureviz train` "
+            "or `featureviz train --backend ...` in a new process)"
+        )
+
+
 def train(
     logdir: str | os.PathLike[str],
     *,
+    backend: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     epochs: int = 10,
     base: str = "cnn",
@@ -65,6 +89,9 @@ def train(
 
     Args:
         logdir: The TensorBoard log directory.
+        backend: The Keras backend, ``"tensorflow"``, ``"jax"`` or ``"torch"`` (default: ``KERAS_BACKEND``, else
+            TensorFlow). It is chosen once per process, before Keras is imported. The data pipeline is
+            ``tf.data`` on every backend (Keras 3 reads it on all three).
         data_dir: A folder with ``train/<class>/*.jpg`` and ``validation/<class>/*.jpg``; ``None`` uses the
             embedded synthetic data set.
         epochs: Epochs to train.
@@ -87,8 +114,9 @@ def train(
         A ``TrainResult``.
 
     Raises:
-        ValueError: a bad argument, naming the value.
+        ValueError: a bad argument, naming the value; a backend other than the one Keras already runs on.
     """
+    use_backend(backend)
     import keras
 
     from tb_featureviz.callback import FeatureVizCallback
@@ -133,8 +161,13 @@ def train(
 
     run = run_name or default_run_name(base, augment)
     run_dir = Path(logdir) / run
-    print(f"featureviz: run {run!r} -> {run_dir} ({model.name} on the {source})", file=out, flush=True)
+    print(
+        f"featureviz: run {run!r} -> {run_dir} ({model.name} on the {source}, Keras on {keras.backend.backend()})",
+        file=out,
+        flush=True,
+    )
     hparams: dict[str, Any] = {
+        "backend": keras.backend.backend(),
         "base": base,
         "augment": augment,
         "epochs": epochs,
@@ -182,6 +215,12 @@ def _budget(text: str) -> float | None:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds ``featureviz train``'s flags to ``parser``."""
     parser.add_argument("--logdir", default="runs", help="TensorBoard log directory (default: runs)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="the Keras backend to train on (default: KERAS_BACKEND, else tensorflow)",
+    )
     parser.add_argument("--data-dir", default=None, help="folder with train/<class>/*.jpg and validation/<class>/*.jpg")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--base", choices=BASES, default="cnn", help="the 4-conv CNN or a frozen VGG16 base")
@@ -208,6 +247,7 @@ def run_train(args: argparse.Namespace) -> int:
     kwargs = {
         k: getattr(args, k)
         for k in (
+            "backend",
             "data_dir",
             "epochs",
             "base",

@@ -1,9 +1,10 @@
-"""The TensorFlow side of featureviz: activations, filter patterns and class activation maps as NumPy.
+"""The backend side of featureviz: activations, filter patterns and class activation maps as NumPy.
 
-Everything that needs TensorFlow on the writer side lives here; ``tb_featureviz.render`` and the plugin
-only see the NumPy arrays these return.
+Everything that needs a Keras backend on the writer side lives here; ``tb_featureviz.render`` and the plugin
+only see the NumPy arrays these return. The computations are written with ``keras.ops``; the two things that
+differ between TensorFlow, JAX and PyTorch (compiling a step, and gradients) are in ``compute.backend``.
 
-Supported models: Keras 3 on the TensorFlow backend, built, with one channels_last image input
+Supported models: Keras 3 on the TensorFlow, JAX or PyTorch backend, built, with one channels_last image input
 ``[N, H, W, C]``: Sequential, functional, and models nested in them (a ``keras.applications`` base used as a
 layer). Nested Sequential/functional models are descended into, so their layers are reachable by name;
 subclassed models are treated as one opaque layer.
@@ -19,6 +20,7 @@ Example:
     >>> patterns = compute.filter_patterns(model, "conv2d_1")   # [64, 16, 16, 3] in [0, 1]
 """
 
+from tb_featureviz.compute import backend
 from tb_featureviz.compute._graph import check_model
 from tb_featureviz.compute.activations import ActivationExtractor, activations
 from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
@@ -41,6 +43,7 @@ __all__ = [
     "GradCAM",
     "MapChecks",
     "activations",
+    "backend",
     "check_model",
     "conv_layers",
     "feature_layers",

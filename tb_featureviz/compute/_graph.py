@@ -13,7 +13,6 @@ Subclassed models (a custom ``call``) cannot be looked into; they are replayed a
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import weakref
@@ -23,7 +22,11 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from tb_featureviz.compute import backend
+
+per_instance_function = backend.per_instance_function
+"""Kept here for the modules that build ``tf.function`` steps (see ``backend.per_instance_function``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +85,14 @@ class Trace:
         output: The replayed model output (``None`` for a truncated replay).
         records: Every layer call, in execution order (nested models flattened, containers after their
             layers).
+        tap: With ``build_trace(..., tap=path)``: a second ``keras.Input`` shaped as that layer's output, added
+            to it (see ``build_trace``); else ``None``.
     """
 
     input: Any
     output: Any = None
     records: list[LayerRecord] = field(default_factory=list)
+    tap: Any = None
     _by_name: dict[str, LayerRecord] = field(default_factory=dict)
 
     def names(self, predicate: Callable[[LayerRecord], bool] | None = None) -> list[str]:
@@ -147,9 +153,10 @@ def _rf_update(layer: Any, rf: float, jump: float) -> tuple[float, float]:
 
 
 class _Replayer:
-    def __init__(self, trace: Trace, stop_at: tuple[str, ...] | None) -> None:
+    def __init__(self, trace: Trace, stop_at: tuple[str, ...] | None, tap: tuple[str, ...] | None = None) -> None:
         self.trace = trace
         self.stop_at = stop_at
+        self.tap = tap
         self.geometry: dict[int, tuple[float, float]] = {}
 
     def geometry_of(self, args: Any) -> tuple[float, float]:
@@ -176,6 +183,10 @@ class _Replayer:
             out = op(*args, **kwargs)
             if is_layer:
                 rf, jump = _rf_update(op, rf, jump)
+        if is_layer and self.tap is not None and path == self.tap and self.trace.tap is None:
+            # The first call only: a shared layer's record is its first call's.
+            self.trace.tap = keras.Input(shape=tuple(out.shape[1:]), dtype=out.dtype, name="featureviz_tap")
+            out = keras.ops.add(out, self.trace.tap)
         for t in keras.tree.flatten(out):
             self.geometry[id(t)] = (rf, jump)
         if is_layer:
@@ -209,11 +220,11 @@ def check_model(model: Any) -> tuple[int | None, ...]:
 
     Raises:
         TypeError: ``model`` is not a Keras model.
-        ValueError: the backend is not TensorFlow, the model is subclassed or not built, has several inputs, its
-            input is not an image batch ``[N, H, W, C]``, or a layer uses ``channels_first``.
+        ValueError: the backend is not TensorFlow, JAX or PyTorch (a ``backend.BackendError``), the model is
+            subclassed or not built, has several inputs, its input is not an image batch ``[N, H, W, C]``, or a
+            layer uses ``channels_first``.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(f"tb_featureviz.compute needs the TensorFlow backend. Received: {keras.backend.backend()}")
+    backend.require("tb_featureviz.compute (activations, filter patterns, Grad-CAM)")
     if not isinstance(model, keras.Model):
         raise TypeError(f"Expected a keras.Model. Received: model={model!r} of type {type(model).__name__}")
     if not _is_sequential(model) and not _is_functional(model):
@@ -263,7 +274,10 @@ def _all_layers(model: keras.Model) -> list[Any]:
 
 
 def build_trace(
-    model: keras.Model, input_shape: Sequence[int | None] | None = None, stop_at: tuple[str, ...] | None = None
+    model: keras.Model,
+    input_shape: Sequence[int | None] | None = None,
+    stop_at: tuple[str, ...] | None = None,
+    tap: tuple[str, ...] | None = None,
 ) -> Trace:
     """Replays ``model`` on ``keras.Input(input_shape)`` (default: the model's own input shape).
 
@@ -271,13 +285,16 @@ def build_trace(
         model: A model that passed ``check_model``.
         input_shape: Shape without the batch axis, e.g. ``(None, None, 3)``.
         stop_at: The path of a layer; the replay stops after it (a truncated model).
+        tap: The path of a layer whose output gets a second input added to it, ``trace.tap``. Fed zeros, the
+            model computes what it did; the gradient with respect to the tap is the gradient with respect to
+            the layer's output, on every backend (JAX differentiates functions of inputs, not intermediates).
 
     Returns:
         The trace, with unique names assigned.
     """
     shape = tuple(input_shape) if input_shape is not None else check_model(model)
     trace = Trace(input=keras.Input(shape=shape, dtype="float32"))
-    replayer = _Replayer(trace, stop_at)
+    replayer = _Replayer(trace, stop_at, tap)
     replayer.geometry[id(trace.input)] = (1.0, 1.0)
     try:
         out = replayer.replay(model, trace.input, ())
@@ -366,16 +383,3 @@ def resolve_layers(trace: Trace, layers: Sequence[str | type] | None) -> list[La
         else:
             raise TypeError(f"layers entries must be layer names or layer classes. Received: {entry!r}")
     return [r for r in trace.records if id(r) in chosen]
-
-
-def per_instance_function(fn: Callable[..., Any], **options: Any) -> Any:
-    """``tf.function(fn, **options)`` that TensorFlow counts as its own function.
-
-    TensorFlow's retracing warning counts traces by code object, so every extractor built from the same
-    method (one per model, one per layer) would add to one count, and a notebook that builds a few models
-    would warn of "excessive retracing" although each function traced once. A ``functools.partial`` has
-    no code object: each instance is counted on its own.
-    """
-    if hasattr(fn, "__self__") and hasattr(fn, "__func__"):  # a bound method
-        fn = functools.partial(fn.__func__, fn.__self__)
-    return tf.function(fn, **options)

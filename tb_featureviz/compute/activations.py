@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from tb_featureviz.compute import _graph
+from tb_featureviz.compute import _graph, backend
 from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
@@ -50,11 +48,11 @@ class ActivationExtractor:
         self.layer_names: list[str] = [r.name for r in records]
         self._model = keras.Model(trace.input, [r.output for r in records], name=f"{model.name}_featureviz_acts")
         shape = tuple(trace.input.shape[1:])
-        self._fn = _graph.per_instance_function(
-            functools.partial(self._model, training=False),
-            input_signature=[tf.TensorSpec((None, *shape), tf.float32)],
-            reduce_retracing=True,
-        )
+        self._fn = backend.compile_step(self._run, model.weights, [((None, *shape), "float32")], feature="activations")
+
+    def _run(self, images: Any) -> list[Any]:
+        outputs = self._model(images, training=False)
+        return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
     def __call__(self, images: Any) -> dict[str, np.ndarray]:
         """Computes the feature maps.
@@ -69,9 +67,7 @@ class ActivationExtractor:
             ValueError: ``images`` has the wrong shape (the message names it).
         """
         x = validate_images(self._keras_model, images)
-        outputs = self._fn(tf.constant(x))
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
+        outputs = self._fn(x)
         return {name: np.asarray(out, dtype=np.float32) for name, out in zip(self.layer_names, outputs, strict=True)}
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from tb_featureviz.compute import _graph
+from tb_featureviz.compute import _graph, backend
 from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,11 @@ class BaseCAM:
     negation.
 
     The target layer and the logits come from one model built once (the user's model replayed on a new input,
-    nested models flattened, layers shared), so every call sees the current weights.
+    nested models flattened, layers shared), so every call sees the current weights. The gradient with respect
+    to the target layer's output comes from the backend's own machinery (``tf.GradientTape``,
+    ``jax.value_and_grad`` under ``jax.jit``, ``torch.autograd``; see ``tb_featureviz.compute.backend``): the
+    replayed model has a second input added to that output and fed zeros, and the gradient is taken with
+    respect to it.
 
     Args:
         model: A built single-input, single-output, channels_last Keras model (Sequential, functional or
@@ -82,15 +86,28 @@ class BaseCAM:
         units = int(trace.output.shape[-1]) if len(trace.output.shape) >= 2 else 1
         self.single_unit = units == 1
         self.num_classes: int = 2 if self.single_unit else units
-        self._model = keras.Model(trace.input, [record.output, head_input], name=f"{model.name}_featureviz_cam")
+        # The same replay with a tap on the target layer: the gradient with respect to the tap is the gradient
+        # with respect to the layer's output (see _graph.build_trace).
+        tapped = _graph.build_trace(model, tuple(trace.input.shape[1:]), tap=record.path)
+        tap_record = tapped.find(record.name)
+        tap_head, _, _ = self._find_head(tapped, warn=False)
+        self._model = keras.Model(
+            [tapped.input, tapped.tap], [tap_record.output, tap_head], name=f"{model.name}_featureviz_cam"
+        )
+        self._head_model = keras.Model(trace.input, head_input, name=f"{model.name}_featureviz_head")
+        self._fmap = (trace.input, record.output)
+        self._fmap_shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
         shape = tuple(trace.input.shape[1:])
-        spec = tf.TensorSpec((None, *shape), tf.float32)
-        targets = tf.TensorSpec((None,), tf.int32)
-        self._maps = _graph.per_instance_function(self._maps_fn, input_signature=[spec, targets])
-        self._probs = _graph.per_instance_function(self._probs_fn, input_signature=[spec])
+        image_spec = ((None, *shape), "float32")
+        tap_spec = ((None, *tap_record.output.shape[1:]), "float32")
+        weights = model.weights
+        self._maps = backend.compile_step(
+            self._maps_fn, weights, [image_spec, ((None,), "int32"), tap_spec], feature="Grad-CAM"
+        )
+        self._probs = backend.compile_step(self._probs_fn, weights, [image_spec], feature="class probabilities")
 
     @staticmethod
-    def _find_head(trace: _graph.Trace) -> tuple[Any, keras.layers.Layer | None, str]:
+    def _find_head(trace: _graph.Trace, warn: bool = True) -> tuple[Any, keras.layers.Layer | None, str]:
         leaves = [r for r in trace.records if not r.container]
         last = leaves[-1] if leaves else None
         if last is None or id(last.output) != id(trace.output) or len(last.inputs) != 1:
@@ -104,39 +121,46 @@ class BaseCAM:
             return last.inputs[0], None, name
         if isinstance(last.layer, keras.layers.Dense) and name == "linear":
             return trace.output, None, "dense_linear"
-        logger.warning("Grad-CAM: last layer %r is not a Dense/softmax head; using its output as the score.", last.name)
+        if warn:
+            logger.warning(
+                "Grad-CAM: last layer %r is not a Dense/softmax head; using its output as the score.", last.name
+            )
         return trace.output, None, "output"
 
-    def _logits(self, head_input: tf.Tensor) -> tf.Tensor:
+    def _logits(self, head_input: Any) -> Any:
         if self._dense is None:
-            return tf.convert_to_tensor(head_input)
-        logits = keras.ops.matmul(head_input, self._dense.kernel)
+            return ops.convert_to_tensor(head_input)
+        logits = ops.matmul(head_input, self._dense.kernel)
         if self._dense.bias is not None:
             logits = logits + self._dense.bias
-        return tf.convert_to_tensor(logits)
-
-    def _class_scores(self, logits: tf.Tensor) -> tf.Tensor:
-        """``[N, num_classes]`` scores whose gradients the maps use."""
-        logits = tf.reshape(logits, (tf.shape(logits)[0], -1))
-        if self.single_unit:
-            return tf.concat([-logits, logits], axis=1)
         return logits
 
-    def _probabilities(self, logits: tf.Tensor) -> tf.Tensor:
-        logits = tf.reshape(logits, (tf.shape(logits)[0], -1))
+    @staticmethod
+    def _rows(x: Any) -> Any:
+        return ops.reshape(x, (ops.shape(x)[0], -1))
+
+    def _class_scores(self, logits: Any) -> Any:
+        """``[N, num_classes]`` scores whose gradients the maps use."""
+        logits = self._rows(logits)
+        if self.single_unit:
+            return ops.concatenate([-logits, logits], axis=1)
+        return logits
+
+    def _probabilities(self, logits: Any) -> Any:
+        logits = self._rows(logits)
         kind = self.head.removeprefix("dense_")
         if kind == "output":
             p = logits  # not a known head: the output is used as it is
-            return tf.concat([1.0 - p, p], axis=1) if self.single_unit else p
+            return ops.concatenate([1.0 - p, p], axis=1) if self.single_unit else p
         if self.single_unit:
-            p = tf.sigmoid(logits)
-            return tf.concat([1.0 - p, p], axis=1)
-        return tf.sigmoid(logits) if kind == "sigmoid" else tf.nn.softmax(logits, axis=-1)
+            p = ops.sigmoid(logits)
+            return ops.concatenate([1.0 - p, p], axis=1)
+        return ops.sigmoid(logits) if kind == "sigmoid" else ops.softmax(logits, axis=-1)
 
-    def channel_weights(self, activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
+    def channel_weights(self, activations: Any, gradients: Any) -> Any:
         """The hook: one weight per image and channel.
 
-        Runs inside ``tf.function``: use TensorFlow ops.
+        Runs inside a compiled step of the running backend (``tf.function``, ``jax.jit``): use ``keras.ops``.
 
         Args:
             activations: ``[N, h, w, K]`` target-layer output.
@@ -147,26 +171,39 @@ class BaseCAM:
         """
         raise NotImplementedError
 
-    def _maps_fn(self, images: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            fmap, head_input = self._model(images, training=False)
-            tape.watch(fmap)
+    def _maps_fn(self, images: Any, classes: Any, tap: Any) -> Any:
+        def score(zeros: Any) -> tuple[Any, Any]:
+            fmap, head_input = self._model([images, zeros], training=False)
             scores = self._class_scores(self._logits(head_input))
             # Images are independent (inference mode), so one gradient of the sum gives every image's own.
-            score = tf.reduce_sum(tf.gather(scores, classes, axis=1, batch_dims=1))
-        grads = tape.gradient(score, fmap)
-        if grads is None:
-            grads = tf.zeros_like(fmap)
-        weights = self.channel_weights(fmap, grads)
-        cam = tf.nn.relu(tf.einsum("nhwk,nk->nhw", fmap, weights))
-        size = tf.shape(images)[1:3]
-        cam = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0]
-        peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
-        return tf.where(peak > EPSILON, cam / tf.maximum(peak, EPSILON), tf.zeros_like(cam))
+            picked = ops.take_along_axis(scores, ops.expand_dims(classes, 1), axis=1)
+            return ops.sum(picked), fmap
 
-    def _probs_fn(self, images: tf.Tensor) -> tf.Tensor:
-        _, head_input = self._model(images, training=False)
-        return self._probabilities(self._logits(head_input))
+        _, fmap, grads = backend.value_and_grad(score, tap)
+        weights = self.channel_weights(fmap, grads)
+        cam = ops.relu(ops.einsum("nhwk,nk->nhw", fmap, weights))
+        size = ops.shape(images)[1:3]
+        # Bilinear with half-pixel centres and no antialiasing (tf.image.resize's default) on every backend.
+        cam = ops.image.resize(
+            cam[..., None], size, interpolation="bilinear", antialias=False, data_format="channels_last"
+        )[..., 0]
+        peak = ops.max(cam, axis=(1, 2), keepdims=True)
+        return ops.where(peak > EPSILON, cam / ops.maximum(peak, EPSILON), ops.zeros_like(cam))
+
+    def _probs_fn(self, images: Any) -> Any:
+        return self._probabilities(self._logits(self._head_model(images, training=False)))
+
+    def _tap_zeros(self, images_shape: tuple[int, ...]) -> np.ndarray:
+        """Zeros shaped as the target layer's output for images of this shape (the tap's input)."""
+        shape = self._fmap_shapes.get(images_shape)
+        if shape is None:
+            inputs, fmap = self._fmap
+            if None in fmap.shape[1:]:  # an input of any size: Keras infers the shape, without computing
+                shape = tuple(keras.Model(inputs, fmap).compute_output_shape(images_shape))
+            else:
+                shape = (images_shape[0], *fmap.shape[1:])
+            self._fmap_shapes[images_shape] = shape
+        return np.zeros(shape, np.float32)
 
     def class_probabilities(self, images: Any) -> np.ndarray:
         """The model's class probabilities.
@@ -181,7 +218,7 @@ class BaseCAM:
             ValueError: ``images`` has the wrong shape.
         """
         x = validate_images(self.model, images)
-        return np.asarray(self._probs(tf.constant(x)), dtype=np.float32)
+        return np.asarray(self._probs(x), dtype=np.float32)
 
     def _class_indices(self, class_index: Any, n: int, x: np.ndarray) -> np.ndarray:
         if class_index is None:
@@ -223,7 +260,7 @@ class BaseCAM:
         """
         x = validate_images(self.model, images)
         classes = self._class_indices(class_index, x.shape[0], x)
-        return np.asarray(self._maps(tf.constant(x), tf.constant(classes)), dtype=np.float32)
+        return np.asarray(self._maps(x, classes, self._tap_zeros(x.shape)), dtype=np.float32)
 
 
 class GradCAM(BaseCAM):
@@ -243,8 +280,8 @@ class GradCAM(BaseCAM):
         >>> heat_true = cam(images, class_index=labels)
     """
 
-    def channel_weights(self, activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
-        return tf.reduce_mean(gradients, axis=(1, 2))
+    def channel_weights(self, activations: Any, gradients: Any) -> Any:
+        return ops.mean(gradients, axis=(1, 2))
 
 
 def grad_cam(
