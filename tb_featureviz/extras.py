@@ -1,5 +1,7 @@
-"""The optional tasks the planner adds to an epoch when the budget has room (``EpochPlan.extras``).
+"""The tasks the planner adds to an epoch when the budget has room, besides activations and Grad-CAM.
 
+* filter passes (``EpochPlan.filters``): a window of a layer's filter patterns, with each pattern's
+  activation relative to the probes';
 * ``"metrics"``: the Grad-CAM faithfulness and sanity measures of the epoch's predicted-class maps
   (``tb_featureviz.compute.faithfulness``), as scalars.
 * ``"exemplars"``: for each drawn layer, the images of a fixed validation sample each channel likes best
@@ -12,21 +14,80 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from tb_featureviz import compute, summary
+from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.exemplars import top_exemplars
+from tb_featureviz.options import Options
 
-__all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask"]
+__all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask", "FilterTask"]
 
 EXEMPLAR_MIN_CROP = 16
 """Smallest crop side in pixels: a 3-pixel receptive field is too small to see."""
 
 Write = Callable[[], Any]
+
+
+class FilterTask:
+    """Filter-pattern passes: one generator per layer, built at the layer's first pass.
+
+    Args:
+        model: The model.
+        options: What to draw (steps, seed, parameterisation, ``max_grid_pixels``).
+    """
+
+    def __init__(self, model: Any, options: Options) -> None:
+        self.model = model
+        self.options = options
+        self.generators: dict[str, compute.FilterPatternGenerator] = {}
+
+    def generator(self, layer: str) -> compute.FilterPatternGenerator:
+        gen = self.generators.get(layer)
+        if gen is None:
+            gen = compute.FilterPatternGenerator(
+                self.model,
+                layer,
+                steps=self.options.filter_steps,
+                seed=self.options.seed,
+                parameterization=self.options.filter_parameterization,
+            )
+            self.generators[layer] = gen
+        return gen
+
+    def __call__(
+        self, layer: str, filters: Sequence[int], schedule: Mapping[str, Any], epoch: int, probes: np.ndarray
+    ) -> tuple[list[Write], int, tuple[np.ndarray, ...]]:
+        """One pass: the writes, the pixels written, and the arrays computed (for the non-finite check)."""
+        gen = self.generator(layer)
+        unique = sorted(set(filters))
+        patterns, reached = gen(unique)
+        relative, _ = gen.relative_activation(reached, probes, unique)
+        pos = {f: i for i, f in enumerate(unique)}
+        order = [pos[f] for f in filters]
+        _, scale = render.grid_reduction((gen.size, gen.size, len(filters)), self.options.max_grid_pixels)
+        writes: list[Write] = [
+            functools.partial(
+                summary.filter_patterns,
+                layer,
+                patterns[order],
+                epoch,
+                filters=list(filters),
+                activation=reached[order],
+                scale=scale,
+                schedule=schedule,
+                relative=relative[order],
+            )
+        ]
+        finite = relative[np.isfinite(relative)]
+        if finite.size:
+            tag = metadata.RELATIVE_ACTIVATION_PREFIX + layer
+            writes.append(functools.partial(tf.summary.scalar, tag, float(np.median(finite)), step=epoch))
+        side = -(-gen.size // scale)
+        return writes, render.grid_pixels(len(filters), side, side) * 3, (patterns, reached)
 
 
 class ChecksTask:

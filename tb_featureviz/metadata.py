@@ -136,6 +136,9 @@ FAITHFULNESS_PREFIX = "faithfulness/"
 SANITY_PREFIX = "sanity/"
 """Scalar tag prefix of the Grad-CAM sanity checks (``sanity/randomization_spearman``)."""
 
+RELATIVE_ACTIVATION_PREFIX = "patterns/relative_activation/"
+"""Scalar tag prefix of a filter pass's median pattern activation relative to the probes'."""
+
 COST_PREFIX = "cost/"
 """Scalar tag prefix of the seconds each kind cost at an epoch (``cost/filters_seconds``)."""
 

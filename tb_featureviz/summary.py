@@ -126,6 +126,7 @@ def filter_patterns(
     cols: int | None = None,
     scale: int = 1,
     schedule: Mapping[str, Any] | None = None,
+    relative: Sequence[float] | np.ndarray | None = None,
     description: str | None = None,
 ) -> bool:
     """Writes one layer's filter patterns as one RGB grid.
@@ -140,6 +141,8 @@ def filter_patterns(
         scale: Shrink each pattern by this integer factor (a reduced grid).
         schedule: Where this pass is in the layer's rotation, stored in the record as it is:
             ``{"window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None, "fixed": k}``.
+        relative: ``[F]`` each pattern's activation over the probes' mean activation of its filter (NaN where
+            the probes leave it silent); stored as ``relative`` with its ``relative_median``.
         description: Optional markdown description.
 
     Returns:
@@ -164,6 +167,13 @@ def filter_patterns(
         record["nonfinite"] = nonfinite
     if schedule:
         record["schedule"] = dict(schedule)
+    if relative is not None:
+        ratios = np.asarray(relative, dtype=np.float64).reshape(-1)
+        if ratios.size != count:
+            raise ValueError(f"relative must have {count} entries, one per pattern. Received {ratios.size}")
+        record["relative"] = [float(f"{v:.4g}") if np.isfinite(v) else None for v in ratios]
+        finite = ratios[np.isfinite(ratios)]
+        record["relative_median"] = float(f"{np.median(finite):.4g}") if finite.size else None
     meta = metadata.create_summary_metadata(
         "filters", layer=name, layout=layout, description=description or f"Filter patterns of layer `{name}`."
     )

@@ -26,7 +26,7 @@ import tensorflow as tf
 from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
-from tb_featureviz.extras import ChecksTask, ExemplarsTask
+from tb_featureviz.extras import ChecksTask, ExemplarsTask, FilterTask
 from tb_featureviz.options import Options
 from tb_featureviz.plan import EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
 from tb_featureviz.probes import run_facts
@@ -64,7 +64,7 @@ class Visualizer:
         self._predicted: tuple[np.ndarray, np.ndarray] | None = None
         self._extractor: compute.ActivationExtractor | None = None
         self._gradcam: compute.GradCAM | None = None
-        self._generators: dict[str, compute.FilterPatternGenerator] = {}
+        self._filter_task: FilterTask | None = None
         self._grids: dict[str, tuple[list[int] | None, int]] = {}
         self._infos: dict[str, LayerInfo] = {}
         self._logged = 0
@@ -87,7 +87,7 @@ class Visualizer:
         self._gradcam = None
         self._checks = None
         self.exemplars = None
-        self._generators = {}
+        self._filter_task = None
         self._grids = {}
         self.planner = None
         self._warm_up = None
@@ -149,6 +149,7 @@ class Visualizer:
             extras=[task for task, on in (("metrics", self._checks is not None), ("exemplars", opts.exemplars)) if on],
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
+        self._filter_task = FilterTask(model, opts)
 
     # -- warm-up -----------------------------------------------------------------------------------
 
@@ -458,42 +459,13 @@ class Visualizer:
             )
         )
 
-    def _generator(self, layer: str) -> compute.FilterPatternGenerator:
-        gen = self._generators.get(layer)
-        if gen is None:
-            assert self.model is not None
-            gen = compute.FilterPatternGenerator(
-                self.model,
-                layer,
-                steps=self.options.filter_steps,
-                seed=self.options.seed,
-                parameterization=self.options.filter_parameterization,
-            )
-            self._generators[layer] = gen
-        return gen
-
     def _filters(self, layer: str, filters: Sequence[int], plan: EpochPlan, epoch: int, writes: list[Any]) -> int:
-        gen = self._generator(layer)
-        unique = sorted(set(filters))
-        patterns, reached = gen(unique)
-        self._check_finite(epoch, f"the filter patterns of {layer!r}", patterns, reached)
-        pos = {f: i for i, f in enumerate(unique)}
-        order = [pos[f] for f in filters]
-        _, scale = render.grid_reduction((gen.size, gen.size, len(filters)), self.options.max_grid_pixels)
-        writes.append(
-            functools.partial(
-                summary.filter_patterns,
-                layer,
-                patterns[order],
-                epoch,
-                filters=list(filters),
-                activation=reached[order],
-                scale=scale,
-                schedule=plan.windows[layer],
-            )
-        )
-        side = -(-gen.size // scale)
-        return render.grid_pixels(len(filters), side, side) * 3
+        assert self.model is not None and self.probes is not None
+        assert self._filter_task is not None
+        new, pixels, arrays = self._filter_task(layer, filters, plan.windows[layer], epoch, self.probes)
+        self._check_finite(epoch, f"the filter patterns of {layer!r}", *arrays)
+        writes += new
+        return pixels
 
     def close(self) -> None:
         """Writes everything queued and closes the event file."""

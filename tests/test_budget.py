@@ -149,7 +149,7 @@ def test_a_filter_layer_that_fails_is_dropped_and_the_epoch_keeps_its_other_summ
     def broken(layer):
         raise ValueError("Negative dimension size")
 
-    cb._viz._generator = broken  # type: ignore[method-assign]
+    cb._viz._filter_task.generator = broken  # type: ignore[method-assign,union-attr]
     model.fit(x, np.arange(8) % 2, epochs=2, verbose=0, callbacks=[cb])
     run = read_run(tmp_path / "featureviz")
     assert "filters/wide" not in run and set(run["activations/wide"].values) == {0, 1}
@@ -295,7 +295,7 @@ def test_set_model_on_resnet50_is_cheap_and_picks_its_five_stages(tmp_path):
         "conv5_block3_out",
     ]
     assert list(cb._viz.planner.rotations) == cb._viz.activation_layers
-    assert cb._viz._generators == {}  # filter-pattern generators are built at their first pass
+    assert cb._viz._filter_task.generators == {}  # filter-pattern generators are built at their first pass
 
 
 @pytest.mark.slow

@@ -55,6 +55,7 @@ def test_round_trip_two_epochs_exact_tags_steps_pngs_and_metadata(tmp_path):
         | {"cost/metrics_seconds", "sanity/drift_spearman", "plan"}
         | {f"exemplars/{n}" for n in fourd}
         | {"cost/exemplars_seconds", "sample"}
+        | {"patterns/relative_activation/c1", "patterns/relative_activation/c2"}
     )
     assert set(run) == expected_tags
     for tag in expected_tags - {"probes", "sample", "run_info", "sanity/drift_spearman"}:
@@ -232,10 +233,20 @@ def test_filter_patterns_written_are_the_models_own(tmp_path, parameterization):
         budget=None,
     )
     fit(model, tmp_path, cb, epochs=1)
-    blobs = read_run(tmp_path / "featureviz")["filters/c2"].values[0]
-    patterns = compute.FilterPatternGenerator(model, "c2", steps=6, parameterization=parameterization)()[0]
+    run = read_run(tmp_path / "featureviz")
+    blobs = run["filters/c2"].values[0]
+    gen = compute.FilterPatternGenerator(model, "c2", steps=6, parameterization=parameterization)
+    patterns, reached = gen()
     expected, _ = render.filter_grid(patterns)
     np.testing.assert_array_equal(render.decode_png(blobs[1]), expected)
+    # Each pattern's activation relative to the probes' mean activation of its filter, and their median.
+    relative, _ = gen.relative_activation(reached, x[:2])
+    record = json.loads(blobs[0])
+    want = [None if not np.isfinite(v) else pytest.approx(float(v), rel=1e-3) for v in relative]
+    assert record["relative"] == want
+    finite = relative[np.isfinite(relative)]
+    assert record["relative_median"] == pytest.approx(float(np.median(finite)), rel=1e-3)
+    assert float(run["patterns/relative_activation/c2"].values[0]) == pytest.approx(float(np.median(finite)), rel=1e-5)
 
 
 def test_bad_log_dir_and_class_names(tmp_path):

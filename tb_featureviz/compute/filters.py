@@ -10,23 +10,39 @@ Chollet's ``generate_pattern`` (Deep Learning with Python, 5.4.2), done so it ca
   ``MIN_SIZE``, at most the model's input size). The truncated model is rebuilt on
   ``keras.Input((None, None, C))`` sharing the layers; where that graph cannot be re-applied at another size
   (a layer that needs the original size before the target layer) it falls back to the model's input size;
-* **readable**: by default the image is parameterised in Fourier space with each frequency scaled by
-  ``1 / f ** FOURIER_DECAY`` and mapped to ``value_range`` by a sigmoid (Olah et al. 2017, "Feature
-  Visualization"): the ascent then favours the broad shapes and edges a filter responds to over the
-  high-frequency noise that pixel-space ascent amplifies. ``parameterization="pixel"`` is Chollet's
-  pixel-space ascent, regularised by a light Gaussian blur each step and clipping to ``value_range``.
-  Both use random jitter (a roll of a few pixels) each step and gradients normalised per image (RMS).
-  For a ``Conv2D`` with a non-linear activation the objective also has a small term in the
-  pre-activation mean, so filters that are inactive on the grey start image still get a gradient (a
-  "leaky" objective);
+* **readable** (Olah et al. 2017, "Feature Visualization", Distill; Lucid's ``fft_image`` and
+  ``to_valid_rgb``): by default the image is parameterised in Fourier space, each frequency scaled by
+  ``1 / f ** FOURIER_DECAY``, in decorrelated colour channels mapped to RGB by ``color_decorrelation_matrix``
+  (ImageNet's colour covariance), then to ``value_range`` by a sigmoid. The ascent then favours the broad,
+  naturally coloured shapes and edges a filter responds to over the high-frequency, saturated noise that
+  pixel-space ascent amplifies; a small roughness penalty (``ROUGHNESS``) keeps the spectrum of texture
+  filters' patterns near that of natural images. For a ``Conv2D`` with a non-linear activation the objective
+  also has a small term in the pre-activation mean, so filters that are inactive on the grey start image
+  still get a gradient (a "leaky" objective). ``parameterization="pixel"`` is Chollet's pixel-space ascent,
+  regularised by a light Gaussian blur each step, a jitter (a roll of a few pixels) and clipping to
+  ``value_range``, as in earlier versions;
+* **robust** (Lucid's "transformation robustness"): with the Fourier parameterisation, each step sees the
+  image through a random affine view, a shift of up to ``TRANSFORM_JITTER`` pixels, a scale in
+  ``TRANSFORM_SCALE`` and a rotation of up to ``TRANSFORM_ROTATION`` degrees, resampled bilinearly (and
+  differentiably) inside the compiled step; gradients are normalised per image and decorrelated colour
+  channel, so colour moves as well as luminance. The views are drawn from ``seed`` and the layer name, so the
+  same seed gives the same bytes. The pattern then drives its filter under small shifts, scales and
+  rotations, not at one pixel alignment only (``tb_featureviz.compute.pattern_metrics`` measures it);
+* **two tiers** (``QUALITIES``): ``quality="default"`` fits every checkpoint (all 352 filters of the tutorial
+  CNN in under 3 s on 2 CPU cores); ``quality="best"`` takes more steps on larger images, for the enlarged
+  view and the sidecar. In both, layers whose patterns are cheap get more steps (``tier_steps``).
+  ``FilterPatternGenerator.diverse`` adds Lucid's diversity term to draw several different patterns of one
+  filter. ``FilterPatternGenerator.probe_activation`` and ``relative_activation`` put a pattern's activation
+  against what real images reach;
 * **displayable**: each pattern is stretched to [0, 1] between its 1st and 99th percentile.
+
+The steps themselves, the tiers and the constants live in ``tb_featureviz.compute.ascent``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,44 +51,42 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz.compute import _graph
+from tb_featureviz.compute.ascent import (
+    DEFAULT_STEPS as DEFAULT_STEPS,
+)
+from tb_featureviz.compute.ascent import (
+    MEMORY_BUDGET,
+    PARAMETERIZATIONS,
+    QUALITIES,
+    AscentSteps,
+    _frequency_scale,
+    _normalise,
+    _seed_for,
+    _to_rgb,
+    check_quality,
+    color_decorrelation_matrix,
+    default_size,
+    inverse_rows,
+    tier_steps,
+)
+from tb_featureviz.compute.ascent import MIN_SIZE as MIN_SIZE
+from tb_featureviz.compute.ascent import SIZE_FACTOR as SIZE_FACTOR
+from tb_featureviz.compute.ascent import STEP_WORK as STEP_WORK
+from tb_featureviz.compute.pattern_metrics import affine_rows
+from tb_featureviz.compute.pattern_metrics import layer_relative_activation as layer_relative_activation
+from tb_featureviz.compute.pattern_metrics import relative_activation as relative_activation
 from tb_featureviz.validation import ArgumentTypeError, positive_int
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_STEPS = 12
-"""Gradient-ascent steps (all 352 filters of the tutorial CNN in a few seconds on 2 CPU cores)."""
-SIZE_FACTOR = 1.5
-"""Pattern side = ``SIZE_FACTOR`` x receptive field, rounded up to a multiple of 4 (60 px for the tutorial CNN's
-last conv: a 3x3 map of units whose 38 px fields overlap; 2x would cost ~1.6x the time)."""
-MIN_SIZE = 16
-LEARNING_RATE = 0.1
-"""Step per pixel, as a fraction of ``value_range``'s width, for an RMS-normalised gradient."""
-BLUR = 0.1
-"""Weight of the blurred image mixed in at each step."""
-LEAK = 0.2
-"""Weight of the pre-activation mean in the objective of conv layers with a non-linear activation."""
-CLIP_MARGIN = 0.5
-"""Pixels may leave ``value_range`` by this fraction of its width on either side during the ascent."""
-FOURIER_DECAY = 0.75
-"""Frequency ``f`` of the Fourier parameterisation is scaled by ``1 / f ** FOURIER_DECAY`` (1 is pink
-noise; 0.75 keeps edges crisp while noise stays low)."""
-FOURIER_LEARNING_RATE = 0.2
-"""Step in spectrum space for an RMS-normalised gradient."""
-PARAMETERIZATIONS = ("fourier", "pixel")
-MEMORY_BUDGET = 512 * 2**20
-"""Bytes of activations (forward and backward) per chunk, for the default ``chunk_size``."""
-
-
-def default_size(rf: float, input_hw: tuple[int, int] | None) -> int:
-    """The pattern side for a receptive field ``rf``: ``SIZE_FACTOR * rf``, at least ``MIN_SIZE``, capped."""
-    size = MIN_SIZE if math.isinf(rf) else max(MIN_SIZE, 4 * math.ceil(SIZE_FACTOR * rf / 4))
-    if input_hw is not None:
-        size = min(size, *input_hw)
-    return int(size)
-
-
-def _seed_for(seed: int, *parts: Any) -> list[int]:
-    return [int(seed) & 0xFFFFFFFF, *(zlib.crc32(str(p).encode("utf-8")) for p in parts)]
+TRANSFORM_JITTER = 12
+"""Largest shift of the random view at each step, in pixels, at most half the side: a little more than the
+8 px of Lucid's ``jitter(8)`` and of ``pattern_metrics``' views, so that a pattern holds up under those."""
+TRANSFORM_SCALE = (0.9, 1.1)
+"""Range of the scale factor of the random view at each step."""
+TRANSFORM_ROTATION = 5.0
+"""Largest rotation of the random view at each step, in degrees either way (Lucid draws up to 10 with extra
+weight on 0; the views of ``pattern_metrics`` turn up to 10)."""
 
 
 def check_parameterization(value: str, name: str = "parameterization") -> str:
@@ -82,48 +96,34 @@ def check_parameterization(value: str, name: str = "parameterization") -> str:
     return value
 
 
-def _frequency_scale(size: int, decay: float) -> np.ndarray:
-    """``[size, size // 2 + 1]`` weights ``1 / max(f, 1 / size) ** decay`` of a real 2-D spectrum, max 1."""
-    fy = np.fft.fftfreq(size)[:, None]
-    fx = np.fft.rfftfreq(size)[None, :]
-    scale = 1.0 / np.maximum(np.sqrt(fx**2 + fy**2), 1.0 / size) ** decay
-    return (scale / scale.max()).astype(np.float32)
+def transform_rows(size: int, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """``[steps, 8]`` random affine views for the ascent (see ``TRANSFORM_*``), as projective rows."""
+    jitter = max(0, min(int(TRANSFORM_JITTER), size // 2))
+    shifts = rng.integers(-jitter, jitter + 1, size=(steps, 2)).astype(np.float64)
+    scales = rng.uniform(TRANSFORM_SCALE[0], TRANSFORM_SCALE[1], size=steps)
+    angles = np.deg2rad(rng.uniform(-TRANSFORM_ROTATION, TRANSFORM_ROTATION, size=steps))
+    return affine_rows(scales, angles, shifts, size)
 
 
-def _normalise(patterns: np.ndarray) -> np.ndarray:
-    """Per-pattern stretch between the 1st and 99th percentile to [0, 1]; flat patterns become 0.5."""
-    out = np.empty_like(patterns, dtype=np.float32)
-    for i, p in enumerate(patterns):
-        lo, hi = np.percentile(p, [1.0, 99.0])
-        out[i] = 0.5 if hi - lo < 1e-8 else np.clip((p - lo) / (hi - lo), 0.0, 1.0)
-    return out
-
-
-def _to_rgb(images: np.ndarray) -> np.ndarray:
-    c = images.shape[-1]
-    if c == 3:
-        return images
-    if c == 1:
-        return np.repeat(images, 3, axis=-1)
-    return np.repeat(images.mean(axis=-1, keepdims=True), 3, axis=-1)
-
-
-class FilterPatternGenerator:
+class FilterPatternGenerator(AscentSteps):
     """Batched, seeded, regularised filter patterns of one layer, built once and called at checkpoints.
 
     Args:
         model: A built single-input, channels_last Keras model (Sequential, functional or nested).
         layer: A layer with a 4-D output (usually a conv layer, see ``conv_layers``).
         filters: Filter (channel) indices; ``None`` for all.
-        steps: Gradient-ascent steps; ``None`` for ``DEFAULT_STEPS``.
-        size: Pattern side in pixels; ``None`` for ``SIZE_FACTOR`` x the receptive field, at least
-            ``MIN_SIZE``, at most the input size.
-        seed: Seed of the starting images and the jitter.
+        steps: Gradient-ascent steps; ``None`` for the tier's, by the cost of the layer (``tier_steps``: from
+            ``DEFAULT_STEPS`` for cheap layers down to ``DEFAULT_MIN_STEPS`` in the default tier).
+        size: Pattern side in pixels; ``None`` for the tier's size factor x the receptive field, at least the
+            tier's minimum, at most the input size (``SIZE_FACTOR``, ``MIN_SIZE`` for the default tier).
+        seed: Seed of the starting images, the jitter and the random views.
         chunk_size: Filters optimised together; ``None`` for as many as fit ``MEMORY_BUDGET``.
         value_range: The model's input pixel range; starting images are mid-grey with noise in it and the
             optimised images stay in it. The tutorial models take [0, 1].
-        parameterization: ``"fourier"`` (default, readable) or ``"pixel"`` (Chollet's pixel-space ascent);
-            see the module docstring.
+        parameterization: ``"fourier"`` (default: decorrelated colour, 1/f spectrum, random views each
+            step) or ``"pixel"`` (Chollet's pixel-space ascent); see the module docstring.
+        quality: ``"default"`` (every checkpoint) or ``"best"`` (``BEST_STEPS`` steps on a pattern
+            ``BEST_SIZE_FACTOR`` receptive fields wide, for the enlarged view); see ``QUALITIES``.
 
     Attributes:
         layer_name: The layer.
@@ -131,15 +131,20 @@ class FilterPatternGenerator:
         size: Pattern side in pixels.
         receptive_field: The layer's receptive field in input pixels (see ``receptive_field``).
         steps: Gradient-ascent steps.
+        quality: The tier.
+        work: Activation values one image's ascent step computes (pattern pixels x channels, summed over the
+            layers up to the target at their resolutions): the cost measure of ``tier_steps``.
 
     Raises:
         TypeError: a bad argument type (e.g. a non-int filter index).
         ValueError: an unsupported model, unknown layer (the message lists the known ones), a layer whose
-            output is not 4-D, a filter index out of range, or a non-positive ``steps``/``size``/``chunk_size``.
+            output is not 4-D, a filter index out of range, an unknown ``quality`` or ``parameterization``,
+            or a non-positive ``steps``/``size``/``chunk_size``.
 
     Example:
         >>> gen = FilterPatternGenerator(model, "conv2d_2")   # once, in set_model
         >>> patterns, reached = gen()                         # each checkpoint: [128, 28, 28, 3], [128]
+        >>> best = FilterPatternGenerator(model, "conv2d_2", quality="best", filters=[5])
     """
 
     def __init__(
@@ -154,8 +159,11 @@ class FilterPatternGenerator:
         chunk_size: int | None = None,
         value_range: tuple[float, float] = (0.0, 1.0),
         parameterization: str = "fourier",
+        quality: str = "default",
     ) -> None:
         self.parameterization = check_parameterization(parameterization)
+        self.quality: str = check_quality(quality)
+        tier = QUALITIES[self.quality]
         trace = _graph.trace_of(model)
         if not isinstance(layer, str):
             raise TypeError(f"layer must be a layer name. Received: layer={layer!r}")
@@ -163,7 +171,7 @@ class FilterPatternGenerator:
         self.layer_name: str = record.name
         channels = int(record.output.shape[-1])
         self.filters: list[int] = self._check_filters(filters, channels)
-        self.steps: int = DEFAULT_STEPS if steps is None else positive_int("steps", steps)
+        explicit_steps = None if steps is None else positive_int("steps", steps)
         lo, hi = (float(v) for v in value_range)
         if not hi > lo:
             raise ValueError(f"value_range must be (low, high) with low < high. Received: value_range={value_range!r}")
@@ -171,37 +179,51 @@ class FilterPatternGenerator:
         input_shape = tuple(trace.input.shape[1:])
         hw = (int(input_shape[0]), int(input_shape[1])) if input_shape[0] and input_shape[1] else None
         self.receptive_field: int = hw[0] if math.isinf(record.rf) and hw else math.ceil(record.rf - 1e-9)
-        self.size: int = default_size(record.rf, hw) if size is None else positive_int("size", size)
+        self.size: int = default_size(record.rf, hw, self.quality) if size is None else positive_int("size", size)
         self._channels = int(input_shape[2])
         self.seed = int(seed)
+        self._roughness_weight = float(tier.roughness)
 
         activation = getattr(getattr(record.layer, "activation", None), "__name__", "linear")
         conv = isinstance(record.layer, keras.layers.Conv2D) and activation != "linear"
         self._conv_layer = record.layer if conv else None
         self._model, jump_sum = self._truncated_model(model, record, hw)
-        per_image = 3 * 4 * self.size**2 * jump_sum
+        self._per_image_bytes = 3 * 4 * self.size**2 * jump_sum
+        self.work: float = float(self.size**2 * jump_sum)
+        self.steps: int = (
+            explicit_steps if explicit_steps is not None else tier_steps(tier.steps, tier.min_steps, self.work)
+        )
         if chunk_size is None:
-            self.chunk_size = int(max(1, min(len(self.filters), MEMORY_BUDGET // max(per_image, 1))))
+            self.chunk_size = int(max(1, min(len(self.filters), MEMORY_BUDGET // max(self._per_image_bytes, 1))))
         else:
             self.chunk_size = positive_int("chunk_size", chunk_size)
 
         rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, "jitter"))
-        jitter = max(1, round(self.size / 16))
-        self._shifts = tf.constant(rng.integers(-jitter, jitter + 1, size=(self.steps, 2)), tf.int32)
-        image_spec = tf.TensorSpec((None, self.size, self.size, self._channels), tf.float32)
-        index_spec = tf.TensorSpec((None,), tf.int32)
         if parameterization == "fourier":
-            self._freq_scale = tf.constant(_frequency_scale(self.size, FOURIER_DECAY))
+            self._transforms = tf.constant(transform_rows(self.size, self.steps, rng))
+            # The views, then the inverse views that TensorFlow's gradient of ImageProjectiveTransformV3 applies.
+            self._view_rows = tf.constant(
+                np.concatenate([self._transforms.numpy(), inverse_rows(self._transforms.numpy())])
+            )
+            self._freq_scale = tf.constant(_frequency_scale(self.size, tier.decay))
+            mix = color_decorrelation_matrix() if self._channels == 3 else np.eye(self._channels, dtype=np.float32)
+            self._color = tf.constant(mix.T)  # [C, C]: pixel rows times M^T
             param_shape: tuple[int, ...] = (self._channels, self.size, self.size // 2 + 1, 2)
         else:
+            jitter = max(1, round(self.size / 16))
+            self._shifts = tf.constant(rng.integers(-jitter, jitter + 1, size=(self.steps, 2)), tf.int32)
             param_shape = (self.size, self.size, self._channels)
+        image_spec = tf.TensorSpec((None, self.size, self.size, self._channels), tf.float32)
+        index_spec = tf.TensorSpec((None,), tf.int32)
         # Starting parameters are derived per filter when first asked for (a 2048-filter layer need not
         # hold 2048 spectra when a pass draws 144 of them).
-        self._start_params: dict[int, np.ndarray] = {}
+        self._start_params: dict[tuple[int, int], np.ndarray] = {}
         self._channels_out = channels
-        param_spec = tf.TensorSpec((None, *param_shape), tf.float32)
-        self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=[param_spec, index_spec])
+        self._param_spec = tf.TensorSpec((None, *param_shape), tf.float32)
+        self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=[self._param_spec, index_spec])
         self._mean = _graph.per_instance_function(self._mean_fn, input_signature=[image_spec, index_spec])
+        self._diverse_fns: dict[int, Any] = {}
+        self._probe_sum = _graph.per_instance_function(self._probe_sum_fn, reduce_retracing=True)
 
     @staticmethod
     def _check_filters(filters: Sequence[int] | None, channels: int) -> list[int]:
@@ -261,82 +283,26 @@ class FilterPatternGenerator:
                 ) from e
             return build((hw[0], hw[1], self._channels))
 
-    def _apply(self, sub: keras.Model, x: tf.Tensor) -> tf.Tensor:
-        out = tf.convert_to_tensor(sub(x, training=False))
-        if self._conv_layer is not None:
-            out = self._conv_layer.convolution_op(out, self._conv_layer.kernel)
-            if self._conv_layer.use_bias:
-                out = out + self._conv_layer.bias
-        return tf.convert_to_tensor(out)
-
-    def _objective(self, x: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """(objective [B], mean activation [B]) of filter ``idx[i]`` on image ``i``."""
-        out = self._apply(self._model, x)
-        out = tf.gather(out, idx[:, None], axis=3, batch_dims=1)[..., 0]  # [B, h, w]
-        if self._conv_layer is not None:
-            act = tf.convert_to_tensor(self._conv_layer.activation(out))
-            mean = tf.reduce_mean(act, axis=(1, 2))
-            return mean + LEAK * tf.reduce_mean(out, axis=(1, 2)), mean
-        mean = tf.reduce_mean(out, axis=(1, 2))
-        return mean, mean
-
-    def _blur(self, x: tf.Tensor) -> tf.Tensor:
-        k = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0
-        kernel = tf.constant(np.tile(k[:, :, None, None], (1, 1, self._channels, 1)), tf.float32)
-        padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
-        return tf.nn.depthwise_conv2d(padded, kernel, strides=[1, 1, 1, 1], padding="VALID")
-
-    def _image(self, params: tf.Tensor) -> tf.Tensor:
-        """Images ``[B, size, size, C]`` in model input space from the optimised parameters."""
-        if self.parameterization == "pixel":
-            return params
+    def _start_image(self, f: int, variant: int = 0) -> np.ndarray:
         lo, hi = self._range
-        spectrum = tf.complex(params[..., 0], params[..., 1]) * tf.cast(self._freq_scale, tf.complex64)
-        signal = tf.signal.irfft2d(spectrum) * float(self.size)  # [B, C, size, size]
-        return lo + (hi - lo) * tf.sigmoid(tf.transpose(signal, [0, 2, 3, 1]))
-
-    def _ascend_fn(self, params: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        lo, hi = self._range
-        pixel = self.parameterization == "pixel"
-        lr = LEARNING_RATE * (hi - lo) if pixel else FOURIER_LEARNING_RATE
-        axes = list(range(1, len(params.shape)))
-        x = params
-        for step in tf.range(self.steps):
-            shift = self._shifts[step]
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                objective, _ = self._objective(tf.roll(self._image(x), shift, axis=[1, 2]), idx)
-                total = tf.reduce_sum(objective)
-            grad = tape.gradient(total, x)
-            grad = grad / (tf.sqrt(tf.reduce_mean(tf.square(grad), axis=axes, keepdims=True)) + 1e-8)
-            x = x + lr * grad
-            if pixel:
-                x = (1.0 - BLUR) * x + BLUR * self._blur(x)
-                x = tf.clip_by_value(x, lo - CLIP_MARGIN * (hi - lo), hi + CLIP_MARGIN * (hi - lo))
-        img = self._image(x)
-        _, reached = self._objective(img, idx)
-        return img, reached
-
-    def _mean_fn(self, images: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
-        return self._objective(images, idx)[1]
-
-    def _start_image(self, f: int) -> np.ndarray:
-        lo, hi = self._range
-        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, f))
+        parts = (f,) if variant == 0 else (f, "variant", variant)
+        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, *parts))
         noise = rng.uniform(-0.1, 0.1, size=(self.size, self.size, self._channels))
         return (lo + (hi - lo) * (0.5 + noise)).astype(np.float32)
 
-    def _start_spectrum(self, f: int) -> np.ndarray:
+    def _start_spectrum(self, f: int, variant: int = 0) -> np.ndarray:
         """A small random spectrum ``[C, size, size // 2 + 1, 2]`` (real, imaginary): a mid-grey image."""
-        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, f))
+        parts = (f,) if variant == 0 else (f, "variant", variant)
+        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, *parts))
         return rng.normal(0.0, 0.01, size=(self._channels, self.size, self.size // 2 + 1, 2)).astype(np.float32)
 
-    def _params_for(self, filters: Sequence[int]) -> np.ndarray:
+    def _params_for(self, filters: Sequence[int], variant: int = 0) -> np.ndarray:
         for f in filters:
-            if f not in self._start_params:
-                start = self._start_spectrum(f) if self.parameterization == "fourier" else self._start_image(f)
-                self._start_params[f] = start.astype(np.float32)
-        return np.stack([self._start_params[f] for f in filters])
+            if (f, variant) not in self._start_params:
+                fourier = self.parameterization == "fourier"
+                start = self._start_spectrum(f, variant) if fourier else self._start_image(f, variant)
+                self._start_params[(f, variant)] = start.astype(np.float32)
+        return np.stack([self._start_params[(f, variant)] for f in filters])
 
     def _filters_or_default(self, filters: Sequence[int] | None) -> list[int]:
         return list(self.filters) if filters is None else self._check_filters(filters, self._channels_out)
@@ -373,11 +339,64 @@ class FilterPatternGenerator:
             raise ValueError(f"images must have shape {want}. Received shape {x.shape}")
         return self._run(self._mean, x, chosen)
 
-    def _run(self, fn: Any, x: np.ndarray, filters: Sequence[int]) -> Any:
+    def probe_activation(self, images: Any, filters: Sequence[int] | None = None) -> np.ndarray:
+        """Mean activation of each filter over real images (the probes), for ``relative_activation``.
+
+        Args:
+            images: ``[N, H, W, C]`` images in model input space, at the model's input size (any size
+                where the model can be re-applied at other sizes).
+            filters: Filter indices; ``None`` for ``self.filters``.
+
+        Returns:
+            ``[F]`` float64: each filter's activation averaged over the images and the positions of its map.
+
+        Raises:
+            ValueError: ``images`` is not ``[N, H, W, C]`` with the model's channel count.
+
+        Example:
+            >>> reached = gen()[1]
+            >>> layer_relative_activation(reached, gen.probe_activation(probes))   # e.g. 3.2
+        """
+        chosen = self._filters_or_default(filters)
+        x = np.asarray(images, dtype=np.float32)
+        if x.ndim != 4 or x.shape[0] < 1 or x.shape[-1] != self._channels:
+            raise ValueError(f"images must be [N, H, W, {self._channels}]. Received shape {x.shape}")
+        per_image = max(1, self._per_image_bytes * (x.shape[1] * x.shape[2]) // max(self.size**2, 1) // 3)
+        batch = int(max(1, min(x.shape[0], MEMORY_BUDGET // per_image)))
+        total = np.zeros(self._channels_out, np.float64)
+        positions = 0
+        for i in range(0, x.shape[0], batch):
+            sums, n = self._probe_sum(tf.constant(x[i : i + batch]))
+            total += np.asarray(sums, np.float64)
+            positions += int(n)
+        return total[chosen] / max(positions, 1)
+
+    def relative_activation(
+        self, reached: Any, images: Any, filters: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, float]:
+        """The patterns' activation relative to the probe images' (see ``pattern_metrics.relative_activation``).
+
+        Args:
+            reached: ``[F]`` activations each filter reaches on its pattern (the second output of a call).
+            images: ``[N, H, W, C]`` probe images in model input space.
+            filters: The filters ``reached`` belongs to; ``None`` for ``self.filters``.
+
+        Returns:
+            ``(per_filter, layer)``: ``[F]`` ratios (``nan`` where the probes leave the filter silent) and the
+            layer's scalar ``mean(reached) / mean(probe activation)``.
+
+        Raises:
+            ValueError: ``reached`` does not match ``filters``, or bad ``images``.
+        """
+        probe = self.probe_activation(images, filters)
+        return relative_activation(reached, probe), layer_relative_activation(reached, probe)
+
+    def _run(self, fn: Any, x: np.ndarray, filters: Sequence[int], chunk: int | None = None, *extra: Any) -> Any:
         idx = np.asarray(filters, np.int32)
+        chunk = chunk or self.chunk_size
         outs = []
-        for i in range(0, len(filters), self.chunk_size):
-            outs.append(fn(tf.constant(x[i : i + self.chunk_size]), tf.constant(idx[i : i + self.chunk_size])))
+        for i in range(0, len(filters), chunk):
+            outs.append(fn(tf.constant(x[i : i + chunk]), tf.constant(idx[i : i + chunk]), *extra))
         if isinstance(outs[0], tuple):
             return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
         return np.concatenate([np.asarray(o) for o in outs]).astype(np.float32)
@@ -424,6 +443,7 @@ def filter_patterns(
     size: int | None = None,
     seed: int = 0,
     parameterization: str = "fourier",
+    quality: str = "default",
 ) -> np.ndarray:
     """Filter patterns of ``layer``: for each filter, the input that maximises its mean activation.
 
@@ -434,10 +454,12 @@ def filter_patterns(
         model: A built single-input, channels_last Keras model (nested models included).
         layer: A layer with a 4-D output.
         filters: Filter indices; ``None`` for all.
-        steps: Gradient-ascent steps; ``None`` for ``DEFAULT_STEPS``.
-        size: Pattern side; ``None`` for 1.5x the receptive field (at least 16, at most the input size).
-        seed: Seed of the starting images and the jitter.
+        steps: Gradient-ascent steps; ``None`` for the tier's.
+        size: Pattern side; ``None`` for the tier's (default: 1.5x the receptive field, at least 16, at most
+            the input size).
+        seed: Seed of the starting images, the jitter and the random views.
         parameterization: ``"fourier"`` (default) or ``"pixel"`` (Chollet's pixel-space ascent).
+        quality: ``"default"`` or ``"best"`` (more steps, larger patterns; see ``QUALITIES``).
 
     Returns:
         ``[F, size, size, 3]`` float32 in [0, 1].
@@ -451,5 +473,12 @@ def filter_patterns(
         (2, 16, 16, 3)
     """
     return FilterPatternGenerator(
-        model, layer, filters=filters, steps=steps, size=size, seed=seed, parameterization=parameterization
+        model,
+        layer,
+        filters=filters,
+        steps=steps,
+        size=size,
+        seed=seed,
+        parameterization=parameterization,
+        quality=quality,
     )()[0]
