@@ -14,28 +14,12 @@ from tb_featureviz.compute import ascent
 from tb_featureviz.compute import filters as filters_module
 from tb_featureviz.compute import pattern_metrics as pm
 from tb_featureviz.trainer.model import build_cnn
-
-
-def zero_mean_kernels(shape: tuple[int, ...], seed: int) -> np.ndarray:
-    k = np.random.default_rng(seed).normal(0.0, 0.3, size=shape)
-    return (k - k.mean(axis=(0, 1, 2), keepdims=True)).astype(np.float32)
+from tests.support.models import zero_mean_conv_model, zero_mean_kernels
 
 
 @pytest.fixture(scope="module")
 def small_model() -> keras.Model:
-    model = keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            keras.layers.Conv2D(6, 3, activation="relu", name="c1"),
-            keras.layers.MaxPooling2D(name="p1"),
-            keras.layers.Conv2D(5, 3, activation="relu", name="c2"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(2, activation="softmax"),
-        ]
-    )
-    model.get_layer("c1").set_weights([zero_mean_kernels((3, 3, 3, 6), 0), np.zeros(6, np.float32)])
-    model.get_layer("c2").set_weights([zero_mean_kernels((3, 3, 6, 5), 1), np.zeros(5, np.float32)])
-    return model
+    return zero_mean_conv_model(32)
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(small_model):

@@ -12,30 +12,12 @@ import tensorflow as tf
 from tb_featureviz import compute
 from tb_featureviz.compute import filters as filters_module
 from tb_featureviz.trainer.model import build_cnn
-
-
-def zero_mean_kernels(shape: tuple[int, ...], seed: int) -> np.ndarray:
-    """Random kernels with zero mean per filter, so a flat grey image barely activates them."""
-    k = np.random.default_rng(seed).normal(0.0, 0.3, size=shape)
-    return (k - k.mean(axis=(0, 1, 2), keepdims=True)).astype(np.float32)
+from tests.support.models import zero_mean_conv_model
 
 
 @pytest.fixture(scope="module")
 def small_model() -> keras.Model:
-    model = keras.Sequential(
-        [
-            keras.Input((24, 24, 3)),
-            keras.layers.Conv2D(6, 3, activation="relu", name="c1"),
-            keras.layers.MaxPooling2D(name="p1"),
-            keras.layers.Conv2D(5, 3, activation="relu", name="c2"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(2, activation="softmax"),
-        ]
-    )
-    c1, c2 = model.get_layer("c1"), model.get_layer("c2")
-    c1.set_weights([zero_mean_kernels((3, 3, 3, 6), 0), np.zeros(6, np.float32)])
-    c2.set_weights([zero_mean_kernels((3, 3, 6, 5), 1), np.zeros(5, np.float32)])
-    return model
+    return zero_mean_conv_model(24)
 
 
 @pytest.mark.parametrize("parameterization", ["fourier", "pixel"])
