@@ -112,8 +112,9 @@ def write_probes_file(
     tf.io.gfile.rename(tmp, posixpath.join(source_dir, PROBES_FILE), overwrite=True)
 
 
-def load_probes_file(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Reads probes from ``.npz`` (``images``, optional ``labels``, ``class_names``) or ``.npy`` (images).
+def _read_probes(path: str) -> dict[str, np.ndarray]:
+    """Every array of a probes file: ``images`` and, from an ``.npz``, ``labels``, ``class_names``,
+    ``boxes``, ``sample`` and ``sample_labels`` where present.
 
     Raises:
         ValueError: the file holds no ``[N, H, W, C]`` images.
@@ -125,25 +126,26 @@ def load_probes_file(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str
     except (ValueError, OSError) as e:
         raise ValueError(f"Cannot read probes from {path!r}: {e}") from e
     if isinstance(loaded, np.ndarray):
-        images, labels, names = loaded, None, None
+        arrays = {"images": loaded}
     else:
         if "images" not in loaded:
             raise ValueError(f"{path!r} has no 'images' array. Found: {sorted(loaded.keys())}")
-        images = loaded["images"]
-        labels = loaded.get("labels")
-        names = [str(s) for s in loaded["class_names"]] if "class_names" in loaded else None
-    if images.ndim != 4:
-        raise ValueError(f"Probe images in {path!r} must be [N, H, W, C]. Received shape {images.shape}")
-    return images.astype(np.float32), labels, names
+        arrays = {key: np.asarray(loaded[key]) for key in loaded.files}
+    if arrays["images"].ndim != 4:
+        raise ValueError(f"Probe images in {path!r} must be [N, H, W, C]. Received shape {arrays['images'].shape}")
+    arrays["images"] = arrays["images"].astype(np.float32)
+    return arrays
 
 
-def _saved_arrays(path: str) -> dict[str, np.ndarray]:
-    """The arrays beside the probes in a ``probes.npz``: ``boxes``, ``sample``, ``sample_labels``."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        loaded = np.load(io.BytesIO(f.read()), allow_pickle=False)
-    if isinstance(loaded, np.ndarray):
-        return {}
-    return {k: np.asarray(loaded[k]) for k in ("boxes", "sample", "sample_labels") if k in loaded}
+def load_probes_file(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Reads probes from ``.npz`` (``images``, optional ``labels``, ``class_names``) or ``.npy`` (images).
+
+    Raises:
+        ValueError: the file holds no ``[N, H, W, C]`` images.
+    """
+    arrays = _read_probes(path)
+    names = [str(s) for s in arrays["class_names"]] if "class_names" in arrays else None
+    return arrays["images"], arrays.get("labels"), names
 
 
 @dataclass
@@ -171,9 +173,10 @@ def read_source(log_dir: str) -> Source:
     out = Source()
     probes = posixpath.join(source_dir, PROBES_FILE)
     if tf.io.gfile.exists(probes):
-        out.images, out.labels, out.class_names = load_probes_file(probes)
-        saved = _saved_arrays(probes)
-        out.boxes, out.sample, out.sample_labels = (saved.get(k) for k in ("boxes", "sample", "sample_labels"))
+        arrays = _read_probes(probes)
+        out.images, out.labels = arrays["images"], arrays.get("labels")
+        out.class_names = [str(s) for s in arrays["class_names"]] if "class_names" in arrays else None
+        out.boxes, out.sample, out.sample_labels = (arrays.get(k) for k in ("boxes", "sample", "sample_labels"))
     for path in _event_files(source_dir):
         for event in event_file_loader.EventFileLoader(path).Load():
             for value in event.summary.value:
