@@ -94,13 +94,16 @@ class Visualizer:
         self._build()
 
     def set_sample(self, images: np.ndarray, labels: np.ndarray | None) -> None:
-        """Sets the fixed image sample the channels' exemplars are drawn from (``options.exemplars > 0``)."""
-        assert self.model is not None
+        """Sets the fixed image sample the channels' exemplars are drawn from (``options.exemplars > 0``); from
+        then on the planner counts the exemplars among its extras."""
+        assert self.model is not None and self.planner is not None
         if self.options.exemplars:
             sample = compute.validate_images(self.model, images)
             self.exemplars = ExemplarsTask(
                 sample, labels, k=self.options.exemplars, receptive_fields={n: i.rf for n, i in self._infos.items()}
             )
+            if "exemplars" not in self.planner.extras:
+                self.planner.extras.append("exemplars")
 
     def set_probes(self, images: np.ndarray, labels: np.ndarray | None, boxes: np.ndarray | None = None) -> None:
         """Sets the probe images (validated against the model), their labels and their object boxes."""
@@ -146,7 +149,7 @@ class Visualizer:
             seed=opts.seed,
             steps=opts.filter_steps or DEFAULT_STEPS,
             input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
-            extras=[task for task, on in (("metrics", self._checks is not None), ("exemplars", opts.exemplars)) if on],
+            extras=["metrics"] if self._checks is not None else [],
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
         self._filter_task = FilterTask(model, opts)
@@ -251,15 +254,11 @@ class Visualizer:
             classes, maps = self._predicted
             writes += self._checks(epoch, self.probes, maps, classes, self.boxes)
             costs["metrics"] = time.perf_counter() - t0
-        if "exemplars" in plan.extras:
-            if self.exemplars is None:
-                plan.extras.remove("exemplars")
-                plan.skipped["exemplars"] = "no image sample (no validation data)"
-            else:
-                t0 = time.perf_counter()
-                channels = {layer: self._grids[layer][0] for layer in self._extractor.layer_names}
-                writes += self.exemplars(epoch, self._extractor, channels)
-                costs["exemplars"] = time.perf_counter() - t0
+        if "exemplars" in plan.extras and self.exemplars is not None:
+            t0 = time.perf_counter()
+            channels = {layer: self._grids[layer][0] for layer in self._extractor.layer_names}
+            writes += self.exemplars(epoch, self._extractor, channels)
+            costs["exemplars"] = time.perf_counter() - t0
         for layer, filters in list(plan.filters.items()):
             t0 = time.perf_counter()
             try:
