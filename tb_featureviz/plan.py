@@ -23,8 +23,8 @@ The rules:
 * **Extras.** Optional tasks (``extras``: the Grad-CAM faithfulness measures ``"metrics"``, the channels'
   natural ``"exemplars"``) take turns with the filter layers under the same rule (least recently drawn
   first, extras first among equals; their prior cost until measured); the plan's ``skipped[task]`` says
-  why one was not drawn. At the last epoch the extras are always drawn, so a run ends with the measures
-  and exemplars of its final weights (their cost still counts).
+  why one was not drawn. At the last epoch the measures (``"metrics"``) are always drawn, so a run ends
+  with the measures of its final weights (their cost still counts); exemplars stay within the budget.
 * **Budget.** ``budget`` is a fraction of training time; the callback's total time so far stays within
   ``budget * training time so far``. ``budget_seconds`` allows that many seconds per epoch instead.
 """
@@ -276,7 +276,7 @@ class Planner:
         blocked = False
         for name in order:
             cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
-            final = last and name in self.extras  # the measures and exemplars of the final weights, always
+            final = last and name == "metrics"  # the measures of the final weights, always
             if (blocked or cost > left) and not final:
                 # Stop at the first task that does not fit: the room is saved up for it, so a dear layer is
                 # not starved by cheaper ones. The last epoch has no later one to save for.
