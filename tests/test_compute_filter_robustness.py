@@ -10,9 +10,9 @@ import pytest
 import tensorflow as tf
 
 from tb_featureviz import compute
-from tb_featureviz.compute import ascent
 from tb_featureviz.compute import filters as filters_module
 from tb_featureviz.compute import pattern_metrics as pm
+from tb_featureviz.compute import warp
 from tb_featureviz.trainer.model import build_cnn
 from tests.support.models import zero_mean_conv_model, zero_mean_kernels
 
@@ -29,9 +29,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(small_model):
     pb, rb = b()
     assert pa.tobytes() == pb.tobytes() and ra.tobytes() == rb.tobytes()
     assert a()[0].tobytes() == pa.tobytes()  # and again from the same generator
-    assert a._transforms.numpy().tobytes() == b._transforms.numpy().tobytes()
+    assert a._transforms.tobytes() == b._transforms.tobytes()
     c = compute.FilterPatternGenerator(small_model, "c2", steps=6, seed=4)
-    assert not np.array_equal(c._transforms.numpy(), a._transforms.numpy())
+    assert not np.array_equal(c._transforms, a._transforms)
     assert np.abs(c()[0] - pa).max() > 0.1
     da = a.diverse([1], count=2)
     assert da[0].tobytes() == b.diverse([1], count=2)[0].tobytes()
@@ -84,24 +84,33 @@ def _under_views(model: keras.Model) -> tuple[float, float]:
 
 
 def test_the_ascent_sees_the_views_of_pattern_metrics_forward_and_back(small_model):
-    """Each step's view is ``apply_transform`` (ImageProjectiveTransformV3, reflected borders) of the image,
-    and its gradient is TensorFlow's gradient of that op."""
+    """Each step's view is TensorFlow's ImageProjectiveTransformV3 with reflected borders (and ``pattern_metrics``'
+    NumPy ``apply_transform``), and its gradient is TensorFlow's gradient of that op (the warp back)."""
     gen = compute.FilterPatternGenerator(small_model, "c2", steps=5, size=20)
-    rows = gen._transforms.numpy()
+    rows = gen._transforms
     assert np.abs(rows[:, [0, 4]] - 1.0).max() > 0.01 and np.abs(rows[:, [2, 5]]).max() > 1.0  # not identities
-    x = tf.random.uniform((2, 20, 20, 3), seed=1)
-    w = tf.random.uniform((2, 20, 20, 3), seed=2)
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.random((2, 20, 20, 3)).astype(np.float32))
+    w = tf.constant(rng.random((2, 20, 20, 3)).astype(np.float32))
     for step in range(5):
         index, weights = pm.bilinear_taps(rows[step], 20)
-        _, tf_index, tf_weights = ascent._bilinear_taps_tf(tf.constant(rows[step]), 20)
-        np.testing.assert_array_equal(tf_index.numpy(), index.ravel())
-        np.testing.assert_allclose(tf_weights.numpy(), weights.ravel(), atol=1e-5)
+        ops_index, ops_weights = warp.bilinear_taps(rows[step], 20)
+        np.testing.assert_array_equal(np.asarray(ops_index), index.ravel())
+        np.testing.assert_allclose(np.asarray(ops_weights), weights.ravel(), atol=1e-5)
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(x)
             ours = gen._view(x, tf.constant(step))
-            theirs = pm.apply_transform(x, rows[step])
+            theirs = tf.raw_ops.ImageProjectiveTransformV3(
+                images=x,
+                transforms=rows[step][None],
+                output_shape=[20, 20],
+                fill_value=0.0,
+                interpolation="BILINEAR",
+                fill_mode="REFLECT",
+            )
             loss_ours, loss_theirs = tf.reduce_sum(w * ours), tf.reduce_sum(w * theirs)
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)
+        np.testing.assert_allclose(pm.apply_transform(x.numpy(), rows[step]), theirs.numpy(), atol=1e-5)
         np.testing.assert_allclose(tape.gradient(loss_ours, x), tape.gradient(loss_theirs, x), atol=1e-5)
 
 
@@ -110,7 +119,7 @@ def test_random_views_in_the_ascent_make_patterns_that_survive_views(wide_conv, 
     monkeypatch.setattr(filters_module, "TRANSFORM_JITTER", 0)  # the identity at every step
     monkeypatch.setattr(filters_module, "TRANSFORM_SCALE", (1.0, 1.0))
     monkeypatch.setattr(filters_module, "TRANSFORM_ROTATION", 0.0)
-    identity = compute.FilterPatternGenerator(wide_conv, "c", steps=32, size=24)._transforms.numpy()
+    identity = compute.FilterPatternGenerator(wide_conv, "c", steps=32, size=24)._transforms
     np.testing.assert_allclose(identity, np.tile([1.0, 0, 0, 0, 1.0, 0, 0, 0], (32, 1)), atol=1e-6)
     plain_views, plain_survival = _under_views(wide_conv)
     assert robust_survival >= 0.85 and plain_survival <= 0.75, (robust_survival, plain_survival)
@@ -227,3 +236,28 @@ def test_diversity_pushes_the_patterns_of_one_filter_apart(small_model):
     assert spread(patterns) > spread(same), (spread(patterns), spread(same))
     with pytest.raises(ValueError, match=r"count must be at least 2\. Received: count=1"):
         gen.diverse(count=1)
+
+
+@pytest.mark.parametrize("size", [16, 15, 2])
+def test_inverse_dft_matrices_are_numpy_irfft2(size):
+    """The Fourier image is an inverse real 2-D DFT done with matrix products, on every backend: NumPy's
+    ``irfft2`` (times ``size``), whose zero and Nyquist columns drop their imaginary parts."""
+    spectrum = np.random.default_rng(size).normal(size=(2, size, size // 2 + 1, 2))
+    cy, sy, ax, bx = warp.inverse_dft_matrices(size)
+    real, imag = spectrum[..., 0], spectrum[..., 1]
+    ours = (cy @ real - sy @ imag) @ ax - (sy @ real + cy @ imag) @ bx
+    expected = np.fft.irfft2(real + 1j * imag, s=(size, size)) * size
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+
+
+def test_with_gradient_takes_the_given_backward():
+    """``backend.with_gradient``: the forward value of one map and the gradient of another (TensorFlow here; the
+    ascent's cross-backend tests in ``test_backends`` hold JAX and PyTorch to it)."""
+    m = tf.constant([[1.0, 2.0], [0.0, 3.0]])
+    x = tf.constant([[1.0], [1.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = compute.backend.with_gradient(lambda v, a: a @ v, lambda dy, a: a @ dy, x, m)  # forward m x, back m dy
+        loss = tf.reduce_sum(y * tf.constant([[1.0], [2.0]]))
+    np.testing.assert_allclose(y.numpy(), [[3.0], [3.0]])
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), [[5.0], [6.0]])  # m @ [1, 2], not m^T @ [1, 2]

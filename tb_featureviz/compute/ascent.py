@@ -16,8 +16,10 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from tb_featureviz.compute import backend
+from tb_featureviz.compute.warp import inverse_dft_matrices, inverse_rows, resample, warp
 from tb_featureviz.validation import positive_float, positive_int
 
 DEFAULT_STEPS = 48
@@ -145,45 +147,6 @@ def _frequency_scale(size: int, decay: float) -> np.ndarray:
     return (scale / scale.max()).astype(np.float32)
 
 
-def inverse_rows(rows: np.ndarray) -> np.ndarray:
-    """The projective rows ``[K, 8]`` of the inverse affine maps of ``rows`` (``c0 = c1 = 0``)."""
-    out = np.zeros_like(rows)
-    for i, r in enumerate(np.asarray(rows, np.float64)):
-        m = np.array([[r[0], r[1], r[2]], [r[3], r[4], r[5]], [0.0, 0.0, 1.0]])
-        out[i, :6] = np.linalg.inv(m)[:2].ravel()
-    return out
-
-
-def _reflect_tf(coord: tf.Tensor, length: int) -> tf.Tensor:
-    """``pattern_metrics._reflect`` in TensorFlow: ``ImageProjectiveTransformV3``'s ``REFLECT`` of coordinates."""
-    if length <= 1:
-        return tf.zeros_like(coord)
-    period = float(2 * length)
-    neg = period * tf.math.floor(-coord / period) + coord  # coord < 0: trunc(-coord / period) = floor(...)
-    neg = tf.where(neg < -length, neg + period, -neg - 1.0)
-    pos = coord - period * tf.math.floor(coord / period)  # coord > length - 1 > 0: trunc = floor
-    pos = tf.where(pos >= length, period - pos - 1.0, pos)
-    out = tf.where(coord < 0, neg, tf.where(coord > length - 1, pos, coord))
-    return tf.clip_by_value(out, 0.0, float(length - 1))
-
-
-def _bilinear_taps_tf(transform: tf.Tensor, size: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """``pattern_metrics.bilinear_taps`` in TensorFlow, flat: ``(rows, index, weights)``, ``[size**2 * 4]`` each,
-    the entries of the sparse resampling matrix (computed in the step: no ``steps x size**4`` constant)."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    x, y = tf.constant(x.ravel()), tf.constant(y.ravel())
-    t = tf.cast(transform, tf.float32)
-    xin = _reflect_tf(t[0] * x + t[1] * y + t[2], size)
-    yin = _reflect_tf(t[3] * x + t[4] * y + t[5], size)
-    x0, y0 = tf.math.floor(xin), tf.math.floor(yin)
-    x1, y1 = tf.minimum(x0 + 1.0, size - 1.0), tf.minimum(y0 + 1.0, size - 1.0)
-    fx, fy = xin - x0, yin - y0
-    index = tf.cast(tf.stack([y0 * size + x0, y0 * size + x1, y1 * size + x0, y1 * size + x1], axis=1), tf.int64)
-    weights = tf.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1)
-    rows = tf.constant(np.repeat(np.arange(size * size, dtype=np.int64), 4))
-    return rows, tf.reshape(index, [-1]), tf.reshape(weights, [-1])
-
-
 def _normalise(patterns: np.ndarray) -> np.ndarray:
     """Per-pattern stretch between the 1st and 99th percentile to [0, 1]; flat patterns become 0.5."""
     out = np.empty_like(patterns, dtype=np.float32)
@@ -217,7 +180,13 @@ def color_decorrelation_matrix() -> np.ndarray:
 
 
 class AscentSteps:
-    """The compiled steps of the ascent; mixed into ``FilterPatternGenerator``, which sets these attributes."""
+    """The compiled steps of the ascent; mixed into ``FilterPatternGenerator``, which sets these attributes.
+
+    Written in ``keras.ops``, with gradients from ``backend.value_and_grad`` and the steps compiled by
+    ``backend.compile_step``: the same ascent runs on TensorFlow, JAX and PyTorch. The loop over steps is a
+    ``keras.ops.fori_loop`` (``tf.while_loop``, ``jax.lax.fori_loop``, a Python loop), so a step's graph is
+    traced once whatever the number of steps.
+    """
 
     size: int
     steps: int
@@ -228,11 +197,11 @@ class AscentSteps:
     _roughness_weight: float
     _conv_layer: Any
     _model: Any
-    _view_rows: Any
-    _freq_scale: Any
-    _color: Any
-    _shifts: Any
-    _param_spec: Any
+    _variables: list[Any]
+    _transforms: np.ndarray
+    _consts: dict[str, Any]
+    _shifts: np.ndarray
+    _param_shape: tuple[int, ...]
     _diverse_fns: dict[int, Any]
 
     def _filters_or_default(self, filters: Sequence[int] | None) -> list[int]:
@@ -241,83 +210,96 @@ class AscentSteps:
     def _params_for(self, filters: Sequence[int], variant: int = 0) -> np.ndarray:
         raise NotImplementedError
 
-    def _run(self, fn: Any, x: np.ndarray, filters: Sequence[int], chunk: int | None = None, *extra: Any) -> Any:
+    def _run(
+        self, fn: Any, x: np.ndarray, filters: Sequence[int], chunk: int | None = None, *extra: Any, group: int = 1
+    ) -> Any:
         raise NotImplementedError
 
-    def _apply(self, sub: keras.Model, x: tf.Tensor) -> tf.Tensor:
-        out = tf.convert_to_tensor(sub(x, training=False))
+    def _set_constants(self, decay: float) -> None:
+        """The backend tensors the steps read: the Fourier basis, the colour matrix, the views or the rolls."""
+        consts: dict[str, np.ndarray] = {}
+        if self.parameterization == "fourier":
+            cy, sy, ax, bx = inverse_dft_matrices(self.size)
+            consts.update(cy=cy, sy=sy, ax=ax, bx=bx, freq_scale=_frequency_scale(self.size, decay))
+            mix = color_decorrelation_matrix() if self._channels == 3 else np.eye(self._channels, dtype=np.float32)
+            consts["color"] = mix.T  # [C, C]: pixel rows times M^T
+            consts["views"] = self._transforms
+            consts["views_back"] = inverse_rows(self._transforms)
+        else:
+            consts["shifts"] = self._shifts.astype(np.int32)
+            consts["grid"] = np.arange(self.size, dtype=np.int32)
+        k = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0
+        consts["blur"] = np.tile(k[:, :, None, None], (1, 1, self._channels, 1)).astype(np.float32)
+        self._consts = {name: ops.convert_to_tensor(value) for name, value in consts.items()}
+
+    def _compile(self, fn: Any, *signature: tuple[tuple[int | None, ...], str]) -> backend.Step:
+        return backend.compile_step(fn, self._variables, signature, feature="filter patterns")
+
+    def _apply(self, sub: keras.Model, x: Any) -> Any:
+        out = sub(x, training=False)
         if self._conv_layer is not None:
             out = self._conv_layer.convolution_op(out, self._conv_layer.kernel)
             if self._conv_layer.use_bias:
                 out = out + self._conv_layer.bias
-        return tf.convert_to_tensor(out)
+        return out
 
-    def _activate(self, out: tf.Tensor) -> tf.Tensor:
+    def _activate(self, out: Any) -> Any:
         """The layer's output from ``_apply``'s (the pre-activation, for a conv layer)."""
         if self._conv_layer is None:
             return out
-        return tf.convert_to_tensor(self._conv_layer.activation(out))
+        return self._conv_layer.activation(out)
 
-    def _objective_of(self, out: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _objective_of(self, out: Any, idx: Any) -> tuple[Any, Any]:
         """(objective [B], mean activation [B]) of filter ``idx[i]`` on ``_apply``'s output ``out[i]``."""
-        out = tf.gather(out, idx[:, None], axis=3, batch_dims=1)[..., 0]  # [B, h, w]
+        pick = ops.one_hot(idx, int(out.shape[-1]), dtype=out.dtype)
+        out = ops.sum(out * pick[:, None, None, :], axis=-1)  # [B, h, w]
         if self._conv_layer is not None:
-            mean = tf.reduce_mean(self._activate(out), axis=(1, 2))
-            return mean + LEAK * tf.reduce_mean(out, axis=(1, 2)), mean
-        mean = tf.reduce_mean(out, axis=(1, 2))
+            mean = ops.mean(self._activate(out), axis=(1, 2))
+            return mean + LEAK * ops.mean(out, axis=(1, 2)), mean
+        mean = ops.mean(out, axis=(1, 2))
         return mean, mean
 
-    def _objective(self, x: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _objective(self, x: Any, idx: Any) -> tuple[Any, Any]:
         """(objective [B], mean activation [B]) of filter ``idx[i]`` on image ``i``."""
         return self._objective_of(self._apply(self._model, x), idx)
 
-    def _blur(self, x: tf.Tensor) -> tf.Tensor:
-        k = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0
-        kernel = tf.constant(np.tile(k[:, :, None, None], (1, 1, self._channels, 1)), tf.float32)
-        padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
-        return tf.nn.depthwise_conv2d(padded, kernel, strides=[1, 1, 1, 1], padding="VALID")
+    def _blur(self, x: Any) -> Any:
+        padded = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+        return ops.depthwise_conv(padded, self._consts["blur"], strides=1, padding="valid")
 
-    def _image(self, params: tf.Tensor) -> tf.Tensor:
+    def _image(self, params: Any) -> Any:
         """Images ``[B, size, size, C]`` in model input space from the optimised parameters."""
+        params = ops.convert_to_tensor(params)
         if self.parameterization == "pixel":
             return params
         lo, hi = self._range
-        spectrum = tf.complex(params[..., 0], params[..., 1]) * tf.cast(self._freq_scale, tf.complex64)
-        signal = tf.signal.irfft2d(spectrum, fft_length=[self.size, self.size]) * float(self.size)  # [B, C, n, n]
-        signal = tf.tensordot(tf.transpose(signal, [0, 2, 3, 1]), self._color, axes=1)  # decorrelated -> RGB
-        return lo + (hi - lo) * tf.sigmoid(signal)
+        k = self._consts
+        real, imag = params[..., 0] * k["freq_scale"], params[..., 1] * k["freq_scale"]  # [B, C, n, n // 2 + 1]
+        rows_real = ops.matmul(k["cy"], real) - ops.matmul(k["sy"], imag)
+        rows_imag = ops.matmul(k["sy"], real) + ops.matmul(k["cy"], imag)
+        signal = ops.matmul(rows_real, k["ax"]) - ops.matmul(rows_imag, k["bx"])  # irfft2d * size: [B, C, n, n]
+        signal = ops.matmul(ops.transpose(signal, (0, 2, 3, 1)), k["color"])  # decorrelated -> RGB
+        return lo + (hi - lo) * ops.sigmoid(signal)
 
-    def _view(self, image: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+    def _view(self, image: Any, step: Any) -> Any:
         """The image as the ascent sees it at ``step``: a random affine view (Fourier) or a roll (pixel)."""
-        if self.parameterization == "pixel":
-            return tf.roll(image, self._shifts[step], axis=[1, 2])
-        # apply_transform(image, self._transforms[step]) and its gradient, as sparse products (2x faster on CPU).
         n = self.size
-
-        def resample(x: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
-            b, c = tf.shape(x)[0], tf.shape(x)[3]
-            rows, index, weights = _bilinear_taps_tf(self._view_rows[k], n)
-            matrix = tf.SparseTensor(tf.stack([rows, index], axis=1), weights, [n * n, n * n])
-            out = tf.sparse.sparse_dense_matmul(matrix, tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [n * n, b * c]))
-            return tf.transpose(tf.reshape(out, [n, n, b, c]), [2, 0, 1, 3])
-
-        @tf.custom_gradient
-        def view(x: tf.Tensor) -> Any:
-            return resample(x, step), lambda dy: resample(dy, step + self.steps)
-
-        return view(image)
-
-    def _roughness(self, img: tf.Tensor) -> tf.Tensor:
-        """``[B]`` mean squared difference of neighbouring pixels over the pixel variance (contrast-free)."""
-        diff = tf.concat([img - tf.roll(img, 1, axis=2), img - tf.roll(img, 1, axis=1)], axis=3)  # periodic images
-        centred = img - tf.reduce_mean(img, axis=[1, 2], keepdims=True)
-        return (
-            2.0
-            * tf.reduce_mean(tf.square(diff), axis=[1, 2, 3])
-            / (tf.reduce_mean(tf.square(centred), axis=[1, 2, 3]) + 1e-4)
+        if self.parameterization == "pixel":
+            shift = ops.take(self._consts["shifts"], step, axis=0)
+            grid = self._consts["grid"]
+            rows, cols = ops.mod(grid - shift[0], n), ops.mod(grid - shift[1], n)
+            return resample(image, ops.reshape(rows[:, None] * n + cols[None, :], (-1,)))
+        return warp(
+            image, ops.take(self._consts["views"], step, axis=0), ops.take(self._consts["views_back"], step, axis=0)
         )
 
-    def _step(self, x: tf.Tensor, grad: tf.Tensor) -> tf.Tensor:
+    def _roughness(self, img: Any) -> Any:
+        """``[B]`` mean squared difference of neighbouring pixels over the pixel variance (contrast-free)."""
+        diff = ops.concatenate([img - ops.roll(img, 1, axis=2), img - ops.roll(img, 1, axis=1)], axis=3)  # periodic
+        centred = img - ops.mean(img, axis=(1, 2), keepdims=True)
+        return 2.0 * ops.mean(ops.square(diff), axis=(1, 2, 3)) / (ops.mean(ops.square(centred), axis=(1, 2, 3)) + 1e-4)
+
+    def _step(self, x: Any, grad: Any) -> Any:
         """One normalised gradient-ascent step on the parameters ``x``.
 
         Pixel space: the gradient is normalised to unit RMS per image, then the image is blurred a little and
@@ -327,67 +309,66 @@ class AscentSteps:
         lo, hi = self._range
         pixel = self.parameterization == "pixel"
         lr = LEARNING_RATE * (hi - lo) if pixel else FOURIER_LEARNING_RATE
-        axes = list(range(1 if pixel else 2, len(x.shape)))
-        grad = grad / (tf.sqrt(tf.reduce_mean(tf.square(grad), axis=axes, keepdims=True)) + 1e-8)
+        axes = tuple(range(1 if pixel else 2, len(x.shape)))
+        grad = grad / (ops.sqrt(ops.mean(ops.square(grad), axis=axes, keepdims=True)) + 1e-8)
         x = x + lr * grad
         if pixel:
             x = (1.0 - BLUR) * x + BLUR * self._blur(x)
-            x = tf.clip_by_value(x, lo - CLIP_MARGIN * (hi - lo), hi + CLIP_MARGIN * (hi - lo))
+            x = ops.clip(x, lo - CLIP_MARGIN * (hi - lo), hi + CLIP_MARGIN * (hi - lo))
         return x
 
-    def _loss(self, x: tf.Tensor, idx: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _loss(self, x: Any, idx: Any, step: Any) -> tuple[Any, Any]:
         """(objective ``[B]`` to maximise at ``step``, ``_apply``'s output on the step's view)."""
         img = self._image(x)
         out = self._apply(self._model, self._view(img, step))
         objective, _ = self._objective_of(out, idx)
         if self.parameterization == "fourier" and self._roughness_weight > 0:
-            penalty = self._roughness_weight * tf.stop_gradient(tf.abs(objective)) * self._roughness(img)
+            penalty = self._roughness_weight * ops.stop_gradient(ops.abs(objective)) * self._roughness(img)
             objective = objective - penalty
         return objective, out
 
-    def _ascend_fn(self, params: tf.Tensor, idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x = params
-        for step in tf.range(self.steps):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                total = tf.reduce_sum(self._loss(x, idx, step)[0])
-            x = self._step(x, tape.gradient(total, x))
+    def _ascend_fn(self, params: Any, idx: Any, weight: Any = None, count: int = 1) -> tuple[Any, Any]:
+        """``steps`` ascent steps from ``params``; with ``count > 1``, minus ``weight`` times the diversity of each
+        group of ``count`` images. Returns (images, each filter's mean activation on its image)."""
+
+        def total(step: Any) -> Any:
+            def value(x: Any) -> tuple[Any, Any]:
+                objective, out = self._loss(x, idx, step)
+                if count > 1:
+                    scale = ops.stop_gradient(ops.abs(objective) + 1e-6)
+                    objective = objective - weight * scale * self._diversity(out, count)
+                return ops.sum(objective), ()
+
+            return value
+
+        def body(step: Any, x: Any) -> Any:
+            _, _, grad = backend.value_and_grad(total(step), x)
+            return self._step(x, grad)
+
+        x = ops.fori_loop(0, self.steps, body, ops.convert_to_tensor(params))
         img = self._image(x)
         _, reached = self._objective(img, idx)
         return img, reached
 
-    def _diversity(self, out: tf.Tensor, count: int) -> tf.Tensor:
+    def _diversity(self, out: Any, count: int) -> Any:
         """``[B]`` mean cosine similarity of each image's Gram matrix to those of the other ``count - 1``
         images of its group (Lucid's ``diversity`` objective, Olah et al. 2017)."""
         act = self._activate(out)
-        b, c = tf.shape(act)[0], tf.shape(act)[3]
-        flat = tf.reshape(act, [b, -1, c])
-        gram = tf.matmul(flat, flat, transpose_a=True) / tf.cast(tf.shape(flat)[1], tf.float32)
-        gram = tf.math.l2_normalize(tf.reshape(gram, [b // count, count, -1]), axis=-1)
-        sim = tf.matmul(gram, gram, transpose_b=True)  # [G, count, count]
-        off = tf.reduce_sum(sim, axis=-1) - tf.linalg.diag_part(sim)
-        return tf.reshape(off, [b]) / float(count - 1)
+        h, w, c = (int(d) for d in act.shape[1:])
+        flat = ops.reshape(act, (-1, h * w, c))
+        gram = ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / float(h * w)
+        gram = ops.normalize(ops.reshape(gram, (-1, count, c * c)), axis=-1)
+        sim = ops.matmul(gram, ops.transpose(gram, (0, 2, 1)))  # [G, count, count]
+        off = ops.sum(sim * ops.convert_to_tensor(1.0 - np.eye(count, dtype=np.float32)), axis=-1)
+        return ops.reshape(off, (-1,)) / float(count - 1)
 
-    def _diverse_fn(self, params: tf.Tensor, idx: tf.Tensor, weight: tf.Tensor, count: int) -> tuple[tf.Tensor, ...]:
-        x = params
-        for step in tf.range(self.steps):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                objective, out = self._loss(x, idx, step)
-                scale = tf.stop_gradient(tf.abs(objective) + 1e-6)
-                total = tf.reduce_sum(objective - weight * scale * self._diversity(out, count))
-            x = self._step(x, tape.gradient(total, x))
-        img = self._image(x)
-        _, reached = self._objective(img, idx)
-        return img, reached
-
-    def _mean_fn(self, images: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
+    def _mean_fn(self, images: Any, idx: Any) -> Any:
         return self._objective(images, idx)[1]
 
-    def _probe_sum_fn(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _probe_sum_fn(self, images: Any) -> tuple[Any, Any]:
         """(``[channels]`` sum over images and positions of every filter's activation, number of positions)."""
         act = self._activate(self._apply(self._model, images))
-        return tf.reduce_sum(act, axis=(0, 1, 2)), tf.reduce_prod(tf.shape(act)[:3])
+        return ops.sum(act, axis=(0, 1, 2)), ops.sum(ops.ones_like(act[..., 0]))
 
     def diverse(
         self, filters: Sequence[int] | None = None, *, count: int = 4, weight: float = DIVERSITY
@@ -420,17 +401,16 @@ class AscentSteps:
         fn = self._diverse_fns.get(count)
         if fn is None:
 
-            def run(params: tf.Tensor, idx: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, ...]:
-                return self._diverse_fn(params, idx, w, count)
+            def run(params: Any, idx: Any, w: Any) -> tuple[Any, Any]:
+                return self._ascend_fn(params, idx, w, count)
 
-            weight_spec = tf.TensorSpec((), tf.float32)
-            fn = tf.function(run, input_signature=[self._param_spec, tf.TensorSpec((None,), tf.int32), weight_spec])
+            fn = self._compile(run, ((None, *self._param_shape), "float32"), ((None,), "int32"), ((), "float32"))
             self._diverse_fns[count] = fn
         starts = np.stack([self._params_for(chosen, v) for v in range(count)], axis=1)  # [F, count, ...]
         params = starts.reshape(len(chosen) * count, *starts.shape[2:])
         idx = np.repeat(np.asarray(chosen), count).tolist()
         chunk = count * max(1, self.chunk_size // count)
-        images, reached = self._run(fn, params, idx, chunk, tf.constant(float(weight)))
+        images, reached = self._run(fn, params, idx, chunk, np.float32(weight), group=count)
         patterns = _normalise(_to_rgb(images.astype(np.float32)))
         return (
             patterns.reshape(len(chosen), count, *patterns.shape[1:]),

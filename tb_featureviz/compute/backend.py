@@ -43,13 +43,15 @@ __all__ = [
     "to_numpy",
     "unsupported",
     "value_and_grad",
+    "with_gradient",
 ]
 
 SUPPORTED = ("tensorflow", "jax", "torch")
 """The Keras backends featureviz computes on."""
 
-LIMITED: dict[str, tuple[str, ...]] = {"filter patterns": ("tensorflow",)}
-"""Features that only some of ``SUPPORTED`` can do yet, and those that can."""
+LIMITED: dict[str, tuple[str, ...]] = {}
+"""Features that only some of ``SUPPORTED`` can do, and those that can (none today: every feature runs on all
+three)."""
 
 Signature = Sequence[tuple[tuple[int | None, ...], str]]
 """A step's inputs as ``(shape, dtype)`` pairs; ``None`` for an axis of any length (TensorFlow traces once)."""
@@ -265,6 +267,55 @@ def value_and_grad(fn: Callable[[Any], tuple[Any, Any]], x: Any) -> tuple[Any, A
             grad = None
     aux = keras.tree.map_structure(lambda t: t.detach() if hasattr(t, "detach") else t, aux)
     return value.detach(), aux, torch.zeros_like(x) if grad is None else grad
+
+
+def with_gradient(forward: Callable[..., Any], backward: Callable[..., Any], x: Any, *args: Any) -> Any:
+    """``forward(x, *args)``, whose gradient with respect to ``x`` is ``backward(upstream, *args)``.
+
+    For a linear map whose automatic gradient (its exact adjoint) is costly or worse-conditioned than another
+    linear map: the random views of the filter-pattern ascent take TensorFlow's gradient of an image warp, the
+    warp back. ``args`` (tensors: indices, weights) get no gradient. ``tf.custom_gradient``,
+    ``jax.custom_vjp`` or a ``torch.autograd.Function``.
+
+    Example:
+        >>> y = with_gradient(lambda x, m: m @ x, lambda dy, m: m @ dy, x, m)   # as if m were symmetric
+    """
+    backend = require("gradients")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.custom_gradient
+        def tf_fn(value: Any) -> Any:
+            return forward(value, *args), lambda upstream: backward(upstream, *args)
+
+        return tf_fn(x)
+    if backend == "jax":
+        import jax
+
+        jax_fn = jax.custom_vjp(forward)
+        jax_fn.defvjp(
+            lambda value, *rest: (forward(value, *rest), rest),
+            lambda rest, upstream: (backward(upstream, *rest), *(None for _ in rest)),
+        )
+        return jax_fn(x, *args)
+    return _torch_with_gradient().apply(forward, backward, x, *args)
+
+
+@functools.cache
+def _torch_with_gradient() -> Any:
+    import torch
+
+    class WithGradient(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, forward: Any, backward: Any, x: Any, *args: Any) -> Any:
+            ctx.backward, ctx.args = backward, args
+            return forward(x, *args)
+
+        @staticmethod
+        def backward(ctx: Any, upstream: Any) -> Any:
+            return (None, None, ctx.backward(upstream, *ctx.args), *(None for _ in ctx.args))
+
+    return WithGradient
 
 
 def process_index() -> int:

@@ -3,7 +3,8 @@
 Chollet's ``generate_pattern`` (Deep Learning with Python, 5.4.2), done so it can run at every checkpoint:
 
 * **batched**: all filters of a layer (in chunks if memory asks) are optimised together, image ``i`` for
-  filter ``i``, the whole ascent loop one compiled ``tf.function`` on a model truncated at the layer;
+  filter ``i``, the whole ascent loop one compiled step (``tf.function``, ``jax.jit``; eager on PyTorch) on
+  a model truncated at the layer, in ``keras.ops`` so it runs on every Keras backend;
 * **comparable across epochs**: the starting image of (layer, filter) and the jitter sequence are derived
   from ``seed``, the layer name and the filter index, so two checkpoints differ only by the weights;
 * **sized by receptive field**: the image is ``SIZE_FACTOR`` times the layer's receptive field (at least
@@ -48,9 +49,8 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from tb_featureviz.compute import _graph
+from tb_featureviz.compute import _graph, backend
 from tb_featureviz.compute.ascent import (
     DEFAULT_STEPS as DEFAULT_STEPS,
 )
@@ -59,19 +59,17 @@ from tb_featureviz.compute.ascent import (
     PARAMETERIZATIONS,
     QUALITIES,
     AscentSteps,
-    _frequency_scale,
     _normalise,
     _seed_for,
     _to_rgb,
     check_quality,
-    color_decorrelation_matrix,
     default_size,
-    inverse_rows,
     tier_steps,
 )
 from tb_featureviz.compute.ascent import MIN_SIZE as MIN_SIZE
 from tb_featureviz.compute.ascent import SIZE_FACTOR as SIZE_FACTOR
 from tb_featureviz.compute.ascent import STEP_WORK as STEP_WORK
+from tb_featureviz.compute.ascent import color_decorrelation_matrix as color_decorrelation_matrix
 from tb_featureviz.compute.pattern_metrics import affine_rows
 from tb_featureviz.compute.pattern_metrics import layer_relative_activation as layer_relative_activation
 from tb_featureviz.compute.pattern_metrics import relative_activation as relative_activation
@@ -188,6 +186,8 @@ class FilterPatternGenerator(AscentSteps):
         conv = isinstance(record.layer, keras.layers.Conv2D) and activation != "linear"
         self._conv_layer = record.layer if conv else None
         self._model, jump_sum = self._truncated_model(model, record, hw)
+        conv_weights = list(self._conv_layer.weights) if self._conv_layer is not None else []
+        self._variables = list({id(v): v for v in [*self._model.weights, *conv_weights]}.values())
         self._per_image_bytes = 3 * 4 * self.size**2 * jump_sum
         self.work: float = float(self.size**2 * jump_sum)
         self.steps: int = (
@@ -200,30 +200,24 @@ class FilterPatternGenerator(AscentSteps):
 
         rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, "jitter"))
         if parameterization == "fourier":
-            self._transforms = tf.constant(transform_rows(self.size, self.steps, rng))
-            # The views, then the inverse views that TensorFlow's gradient of ImageProjectiveTransformV3 applies.
-            self._view_rows = tf.constant(
-                np.concatenate([self._transforms.numpy(), inverse_rows(self._transforms.numpy())])
-            )
-            self._freq_scale = tf.constant(_frequency_scale(self.size, tier.decay))
-            mix = color_decorrelation_matrix() if self._channels == 3 else np.eye(self._channels, dtype=np.float32)
-            self._color = tf.constant(mix.T)  # [C, C]: pixel rows times M^T
-            param_shape: tuple[int, ...] = (self._channels, self.size, self.size // 2 + 1, 2)
+            self._transforms = transform_rows(self.size, self.steps, rng)
+            self._param_shape: tuple[int, ...] = (self._channels, self.size, self.size // 2 + 1, 2)
         else:
             jitter = max(1, round(self.size / 16))
-            self._shifts = tf.constant(rng.integers(-jitter, jitter + 1, size=(self.steps, 2)), tf.int32)
-            param_shape = (self.size, self.size, self._channels)
-        image_spec = tf.TensorSpec((None, self.size, self.size, self._channels), tf.float32)
-        index_spec = tf.TensorSpec((None,), tf.int32)
+            self._shifts = rng.integers(-jitter, jitter + 1, size=(self.steps, 2)).astype(np.int32)
+            self._param_shape = (self.size, self.size, self._channels)
+        self._set_constants(tier.decay)
         # Starting parameters are derived per filter when first asked for (a 2048-filter layer need not
         # hold 2048 spectra when a pass draws 144 of them).
         self._start_params: dict[tuple[int, int], np.ndarray] = {}
         self._channels_out = channels
-        self._param_spec = tf.TensorSpec((None, *param_shape), tf.float32)
-        self._ascend = _graph.per_instance_function(self._ascend_fn, input_signature=[self._param_spec, index_spec])
-        self._mean = _graph.per_instance_function(self._mean_fn, input_signature=[image_spec, index_spec])
+        params = ((None, *self._param_shape), "float32")
+        images = ((None, self.size, self.size, self._channels), "float32")
+        index = ((None,), "int32")
+        self._ascend = self._compile(self._ascend_fn, params, index)
+        self._mean = self._compile(self._mean_fn, images, index)
         self._diverse_fns: dict[int, Any] = {}
-        self._probe_sum = _graph.per_instance_function(self._probe_sum_fn, reduce_retracing=True)
+        self._probe_sum = self._compile(self._probe_sum_fn, ((None, None, None, self._channels), "float32"))
 
     @staticmethod
     def _check_filters(filters: Sequence[int] | None, channels: int) -> list[int]:
@@ -261,7 +255,7 @@ class FilterPatternGenerator(AscentSteps):
 
         try:
             sub, jump_sum = build((None, None, self._channels))
-            probe = self._apply(sub, tf.zeros((1, self.size, self.size, self._channels)))
+            probe = self._apply(sub, keras.ops.zeros((1, self.size, self.size, self._channels)))
             if min(probe.shape[1:3]) < 1:
                 raise ValueError(f"empty feature map {probe.shape}")
             return sub, jump_sum
@@ -317,7 +311,7 @@ class FilterPatternGenerator(AscentSteps):
             ``[F, size, size, C]`` float32, one per filter.
         """
         params = self._params_for(self._filters_or_default(filters))
-        return np.asarray(self._image(tf.constant(params)), np.float32)
+        return backend.to_numpy(self._image(params)).astype(np.float32)
 
     def mean_activation(self, images: Any, filters: Sequence[int] | None = None) -> np.ndarray:
         """Mean activation of filter ``filters[i]`` on ``images[i]`` (the layer's output, after activation).
@@ -366,7 +360,7 @@ class FilterPatternGenerator(AscentSteps):
         total = np.zeros(self._channels_out, np.float64)
         positions = 0
         for i in range(0, x.shape[0], batch):
-            sums, n = self._probe_sum(tf.constant(x[i : i + batch]))
+            sums, n = self._probe_sum(x[i : i + batch])
             total += np.asarray(sums, np.float64)
             positions += int(n)
         return total[chosen] / max(positions, 1)
@@ -391,12 +385,31 @@ class FilterPatternGenerator(AscentSteps):
         probe = self.probe_activation(images, filters)
         return relative_activation(reached, probe), layer_relative_activation(reached, probe)
 
-    def _run(self, fn: Any, x: np.ndarray, filters: Sequence[int], chunk: int | None = None, *extra: Any) -> Any:
+    def _run(
+        self, fn: Any, x: np.ndarray, filters: Sequence[int], chunk: int | None = None, *extra: Any, group: int = 1
+    ) -> Any:
+        """``fn(x, filters, *extra)`` in chunks of ``chunk`` (``chunk_size``) images, concatenated.
+
+        JAX compiles a program per batch size, so there a short chunk is padded (with copies of its first
+        ``group`` images) to ``group`` times a power of two: a layer's ascent compiles a handful of programs,
+        however the callback's passes window its filters. An image's result does not depend on the others in
+        its chunk, nor (``diverse``: ``group`` images per filter, ``chunk`` a multiple of ``group``) on other
+        groups than its own.
+        """
         idx = np.asarray(filters, np.int32)
         chunk = chunk or self.chunk_size
+        pad = backend.name() == "jax"
         outs = []
         for i in range(0, len(filters), chunk):
-            outs.append(fn(tf.constant(x[i : i + chunk]), tf.constant(idx[i : i + chunk]), *extra))
+            xs, ids = x[i : i + chunk], idx[i : i + chunk]
+            n = len(ids)
+            if pad and n < chunk:
+                size = min(chunk, group * 2 ** math.ceil(math.log2(n // group)))
+                reps = (size - n) // group
+                xs = np.concatenate([xs, np.tile(xs[:group], (reps, *([1] * (xs.ndim - 1))))])
+                ids = np.concatenate([ids, np.tile(ids[:group], reps)])
+            out = fn(xs, ids, *extra)
+            outs.append(tuple(o[:n] for o in out) if isinstance(out, tuple) else out[:n])
         if isinstance(outs[0], tuple):
             return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
         return np.concatenate([np.asarray(o) for o in outs]).astype(np.float32)

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 VIEWS = 16
 """Random views per pattern in ``activation_under_views``."""
@@ -97,21 +96,22 @@ def affine_rows(scales: np.ndarray, angles: np.ndarray, shifts: np.ndarray, size
     return np.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1).astype(np.float32)
 
 
-def apply_transform(images: Any, transform: Any, *, fill_mode: str = "REFLECT") -> tf.Tensor:
-    """``images`` ``[N, H, W, C]`` resampled bilinearly by one projective row ``[8]`` (or one per image,
-    ``[N, 8]``); differentiable with respect to ``images``. ``fill_mode`` as ``ImageProjectiveTransformV3``'s."""
-    x = tf.convert_to_tensor(images, tf.float32)
-    t = tf.convert_to_tensor(transform, tf.float32)
-    if t.shape.rank == 1:
-        t = t[None, :]
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=x,
-        transforms=t,
-        output_shape=tf.shape(x)[1:3],
-        fill_value=0.0,
-        interpolation="BILINEAR",
-        fill_mode=fill_mode,
-    )
+def apply_transform(images: Any, transform: Any) -> np.ndarray:
+    """``images`` ``[N, S, S, C]`` resampled bilinearly by one projective row ``[8]`` (or one per image,
+    ``[N, 8]``), with reflected borders: what ``tf.raw_ops.ImageProjectiveTransformV3`` does with
+    ``fill_mode="REFLECT"`` (the tests hold it to that op), in NumPy, so it runs whatever the Keras backend."""
+    x = np.asarray(images, np.float32)
+    if x.ndim != 4 or x.shape[1] != x.shape[2]:
+        raise ValueError(f"images must be [N, S, S, C] square images. Received shape {x.shape}")
+    rows = np.asarray(transform, np.float64)
+    rows = np.broadcast_to(rows, (len(x), 8)) if rows.ndim == 1 else rows
+    n, size = len(x), x.shape[1]
+    out = np.empty_like(x)
+    for i in range(n):
+        index, weights = bilinear_taps(rows[i], size)
+        flat = x[i].reshape(size * size, -1)
+        out[i] = np.einsum("pk,pkc->pc", weights, flat[index]).reshape(x.shape[1:])
+    return out
 
 
 def _reflect(coord: np.ndarray, length: int) -> np.ndarray:
@@ -136,7 +136,7 @@ def bilinear_taps(transform: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
 
     ``apply_transform(x, transform)`` of a ``size`` x ``size`` image equals, for every output pixel ``p`` (row
     major), ``sum_k weights[p, k] * x.flat[index[p, k]]``: a sparse ``[size**2, size**2]`` matrix, which the
-    ascent applies with a sparse product (as fast, and its gradient exact, on CPU).
+    ascent applies as a gather (``ascent.resample``, whose gradient is the exact adjoint).
 
     Args:
         transform: One projective row ``[8]`` (an affine one: ``c0 = c1 = 0``).

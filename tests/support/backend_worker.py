@@ -50,6 +50,9 @@ COMPUTE_ENTRY_POINTS = (
 )
 """``tf.<name>`` replaced by functions that raise in a guarded process."""
 
+SHORT_STEPS = 20
+"""Ascent steps of the filter patterns compared within 1e-4 across backends."""
+
 SEED_WEIGHTS = 3
 """Seed of the hand-set weights of the callback's model (``tests.support.models.tiny_model``)."""
 
@@ -135,6 +138,36 @@ def compute_checks(arrays: dict[str, np.ndarray], results: dict[str, Any], eager
             predicted = np.argmax(arrays[f"probs_{key}"], axis=1)
             results["checks"][key] = checks(x, arrays[f"cam_predicted_{key}"], predicted)
         arrays["exemplars"] = top_exemplars(arrays["acts_softmax4"], 2, input_hw=(handset.H, handset.W)).images
+        pattern_checks(arrays, results)
+
+
+def pattern_checks(arrays: dict[str, np.ndarray], results: dict[str, Any]) -> None:
+    """Filter patterns of the zero-mean two-conv model from the same seeded starts: up to ``SHORT_STEPS``
+    steps (``patterns_*``, every parameterisation and the diversity term) and ``c1``'s 48 default steps
+    (``long_*``), where float roundoff has more steps to grow in."""
+    from tb_featureviz import compute
+    from tests.support.models import zero_mean_conv_model
+
+    model = zero_mean_conv_model(32)
+    traces = {}
+    for layer in ("c1", "c2"):
+        gen = compute.FilterPatternGenerator(model, layer, steps=SHORT_STEPS)
+        arrays[f"patterns_{layer}"], arrays[f"patterns_reached_{layer}"] = gen()
+        # Windows of other sizes, as the callback's passes draw them: TensorFlow keeps its one graph, JAX pads
+        # 3 filters to 4 and compiles a program for 2 and for 4.
+        for window in ([1, 0], [2, 1, 0], [3, 2, 1, 0]):
+            arrays[f"patterns_window{len(window)}_{layer}"] = gen(filters=window)[0]
+        traces[layer] = gen._ascend.traces()
+    pixel = compute.FilterPatternGenerator(model, "c2", parameterization="pixel", steps=SHORT_STEPS)
+    arrays["patterns_pixel"], arrays["patterns_reached_pixel"] = pixel.optimize()
+    diverse = compute.FilterPatternGenerator(model, "c2", filters=[0, 3], steps=12)
+    arrays["patterns_diverse"], arrays["patterns_reached_diverse"] = diverse.diverse(count=2)
+    probes = np.random.default_rng(0).random((4, 32, 32, 3)).astype(np.float32)
+    arrays["patterns_probe_activation"] = diverse.probe_activation(probes)
+    default = compute.FilterPatternGenerator(model, "c1")
+    arrays["long_patterns_c1"], arrays["long_reached_c1"] = default()
+    results["pattern_traces"] = traces
+    results["pattern_steps"] = default.steps
 
 
 @contextmanager
@@ -225,10 +258,7 @@ def run(out: str, backend_name: str, guard: bool) -> None:
         guard_tensorflow_compute()
     import keras
 
-    from tb_featureviz.compute import backend
-
     results["backend"] = keras.backend.backend()
-    results["filter_patterns"] = backend.supports("filter patterns")
     for name, check in (
         ("compute", lambda: compute_checks(arrays, results, eager)),
         ("callback", lambda: callback_run(out, results, eager)),
