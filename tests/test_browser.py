@@ -349,8 +349,9 @@ def test_tile_drilldown_filmstrip(watched: Watched, servers: ModuleServers) -> N
     expect(page.locator(".drilldown")).to_have_count(0)
     # Filter patterns drill down the same way.
     page.locator('.seg[data-kind="filters"]').click()
-    fcanvas = page.locator('.panel[data-run="exp1"] canvas.grid-canvas')
+    fcanvas = page.locator('.panel[data-run="exp1"] canvas.grid-canvas[aria-label^="Filter patterns"]')
     expect(page.locator(".panel-sub").first).to_contain_text("epoch 1")
+    expect(fcanvas).to_have_count(1)  # the filter grid has replaced the activation grid: focus the new canvas
     fcanvas.focus()
     page.keyboard.press("Enter")
     expect(page.locator(".drilldown h3")).to_have_text("Filter 0 of conv2d")
