@@ -79,7 +79,10 @@ Tags and their blob sequences:
          "epoch_costs": {task: seconds}, "hook_seconds": s,
          "budget": {"fraction": f | null, "seconds_per_epoch": s | null}, "train_seconds": s,
          "spent_seconds": s, "allowed_seconds": s | null, "room_seconds": s | null, "over_budget": bool,
-         "costs": {task: seconds}}
+         "reserved_seconds": s, "costs": {task: seconds}}
+
+``reserved_seconds``: what the epoch kept aside for the Grad-CAM measures that the last epoch always draws
+(0 at the last epoch, or when the run's length or the budget is unknown).
 
 Any record may carry ``"nonfinite": n``: the model produced ``n`` NaN or inf values for it (a diverged
 model); they are drawn as 0 in the images and written as ``null`` in the record's floats.

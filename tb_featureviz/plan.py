@@ -114,8 +114,9 @@ class EpochPlan:
         windows: Layer -> ``{"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None}``:
             the first ``k`` filters of the pass are the fixed subset.
         skipped: Layer (or extra task) -> why it was not drawn at this epoch.
-        room: Seconds the budget had left before this epoch's work (``inf`` when unlimited).
+        room: Seconds the budget had left before this epoch's work (``inf`` when unlimited), less ``reserved``.
         extras: The optional tasks planned (``"metrics"``, ``"exemplars"``).
+        reserved: Seconds kept aside for the measures that the last epoch always draws.
     """
 
     epoch: int
@@ -126,6 +127,7 @@ class EpochPlan:
     windows: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     room: float = math.inf
+    reserved: float = 0.0
 
 
 class Planner:
@@ -260,18 +262,28 @@ class Planner:
         self.train_seconds += max(0.0, float(train_seconds))
         logged = self.epochs_logged + 1
         allowed = self.budget.allowed(self.train_seconds, logged)
-        room = allowed - self.spent - self.steady_cost()
+        # The last epoch always measures its Grad-CAM maps; when the run's length is known, every earlier epoch
+        # keeps that cost aside, so the whole run stays within the budget.
+        reserved = 0.0
+        if epochs and not last and epoch < epochs - 1 and "metrics" in self.extras and not self.budget.unlimited:
+            reserved = self._extra_estimate("metrics")
+        room = allowed - self.spent - self.steady_cost() - reserved
         first = self.epochs_logged == 0
         if (first or last) and not self.budget.unlimited and epochs:
             # What the whole run can afford for filter patterns: the cumulative budget pays it back.
             per_epoch = self.train_seconds / logged
             remaining = max(0, epochs - 1 - epoch)
             run_allowed = self.budget.allowed(self.train_seconds + per_epoch * remaining, logged + remaining)
-            room = max(room, run_allowed - self.spent - self.steady_cost() * (1 + remaining))
-        plan = EpochPlan(epoch=epoch, activations=list(self.activation_layers), gradcam=self.gradcam, room=room)
-        # Extras and filter layers take turns: least recently drawn first (extras first among equals).
+            room = max(room, run_allowed - self.spent - self.steady_cost() * (1 + remaining) - reserved)
+        plan = EpochPlan(
+            epoch=epoch, activations=list(self.activation_layers), gradcam=self.gradcam, room=room, reserved=reserved
+        )
+        # Extras and filter layers take turns: least recently drawn first (extras first among equals); at the
+        # last epoch the measures come first, as they are drawn whatever the room.
         tasks = list(self.extras) + (list(self.rotations) if allow_filters else [])
-        order = sorted(tasks, key=lambda n: (self._last_drawn.get(n, -1), tasks.index(n)))
+        order = sorted(
+            tasks, key=lambda n: (not (last and n == "metrics"), self._last_drawn.get(n, -1), tasks.index(n))
+        )
         left = room
         blocked = False
         for name in order:
@@ -391,6 +403,7 @@ class Planner:
             "epoch_costs": {k: round(v, 4) for k, v in costs.items()},
             "hook_seconds": round(elapsed, 4),
             "room_seconds": None if math.isinf(plan.room) else round(plan.room, 4),
+            "reserved_seconds": round(plan.reserved, 4),
             "over_budget": allowed is not None and state["spent_seconds"] > allowed,
             **state,
         }

@@ -35,7 +35,16 @@ OTHERS = ("jax", "torch")
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_TIMEOUT = 600
 
-TIMING_KEYS = {"started", "costs", "epoch_costs", "hook_seconds", "train_seconds", "spent_seconds", "room_seconds"}
+TIMING_KEYS = {
+    "started",
+    "costs",
+    "epoch_costs",
+    "hook_seconds",
+    "train_seconds",
+    "spent_seconds",
+    "room_seconds",
+    "reserved_seconds",
+}
 """Record fields that hold clock readings, which differ from run to run on any backend."""
 
 

@@ -205,3 +205,23 @@ def test_the_last_epoch_always_draws_the_measures_and_keeps_exemplars_in_the_bud
     planner.record(middle, {})
     last = planner.plan(2, 3, train_seconds=10.0, last=True)
     assert last.extras == ["metrics"] and set(last.skipped) == {"exemplars"}
+
+
+def test_earlier_epochs_keep_the_final_measures_aside_so_the_run_stays_within_the_budget() -> None:
+    """1 s per epoch over 3 epochs: 3 s in all. The measures cost 1.5 s, a filter pass 1 s. Epoch 0 may spend
+    what the run can afford less the 1.5 s kept for the last epoch's measures; the last epoch draws the measures
+    first, then what still fits. The run spends 3 s; without the reservation epoch 0 would also have drawn the
+    filter pass, and the forced measures would have brought the run to 4 s."""
+    planner = Planner(CNN, ["conv2d"], ["conv2d_3"], True, Budget(fraction=None, seconds=1.0), extras=["metrics"])
+    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 1.5, "filters/conv2d_3": 1.0})
+    drawn = []
+    for epoch in range(3):
+        plan = planner.plan(epoch, 3, train_seconds=10.0, last=epoch == 2)
+        assert plan.reserved == (0.0 if epoch == 2 else 1.5)
+        drawn.append(plan.extras + list(plan.filters))
+        cost_tags = ["metrics" if task == "metrics" else f"filters/{task}" for task in drawn[-1]]
+        planner.record(plan, {tag: planner.costs[tag] for tag in cost_tags})
+    assert drawn == [["metrics"], [], ["metrics"]]
+    assert planner.spent == pytest.approx(3.0) and planner.spent <= planner.budget.allowed(30.0, 3)
+    record = planner.describe(plan, {}, 0.0, activations=[], grids={}, gradcam=None)
+    assert record["reserved_seconds"] == 0.0 and record["over_budget"] is False
