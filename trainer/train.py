@@ -30,10 +30,12 @@ class TrainResult:
     Attributes:
         run_dir: ``<logdir>/<run>``, holding ``train``, ``validation`` and ``featureviz``.
         history: Keras' ``History.history``.
+        model: The trained Keras model.
     """
 
     run_dir: Path
     history: dict[str, list[float]]
+    model: Any = None
 
 
 def default_run_name(base: str, augment: bool) -> str:
@@ -200,7 +202,7 @@ def train(
         file=out,
         flush=True,
     )
-    return TrainResult(run_dir=run_dir, history=dict(history.history))
+    return TrainResult(run_dir=run_dir, history=dict(history.history), model=model)
 
 
 def _budget(text: str) -> float | None:
