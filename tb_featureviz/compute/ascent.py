@@ -1,9 +1,11 @@
-"""The ascent behind ``FilterPatternGenerator``: its constants, tiers, image-space operations and compiled steps.
+"""The ascent behind ``FilterPatternGenerator``: its constants, tiers and compiled steps, on every backend.
 
 ``tb_featureviz.compute.filters`` holds the generator's public face (building the truncated model, the
 filters, the calls); this module holds what one ascent step does (``AscentSteps``, a mixin of the generator:
 the objective, the random view, the roughness penalty, the update, the diversity term) and the tiers and
-constants that set it. See ``filters``'s docstring for the recipe.
+constants that set it; ``tb_featureviz.compute.warp`` the image-space operations (the inverse DFT, the views).
+All of it is ``keras.ops``, with gradients and compiled steps from ``tb_featureviz.compute.backend``. See
+``filters``'s docstring for the recipe.
 """
 
 from __future__ import annotations
