@@ -195,7 +195,10 @@ def _tf_step(fn: Callable[..., Any], signature: Signature) -> Callable[..., Any]
     import tensorflow as tf
 
     specs = [tf.TensorSpec(shape, tf.as_dtype(dtype)) for shape, dtype in signature]
-    return per_instance_function(fn, input_signature=specs, reduce_retracing=True)
+    # No AutoGraph: steps are keras.ops code that JAX traces as it is (loops are keras.ops.fori_loop), so there
+    # is nothing to convert, and converting the filter ascent's nested closures failed in a long-running process
+    # (a converted method called with one argument too many, after a ResNet50 had trained with the callback).
+    return per_instance_function(fn, input_signature=specs, reduce_retracing=True, autograph=False)
 
 
 def _jax_step(fn: Callable[..., Any], variables: Sequence[Any]) -> Callable[..., Any]:
