@@ -255,14 +255,32 @@ def _comparable(tag: str, blob: bytes) -> Any:
 
 @pytest.mark.parametrize("backend", OTHERS)
 def test_callback_writes_the_same_summaries_as_tensorflow(workers: dict[str, Worker], backend: str):
+    required = {"activations/c1", "filters/c1", "gradcam/c2", "plan", "faithfulness/deletion_auc", "exemplars/c2"}
+    pngs = _same_run(_get(workers, "tensorflow").logs, _get(workers, backend).logs, required)
+    assert pngs >= 3 * (3 + 2 * 2)  # every probe's grids and heatmaps were compared, at each step
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+def test_sidecar_writes_the_same_summaries_as_tensorflow(workers: dict[str, Worker], backend: str):
+    """``featureviz watch --once`` on a checkpoint saved by each backend (no exemplars: no sample was given)."""
+    ours, theirs = (_get(workers, b).logs.parent.parent / "sidecar" / "featureviz" for b in ("tensorflow", backend))
+    required = {"activations/c1", "filters/c1", "filters/c2", "gradcam/c2", "plan", "faithfulness/deletion_auc"}
+    pngs = _same_run(ours, theirs, required, steps={1})  # ckpt-002: Keras' 1-based epoch 2
+    assert pngs >= 3 + 2 + 2 + 2  # the probes, two grids, two filter grids and the heatmaps
+
+
+def _same_run(expected_dir: Path, got_dir: Path, required: set[str], steps: set[int] | None = None) -> int:
+    """The same tags, metadata, steps and records in two runs, and PNGs within one grey level; returns the
+    number of PNGs compared."""
     from tb_featureviz import render
     from tests.support.events import read_run
 
-    expected, got = read_run(_get(workers, "tensorflow").logs), read_run(_get(workers, backend).logs)
+    expected, got = read_run(expected_dir), read_run(got_dir)
     tags = set(expected)
     ignore = set(TIMING_KEYS)
-    assert set(got) == tags
-    assert {"activations/c1", "filters/c1", "gradcam/c2", "plan", "faithfulness/deletion_auc", "exemplars/c2"} <= tags
+    assert set(got) == tags and required <= tags, (tags ^ set(got), required - tags)
+    if steps is not None:
+        assert set(expected["filters/c1"].values) == steps
     pngs = 0
     for tag in sorted(tags):
         a, b = expected[tag], got[tag]
@@ -282,7 +300,7 @@ def test_callback_writes_the_same_summaries_as_tensorflow(workers: dict[str, Wor
                     pngs += 1
                 else:
                     _same_record(_comparable(tag, x), _comparable(tag, y), f"{tag}@{step}[{i}]", ignore)
-    assert pngs >= 3 * (3 + 2 * 2)  # every probe's grids and heatmaps were compared, at each step
+    return pngs
 
 
 # -- no TensorFlow runtime for compute on JAX and PyTorch ---------------------------------------------------

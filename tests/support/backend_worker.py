@@ -7,7 +7,8 @@ starting one costs seconds (TensorFlow, JAX or PyTorch imports). Its first check
 --backend BACKEND``, which chooses the backend (the process starts without ``KERAS_BACKEND``).
 
 It writes ``OUT_DIR/arrays.npz`` (the compute API's outputs on the hand-set models of ``tests.support.handset``),
-``OUT_DIR/results.json`` (errors, eager-TensorFlow-op counts, facts) and ``OUT_DIR/logs`` (a callback run).
+``OUT_DIR/results.json`` (errors, eager-TensorFlow-op counts, facts), ``OUT_DIR/logs`` (a callback run) and
+``OUT_DIR/sidecar`` (``featureviz watch --once`` on a checkpoint of that run's model).
 
 Every TensorFlow eager op executed is counted per thread (on TensorFlow too, which shows that the count
 works), so the tests can check that on JAX and PyTorch the compute API and the training thread never enter
@@ -201,6 +202,25 @@ def callback_run(out: str, results: dict[str, Any], eager: EagerOps | None) -> N
         model.fit(x, y, validation_data=(x[:8], y[:8]), epochs=2, batch_size=8, verbose=0, callbacks=[cb])
     results["fit_seconds"] = time.perf_counter() - t0
     results["plan"] = cb.plan
+    sidecar_run(out, model, x[:3], y[:3])
+
+
+def sidecar_run(out: str, model: Any, probes: np.ndarray, labels: np.ndarray) -> None:
+    """``featureviz watch --once`` on a checkpoint of the callback run's model (unlimited budget: every kind)."""
+    from tb_featureviz.watch import watch
+
+    checkpoints = os.path.join(out, "checkpoints")
+    os.makedirs(checkpoints)
+    model.save(os.path.join(checkpoints, "ckpt-002.keras"))
+    watch(
+        checkpoints,
+        os.path.join(out, "sidecar"),
+        probes=probes,
+        labels=labels,
+        class_names=["a", "b"],
+        overrides={"filter_steps": 5},
+        once=True,
+    )
 
 
 def error_checks(results: dict[str, Any]) -> None:
