@@ -261,3 +261,18 @@ def test_with_gradient_takes_the_given_backward():
         loss = tf.reduce_sum(y * tf.constant([[1.0], [2.0]]))
     np.testing.assert_allclose(y.numpy(), [[3.0], [3.0]])
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), [[5.0], [6.0]])  # m @ [1, 2], not m^T @ [1, 2]
+
+
+def test_a_non_finite_channel_stays_in_its_own_filter():
+    """Filter 1 of a linear 1x1 conv overflows to inf; filter 0's activation stays finite and exact (picking a
+    filter by multiplying with a one-hot mask would make it ``inf * 0 = nan``)."""
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1, name="c")])
+    kernel = np.zeros((1, 1, 3, 2), np.float32)
+    kernel[0, 0, :, 0] = [1.0, 0.0, 0.0]
+    kernel[0, 0, :, 1] = 3e38
+    model.get_layer("c").set_weights([kernel, np.zeros(2, np.float32)])
+    gen = compute.FilterPatternGenerator(model, "c", steps=1, size=8)
+    images = np.full((2, 8, 8, 3), 0.5, np.float32)
+    images[0, ..., 0] = 0.25
+    reached = gen.mean_activation(images)
+    assert reached[0] == pytest.approx(0.25) and np.isinf(reached[1])

@@ -25,9 +25,6 @@ import numpy as np
 
 from tb_featureviz.compute import backend
 
-per_instance_function = backend.per_instance_function
-"""Kept here for the modules that build ``tf.function`` steps (see ``backend.per_instance_function``)."""
-
 logger = logging.getLogger(__name__)
 
 _SKIPPED_MODULES = ("keras.src.layers.preprocessing", "keras.src.layers.regularization")

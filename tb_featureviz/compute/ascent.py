@@ -21,7 +21,7 @@ import numpy as np
 from keras import ops
 
 from tb_featureviz.compute import backend
-from tb_featureviz.compute.warp import inverse_dft_matrices, inverse_rows, resample, warp
+from tb_featureviz.compute.warp import inverse_dft_matrices, inverse_rows, pixel_grid, resample, warp
 from tb_featureviz.validation import positive_float, positive_int
 
 DEFAULT_STEPS = 48
@@ -227,6 +227,7 @@ class AscentSteps:
             consts["color"] = mix.T  # [C, C]: pixel rows times M^T
             consts["views"] = self._transforms
             consts["views_back"] = inverse_rows(self._transforms)
+            consts["grid_x"], consts["grid_y"] = pixel_grid(self.size)
         else:
             consts["shifts"] = self._shifts.astype(np.int32)
             consts["grid"] = np.arange(self.size, dtype=np.int32)
@@ -253,8 +254,8 @@ class AscentSteps:
 
     def _objective_of(self, out: Any, idx: Any) -> tuple[Any, Any]:
         """(objective [B], mean activation [B]) of filter ``idx[i]`` on ``_apply``'s output ``out[i]``."""
-        pick = ops.one_hot(idx, int(out.shape[-1]), dtype=out.dtype)
-        out = ops.sum(out * pick[:, None, None, :], axis=-1)  # [B, h, w]
+        pick = ops.one_hot(idx, int(out.shape[-1]), dtype="int32")[:, None, None, :] > 0
+        out = ops.sum(ops.where(pick, out, 0.0), axis=-1)  # [B, h, w]; a non-finite channel stays in its filter
         if self._conv_layer is not None:
             mean = ops.mean(self._activate(out), axis=(1, 2))
             return mean + LEAK * ops.mean(out, axis=(1, 2)), mean
@@ -291,9 +292,9 @@ class AscentSteps:
             grid = self._consts["grid"]
             rows, cols = ops.mod(grid - shift[0], n), ops.mod(grid - shift[1], n)
             return resample(image, ops.reshape(rows[:, None] * n + cols[None, :], (-1,)))
-        return warp(
-            image, ops.take(self._consts["views"], step, axis=0), ops.take(self._consts["views_back"], step, axis=0)
-        )
+        k = self._consts
+        view, back = ops.take(k["views"], step, axis=0), ops.take(k["views_back"], step, axis=0)
+        return warp(image, view, back, (k["grid_x"], k["grid_y"]))
 
     def _roughness(self, img: Any) -> Any:
         """``[B]`` mean squared difference of neighbouring pixels over the pixel variance (contrast-free)."""
@@ -361,7 +362,7 @@ class AscentSteps:
         gram = ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / float(h * w)
         gram = ops.normalize(ops.reshape(gram, (-1, count, c * c)), axis=-1)
         sim = ops.matmul(gram, ops.transpose(gram, (0, 2, 1)))  # [G, count, count]
-        off = ops.sum(sim * ops.convert_to_tensor(1.0 - np.eye(count, dtype=np.float32)), axis=-1)
+        off = ops.sum(sim * (1.0 - ops.eye(count, dtype=sim.dtype)), axis=-1)
         return ops.reshape(off, (-1,)) / float(count - 1)
 
     def _mean_fn(self, images: Any, idx: Any) -> Any:
@@ -370,7 +371,7 @@ class AscentSteps:
     def _probe_sum_fn(self, images: Any) -> tuple[Any, Any]:
         """(``[channels]`` sum over images and positions of every filter's activation, number of positions)."""
         act = self._activate(self._apply(self._model, images))
-        return ops.sum(act, axis=(0, 1, 2)), ops.sum(ops.ones_like(act[..., 0]))
+        return ops.sum(act, axis=(0, 1, 2)), ops.sum(ops.ones_like(act[..., 0], dtype="int32"))
 
     def diverse(
         self, filters: Sequence[int] | None = None, *, count: int = 4, weight: float = DIVERSITY

@@ -1,7 +1,7 @@
 """The one module that knows which Keras backend runs: compiled steps and gradients, one function per backend.
 
 Keras 3 runs on TensorFlow, JAX or PyTorch, and has no common gradient API. Everything in
-``tb_featureviz.compute`` is written with ``keras.ops`` and asks this module for the two things that differ:
+``tb_featureviz.compute`` is written with ``keras.ops`` and asks this module for the things that differ:
 
 * ``compile_step(fn, variables, signature)``: ``fn`` compiled for the backend (``tf.function``, ``jax.jit``,
   or a plain call under ``torch.no_grad`` for PyTorch, which has nothing to compile ahead), NumPy in and
@@ -10,6 +10,8 @@ Keras 3 runs on TensorFlow, JAX or PyTorch, and has no common gradient API. Ever
   values as arguments and maps them in with ``keras.StatelessScope``.
 * ``value_and_grad(fn, x)``: a scalar function's value, auxiliary outputs and gradient with respect to one
   input tensor, inside a step: ``tf.GradientTape``, ``jax.value_and_grad``, or ``torch.autograd.grad``.
+* ``with_gradient(forward, backward, x, *args)``: a map with a gradient of one's choosing (the filter
+  ascent's views): ``tf.custom_gradient``, ``jax.custom_vjp``, or a ``torch.autograd.Function``.
 
 No other module of the package imports ``jax`` or ``torch``, and TensorFlow is imported only for the
 TensorFlow backend's steps. The JAX and PyTorch steps never enter TensorFlow.
@@ -50,8 +52,9 @@ SUPPORTED = ("tensorflow", "jax", "torch")
 """The Keras backends featureviz computes on."""
 
 LIMITED: dict[str, tuple[str, ...]] = {}
-"""Features that only some of ``SUPPORTED`` can do, and those that can (none today: every feature runs on all
-three)."""
+"""Features that only some of ``SUPPORTED`` can do, and those that can. None today: every feature runs on all
+three. Kept so that a feature can be added on one backend first (``unsupported`` then warns once and the
+callback writes the rest)."""
 
 Signature = Sequence[tuple[tuple[int | None, ...], str]]
 """A step's inputs as ``(shape, dtype)`` pairs; ``None`` for an axis of any length (TensorFlow traces once)."""

@@ -14,7 +14,8 @@ holds up:
   spatial frequency. Natural images have a slope of about -2 (amplitude ~ 1/f); white noise 0;
 * ``relative_activation`` (per filter) and ``layer_relative_activation`` (per layer): a pattern's activation
   relative to what the probe images (real inputs) reach;
-* ``bilinear_taps``: the views as sparse resampling matrices (what the ascent of ``filters`` applies).
+* ``bilinear_taps``: the views as sparse resampling matrices (``compute.warp`` ports it to ``keras.ops`` for
+  the ascent of ``filters``).
 
 Everything is deterministic: the views come from ``numpy.random.default_rng(seed)``.
 """
@@ -136,7 +137,7 @@ def bilinear_taps(transform: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
 
     ``apply_transform(x, transform)`` of a ``size`` x ``size`` image equals, for every output pixel ``p`` (row
     major), ``sum_k weights[p, k] * x.flat[index[p, k]]``: a sparse ``[size**2, size**2]`` matrix, which the
-    ascent applies as a gather (``ascent.resample``, whose gradient is the exact adjoint).
+    ascent applies as a gather (``warp.resample``; its gradient there is the view back, see ``warp.warp``).
 
     Args:
         transform: One projective row ``[8]`` (an affine one: ``c0 = c1 = 0``).

@@ -71,13 +71,20 @@ def _reflect(coord: Any, length: int) -> Any:
     return ops.clip(out, 0.0, float(length - 1))
 
 
-def bilinear_taps(transform: Any, size: int) -> tuple[Any, Any]:
+def pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)``: the column and row of each pixel of a ``size`` x ``size`` image, row major, float32."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    return x.ravel(), y.ravel()
+
+
+def bilinear_taps(transform: Any, size: int, grid: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
     """``pattern_metrics.bilinear_taps`` in ``keras.ops``, flat: ``(index, weights)``, ``[size**2 * 4]`` each.
 
     Computed inside the step from the step's row: a ``steps x size**2 x 4`` table would not fit large patterns.
+    ``grid`` is ``pixel_grid(size)`` as backend tensors (made once, on the backend's device); by default it
+    is made here.
     """
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    x, y = x.ravel(), y.ravel()
+    x, y = grid if grid is not None else (ops.convert_to_tensor(a) for a in pixel_grid(size))
     t = ops.cast(transform, "float32")
     xin = _reflect(t[0] * x + t[1] * y + t[2], size)
     yin = _reflect(t[3] * x + t[4] * y + t[5], size)
@@ -104,12 +111,12 @@ def resample(images: Any, index: Any, weights: Any | None = None) -> Any:
     return ops.transpose(ops.reshape(out, (n, n, -1, c)), (2, 0, 1, 3))
 
 
-def warp(images: Any, view: Any, view_back: Any) -> Any:
+def warp(images: Any, view: Any, view_back: Any, grid: tuple[Any, Any] | None = None) -> Any:
     """``images`` ``[B, n, n, C]`` seen through the projective row ``view`` ``[8]``; the gradient is the upstream
-    gradient seen through ``view_back`` (``inverse_rows`` of ``view``)."""
+    gradient seen through ``view_back`` (``inverse_rows`` of ``view``). ``grid``: see ``bilinear_taps``."""
     n = int(images.shape[1])
-    index, weights = bilinear_taps(view, n)
-    back_index, back_weights = bilinear_taps(view_back, n)
+    index, weights = bilinear_taps(view, n, grid)
+    back_index, back_weights = bilinear_taps(view_back, n, grid)
     return backend.with_gradient(_forward, _backward, images, index, weights, back_index, back_weights)
 
 
