@@ -231,8 +231,8 @@ class AscentSteps:
         else:
             consts["shifts"] = self._shifts.astype(np.int32)
             consts["grid"] = np.arange(self.size, dtype=np.int32)
-        k = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0
-        consts["blur"] = np.tile(k[:, :, None, None], (1, 1, self._channels, 1)).astype(np.float32)
+            k = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0  # the pixel ascent's blur
+            consts["blur"] = np.tile(k[:, :, None, None], (1, 1, self._channels, 1)).astype(np.float32)
         self._consts = {name: ops.convert_to_tensor(value) for name, value in consts.items()}
 
     def _compile(self, fn: Any, *signature: tuple[tuple[int | None, ...], str]) -> backend.Step:

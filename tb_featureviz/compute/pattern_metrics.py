@@ -105,14 +105,18 @@ def apply_transform(images: Any, transform: Any) -> np.ndarray:
     if x.ndim != 4 or x.shape[1] != x.shape[2]:
         raise ValueError(f"images must be [N, S, S, C] square images. Received shape {x.shape}")
     rows = np.asarray(transform, np.float64)
-    rows = np.broadcast_to(rows, (len(x), 8)) if rows.ndim == 1 else rows
-    n, size = len(x), x.shape[1]
-    out = np.empty_like(x)
-    for i in range(n):
-        index, weights = bilinear_taps(rows[i], size)
-        flat = x[i].reshape(size * size, -1)
-        out[i] = np.einsum("pk,pkc->pc", weights, flat[index]).reshape(x.shape[1:])
-    return out
+    if rows.ndim == 1:  # one row for all: resample the images side by side, the taps computed once
+        n, size, _, c = x.shape
+        side_by_side = _resample(x.transpose(1, 2, 0, 3).reshape(size, size, n * c), rows)
+        return side_by_side.reshape(size, size, n, c).transpose(2, 0, 1, 3)
+    return np.stack([_resample(image, row) for image, row in zip(x, rows, strict=True)])
+
+
+def _resample(pixels: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """``[S, S, M]`` resampled by one projective row (``bilinear_taps``)."""
+    index, weights = bilinear_taps(row, pixels.shape[0])
+    flat = pixels.reshape(-1, pixels.shape[2])
+    return np.einsum("pk,pkm->pm", weights, flat[index]).reshape(pixels.shape).astype(np.float32)
 
 
 def _reflect(coord: np.ndarray, length: int) -> np.ndarray:
@@ -184,7 +188,7 @@ def random_views(
     if x.ndim != 4 or x.shape[1] != x.shape[2]:
         raise ValueError(f"images must be [N, S, S, C] square images. Received shape {x.shape}")
     rows = view_transforms(count, x.shape[1], seed=seed, jitter=jitter, scale=scale, rotation=rotation)
-    return np.stack([np.asarray(apply_transform(x, row)) for row in rows])
+    return np.stack([apply_transform(x, row) for row in rows])
 
 
 def activation_under_views(
