@@ -1,8 +1,9 @@
 """Packaging for tb-featureviz.
 
-The top-level ``trainer/`` and ``frontend/`` directories are mapped into the package as
-``tb_featureviz.trainer`` and ``tb_featureviz.frontend``; ``tests/test_packaging.py`` builds a wheel and
-checks that the mapping holds.
+The reference trainer and the frontend live inside the package (``tb_featureviz/trainer/``,
+``tb_featureviz/frontend/``), so the source tree and the installed package have the same layout: running
+from the checkout root, where the source tree comes first on ``sys.path``, imports the same modules as an
+installed wheel. ``tests/test_packaging.py`` builds a wheel and checks what it holds.
 """
 
 from pathlib import Path
@@ -27,11 +28,6 @@ setup(
         "tb_featureviz.trainer",
         "tb_featureviz.frontend",
     ],
-    package_dir={
-        "tb_featureviz": "tb_featureviz",
-        "tb_featureviz.trainer": "trainer",
-        "tb_featureviz.frontend": "frontend",
-    },
     package_data={
         "tb_featureviz": ["py.typed"],
         "tb_featureviz.plugin": ["http_api.md"],

@@ -1,6 +1,6 @@
 """``frontend/layout.js`` in real headless Chromium against Python's ``tb_featureviz.metadata.GridLayout``.
 
-The module is served from ``frontend/`` through Playwright's request routing under a made-up origin (ES
+The module is served from ``tb_featureviz/frontend/`` through Playwright's request routing under a made-up origin (ES
 modules need one; no server and no TensorBoard), imported with ``import()``, and asked for every tile's
 origin and size, the image's width and height, and the tile under every pixel of the image and a border
 around it. Python's answer for a pixel is worked out from ``tile_origin`` alone, so the two
@@ -22,7 +22,7 @@ from tests.support.browser import new_page
 
 pytestmark = pytest.mark.browser
 
-FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
+FRONTEND = Path(__file__).resolve().parents[1] / "tb_featureviz" / "frontend"
 ORIGIN = "http://frontend.test"
 
 LAYOUTS = {

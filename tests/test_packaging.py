@@ -37,7 +37,9 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
 def test_wheel_holds_frontend_trainer_plugin_and_entry_points(wheel):
     names = set(wheel.namelist())
     frontend = {Path(n).name for n in names if n.startswith("tb_featureviz/frontend/")}
-    frontend_src = {p.name for p in (ROOT / "frontend").iterdir() if p.suffix in {".js", ".css", ".html"}}
+    frontend_src = {
+        p.name for p in (ROOT / "tb_featureviz" / "frontend").iterdir() if p.suffix in {".js", ".css", ".html"}
+    }
     assert frontend_src, "the frontend has files"
     assert frontend_src <= frontend
     for module in ("trainer/train.py", "trainer/data.py", "trainer/model.py", "plugin/loader.py", "py.typed"):

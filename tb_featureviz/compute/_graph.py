@@ -13,6 +13,7 @@ Subclassed models (a custom ``call``) cannot be looked into; they are replayed a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import weakref
@@ -26,6 +27,24 @@ import numpy as np
 from tb_featureviz.compute import backend
 
 logger = logging.getLogger(__name__)
+
+_OWN_NAMES = itertools.count()
+
+
+def own_name(role: str) -> str:
+    """A name for a layer, input or model that featureviz builds, which no user layer can have.
+
+    Keras auto-names layers ``add``, ``add_1``, ... from a per-process counter, and a model loaded from a
+    ``.keras`` file keeps the names it was saved with while the counter starts again at 0, so an auxiliary
+    layer left to Keras' naming can collide with a user layer ("The name 'add' is used 2 times"). Ours carry
+    a ``featureviz_`` prefix and a process-wide serial number.
+
+    Example:
+        >>> own_name("tap").startswith("featureviz_tap_")
+        True
+    """
+    return f"featureviz_{role}_{next(_OWN_NAMES)}"
+
 
 _SKIPPED_MODULES = ("keras.src.layers.preprocessing", "keras.src.layers.regularization")
 """Layers from these modules are input transforms or identities at inference: not feature layers."""
@@ -182,8 +201,10 @@ class _Replayer:
                 rf, jump = _rf_update(op, rf, jump)
         if is_layer and self.tap is not None and path == self.tap and self.trace.tap is None:
             # The first call only: a shared layer's record is its first call's.
-            self.trace.tap = keras.Input(shape=tuple(out.shape[1:]), dtype=out.dtype, name="featureviz_tap")
-            out = keras.ops.add(out, self.trace.tap)
+            self.trace.tap = keras.Input(shape=tuple(out.shape[1:]), dtype=out.dtype, name=own_name("tap"))
+            # A named layer, not keras.ops.add: an op would take Keras' next free "add", which a model loaded
+            # from a .keras file in a fresh process may already use for one of its own unnamed add layers.
+            out = keras.layers.Add(name=own_name("tap_add"))([out, self.trace.tap])
         for t in keras.tree.flatten(out):
             self.geometry[id(t)] = (rf, jump)
         if is_layer:
@@ -290,7 +311,7 @@ def build_trace(
         The trace, with unique names assigned.
     """
     shape = tuple(input_shape) if input_shape is not None else check_model(model)
-    trace = Trace(input=keras.Input(shape=shape, dtype="float32"))
+    trace = Trace(input=keras.Input(shape=shape, dtype="float32", name=own_name("input")))
     replayer = _Replayer(trace, stop_at, tap)
     replayer.geometry[id(trace.input)] = (1.0, 1.0)
     try:

@@ -72,7 +72,7 @@ _Handler = Callable[[wrappers.Request], wrappers.Response]
 
 
 def frontend_dir() -> pathlib.Path | None:
-    """The installed frontend directory (``frontend/`` in the repository), or ``None`` if missing."""
+    """The installed frontend directory (``tb_featureviz/frontend/`` in the repository), or ``None`` if missing."""
     try:
         import tb_featureviz.frontend as frontend_pkg
     except ImportError:
