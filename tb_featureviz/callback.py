@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -89,6 +89,14 @@ class FeatureVizCallback(keras.callbacks.Callback):
         log_metrics: Whether to write the epoch logs as ``epoch_*`` scalars.
         hparams: Hyper-parameters to record with the run (shown in exports).
         seed: Seed of the filter-pattern starting images and of the fixed filter subsets.
+        input_range: ``(low, high)`` of the model's input pixels, e.g. ``(0, 255)``. By default featureviz
+            learns it from ``Rescaling``/``Normalization`` layers at the model's start, else from the probe
+            images' values. Filter patterns are optimised in that space and every picture is shown through it.
+        preprocess: Instead of ``input_range``, the preprocessing your pipeline does outside the model:
+            ``"caffe"``, ``"tf"`` or ``"torch"`` (``keras.applications``' styles), or the function itself, from
+            RGB in [0, 255] to model input (``keras.applications.resnet50.preprocess_input``, say). It must be a
+            per-channel affine map (every ``keras.applications`` style is).
+        deprocess: With a callable ``preprocess``, its inverse; checked against it.
 
     Raises:
         TypeError, ValueError: a bad argument (the message names it and the value received).
@@ -132,6 +140,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
         log_metrics: bool = True,
         hparams: dict[str, Any] | None = None,
         seed: int = 0,
+        input_range: tuple[float, float] | None = None,
+        preprocess: str | Callable[[Any], Any] | None = None,
+        deprocess: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(log_dir, (str, os.PathLike)) or not str(log_dir):
@@ -160,6 +171,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
             hparams=dict(hparams or {}),
             log_metrics=bool(log_metrics),
             seed=seed,
+            input_range=input_range,
+            preprocess=preprocess,
+            deprocess=deprocess,
         )
         self.class_names = self.options.class_names
         self.visualize = bool(visualize)

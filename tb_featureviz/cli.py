@@ -102,6 +102,24 @@ def _add_watch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filter-steps", type=int, default=None, help="gradient-ascent steps of filter patterns")
     parser.add_argument("--no-filters", action="store_true", help="no filter patterns")
     parser.add_argument("--max-grid-pixels", type=int, default=None, help="reduce grids past this many pixels")
+    parser.add_argument(
+        "--input-range",
+        help="the model's input pixel range LOW,HIGH, e.g. 0,255 (default: what the training callback recorded, "
+        "else the model's Rescaling/Normalization layers, else the probes' range)",
+    )
+    parser.add_argument(
+        "--preprocess", choices=("caffe", "tf", "torch"), help="keras.applications preprocessing done outside the model"
+    )
+
+
+def _pair(text: str | None, flag: str) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{flag} takes LOW,HIGH, e.g. 0,255. Received: {text!r}") from None
+    return lo, hi
 
 
 def run_watch(args: argparse.Namespace) -> int:
@@ -117,6 +135,8 @@ def run_watch(args: argparse.Namespace) -> int:
             "filter_steps": args.filter_steps,
             "filter_patterns": False if args.no_filters else None,
             "max_grid_pixels": args.max_grid_pixels,
+            "input_range": _pair(args.input_range, "--input-range"),
+            "preprocess": args.preprocess,
         }
         probes = labels = names = None
         if args.probes:

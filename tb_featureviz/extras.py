@@ -44,6 +44,8 @@ class FilterTask:
         self.model = model
         self.options = options
         self.generators: dict[str, compute.FilterPatternGenerator] = {}
+        self.input_space: compute.InputSpace | None = None
+        """The model's input space the patterns are optimised in (set with the probes)."""
 
     def generator(self, layer: str) -> compute.FilterPatternGenerator:
         gen = self.generators.get(layer)
@@ -54,6 +56,7 @@ class FilterTask:
                 steps=self.options.filter_steps,
                 seed=self.options.seed,
                 parameterization=self.options.filter_parameterization,
+                input_space=self.input_space,
             )
             self.generators[layer] = gen
         return gen
@@ -114,6 +117,8 @@ class ExemplarsTask:
         labels: ``[M]`` their classes, if known.
         k: Exemplars per channel.
         receptive_fields: Layer -> receptive field in input pixels (``inf`` after global pooling).
+        shown: ``[M, H, W, C]`` the sample as displayable RGB in [0, 1], written for viewers to cut the crops
+            from (default: ``sample`` itself).
     """
 
     def __init__(
@@ -123,8 +128,10 @@ class ExemplarsTask:
         *,
         k: int,
         receptive_fields: Mapping[str, float],
+        shown: np.ndarray | None = None,
     ) -> None:
         self.sample = sample
+        self.shown = sample if shown is None else shown
         self.labels = labels
         self.k = k
         self.receptive_fields = dict(receptive_fields)
@@ -152,7 +159,7 @@ class ExemplarsTask:
         acts = extractor(self.sample)
         writes: list[Write] = []
         if not self.written_sample:
-            writes.append(functools.partial(summary.sample, self.sample, epoch, labels=self.labels))
+            writes.append(functools.partial(summary.sample, self.shown, epoch, labels=self.labels))
             self.written_sample = True
         hw = (int(self.sample.shape[1]), int(self.sample.shape[2]))
         for layer, a in acts.items():

@@ -8,11 +8,12 @@ raises before training starts, naming the value). A callback with ``visualize=Fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tb_featureviz.compute.filters import check_parameterization
+from tb_featureviz.compute.input_space import STYLES, InputSpace
 from tb_featureviz.plan import Budget
 from tb_featureviz.validation import integer, non_negative_int, optional_positive_int, positive_int
 
@@ -47,6 +48,9 @@ class Options:
     hparams: dict[str, Any] = field(default_factory=dict)
     log_metrics: bool = True
     seed: int = 0
+    input_range: tuple[float, float] | None = None
+    preprocess: str | Callable[[Any], Any] | None = None
+    deprocess: Callable[[Any], Any] | None = None
 
     # What the sidecar takes over from a callback with visualize=False (recorded in its run_info), so it
     # draws what that callback would have drawn.
@@ -70,6 +74,10 @@ class Options:
         "seed",
     )
 
+    # Options that stay with this process: the budget, and the input space's declaration (it may be a
+    # callable; what it resolves to is recorded in run_info as "input_space", which the sidecar reads).
+    LOCAL = ("layers", "budget", "input_range", "preprocess", "deprocess")
+
     def to_json(self) -> dict[str, Any]:
         """The options a sidecar reuses (``layers`` too, when given as names)."""
         out = {name: getattr(self, name) for name in self.SHARED}
@@ -79,7 +87,7 @@ class Options:
 
     def updated(self, recorded: Mapping[str, Any], **overrides: Any) -> Options:
         """A copy with ``recorded`` options (``to_json``), then the non-None ``overrides``, applied."""
-        values = {name: getattr(self, name) for name in (*self.SHARED, "layers", "budget")}
+        values = {name: getattr(self, name) for name in (*self.SHARED, *self.LOCAL)}
         values.update({k: v for k, v in recorded.items() if k in values and k != "budget"})
         values.update({k: v for k, v in overrides.items() if v is not None})
         return Options(**values)
@@ -100,6 +108,24 @@ class Options:
         self.max_grid_pixels = optional_positive_int("max_grid_pixels", self.max_grid_pixels)
         self.max_bytes_per_epoch = optional_positive_int("max_bytes_per_epoch", self.max_bytes_per_epoch)
         self.seed = integer("seed", self.seed)
+        if self.input_range is not None:
+            space = InputSpace.from_range(self.input_range)  # raises on a bad pair
+            self.input_range = (space.offset[0], space.offset[0] + space.scale[0])
+        if self.preprocess is not None and not callable(self.preprocess) and self.preprocess not in STYLES:
+            raise ValueError(
+                f"preprocess must be one of {STYLES} or a callable. Received: preprocess={self.preprocess!r}"
+            )
+        if self.input_range is not None and self.preprocess is not None:
+            raise ValueError(
+                f"Give input_range or preprocess, not both. Received: input_range={self.input_range!r}, "
+                f"preprocess={self.preprocess!r}"
+            )
+        if self.deprocess is not None and (not callable(self.deprocess) or not callable(self.preprocess)):
+            raise TypeError(
+                "deprocess must be a callable, given with a callable preprocess. "
+                f"Received: deprocess={self.deprocess!r}, "
+                f"preprocess={self.preprocess!r}"
+            )
         self.exemplars = non_negative_int("exemplars", self.exemplars)
         if self.class_names is not None and not all(isinstance(c, str) for c in self.class_names):
             raise TypeError(f"class_names must be strings. Received: class_names={self.class_names!r}")

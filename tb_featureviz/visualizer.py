@@ -50,9 +50,12 @@ class Visualizer:
         exemplars: The exemplars task, once an image sample is set (``set_sample``).
     """
 
-    def __init__(self, run_dir: str, options: Options) -> None:
+    def __init__(self, run_dir: str, options: Options, *, input_space: compute.InputSpace | None = None) -> None:
         self.run_dir = run_dir
         self.options = options
+        self._declared_space = input_space
+        self.input_space: compute.InputSpace | None = input_space
+        """The model's input space (see ``compute.input_space``), known once the probes are set."""
         self.worker = SummaryWorker(run_dir)
         self.planner: Planner | None = None
         self.model: keras.Model | None = None
@@ -100,7 +103,11 @@ class Visualizer:
         if self.options.exemplars:
             sample = compute.validate_images(self.model, images)
             self.exemplars = ExemplarsTask(
-                sample, labels, k=self.options.exemplars, receptive_fields={n: i.rf for n, i in self._infos.items()}
+                sample,
+                labels,
+                k=self.options.exemplars,
+                receptive_fields={n: i.rf for n, i in self._infos.items()},
+                shown=self.display(sample),
             )
             if "exemplars" not in self.planner.extras:
                 self.planner.extras.append("exemplars")
@@ -111,6 +118,20 @@ class Visualizer:
         self.probes = compute.validate_images(self.model, images)
         self.labels = labels
         self.boxes = boxes
+        opts = self.options
+        self.input_space = self._declared_space or compute.resolve_input_space(
+            self.model,
+            input_range=opts.input_range,
+            preprocess=opts.preprocess,
+            deprocess=opts.deprocess,
+            probes=self.probes,
+        )
+        if self._filter_task is not None:
+            self._filter_task.input_space = self.input_space
+
+    def display(self, images: np.ndarray) -> np.ndarray:
+        """Model inputs as displayable RGB in [0, 1] (through the input space; as they are before it is known)."""
+        return images if self.input_space is None else self.input_space.to_display(images)
 
     def _build(self) -> None:
         assert self.model is not None
@@ -153,6 +174,7 @@ class Visualizer:
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
         self._filter_task = FilterTask(model, opts)
+        self._filter_task.input_space = self.input_space
 
     # -- warm-up -----------------------------------------------------------------------------------
 
@@ -302,7 +324,7 @@ class Visualizer:
         return record
 
     def _first_writes(self, epoch: int, params_fit: Mapping[str, Any] | None) -> list[Any]:
-        assert self.model is not None
+        assert self.model is not None and self.probes is not None
         facts = run_facts(
             self.model,
             layers=self.activation_layers,
@@ -312,10 +334,16 @@ class Visualizer:
             first_epoch=epoch,
         )
         facts["featureviz_options"] = self.options.to_json()
+        if self.input_space is not None:
+            facts["input_space"] = self.input_space.to_json()
         return [
             functools.partial(summary.run_info, facts, epoch),
             functools.partial(
-                summary.probes, self.probes, epoch, labels=self.labels, class_names=self.options.class_names
+                summary.probes,
+                self.display(self.probes),
+                epoch,
+                labels=self.labels,
+                class_names=self.options.class_names,
             ),
         ]
 
@@ -446,7 +474,7 @@ class Visualizer:
             functools.partial(
                 summary.gradcam,
                 cam.layer_name,
-                self.probes,
+                self.display(self.probes),
                 heat,
                 epoch,
                 target_classes=np.stack(targets, axis=1),

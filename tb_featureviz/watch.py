@@ -30,6 +30,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_file_loader
 
 from tb_featureviz import metadata
+from tb_featureviz.compute.input_space import InputSpace
 from tb_featureviz.options import Options
 from tb_featureviz.plan import Budget
 from tb_featureviz.visualizer import Visualizer
@@ -161,6 +162,8 @@ class Source:
     logs: dict[int, dict[str, float]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     """The callback's options (``Options.to_json``), from its ``run_info``."""
+    input_space: dict[str, Any] | None = None
+    """The input space the callback learnt (``InputSpace.to_json``), from its ``run_info``."""
 
 
 def _event_files(directory: str) -> list[str]:
@@ -186,7 +189,9 @@ def read_source(log_dir: str) -> Source:
                     out.logs.setdefault(int(event.step), {})[key] = number
                 elif value.tag == "run_info":
                     blob = tf.make_ndarray(value.tensor).reshape(-1)[0]
-                    out.options = dict(metadata.decode_record(blob).get("featureviz_options") or {})
+                    info = metadata.decode_record(blob)
+                    out.options = dict(info.get("featureviz_options") or {})
+                    out.input_space = info.get("input_space")
     return out
 
 
@@ -267,7 +272,10 @@ def watch(
     if class_names is None and source.class_names and not source.options.get("class_names"):
         overrides = dict(overrides or {}, class_names=list(source.class_names))
     options = options.updated(source.options, **(overrides or {}))
-    viz = Visualizer(posixpath.join(log_dir, metadata.RUN_SUBDIR), options)
+    # Declared on the command line, else what the training callback learnt, else learnt here as it would.
+    declared = options.input_range is not None or options.preprocess is not None
+    space = None if declared else InputSpace.from_json(source.input_space)
+    viz = Visualizer(posixpath.join(log_dir, metadata.RUN_SUBDIR), options, input_space=space)
     done = written_steps(log_dir)
     written: list[int] = []
     failures: dict[str, int] = {}

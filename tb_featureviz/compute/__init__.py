@@ -26,6 +26,7 @@ from tb_featureviz.compute.activations import ActivationExtractor, activations
 from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
 from tb_featureviz.compute.faithfulness import MapChecks
 from tb_featureviz.compute.filters import FilterPatternGenerator, filter_patterns
+from tb_featureviz.compute.input_space import InputSpace, resolve_input_space
 from tb_featureviz.compute.layers import (
     conv_layers,
     feature_layers,
@@ -41,6 +42,7 @@ __all__ = [
     "BaseCAM",
     "FilterPatternGenerator",
     "GradCAM",
+    "InputSpace",
     "MapChecks",
     "activations",
     "backend",
@@ -52,6 +54,7 @@ __all__ = [
     "input_hw",
     "layer_table",
     "receptive_field",
+    "resolve_input_space",
     "select_layers",
     "validate_images",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 from keras import ops
 
 from tb_featureviz.compute import backend
+from tb_featureviz.compute.input_space import InputSpace
 from tb_featureviz.compute.warp import inverse_dft_matrices, inverse_rows, pixel_grid, resample, warp
 from tb_featureviz.validation import positive_float, positive_int
 
@@ -43,13 +44,13 @@ BEST_ROUGHNESS = 1.0
 """``ROUGHNESS`` of the ``"best"`` tier: its longer ascent on larger images adds fine detail, which a stronger
 penalty keeps to the spectral slope of natural images."""
 LEARNING_RATE = 0.1
-"""Step per pixel, as a fraction of ``value_range``'s width, for an RMS-normalised gradient."""
+"""Step per pixel, as a fraction of the input space's width, for an RMS-normalised gradient."""
 BLUR = 0.1
 """Weight of the blurred image mixed in at each step."""
 LEAK = 0.2
 """Weight of the pre-activation mean in the objective of conv layers with a non-linear activation."""
 CLIP_MARGIN = 0.5
-"""Pixels may leave ``value_range`` by this fraction of its width on either side during the ascent."""
+"""Pixels may leave the input space's range by this fraction of its width on either side during the ascent."""
 FOURIER_DECAY = 0.45
 """Frequency ``f`` of the Fourier parameterisation is scaled by ``1 / f ** FOURIER_DECAY``. With gradients
 normalised per image, a step changes frequency ``f`` of the image in proportion to the square of that scale,
@@ -195,7 +196,7 @@ class AscentSteps:
     chunk_size: int
     parameterization: str
     _channels: int
-    _range: tuple[float, float]
+    _space: InputSpace
     _roughness_weight: float
     _conv_layer: Any
     _model: Any
@@ -233,6 +234,14 @@ class AscentSteps:
             consts["grid"] = np.arange(self.size, dtype=np.int32)
             k = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0  # the pixel ascent's blur
             consts["blur"] = np.tile(k[:, :, None, None], (1, 1, self._channels, 1)).astype(np.float32)
+        # The model's input space (see compute.input_space): display RGB in [0, 1] -> model input, per channel.
+        lo, hi = self._space.bounds
+        width = hi - lo
+        consts["space_scale"] = np.asarray(self._space.scale, np.float32)
+        consts["space_offset"] = np.asarray(self._space.offset, np.float32)
+        consts["space_order"] = np.asarray(self._space.order, np.int32)
+        consts["clip_low"] = (lo - CLIP_MARGIN * width).astype(np.float32)
+        consts["clip_high"] = (hi + CLIP_MARGIN * width).astype(np.float32)
         self._consts = {name: ops.convert_to_tensor(value) for name, value in consts.items()}
 
     def _compile(self, fn: Any, *signature: tuple[tuple[int | None, ...], str]) -> backend.Step:
@@ -275,14 +284,16 @@ class AscentSteps:
         params = ops.convert_to_tensor(params)
         if self.parameterization == "pixel":
             return params
-        lo, hi = self._range
         k = self._consts
         real, imag = params[..., 0] * k["freq_scale"], params[..., 1] * k["freq_scale"]  # [B, C, n, n // 2 + 1]
         rows_real = ops.matmul(k["cy"], real) - ops.matmul(k["sy"], imag)
         rows_imag = ops.matmul(k["sy"], real) + ops.matmul(k["cy"], imag)
         signal = ops.matmul(rows_real, k["ax"]) - ops.matmul(rows_imag, k["bx"])  # irfft2d * size: [B, C, n, n]
         signal = ops.matmul(ops.transpose(signal, (0, 2, 3, 1)), k["color"])  # decorrelated -> RGB
-        return lo + (hi - lo) * ops.sigmoid(signal)
+        rgb = ops.sigmoid(signal)  # display RGB in [0, 1]
+        if self._space.order != tuple(range(self._channels)):
+            rgb = ops.take(rgb, k["space_order"], axis=3)
+        return rgb * k["space_scale"] + k["space_offset"]
 
     def _view(self, image: Any, step: Any) -> Any:
         """The image as the ascent sees it at ``step``: a random affine view (Fourier) or a roll (pixel)."""
@@ -309,15 +320,14 @@ class AscentSteps:
         clipped. Fourier space: to unit RMS per image and decorrelated colour channel, so the colour-opponent
         channels, which the decorrelation matrix scales down, still move at each step.
         """
-        lo, hi = self._range
         pixel = self.parameterization == "pixel"
-        lr = LEARNING_RATE * (hi - lo) if pixel else FOURIER_LEARNING_RATE
+        lr = LEARNING_RATE * self._consts["space_scale"] if pixel else FOURIER_LEARNING_RATE
         axes = tuple(range(1 if pixel else 2, len(x.shape)))
         grad = grad / (ops.sqrt(ops.mean(ops.square(grad), axis=axes, keepdims=True)) + 1e-8)
         x = x + lr * grad
         if pixel:
             x = (1.0 - BLUR) * x + BLUR * self._blur(x)
-            x = ops.clip(x, lo - CLIP_MARGIN * (hi - lo), hi + CLIP_MARGIN * (hi - lo))
+            x = ops.minimum(ops.maximum(x, self._consts["clip_low"]), self._consts["clip_high"])
         return x
 
     def _loss(self, x: Any, idx: Any, step: Any) -> tuple[Any, Any]:
@@ -414,7 +424,7 @@ class AscentSteps:
         idx = np.repeat(np.asarray(chosen), count).tolist()
         chunk = count * max(1, self.chunk_size // count)
         images, reached = self._run(fn, params, idx, chunk, np.float32(weight), group=count)
-        patterns = _normalise(_to_rgb(images.astype(np.float32)))
+        patterns = _normalise(_to_rgb(self._space.to_display(images)))
         return (
             patterns.reshape(len(chosen), count, *patterns.shape[1:]),
             reached.astype(np.float32).reshape(len(chosen), count),

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -70,6 +70,7 @@ from tb_featureviz.compute.ascent import MIN_SIZE as MIN_SIZE
 from tb_featureviz.compute.ascent import SIZE_FACTOR as SIZE_FACTOR
 from tb_featureviz.compute.ascent import STEP_WORK as STEP_WORK
 from tb_featureviz.compute.ascent import color_decorrelation_matrix as color_decorrelation_matrix
+from tb_featureviz.compute.input_space import InputSpace, from_model_layers, resolve_input_space
 from tb_featureviz.compute.pattern_metrics import affine_rows
 from tb_featureviz.compute.pattern_metrics import layer_relative_activation as layer_relative_activation
 from tb_featureviz.compute.pattern_metrics import relative_activation as relative_activation
@@ -116,8 +117,10 @@ class FilterPatternGenerator(AscentSteps):
             tier's minimum, at most the input size (``SIZE_FACTOR``, ``MIN_SIZE`` for the default tier).
         seed: Seed of the starting images, the jitter and the random views.
         chunk_size: Filters optimised together; ``None`` for as many as fit ``MEMORY_BUDGET``.
-        value_range: The model's input pixel range; starting images are mid-grey with noise in it and the
-            optimised images stay in it. The tutorial models take [0, 1].
+        value_range: The model's input pixel range ``(low, high)``, RGB; a shorthand for ``input_space``.
+        input_space: How display RGB maps to the model's input (``compute.input_space.InputSpace``): patterns
+            are optimised as display RGB in [0, 1] through it, and shown through its inverse. ``None`` with no
+            ``value_range``: from the model's leading ``Rescaling``/``Normalization`` layers, else [0, 1].
         parameterization: ``"fourier"`` (default: decorrelated colour, 1/f spectrum, random views each
             step) or ``"pixel"`` (Chollet's pixel-space ascent); see the module docstring.
         quality: ``"default"`` (every checkpoint) or ``"best"`` (``BEST_STEPS`` steps on a pattern
@@ -155,7 +158,8 @@ class FilterPatternGenerator(AscentSteps):
         size: int | None = None,
         seed: int = 0,
         chunk_size: int | None = None,
-        value_range: tuple[float, float] = (0.0, 1.0),
+        value_range: tuple[float, float] | None = None,
+        input_space: InputSpace | None = None,
         parameterization: str = "fourier",
         quality: str = "default",
     ) -> None:
@@ -170,15 +174,12 @@ class FilterPatternGenerator(AscentSteps):
         channels = int(record.output.shape[-1])
         self.filters: list[int] = self._check_filters(filters, channels)
         explicit_steps = None if steps is None else positive_int("steps", steps)
-        lo, hi = (float(v) for v in value_range)
-        if not hi > lo:
-            raise ValueError(f"value_range must be (low, high) with low < high. Received: value_range={value_range!r}")
-        self._range = (lo, hi)
         input_shape = tuple(trace.input.shape[1:])
+        self._channels = int(input_shape[2])
+        self._space: InputSpace = _space_for(model, value_range, input_space, self._channels)
         hw = (int(input_shape[0]), int(input_shape[1])) if input_shape[0] and input_shape[1] else None
         self.receptive_field: int = hw[0] if math.isinf(record.rf) and hw else math.ceil(record.rf - 1e-9)
         self.size: int = default_size(record.rf, hw, self.quality) if size is None else positive_int("size", size)
-        self._channels = int(input_shape[2])
         self.seed = int(seed)
         self._roughness_weight = float(tier.roughness)
 
@@ -278,11 +279,10 @@ class FilterPatternGenerator(AscentSteps):
             return build((hw[0], hw[1], self._channels))
 
     def _start_image(self, f: int, variant: int = 0) -> np.ndarray:
-        lo, hi = self._range
         parts = (f,) if variant == 0 else (f, "variant", variant)
         rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, *parts))
         noise = rng.uniform(-0.1, 0.1, size=(self.size, self.size, self._channels))
-        return (lo + (hi - lo) * (0.5 + noise)).astype(np.float32)
+        return (np.asarray(self._space.offset) + np.asarray(self._space.scale) * (0.5 + noise)).astype(np.float32)
 
     def _start_spectrum(self, f: int, variant: int = 0) -> np.ndarray:
         """A small random spectrum ``[C, size, size // 2 + 1, 2]`` (real, imaginary): a mid-grey image."""
@@ -444,7 +444,12 @@ class FilterPatternGenerator(AscentSteps):
             filter reaches on its (unstretched) optimised image.
         """
         images, reached = self.optimize(filters)
-        return _normalise(_to_rgb(images)), reached
+        return _normalise(_to_rgb(self._space.to_display(images))), reached
+
+    @property
+    def input_space(self) -> InputSpace:
+        """The model's input space the patterns are optimised in."""
+        return self._space
 
 
 def filter_patterns(
@@ -457,6 +462,8 @@ def filter_patterns(
     seed: int = 0,
     parameterization: str = "fourier",
     quality: str = "default",
+    input_range: tuple[float, float] | None = None,
+    preprocess: str | Callable[[np.ndarray], Any] | None = None,
 ) -> np.ndarray:
     """Filter patterns of ``layer``: for each filter, the input that maximises its mean activation.
 
@@ -473,9 +480,13 @@ def filter_patterns(
         seed: Seed of the starting images, the jitter and the random views.
         parameterization: ``"fourier"`` (default) or ``"pixel"`` (Chollet's pixel-space ascent).
         quality: ``"default"`` or ``"best"`` (more steps, larger patterns; see ``QUALITIES``).
+        input_range: The model's input pixel range ``(low, high)``; ``None``: from the model's leading
+            ``Rescaling``/``Normalization`` layers, else [0, 1].
+        preprocess: Instead of ``input_range``, the preprocessing done outside the model: ``"caffe"``,
+            ``"tf"``, ``"torch"`` or a callable (see ``compute.input_space.resolve_input_space``).
 
     Returns:
-        ``[F, size, size, 3]`` float32 in [0, 1].
+        ``[F, size, size, 3]`` float32 display RGB in [0, 1].
 
     Raises:
         TypeError: see ``FilterPatternGenerator``.
@@ -494,4 +505,21 @@ def filter_patterns(
         seed=seed,
         parameterization=parameterization,
         quality=quality,
+        input_space=resolve_input_space(model, input_range=input_range, preprocess=preprocess),
     )()[0]
+
+
+def _space_for(
+    model: keras.Model, value_range: tuple[float, float] | None, space: InputSpace | None, channels: int
+) -> InputSpace:
+    if space is not None and value_range is not None:
+        raise ValueError(f"Give value_range or input_space, not both. Received: value_range={value_range!r}")
+    if space is not None:
+        if not isinstance(space, InputSpace):
+            raise TypeError(f"input_space must be an InputSpace. Received: input_space={space!r}")
+        if space.channels != channels:
+            raise ValueError(f"input_space has {space.channels} channels; the model takes {channels}")
+        return space
+    if value_range is not None:
+        return InputSpace.from_range(value_range, channels, source=f"value_range={tuple(value_range)!r}")
+    return from_model_layers(model) or InputSpace.from_range((0.0, 1.0), channels)

@@ -197,6 +197,7 @@ def _run_card(run: RunExport, marks: Sequence[int]) -> str:
             ("Model", info.get("model")),
             ("Parameters", f"{params:,}" if isinstance(params, int) else params),
             ("Input shape", info.get("input_shape")),
+            ("Input pixels", (info.get("input_space") or {}).get("description")),
             ("Optimizer", opt_text),
             ("Classes", ", ".join(map(str, run.class_names)) if run.class_names else None),
             ("Started", _fmt_time(info.get("started"))),
