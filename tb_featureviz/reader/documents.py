@@ -20,6 +20,7 @@ from typing import Any
 from tensorboard.data import provider
 
 from tb_featureviz import metadata
+from tb_featureviz.reader import alignment
 from tb_featureviz.reader.keys import BlobKey
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,11 @@ __all__ = [
     "INDEX_KINDS",
     "KERAS_SPLITS",
     "RunGroup",
+    "add_align_tables",
     "encode_json",
     "group_runs",
     "index_entry",
+    "layer_size",
     "natural_key",
     "plugin_contents",
     "scalars_doc",
@@ -185,7 +188,11 @@ def index_entry(
         sequences: The blob sequences of its featureviz run, by tag.
         contents: The parsed plugin metadata of each of those tags (``None``: unreadable).
         scalar_tags: Every TensorBoard run's scalar tags (for the curves).
-        records: The ``probes``, ``sample`` and ``run_info`` records, by ``(group name, tag)``.
+        records: The ``probes``, ``sample`` and ``run_info`` records, by ``(group name, tag)``, and the
+            record of each activations tag's first step (its ``shape`` places the layer in a stage).
+
+    The entry's ``stages`` has no ``align`` table: :func:`add_align_tables` adds it once every entry
+    of the index is built.
     """
     kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_KINDS}
     all_steps: set[int] = set()
@@ -217,6 +224,12 @@ def index_entry(
         rank = {str(name): i for i, name in enumerate(model_order)}
         for entries in kinds.values():
             entries.sort(key=lambda e: rank.get(str(e["layer"]), len(rank)))  # stable: unknown layers keep order
+    stages = alignment.run_stages(
+        [(str(e["layer"]), layer_size(e, records.get((group.name, e["tag"])))) for e in kinds["activations"]],
+        model_order=[str(n) for n in model_order] if isinstance(model_order, list) else None,
+        filter_layers=[str(e["layer"]) for e in kinds["filters"]],
+        gradcam_layers=[str(e["layer"]) for e in kinds["gradcam"]],
+    )
     probes = _image_set(group, sequences, records, "probes", ("labels", "class_names"))
     sample = _image_set(group, sequences, records, "sample", ("labels",))
     source, curves = _curve_metrics(group, scalar_tags)
@@ -229,10 +242,33 @@ def index_entry(
         "probes": probes,
         "sample": sample,
         "run_info": run_info,
+        "stages": stages,
         "curves": curves,
         "curve_source": source,
         "tb_runs": {"featureviz": group.featureviz, "train": group.train, "validation": group.validation},
     }
+
+
+def layer_size(entry: Mapping[str, Any], record: Mapping[str, Any] | None) -> tuple[int, int] | None:
+    """The spatial size of an activation layer: its record's ``shape``, else its grid tiles (times the
+    record's ``scale``, for a reduced grid); ``None`` when neither is known."""
+    shape = (record or {}).get("shape")
+    if isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape[:2]):
+        return int(shape[0]), int(shape[1])
+    layout = entry.get("layout")
+    if not layout:
+        return None
+    scale = (record or {}).get("scale")
+    scale = scale if isinstance(scale, int) and scale > 0 else 1
+    return int(layout["tile_height"]) * scale, int(layout["tile_width"]) * scale
+
+
+def add_align_tables(entries: Sequence[dict[str, Any]]) -> None:
+    """Adds ``stages.align`` to every ``/index`` entry: its stage for each stage of every run's stage count
+    (:func:`tb_featureviz.reader.alignment.align_table`)."""
+    counts = [int(e["stages"]["count"]) for e in entries]
+    for e in entries:
+        e["stages"]["align"] = alignment.align_table(int(e["stages"]["count"]), counts)
 
 
 def _image_set(

@@ -393,6 +393,11 @@ class FeatureVizReader:
                 data = snap.sequences.get(group.featureviz or "", {}).get(tag)
                 if data and data[0].values:
                     wanted[(name, tag)] = data[0].values[0].blob_key
+            # The first record of each activations tag: its "shape" places the layer in a stage.
+            for tag, content in snap.contents.get(group.featureviz or "", {}).items():
+                data = snap.sequences.get(group.featureviz or "", {}).get(tag)
+                if content is not None and content.kind == "activations" and data and data[0].values:
+                    wanted[(name, tag)] = data[0].values[0].blob_key
         records = dict(
             zip(wanted, self._map(lambda k: self._record_or_none(ctx, k, eid), list(wanted.values())), strict=True)
         )
@@ -402,6 +407,7 @@ class FeatureVizReader:
             run = group.featureviz or ""
             sequences, contents = snap.sequences.get(run, {}), snap.contents.get(run, {})
             runs.append(documents.index_entry(group, sequences, contents, snap.scalar_tags, records))
+        documents.add_align_tables(runs)
         return {"runs": runs}
 
     def _map(self, fn: Callable[[str], _T], items: list[str]) -> list[_T]:

@@ -202,6 +202,10 @@ class LogdirSpec:
             record, ``i`` image ``i - 1``. The event records themselves are intact (valid CRCs), so both
             loaders serve these bytes.
         nonfinite: ``(run, epoch, tag, n)`` of records written with ``"nonfinite": n`` (a diverged model).
+        layer_tiles: Tile side (the layer's spatial size) of the layers whose activation grids are not
+            ``tile`` pixels square (a model with several resolution stages); see :meth:`tile_of`.
+        model_order: Whether ``run_info`` records the model order of the layers (``"layers"``, as the
+            callback writes it); older logs have none.
     """
 
     root: str
@@ -234,6 +238,8 @@ class LogdirSpec:
     exemplar_size: int = 4
     damaged: tuple[tuple[str, int, str, int], ...] = ()
     nonfinite: tuple[tuple[str, int, str, int], ...] = ()
+    layer_tiles: dict[str, int] = field(default_factory=dict)
+    model_order: bool = False
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -263,6 +269,10 @@ class LogdirSpec:
             count=self.channels,
         )
 
+    def tile_of(self, layer: str) -> int:
+        """Tile side of ``layer``'s activation grids: its spatial size (``layer_tiles``, else ``tile``)."""
+        return self.layer_tiles.get(layer, self.tile)
+
     def tile_channels(self, layer: str) -> list[int]:
         """The channel each tile of ``layer``'s activation grid shows."""
         return list(self.grid_channels) if layer in self.reduced_layers else list(range(self.channels))
@@ -273,8 +283,8 @@ class LogdirSpec:
         return metadata.GridLayout(
             rows=-(-count // self.cols),
             cols=min(self.cols, count),
-            tile_height=self.tile,
-            tile_width=self.tile,
+            tile_height=self.tile_of(layer),
+            tile_width=self.tile_of(layer),
             padding=self.padding,
             count=count,
         )
@@ -420,10 +430,10 @@ class LogdirSpec:
         if layer not in self.reduced_layers:
             return {
                 "probes": self.probes,
-                "shape": [self.tile, self.tile, self.channels],
+                "shape": [self.tile_of(layer), self.tile_of(layer), self.channels],
                 "dead": self.dead(run, epoch, layer),
             }
-        side = self.tile * self.grid_scale
+        side = self.tile_of(layer) * self.grid_scale
         return {
             "probes": self.probes,
             "shape": [side, side, self.channels],
@@ -498,7 +508,9 @@ class LogdirSpec:
         }
 
     def run_info_record(self, run: str) -> dict[str, Any]:
+        order = {"layers": list(self.layers)} if self.model_order else {}
         return {
+            **order,
             "model": f"tiny_cnn_{self.run_index(run)}",
             "summary": "Model: tiny_cnn",
             "params": 1234,
@@ -515,7 +527,7 @@ class LogdirSpec:
     def activation_png(self, run: str, epoch: int, layer: str, probe: int) -> bytes:
         shown = self.tile_channels(layer)
         values = tuple(self.activation_value(run, epoch, layer, probe, c) for c in shown)
-        return _png_constant_tiles("L", values, min(self.cols, len(shown)), self.tile, self.padding)
+        return _png_constant_tiles("L", values, min(self.cols, len(shown)), self.tile_of(layer), self.padding)
 
     def filter_png(self, run: str, epoch: int, layer: str) -> bytes:
         values = tuple(self.filter_value(run, epoch, layer, f) for f in self.filters_at(epoch))
@@ -625,6 +637,7 @@ class LogdirSpec:
             if self.exemplar_layers
             else None,
             "run_info": self.run_info_record(run),
+            "stages": self.expected_stages(),
             "curves": ["accuracy", "loss"],
             "curve_source": "keras" if self.keras_curves else "featureviz",
             "tb_runs": {
@@ -633,6 +646,36 @@ class LogdirSpec:
                 "validation": prefix + "validation" if self.keras_curves else None,
             },
         }
+
+    def expected_stages(self, align: dict[str, list[int | None]] | None = None) -> dict[str, Any]:
+        """The ``stages`` of an ``/index`` entry of this spec's runs: one stage per distinct tile side
+        (largest first); the representative is the last layer of a stage in model order (``layers``'
+        order when ``model_order``, natural order otherwise). ``align``: default, the runs of this spec
+        only (all have the same stage count, so stage ``k`` is stage ``k``)."""
+
+        def key(layer: str) -> list[Any]:
+            return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", layer)]
+
+        order = list(self.layers) if self.model_order else sorted(self.layers, key=key)
+        sides = sorted({self.tile_of(la) for la in self.layers if self.tile_of(la) > 1}, reverse=True)
+        stages = []
+        for k, side in enumerate(sides, start=1):
+            members = [la for la in order if self.tile_of(la) == side]
+            filters = [f for f in members if f in self.filter_layers]
+            stages.append(
+                {
+                    "stage": k,
+                    "height": side,
+                    "width": side,
+                    "layers": members,
+                    "activations": members[-1],
+                    "filters": filters[-1] if filters else None,
+                }
+            )
+        gradcam = sorted(self.gradcam_layers, key=key)
+        if align is None:
+            align = {str(len(sides)): list(range(1, len(sides) + 1))} if sides else {}
+        return {"count": len(sides), "list": stages, "gradcam": gradcam[-1] if gradcam else None, "align": align}
 
     def expected_index(self) -> dict[str, Any]:
         """The whole ``/index`` document (runs sorted by name), blob URLs as :data:`ANY_BLOB`."""
@@ -809,6 +852,8 @@ def write_logdir(
     exemplar_size: int | None = None,
     damaged: Sequence[tuple[str, int, str, int]] = (),
     nonfinite: Sequence[tuple[str, int, str, int]] = (),
+    layer_tiles: dict[str, int] | None = None,
+    model_order: bool = False,
 ) -> LogdirSpec:
     """Writes a logdir of featureviz runs with predictable content.
 
@@ -846,6 +891,8 @@ def write_logdir(
         exemplar_size: Crop side of the exemplars (default ``image_size // 2``).
         damaged: ``(run, epoch, tag, element)`` of blobs to write damaged (see :attr:`LogdirSpec.damaged`).
         nonfinite: ``(run, epoch, tag, n)`` of records to write with ``"nonfinite": n``.
+        layer_tiles: Spatial size (tile side) of layers that differ from ``tile``: several stages.
+        model_order: Record the model order (``layers``, in the given order) in ``run_info``.
 
     Returns:
         The :class:`LogdirSpec` describing (and predicting) everything written.
@@ -899,6 +946,8 @@ def write_logdir(
         exemplar_size=max(1, image_size // 2) if exemplar_size is None else exemplar_size,
         damaged=tuple((str(r), int(e), str(t), int(i)) for r, e, t, i in damaged),
         nonfinite=tuple((str(r), int(e), str(t), int(n)) for r, e, t, n in nonfinite),
+        layer_tiles=dict(layer_tiles or {}),
+        model_order=model_order,
     )
     os.makedirs(spec.root, exist_ok=True)
     for run in spec.runs:
