@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,8 @@ def export(
     caption: bool = True,
     channel: int | None = None,
     probe: int | None = None,
+    stage: str | tuple[int, int] | None = None,
+    run_layers: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
     load_fast: bool = False,
     written_paths: list[Path] | None = None,
@@ -216,6 +218,10 @@ def export(
         channel: Show only this channel of activation grids / this filter of filter grids (the tile
             is cut out using the recorded grid layout). Grad-CAM images are not affected.
         probe: Only this probe image (activations and Grad-CAM); default all.
+        stage: Runs of different architectures aligned by stage: ``"3/5"`` exports each run's own layer
+            for stage 3 of a 5-stage run (its Grad-CAM layer for Grad-CAM; see ``ExportOptions.stage``).
+            Not with ``layers``.
+        run_layers: ``{run: layer}``: the layer to export for a run, whatever ``layers``/``stage`` say.
         progress: Called with ``(done, total, what)`` as the export advances
             (``tb_featureviz.export.ProgressBar`` draws a bar on stderr).
         load_fast: Read with TensorBoard's Rust data server instead of the Python multiplexer.
@@ -248,6 +254,8 @@ def export(
         caption=caption,
         channel=channel,
         probe=probe,
+        stage=stage,
+        run_layers=dict(run_layers or {}),
     )
     result = write_export(logdir, out, options, progress=progress, load_fast=load_fast)
     if written_paths is not None:

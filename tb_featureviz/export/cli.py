@@ -16,9 +16,10 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
-from tb_featureviz.export.errors import public_message
+from tb_featureviz.export.errors import ExportArgumentError, public_message
 from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
 from tb_featureviz.export.options import MAX_SCALE, ExportOptions
+from tb_featureviz.reader.integrity import clip
 from tb_featureviz.render import COLORMAPS
 
 PROG = "featureviz export"
@@ -42,6 +43,13 @@ def export_options(args: argparse.Namespace) -> ExportOptions:
         ExportArgumentError: a bad value; the message names it.
     """
     settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(ExportOptions) if f.name != "runs"}
+    pairs = []
+    for item in settings.get("run_layers") or ():
+        run, sep, layer = str(item).rpartition("=")
+        if not sep or not run or not layer:
+            raise ExportArgumentError(f"--run-layer takes RUN=LAYER. Received: {clip(str(item))}")
+        pairs.append((run, layer))
+    settings["run_layers"] = tuple(pairs)
     return ExportOptions.parse(args.runs, **settings)
 
 
@@ -76,6 +84,21 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated kinds (default: {','.join(EXPORT_KINDS)})",
     )
     parser.add_argument("--layers", default=None, help="comma-separated layer names (default: all)")
+    parser.add_argument(
+        "--stage",
+        default=None,
+        metavar="K/N",
+        help="align runs of different architectures by stage: each run's own layer for stage K of an N-stage "
+        "run (its Grad-CAM layer for gradcam), e.g. 3/5; instead of --layers",
+    )
+    parser.add_argument(
+        "--run-layer",
+        dest="run_layers",
+        action="append",
+        default=[],
+        metavar="RUN=LAYER",
+        help="export LAYER for run RUN, whatever --layers/--stage say (repeat per run)",
+    )
     parser.add_argument("--format", default="html", help=f"output format: {', '.join(FORMATS)} (default: html)")
     parser.add_argument(
         "--out",

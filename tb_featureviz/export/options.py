@@ -25,11 +25,12 @@ import bisect
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from tb_featureviz.export.errors import ExportArgumentError
 from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
+from tb_featureviz.reader.alignment import parse_stage
 from tb_featureviz.reader.integrity import MAX_ECHO, clip
 from tb_featureviz.render import COLORMAPS
 from tb_featureviz.validation import non_negative_int, positive_int
@@ -115,6 +116,12 @@ class ExportOptions:
         channel: Only this channel of activation grids / this filter of filter grids (the tile is cut out
             with the recorded grid layout); None for whole grids. Grad-CAM images are not affected.
         probe: Only this probe image (activations and Grad-CAM); None for every probe.
+        stage: ``(k, n)``: runs of different architectures aligned by stage, each run showing its own
+            layer for stage ``k`` of an ``n``-stage run (its stage representative for activations, the
+            stage's filter layer for filters, its Grad-CAM layer for Grad-CAM;
+            ``tb_featureviz.reader.alignment.aligned_layer``). Also given as ``"3/5"``. Not with ``layers``.
+        run_layers: ``(run, layer)`` pairs (or a mapping): the layer to export for that run, whatever
+            ``layers`` or ``stage`` say (the dashboard's per-run choice).
 
     Raises:
         ExportArgumentError: a field out of its range or of the wrong type; the message names the value.
@@ -130,6 +137,8 @@ class ExportOptions:
     caption: bool = True
     channel: int | None = None
     probe: int | None = None
+    stage: tuple[int, int] | None = None
+    run_layers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -155,6 +164,26 @@ class ExportOptions:
             raise ExportArgumentError(f"no run given; name at least one run. Received: runs={_shown(self.runs)}")
         if not _strings(self.layers):
             raise ExportArgumentError(f"layers must be a tuple of layer names. Received: layers={_shown(self.layers)}")
+        if isinstance(self.stage, str):
+            try:
+                _set(self, "stage", parse_stage(self.stage))
+            except ValueError as e:
+                raise ExportArgumentError(str(e)) from None
+        elif self.stage is not None:
+            pair = tuple(self.stage) if isinstance(self.stage, (tuple, list)) else ()
+            if len(pair) != 2 or not all(isinstance(v, int) for v in pair) or not 1 <= pair[0] <= pair[1]:
+                raise ExportArgumentError(
+                    f"stage must be (k, n) with 1 <= k <= n. Received: stage={_shown(self.stage)}"
+                )
+            _set(self, "stage", (int(pair[0]), int(pair[1])))
+        if self.stage is not None and self.layers:
+            raise ExportArgumentError("give layers or stage, not both")
+        pairs = list(self.run_layers.items()) if isinstance(self.run_layers, Mapping) else list(self.run_layers)
+        if not all(isinstance(p, (tuple, list)) and len(p) == 2 and _strings(tuple(p)) and all(p) for p in pairs):
+            raise ExportArgumentError(
+                f"run_layers must be (run, layer) pairs of names. Received: run_layers={_shown(self.run_layers)}"
+            )
+        _set(self, "run_layers", tuple((str(r), str(la)) for r, la in pairs))
         _set(self, "scale", scale)
         _set(self, "kinds", tuple(k for k in EXPORT_KINDS if k in self.kinds))
         _set(self, "caption", bool(self.caption))
@@ -178,8 +207,8 @@ class ExportOptions:
             epochs: See :func:`parse_epochs`.
             kinds: Comma-separated kinds or a list; None, empty or ``"all"`` for every kind.
             layers: Comma-separated layer names or a list; None or empty for every layer.
-            **settings: ``format``, ``colormap``, ``scale``, ``caption``, ``channel``, ``probe`` (see the
-                attributes); left out, the defaults.
+            **settings: ``format``, ``colormap``, ``scale``, ``caption``, ``channel``, ``probe``,
+                ``stage`` (``"3/5"``), ``run_layers`` (see the attributes); left out, the defaults.
 
         Returns:
             The checked options.

@@ -20,6 +20,7 @@ from typing import Any
 from tb_featureviz.export.errors import ExportNotFoundError
 from tb_featureviz.export.options import EpochSelection, ExportOptions
 from tb_featureviz.metadata import GridLayout
+from tb_featureviz.reader.alignment import aligned_layer
 from tb_featureviz.reader.integrity import MAX_ECHO, clip
 
 __all__ = ["ExportPlan", "RunPlan", "TagPlan", "describe_steps", "list_names", "parse_run_names", "plan_export"]
@@ -144,13 +145,26 @@ def _select_epochs(run: str, steps: Sequence[int], spec: str | EpochSelection) -
     return chosen
 
 
+def _wanted_layers(name: str, entry: Mapping[str, Any], kind: str, options: ExportOptions) -> set[str] | None:
+    """The layers of ``kind`` to export for run ``name``: its own choice (``run_layers``), else the layer
+    its stage alignment gives, else ``layers``; ``None`` for every layer."""
+    pick = dict(options.run_layers).get(name)
+    if pick is not None:
+        return {pick}
+    if options.stage is not None:
+        layer = aligned_layer(entry, kind, options.stage)
+        return {layer} if layer is not None else set()
+    return set(options.layers) if options.layers else None
+
+
 def _run_plan(name: str, entry: Mapping[str, Any], options: ExportOptions) -> RunPlan:
     steps = sorted(int(s) for s in entry.get("steps") or [])
     chosen = _select_epochs(name, steps, options.epochs)
     tags: list[TagPlan] = []
     for kind in options.kinds:
+        wanted = _wanted_layers(name, entry, kind, options)
         for t in _tag_entries(entry, kind):
-            if options.layers and str(t.get("layer")) not in options.layers:
+            if wanted is not None and str(t.get("layer")) not in wanted:
                 continue
             tag = str(t.get("tag") or f"{kind}/{t.get('layer')}")
             tag_steps = {int(s) for s in t.get("steps") or steps}
@@ -190,6 +204,17 @@ def plan_export(index: Mapping[str, Any], options: ExportOptions, *, logdir: str
         if not entries[name].get("featureviz", True) or not entries[name].get("steps"):
             with_data = list_names(sorted(r for r, e in entries.items() if e.get("steps")))
             raise ExportNotFoundError(f"run {clip(name)} has no featureviz data{where}; runs with data: {with_data}")
+    for name, layer in options.run_layers:
+        if name not in run_names:
+            raise ExportNotFoundError(
+                f"a layer is chosen for run {clip(name)}, which is not exported; runs: {list_names(run_names)}"
+            )
+        own = sorted({str(t.get("layer")) for kind in options.kinds for t in _tag_entries(entries[name], kind)})
+        if layer not in own:
+            raise ExportNotFoundError(
+                f"layer {clip(layer)} not found in run {clip(name)} for {', '.join(options.kinds)}; "
+                f"layers: {list_names(own)}"
+            )
     if options.layers:
         available = {
             str(t.get("layer"))

@@ -11,6 +11,9 @@ Query parameters (all strings):
 ``runs``      comma-separated run names (either this or ``run`` is required)
 ``kinds``     comma-separated, from ``activations``, ``filters``, ``gradcam`` (default all)
 ``layer``     a layer name, or comma-separated names (default all); ``layers`` is accepted too
+``stage``     ``K/N``: runs of different architectures aligned by stage (each run's layer for stage K
+              of an N-stage run; its Grad-CAM layer for Grad-CAM), instead of ``layer``
+``layer@<run>``  the layer to export for that run (repeat per run), whatever ``layer``/``stage`` say
 ``epochs``    ``last`` (default), ``all``, or ``0,10,29`` / ``0-9``
 ``format``    ``html`` (default), ``png``, ``gif`` or ``zip``
 ``probe``     a probe image index (default all)
@@ -65,6 +68,10 @@ def _bool_param(query: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise ExportArgumentError(f"{name} must be true or false. Received: {name}={clip(str(raw))}")
 
 
+RUN_LAYER_PREFIX = "layer@"
+"""``layer@<run>=<layer>``: the layer to export for one run (the dashboard's per-run choice)."""
+
+
 def query_options(query: Mapping[str, str]) -> ExportOptions:
     """The ``ExportOptions`` of an ``/export`` query: strings turned into values, then checked once.
 
@@ -86,6 +93,8 @@ def query_options(query: Mapping[str, str]) -> ExportOptions:
         "caption": _bool_param(query, "caption", default=True),
         "channel": _int_param(query, "channel", default=None),
         "probe": _int_param(query, "probe", default=None),
+        "stage": str(query.get("stage")).strip() if query.get("stage") else None,
+        "run_layers": [(k[len(RUN_LAYER_PREFIX) :], str(query.get(k))) for k in query if k.startswith("layer@")],
     }
     return ExportOptions.parse(runs, **values)
 
