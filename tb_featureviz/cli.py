@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 
 def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,16 +43,79 @@ def start_tensorboard(logdir: str, *, host: str = "127.0.0.1", port: int = 0, lo
     return str(tb.launch())
 
 
+class _Tee:
+    """Copies a child's stderr to ours line by line, keeping the last lines for a failure report."""
+
+    def __init__(self, stream: Any, keep: int = 60) -> None:
+        import collections
+        import threading
+
+        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
+        self._thread = threading.Thread(target=self._pump, args=(stream,), name="featureviz-demo-tee", daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        for raw in iter(stream.readline, b""):
+            sys.stderr.buffer.write(raw)
+            sys.stderr.flush()
+            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def text(self, timeout: float = 5.0) -> str:
+        self._thread.join(timeout)
+        return "\n".join(self.lines)
+
+
+def _demo_run_name(train_args: list[str]) -> tuple[list[str], str | None]:
+    """The train arguments with a ``--run`` name (one is chosen when absent), and that name."""
+    from tb_featureviz.trainer.train import add_train_arguments, default_run_name
+
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    add_train_arguments(parser)
+    try:
+        parsed, _ = parser.parse_known_args(train_args)
+    except (argparse.ArgumentError, SystemExit):  # the child reports bad flags itself
+        return train_args, None
+    if parsed.run_name:
+        return train_args, str(parsed.run_name)
+    name = default_run_name(parsed.base, parsed.augment)
+    return [*train_args, "--run", name], name
+
+
+def _report_failure(logdir: str, run: str | None, code: int, tail: str) -> None:
+    """Says why training stopped, on the terminal and (as a ``status`` record) in the run."""
+    from tb_featureviz.status import failure_message, write_status
+
+    message = failure_message(tail, code)
+    print(f"featureviz demo: training failed: {message}", file=sys.stderr, flush=True)
+    if run is None:
+        return
+    try:
+        write_status(
+            os.path.join(logdir, run), {"state": "failed", "message": message, "exit_code": code, "log_tail": tail}
+        )
+        print(f"featureviz demo: the FeatureViz tab shows this error in run {run!r}", file=sys.stderr, flush=True)
+    except Exception as e:  # a read-only logdir, say: the terminal has it anyway
+        print(f"featureviz demo: could not write the error into the run: {e}", file=sys.stderr, flush=True)
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    """``featureviz demo``: background training plus a TensorBoard, until training ends and Ctrl-C."""
+    """``featureviz demo``: background training plus a TensorBoard, until training ends and Ctrl-C.
+
+    Training runs in a child process whose standard error is copied to ours; if it stops with an error,
+    the cause is printed and written into the run as a ``status`` record that the dashboard shows.
+    """
     import shlex
 
     os.makedirs(args.logdir, exist_ok=True)
     child: subprocess.Popen[bytes] | None = None
+    tee: _Tee | None = None
+    run: str | None = None
     if not args.no_train:
+        train_args, run = _demo_run_name(shlex.split(args.train_args))
         cmd = [sys.executable, "-m", "tb_featureviz.cli", "train", "--logdir", args.logdir]
-        cmd += ["--epochs", str(args.epochs), *shlex.split(args.train_args)]
-        child = subprocess.Popen(cmd)
+        cmd += ["--epochs", str(args.epochs), *train_args]
+        child = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+        tee = _Tee(child.stderr)
     try:
         try:
             url = start_tensorboard(args.logdir, host=args.host, port=args.port, load_fast=args.load_fast)
@@ -64,7 +128,10 @@ def run_demo(args: argparse.Namespace) -> int:
         while True:
             time.sleep(0.5)
             if child is not None and child.poll() is not None and not announced:
-                status = "finished" if child.returncode == 0 else f"stopped with exit code {child.returncode}"
+                code = child.returncode
+                if code != 0 and tee is not None:
+                    _report_failure(args.logdir, run, code, tee.text())
+                status = "finished" if code == 0 else f"stopped with exit code {code}"
                 print(f"featureviz demo: training {status}; still serving {url}#featureviz (Ctrl-C to quit)")
                 sys.stdout.flush()
                 announced = True

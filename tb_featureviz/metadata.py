@@ -68,7 +68,14 @@ Tags and their blob sequences:
 ``run_info``
     ``[record]``: written at the first logged epoch. Record: model name, text summary, parameter
     count, input shape, optimizer config, user hyper-parameters, start time (ISO 8601), class names, and
-    ``featureviz_options`` (what the callback was asked to draw; ``featureviz watch`` reuses them).
+    ``featureviz_options`` (what the callback was asked to draw; ``featureviz watch`` reuses them), and
+    ``input_space`` (``compute.input_space.InputSpace.to_json``: what pixels the model takes and how they
+    were learnt, with a ``description`` for people).
+``status``
+    ``[record]``: written by ``featureviz demo`` (``tb_featureviz.status``, without TensorFlow) when the
+    training process stops with an error, at the step after the last one written. Record::
+
+        {"state": "failed", "message": "ModuleNotFoundError: ...", "exit_code": 1, "log_tail": "..."}
 ``plan``
     ``[record]`` at every logged epoch: what the planner drew and why (``tb_featureviz.plan``)::
 
@@ -79,10 +86,12 @@ Tags and their blob sequences:
          "epoch_costs": {task: seconds}, "hook_seconds": s,
          "budget": {"fraction": f | null, "seconds_per_epoch": s | null}, "train_seconds": s,
          "spent_seconds": s, "allowed_seconds": s | null, "room_seconds": s | null, "over_budget": bool,
-         "reserved_seconds": s, "costs": {task: seconds}}
+         "reserved_seconds": s, "warm_up_seconds": s, "costs": {task: seconds}}
 
 ``reserved_seconds``: what the epoch kept aside for the Grad-CAM measures that the last epoch always draws
-(0 at the last epoch, or when the run's length or the budget is unknown).
+(0 at the last epoch, or when the run's length or the budget is unknown). ``warm_up_seconds``: the CPU time
+of the background warm-up that traced the functions while the first epoch trained, part of
+``spent_seconds``. ``skipped`` reasons follow ``tb_featureviz.plan.SKIP_REASONS``.
 
 Any record may carry ``"nonfinite": n``: the model produced ``n`` NaN or inf values for it (a diverged
 model); they are drawn as 0 in the images and written as ``null`` in the record's floats.
@@ -113,7 +122,7 @@ RUN_SUBDIR = "featureviz"
 
 CONTENT_VERSION = 1
 
-KINDS = ("activations", "filters", "gradcam", "exemplars", "probes", "sample", "run_info", "plan")
+KINDS = ("activations", "filters", "gradcam", "exemplars", "probes", "sample", "run_info", "plan", "status")
 """Every summary kind, in display order."""
 
 TAG_PREFIX = {

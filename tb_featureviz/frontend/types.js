@@ -57,9 +57,32 @@
  * @property {Probes|null} probes
  * @property {Sample|null} [sample]  The images the exemplars are cut from, null without exemplars.
  * @property {Object<string, *>|null} run_info
+ * @property {{state: string, message: string, exit_code: number, log_tail: string}|null} [status]  Why training
+ *   stopped, when `featureviz demo` saw it fail.
  * @property {string[]} curves  Metric names with curves.
  * @property {'keras'|'featureviz'|null} curve_source
+ * @property {Stages} [stages]  Missing from an older plugin.
  * @property {{featureviz: ?string, train: ?string, validation: ?string}} tb_runs
+ */
+
+/**
+ * One resolution stage of a run (`stages.list` of `/index`; tb_featureviz/reader/alignment.py).
+ * @typedef {Object} Stage
+ * @property {number} stage  1 for the largest maps.
+ * @property {number} height
+ * @property {number} width
+ * @property {string[]} layers  Its activation layers.
+ * @property {string} activations  Its representative (the last layer of that size).
+ * @property {string|null} filters  Its filter layer, if any.
+ */
+
+/**
+ * A run's stages (`stages` of `/index`).
+ * @typedef {Object} Stages
+ * @property {number} count
+ * @property {Stage[]} list
+ * @property {string|null} gradcam  The run's Grad-CAM layer.
+ * @property {Object<string, Array<number|null>>} align  `align[n][k - 1]`: this run's stage for stage k of n.
  */
 
 /**
@@ -200,7 +223,8 @@
  * @typedef {Object} ExportView
  * @property {string[]} runs
  * @property {string} kind
- * @property {string} layer
+ * @property {string|null} layer  The shared layer, or null when every run has its own (`layers`).
+ * @property {Object<string, string>} layers  Run -> its layer, where it is not `layer`.
  * @property {'all'|number} epochs
  * @property {number|null} probe
  * @property {string|null} colormap
@@ -213,7 +237,9 @@
  * @typedef {Object} ViewState
  * @property {string[]} runs  Selected runs, in selection order.
  * @property {string} kind  "activations", "filters" or "gradcam".
- * @property {string|null} layer
+ * @property {string|null} layer  The shared layer (runs that share their layer names).
+ * @property {string|null} stage  The shared stage "k/n" (runs of different architectures).
+ * @property {Object<string, string>} picks  Run -> its own layer, picked in its panel.
  * @property {number} probe
  * @property {number|null} epoch  `null`: the latest.
  * @property {string} cmap
@@ -239,6 +265,8 @@
  * @property {HTMLElement} subtitle
  * @property {HTMLElement} body
  * @property {HTMLElement} detail
+ * @property {HTMLSelectElement} layerPick  The run's own layer (shown when several runs are on show).
+ * @property {HTMLElement} layerNote  The stage of the layer on show, for runs of different architectures.
  * @property {number} seq  Bumped by each update; an update whose seq is no longer current draws nothing.
  * @property {number|null} channelShown  The channel or filter drilled down at this epoch, or null.
  */

@@ -65,6 +65,7 @@ export function shell(menu) {
   refs.status = h('span', {class: 'status', role: 'status', 'aria-live': 'polite'});
 
   refs.layerField = labelled('Layer', refs.layerSelect);
+  refs.layerLabel = refs.layerField.querySelector('.field-label');
   refs.probeField = labelled('Probe image', refs.probeSelect);
   refs.cmapField = labelled('Colour map', h('span', {class: 'inline'}, refs.cmapSelect, refs.cmapSwatch));
   refs.zoomField = labelled('Zoom', refs.zoomSelect);
@@ -159,13 +160,16 @@ export function checkKey(caption, measures) {
 export function panel(run, color) {
   const title = h('span', {class: 'panel-run', text: run});
   const subtitle = h('span', {class: 'panel-sub'});
+  const layerPick = h('select', {class: 'panel-layer', 'aria-label': `Layer of run ${run}`, hidden: true});
+  const layerNote = h('span', {class: 'panel-stage'});
   const body = h('div', {class: 'panel-body'});
   const detail = h('div', {class: 'panel-detail'});
   const element = h('section', {class: 'panel', dataset: {run}, style: {borderColor: color}, 'aria-label': `Run ${run}`},
     h('header', {class: 'panel-head', style: {'--run-color': color}},
-      h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}), title, subtitle),
+      h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}), title, layerPick, layerNote,
+      subtitle),
     body, detail);
-  return {element, title, subtitle, body, detail};
+  return {element, title, subtitle, body, detail, layerPick, layerNote};
 }
 
 /** The code block with the callback snippet. */
@@ -179,6 +183,21 @@ export function message(title, text, {snippet = false, tone = 'info'} = {}) {
     h('p', {class: 'message-title', text: title}),
     text ? h('p', {class: 'message-text', text}) : null,
     snippet ? snippetBlock() : null);
+}
+
+/**
+ * Why training stopped, from the run's `status` record (written by `featureviz demo` when training fails):
+ * the cause, and the last lines the training process printed.
+ * @param {{message: string, exit_code: number, log_tail: string}} status
+ */
+export function failure(status) {
+  const box = message('Training stopped with an error', String(status.message || ''), {tone: 'error'});
+  if (status.log_tail) {
+    box.append(h('details', {class: 'failure-log'},
+      h('summary', {text: `What the training process printed last (exit code ${status.exit_code})`}),
+      h('pre', {class: 'snippet', text: String(status.log_tail)})));
+  }
+  return box;
 }
 
 /** The whole-page empty state: no featureviz data in the log directory. */

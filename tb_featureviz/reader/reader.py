@@ -54,7 +54,7 @@ SCALARS_PLUGIN = "scalars"
 MAX_EXPERIMENTS = 32
 """Experiment ids whose snapshot a reader keeps (least recently used first out)."""
 
-_INDEX_RECORDS = tuple(metadata.tag_for(kind) for kind in ("probes", "sample", "run_info"))
+_INDEX_RECORDS = tuple(metadata.tag_for(kind) for kind in ("probes", "sample", "run_info", "status"))
 """The record tags whose contents the index shows."""
 
 _MAX_DAMAGED = 4096

@@ -38,6 +38,22 @@ class TrainResult:
     model: Any = None
 
 
+def show_progress_lines(stream: TextIO | None = None) -> None:
+    """Shows featureviz's INFO lines (``featureviz: epoch N written to ...``) on ``stream`` (default stderr).
+
+    Library code only logs; a command-line entry point calls this once. In your own script, the same is
+    ``logging.basicConfig()`` plus ``logging.getLogger("tb_featureviz").setLevel(logging.INFO)``.
+    """
+    log = logging.getLogger("tb_featureviz")
+    if not any(getattr(h, "_featureviz", False) for h in log.handlers):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._featureviz = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.INFO)
+
+
 def default_run_name(base: str, augment: bool) -> str:
     """``<base>[-aug]-YYYYmmdd-HHMMSS`` in local time."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -246,6 +262,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Runs ``featureviz train`` from parsed arguments; returns the exit code."""
+    show_progress_lines()
     kwargs = {
         k: getattr(args, k)
         for k in (
