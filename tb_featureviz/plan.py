@@ -22,11 +22,19 @@ The rules:
   they are drawn whenever the run can pay for them.
 * **Extras.** Optional tasks (``extras``: the Grad-CAM faithfulness measures ``"metrics"``, the channels'
   natural ``"exemplars"``) take turns with the filter layers under the same rule (least recently drawn
-  first, extras first among equals; their prior cost until measured); the plan's ``skipped[task]`` says
-  why one was not drawn. At the last epoch the measures (``"metrics"``) are always drawn, so a run ends
-  with the measures of its final weights (their cost still counts); exemplars stay within the budget.
+  first, extras first among equals; until drawn, ``PRIOR_FACTOR`` times their prior cost, which the caller
+  measures on this model); the plan's ``skipped[task]`` says why one was not drawn. At the last epoch the
+  measures (``"metrics"``) are always drawn, so a run ends with the measures of its final weights (their
+  cost still counts, and earlier epochs keep ``PRIOR_FACTOR`` times it aside); exemplars stay within the
+  budget.
+* **Why skipped.** Each skip names the rule that applied (``SKIP_REASONS``): the task does not fit the room
+  (``"needs ~X s, the budget has Y s left"``, always with X > Y, naming the reservation when it made the
+  difference), it waits while the room is saved up for a task drawn less recently, or it is not a filter
+  epoch (``filter_every_n_epochs``).
 * **Budget.** ``budget`` is a fraction of training time; the callback's total time so far stays within
-  ``budget * training time so far``. ``budget_seconds`` allows that many seconds per epoch instead.
+  ``budget * training time so far``, counting everything it causes (``add_overhead``: the background
+  warm-up's CPU time, its hooks' time outside the planned tasks). ``budget_seconds`` allows that many
+  seconds per epoch instead.
 """
 
 from __future__ import annotations
@@ -52,7 +60,29 @@ __all__ = [
 ]
 
 PRIOR_FACTOR = 1.5
-"""Safety factor on the cost prior of a filter pass that was never measured."""
+"""Safety factor on a cost that was never measured (a filter pass's prior; an extra's prior, from a trial on
+this model) and on the last epoch's measures that earlier epochs keep aside."""
+
+SKIP_REASONS = {
+    "room": "needs ~{cost} s, the budget has {left} s left",
+    "reserved": "needs ~{cost} s, the budget has {left} s left after keeping {reserved} s for the last epoch's "
+    "measures",
+    "saving": "fits, but waits: the room is saved up for {blocker} (drawn less recently), which needs ~{cost} s "
+    "while the budget has {left} s left",
+    "filter_epoch": "not a filter epoch (filter_every_n_epochs)",
+}
+"""The rules a plan skips a task by, as its ``skipped`` reason. ``"room"``: its estimate is more than the
+room left. ``"reserved"``: it would fit but for the final measures' reservation. ``"saving"``: it fits, but a
+task before it in the turn order did not, and the room is saved up for that one (the cost and the room named
+are that task's). ``"filter_epoch"``: the caller allows no filter pass at this epoch. Costs are rounded
+up and rooms down, so a ``"needs ~X s, the budget has Y s left"`` always has X > Y."""
+
+
+def _needs(cost: float, left: float) -> tuple[str, str]:
+    """``cost`` rounded up and ``left`` down to 0.01 s (never below 0), so a cost over the room reads as more."""
+    shown_left = math.floor(max(left, 0.0) * 100) / 100
+    shown_cost = max(math.ceil(cost * 100) / 100, shown_left + 0.01)
+    return f"{shown_cost:.2f}", f"{shown_left:.2f}"
 
 
 @dataclass(frozen=True)
@@ -196,6 +226,9 @@ class Planner:
         """Last measured seconds of each task (``activations``, ``gradcam``, ``filters/<layer>``)."""
         self.train_seconds = 0.0
         self.spent = 0.0
+        """Seconds the callback has cost so far: the tasks, its other time in the hooks and the warm-up's CPU."""
+        self.warm_up_seconds = 0.0
+        """CPU seconds of the background warm-up (``add_warm_up``), part of ``spent``."""
         self.epochs_logged = 0
         self.bytes_per_epoch: float | None = None
         self._last_drawn: dict[str, int] = {}
@@ -221,7 +254,13 @@ class Planner:
 
     def _extra_estimate(self, task: str) -> float:
         known = self.costs.get(task)
-        return known if known is not None else self.priors.get(task, 0.0)
+        return known if known is not None else PRIOR_FACTOR * self.priors.get(task, 0.0)
+
+    def reservation(self) -> float:
+        """Seconds to keep aside for the last epoch's measures: ``PRIOR_FACTOR`` times their measured cost
+        (or their prior, from a trial on this model), as a run's last draw costs more than the average one."""
+        known = self.costs.get("metrics")
+        return PRIOR_FACTOR * (known if known is not None else self.priors.get("metrics", 0.0))
 
     def steady_cost(self) -> float:
         """Seconds per logged epoch of the work done every epoch (activations and Grad-CAM)."""
@@ -266,7 +305,7 @@ class Planner:
         # keeps that cost aside, so the whole run stays within the budget.
         reserved = 0.0
         if epochs and not last and epoch < epochs - 1 and "metrics" in self.extras and not self.budget.unlimited:
-            reserved = self._extra_estimate("metrics")
+            reserved = self.reservation()
         room = allowed - self.spent - self.steady_cost() - reserved
         first = self.epochs_logged == 0
         if (first or last) and not self.budget.unlimited and epochs:
@@ -281,19 +320,30 @@ class Planner:
         # Extras and filter layers take turns: least recently drawn first (extras first among equals); at the
         # last epoch the measures come first, as they are drawn whatever the room.
         tasks = list(self.extras) + (list(self.rotations) if allow_filters else [])
+        if not allow_filters:
+            plan.skipped.update(dict.fromkeys(self.rotations, SKIP_REASONS["filter_epoch"]))
         order = sorted(
             tasks, key=lambda n: (not (last and n == "metrics"), self._last_drawn.get(n, -1), tasks.index(n))
         )
         left = room
-        blocked = False
+        blocker: tuple[str, float, float] | None = None  # the task the room is saved up for, its cost, the room
         for name in order:
             cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
             final = last and name == "metrics"  # the measures of the final weights, always
-            if (blocked or cost > left) and not final:
+            if not final and cost > left:
                 # Stop at the first task that does not fit: the room is saved up for it, so a dear layer is
                 # not starved by cheaper ones. The last epoch has no later one to save for.
-                blocked = not last
-                plan.skipped[name] = f"needs ~{cost:.2f} s, the budget has {max(left, 0.0):.2f} s left"
+                if not last and blocker is None:
+                    blocker = (name, cost, left)
+                shown_cost, shown_left = _needs(cost, left)
+                rule = "reserved" if cost <= left + reserved else "room"
+                plan.skipped[name] = SKIP_REASONS[rule].format(
+                    cost=shown_cost, left=shown_left, reserved=f"{reserved:.2f}"
+                )
+                continue
+            if not final and blocker is not None:
+                shown_cost, shown_left = _needs(blocker[1], blocker[2])
+                plan.skipped[name] = SKIP_REASONS["saving"].format(blocker=blocker[0], cost=shown_cost, left=shown_left)
                 continue
             self._last_drawn[name] = epoch
             left -= cost
@@ -336,6 +386,11 @@ class Planner:
     def add_overhead(self, seconds: float) -> None:
         """Counts callback time outside the planned tasks (building extractors, waiting for the writer)."""
         self.spent += max(0.0, float(seconds))
+
+    def add_warm_up(self, seconds: float) -> None:
+        """Counts the CPU time of the background warm-up, which competes with training for the same cores."""
+        self.warm_up_seconds += max(0.0, float(seconds))
+        self.add_overhead(seconds)
 
     def grow_layers(self, bytes_per_layer: Mapping[str, float]) -> list[str]:
         """Once, after the first epoch: adds layers in model order while the bytes and time allow.
@@ -414,6 +469,7 @@ class Planner:
             "budget": self.budget.to_json(),
             "train_seconds": round(self.train_seconds, 4),
             "spent_seconds": round(self.spent, 4),
+            "warm_up_seconds": round(self.warm_up_seconds, 4),
             "allowed_seconds": None
             if self.budget.unlimited
             else round(self.budget.allowed(self.train_seconds, max(1, self.epochs_logged)), 4),

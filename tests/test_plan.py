@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import copy
 import math
+import random
+import re
 
 import pytest
 
-from tb_featureviz.plan import Budget, FilterRotation, LayerInfo, Planner, filter_stage_layers, stage_layers
+from tb_featureviz.plan import (
+    SKIP_REASONS,
+    Budget,
+    FilterRotation,
+    LayerInfo,
+    Planner,
+    _needs,
+    filter_stage_layers,
+    stage_layers,
+)
 
 # The tutorial CNN's feature layers (150x150 input).
 CNN = [
@@ -208,12 +219,13 @@ def test_the_last_epoch_always_draws_the_measures_and_keeps_exemplars_in_the_bud
 
 
 def test_earlier_epochs_keep_the_final_measures_aside_so_the_run_stays_within_the_budget() -> None:
-    """1 s per epoch over 3 epochs: 3 s in all. The measures cost 1.5 s, a filter pass 1 s. Epoch 0 may spend
-    what the run can afford less the 1.5 s kept for the last epoch's measures; the last epoch draws the measures
-    first, then what still fits. The run spends 3 s; without the reservation epoch 0 would also have drawn the
-    filter pass, and the forced measures would have brought the run to 4 s."""
+    """1 s per epoch over 3 epochs: 3 s in all. The measures cost 1 s, and earlier epochs keep 1.5 times that
+    aside; a filter pass costs 1.2 s. Epoch 0 may spend what the run can afford less the 1.5 s kept for the last
+    epoch's measures; the last epoch draws the measures first, then what still fits. The run spends 2 s; without
+    the reservation epoch 0 would also have drawn the filter pass, and the forced measures would have brought
+    the run to 3.2 s."""
     planner = Planner(CNN, ["conv2d"], ["conv2d_3"], True, Budget(fraction=None, seconds=1.0), extras=["metrics"])
-    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 1.5, "filters/conv2d_3": 1.0})
+    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 1.0, "filters/conv2d_3": 1.2})
     drawn = []
     for epoch in range(3):
         plan = planner.plan(epoch, 3, train_seconds=10.0, last=epoch == 2)
@@ -222,6 +234,91 @@ def test_earlier_epochs_keep_the_final_measures_aside_so_the_run_stays_within_th
         cost_tags = ["metrics" if task == "metrics" else f"filters/{task}" for task in drawn[-1]]
         planner.record(plan, {tag: planner.costs[tag] for tag in cost_tags})
     assert drawn == [["metrics"], [], ["metrics"]]
-    assert planner.spent == pytest.approx(3.0) and planner.spent <= planner.budget.allowed(30.0, 3)
+    assert planner.spent == pytest.approx(2.0) and planner.spent <= planner.budget.allowed(30.0, 3)
     record = planner.describe(plan, {}, 0.0, activations=[], grids={}, gradcam=None)
     assert record["reserved_seconds"] == 0.0 and record["over_budget"] is False
+
+
+NEEDS = re.compile(r"needs ~(\d+\.\d+) s,? (?:while )?the budget has (\d+\.\d+) s left")
+RULES = {
+    rule: re.compile(
+        re.escape(template)
+        .replace(r"\{cost\}", r"\d+\.\d\d")
+        .replace(r"\{left\}", r"\d+\.\d\d")
+        .replace(r"\{reserved\}", r"\d+\.\d\d")
+        .replace(r"\{blocker\}", r"\w+")
+    )
+    for rule, template in SKIP_REASONS.items()
+}
+
+
+def test_each_skip_names_the_rule_that_applied() -> None:
+    """2 s per epoch. Epoch 0 is not a filter epoch, draws the measures (1 s) and has 1 s left for the exemplars
+    (3.2 s). Epoch 1 (of 10) has 4 - 1 s spent - 1.5 s kept for the last epoch's measures = 1.5 s: the
+    exemplars (never drawn, so first) do not fit at all, "conv2d" (2 s) would but for the reservation, and
+    "conv2d_3" and the measures fit but wait, as the room is saved up for the exemplars."""
+    planner = Planner(
+        CNN,
+        ["conv2d"],
+        ["conv2d", "conv2d_3"],
+        True,
+        Budget(fraction=None, seconds=2.0),
+        extras=["metrics", "exemplars"],
+    )
+    planner.measure(
+        {"activations": 0.0, "gradcam": 0.0, "metrics": 1.0, "exemplars": 3.2, "filters/conv2d": 2.0}
+        | {"filters/conv2d_3": 0.3}
+    )
+    first = planner.plan(0, None, train_seconds=10.0, allow_filters=False)
+    assert first.extras == ["metrics"] and first.filters == {}
+    assert first.skipped == {
+        "exemplars": "needs ~3.20 s, the budget has 1.00 s left",
+        "conv2d": "not a filter epoch (filter_every_n_epochs)",
+        "conv2d_3": "not a filter epoch (filter_every_n_epochs)",
+    }
+    planner.record(first, {"metrics": 1.0})
+    second = planner.plan(1, 10, train_seconds=10.0)
+    assert second.room == pytest.approx(1.5) and second.reserved == pytest.approx(1.5)
+    assert second.extras == [] and second.filters == {}
+    waits = (
+        "fits, but waits: the room is saved up for exemplars (drawn less recently), which needs ~3.20 s "
+        "while the budget has 1.50 s left"
+    )
+    assert second.skipped == {
+        "exemplars": "needs ~3.20 s, the budget has 1.50 s left",
+        "conv2d": "needs ~2.00 s, the budget has 1.50 s left after keeping 1.50 s for the last epoch's measures",
+        "conv2d_3": waits,
+        "metrics": waits,
+    }
+    assert set(SKIP_REASONS) == {"room", "reserved", "saving", "filter_epoch"}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_skip_never_says_it_needs_less_than_the_budget_has(seed: int) -> None:
+    """Random cost tables and budgets over 6 epochs: every "needs ~X s, the budget has Y s left" has X > Y,
+    however close the cost and the room are (costs rounded up, rooms down)."""
+    rng = random.Random(seed)
+    planner = Planner(
+        CNN, ["conv2d"], filter_stage_layers(CNN), True, Budget(rng.choice([0.02, 0.05, 0.1])), extras=["metrics"]
+    )
+    reasons = []
+    for epoch in range(6):
+        costs = {"activations": rng.uniform(0, 0.2), "gradcam": rng.uniform(0, 0.2), "metrics": rng.uniform(0, 2)}
+        costs |= {f"filters/{n}": round(rng.uniform(0, 3), rng.choice([2, 3, 6])) for n in planner.rotations}
+        planner.measure(costs)
+        plan = planner.plan(epoch, 6, train_seconds=rng.uniform(5, 30), last=epoch == 5)
+        reasons += list(plan.skipped.values())
+        planner.record(plan, {k: v for k, v in costs.items() if k in ("activations", "gradcam")})
+    assert reasons
+    for reason in reasons:
+        assert any(pattern.fullmatch(reason) for pattern in RULES.values()), reason
+        match = NEEDS.search(reason)
+        assert match is not None and float(match[1]) > float(match[2]), reason
+
+
+@pytest.mark.parametrize(
+    "cost, left, shown",
+    [(0.2701, 0.27, ("0.28", "0.27")), (0.27 + 1e-12, 0.27, ("0.28", "0.27")), (1.0, -3.0, ("1.00", "0.00"))],
+)
+def test_costs_are_rounded_up_and_rooms_down(cost: float, left: float, shown: tuple[str, str]) -> None:
+    assert _needs(cost, left) == shown
