@@ -3,7 +3,8 @@
 
 import {COLORMAPS, cssGradient} from './colormap.js';
 import {syncExport} from './exporting.js';
-import {camColormap, KIND_NOUN, kindsAvailable, layersFor, nearest, probeInfo, shownEpoch, shownEpochs, shownRuns} from './facts.js';
+import {alignMode, camColormap, KIND_NOUN, kindsAvailable, layersFor, nearest, probeInfo, shownEpoch, shownEpochs, shownRuns,
+  stageOptions} from './facts.js';
 import {ZOOMS} from './state.js';
 import {setOptions} from './views.js';
 
@@ -42,7 +43,13 @@ export function syncControls(app) {
     b.disabled = !available.includes(kind);
     b.title = available.includes(kind) ? '' : `The selected runs have no ${KIND_NOUN[kind]}`;
   }
-  setOptions(ui.layerSelect, layersFor(app.index, s.kind, runs).map((l) => [l, l]), s.layer);
+  // Runs of one architecture share layer names; different architectures share a stage (aligned per run).
+  const staged = alignMode(app.index, s.kind, runs) === 'stage';
+  if (staged) setOptions(ui.layerSelect, stageOptions(app.index, s.kind, runs), s.kind === 'gradcam' ? 'gradcam' : s.stage);
+  else setOptions(ui.layerSelect, layersFor(app.index, s.kind, runs).map((l) => [l, l]), s.layer);
+  ui.layerLabel.textContent = staged && s.kind !== 'gradcam' ? 'Stage' : 'Layer';
+  ui.layerField.title = staged ? 'The runs have different layers: each panel shows its own layer for this choice ' +
+    '(pick another in its header)' : '';
   setOptions(ui.probeSelect, probeOptions(probeInfo(app.index, runs)), s.probe);
   ui.probeField.hidden = s.kind === 'filters';
   setOptions(ui.cmapSelect, COLORMAPS.map((c) => [c, c]), s.cmap);

@@ -3,7 +3,7 @@
 // The menu's DOM is exportmenu.js; the requests are model.js.
 
 import * as menu from './exportmenu.js';
-import {camColormap, runInfo, shownEpoch, shownEpochs, shownRuns} from './facts.js';
+import {alignMode, camColormap, panelLayer, runInfo, shownEpoch, shownEpochs, shownRuns} from './facts.js';
 import {exportUrl, fetchExport, fetchExportProgress, newJobId} from './model.js';
 import {KIND_LABELS, saveBlob} from './views.js';
 
@@ -51,13 +51,23 @@ function exportView(app, format) {
   const s = app.store.get();
   const runs = shownRuns(app).filter((r) => (runInfo(app.index, r) || {}).featureviz);
   const epoch = shownEpoch(app);
-  if (!runs.length || !s.layer || epoch === null) return null;
+  if (!runs.length || epoch === null) return null;
+  // Each run's layer as its panel shows it: the shared layer, and the runs whose own layer differs.
+  const shown = alignMode(app.index, s.kind, shownRuns(app)) === 'layer' ? s.layer : null;
+  const layers = {};
+  for (const run of runs) {
+    const layer = panelLayer(app.index, s, run, shownRuns(app));
+    if (layer && layer !== shown) layers[run] = layer;
+  }
+  const withLayer = runs.filter((r) => layers[r] || shown);
+  if (!withLayer.length) return null;
   const allEpochs = format === 'gif' || app.ui.exportMenu.epochAll.checked;
   const channel = format === 'png' || format === 'gif' ? openChannel(app) : null;
   return {
-    runs,
+    runs: withLayer,
     kind: s.kind,
-    layer: s.layer,
+    layer: shown,
+    layers,
     epochs: allEpochs ? 'all' : epoch,
     probe: s.kind === 'filters' ? null : s.probe,
     colormap: s.kind === 'activations' ? s.cmap : s.kind === 'gradcam' ? camColormap(s.cmap) : null,
@@ -81,7 +91,9 @@ export function syncExport(app) {
     if (!busy) menu.closeMenu(m, false);
     return;
   }
-  const bits = [view.runs.join(', '), KIND_LABELS[s.kind], s.layer];
+  const named = view.layer ? [view.layer] : [];
+  const own = Object.entries(view.layers).map(([run, layer]) => `${run}: ${layer}`);
+  const bits = [view.runs.join(', '), KIND_LABELS[s.kind], ...named, ...own];
   if (view.probe !== null) bits.push(`probe #${view.probe + 1}`);
   if (view.colormap) bits.push(view.colormap);
   menu.describe(m, {

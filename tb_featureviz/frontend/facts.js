@@ -84,6 +84,125 @@ export function layersFor(index, kind, runs) {
 }
 
 /**
+ * How the runs share the layer menu for `kind`: `'layer'` when every run with `kind` data has the same
+ * layer names (one architecture: the menu names layers, as always), `'stage'` otherwise (different
+ * architectures: the menu names a stage, or "Grad-CAM layer", and each run shows its own layer).
+ * @param {IndexDoc|null} index
+ * @param {string} kind
+ * @param {string[]} runs
+ * @returns {'layer'|'stage'}
+ */
+export function alignMode(index, kind, runs) {
+  const sets = runs.map((r) => entriesOf(runInfo(index, r), kind).map((e) => e.layer).sort().join('\n'))
+    .filter((s) => s);
+  return sets.every((s) => s === sets[0]) ? 'layer' : 'stage';
+}
+
+/**
+ * The stages of a run (`stages` of `/index`, tb_featureviz/reader/alignment.py); none for an older plugin.
+ * @param {RunInfo|null} info
+ * @returns {import('./types.js').Stages}
+ */
+export function stagesOf(info) {
+  return (info && info.stages) || {count: 0, list: [], gradcam: null, align: {}};
+}
+
+/**
+ * The run whose stages the shared stage menu lists: the first of `runs` that has stages.
+ * @param {IndexDoc|null} index
+ * @param {string[]} runs
+ * @returns {RunInfo|null}
+ */
+export function stageReference(index, runs) {
+  for (const r of runs) if (stagesOf(runInfo(index, r)).count) return runInfo(index, r);
+  return null;
+}
+
+/**
+ * `"stage 3 of 5 · 28x28"`.
+ * @param {import('./types.js').Stage} stage
+ * @param {number} count
+ * @returns {string}
+ */
+export function stageLabel(stage, count) {
+  return `stage ${stage.stage} of ${count} · ${stage.height}x${stage.width}`;
+}
+
+/**
+ * The options of the shared menu in stage mode, as `[value, label]`: the reference run's stages ("k/n";
+ * for filters only those with a filter layer), or one "Grad-CAM layer" option (value "gradcam").
+ * @param {IndexDoc|null} index
+ * @param {string} kind
+ * @param {string[]} runs
+ * @returns {Array<[string, string]>}
+ */
+export function stageOptions(index, kind, runs) {
+  if (kind === 'gradcam') return [['gradcam', 'Grad-CAM layer (each run its own)']];
+  const st = stagesOf(stageReference(index, runs));
+  return st.list.filter((s) => kind !== 'filters' || s.filters)
+    .map((s) => [`${s.stage}/${st.count}`, stageLabel(s, st.count)]);
+}
+
+/**
+ * The stage a shared choice "k/n" stands for in `info`'s run (its `align` table), or null.
+ * @param {RunInfo|null} info
+ * @param {string|null} choice
+ * @returns {import('./types.js').Stage|null}
+ */
+export function alignedStage(info, choice) {
+  const m = /^(\d+)\/(\d+)$/.exec(choice || '');
+  if (!m) return null;
+  const st = stagesOf(info);
+  const row = st.align[m[2]];
+  const j = row ? row[Number(m[1]) - 1] : null;
+  return j ? st.list[j - 1] || null : null;
+}
+
+/**
+ * The layer the panel of `run` shows: the run's own pick, else the shared layer (one architecture), else
+ * the layer of its stage that matches the shared stage (its Grad-CAM layer for Grad-CAM).
+ * @param {IndexDoc|null} index
+ * @param {ViewState} state
+ * @param {string} run
+ * @param {string[]} runs  The runs on show (they decide the mode).
+ * @returns {string|null}
+ */
+export function panelLayer(index, state, run, runs) {
+  const info = runInfo(index, run);
+  const pick = (state.picks || {})[run];
+  if (pick && entryFor(info, state.kind, pick)) return pick;
+  return sharedLayer(index, state, run, runs);
+}
+
+/**
+ * The layer the shared menu stands for in `run` (`panelLayer` without the run's own pick).
+ * @param {IndexDoc|null} index
+ * @param {ViewState} state
+ * @param {string} run
+ * @param {string[]} runs
+ * @returns {string|null}
+ */
+export function sharedLayer(index, state, run, runs) {
+  if (alignMode(index, state.kind, runs) === 'layer') return state.layer;
+  const info = runInfo(index, run);
+  if (state.kind === 'gradcam') return stagesOf(info).gradcam;
+  const stage = alignedStage(info, state.stage);
+  return stage ? (state.kind === 'filters' ? stage.filters : stage.activations) : null;
+}
+
+/**
+ * Where `layer` sits in its run: `{stage, count}` (its stage; the filter layer of a stage too), or null.
+ * @param {RunInfo|null} info
+ * @param {string|null} layer
+ * @returns {{stage: import('./types.js').Stage, count: number}|null}
+ */
+export function stageOfLayer(info, layer) {
+  const st = stagesOf(info);
+  const stage = st.list.find((s) => s.layers.includes(layer) || s.filters === layer);
+  return stage ? {stage, count: st.count} : null;
+}
+
+/**
  * The kinds that at least one of `runs` has.
  * @param {IndexDoc|null} index
  * @param {string[]} runs
@@ -105,7 +224,7 @@ export function epochList(index, state, scalars) {
   const set = new Set();
   const runs = selectedRuns(index, state);
   for (const run of runs) {
-    const e = entryFor(runInfo(index, run), state.kind, state.layer);
+    const e = entryFor(runInfo(index, run), state.kind, panelLayer(index, state, run, runs));
     if (e) for (const step of e.steps) set.add(step);
   }
   if (!set.size) {
@@ -217,6 +336,19 @@ export function normalisedPatch(index, state, didAutoSelect) {
   const kind = patch.kind || state.kind;
   const layers = layersFor(index, kind, selected);
   if (layers.length && !layers.includes(state.layer)) patch.layer = layers[0];
+  if (kind !== 'gradcam' && alignMode(index, kind, selected) === 'stage') {
+    // The shared stage, in the terms of the first run's stages (the menu lists those).
+    const values = stageOptions(index, kind, selected).map(([v]) => v);
+    if (values.length && !values.includes(state.stage)) {
+      const ref = stageReference(index, selected);
+      // No stage yet (an older URL names a layer): the stage of that layer, in the run that has it.
+      const owner = selected.map((r) => stageOfLayer(runInfo(index, r), state.layer)).find((x) => x);
+      const choice = state.stage || (owner ? `${owner.stage.stage}/${owner.count}` : null);
+      const mapped = alignedStage(ref, choice);
+      const value = mapped ? `${mapped.stage}/${stagesOf(ref).count}` : null;
+      patch.stage = values.includes(value) ? value : values[0];
+    }
+  }
   const probes = probeInfo(index, selected);
   if (probes.count && state.probe >= probes.count) patch.probe = 0;
   if (!COLORMAPS.includes(state.cmap)) patch.cmap = 'viridis';

@@ -17,7 +17,7 @@ import {colorize, lut} from './colormap.js';
 import {pickEpoch, setEpoch, stepEpoch, syncControls, togglePlay} from './controls.js';
 import {exportMenu} from './exportmenu.js';
 import {wireExport} from './exporting.js';
-import {layersFor, metricOrder, normalisedPatch, runColor, shownEpoch, shownEpochs, shownRuns} from './facts.js';
+import {alignMode, layersFor, metricOrder, normalisedPatch, runColor, shownEpoch, shownEpochs, shownRuns} from './facts.js';
 import {tileAt} from './layout.js';
 import {fetchIndex, fetchScalars} from './model.js';
 import {applyZoomAll, redrawOpacity, renderPanels} from './panels.js';
@@ -31,7 +31,7 @@ import * as views from './views.js';
 
 const POLL_MS = 2000;
 /** The view-state keys whose change redraws the panels. */
-const PANEL_KEYS = ['runs', 'kind', 'layer', 'probe', 'epoch', 'follow', 'cmap', 'channel'];
+const PANEL_KEYS = ['runs', 'kind', 'layer', 'stage', 'picks', 'probe', 'epoch', 'follow', 'cmap', 'channel'];
 
 /**
  * The dashboard's state object, every field declared here (types.js `App` documents them).
@@ -78,9 +78,16 @@ function wireControls(app) {
   for (const [kind, b] of Object.entries(ui.kindButtons)) b.addEventListener('click', () => {
     const layers = layersFor(app.index, kind, shownRuns(app));
     const s = app.store.get();
-    set({kind, layer: layers.includes(s.layer) ? s.layer : layers[0] || null, channel: null});
+    set({kind, layer: layers.includes(s.layer) ? s.layer : layers[0] || null, picks: {}, channel: null});
+    if (app.index) normalise(app);
   });
-  ui.layerSelect.addEventListener('change', () => set({layer: ui.layerSelect.value, channel: null}));
+  ui.layerSelect.addEventListener('change', () => {
+    const s = app.store.get();
+    const value = ui.layerSelect.value;
+    // A new shared choice drops the runs' own picks.
+    if (alignMode(app.index, s.kind, shownRuns(app)) === 'layer') set({layer: value, picks: {}, channel: null});
+    else if (s.kind !== 'gradcam') set({stage: value, picks: {}, channel: null});
+  });
   ui.probeSelect.addEventListener('change', () => set({probe: Number(ui.probeSelect.value)}));
   ui.cmapSelect.addEventListener('change', () => set({cmap: ui.cmapSelect.value}));
   ui.zoomSelect.addEventListener('change', () => set({zoom: ui.zoomSelect.value}));

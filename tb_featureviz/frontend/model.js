@@ -204,6 +204,8 @@ export function loadProbeImage(run, probe, knownUrls) {
  * @returns {string}
  */
 export function exportUrl(view, format, job = null) {
+  const own = {};  // layer@<run>: the runs that show their own layer (PICK_PREFIX of state.js)
+  for (const [run, layer] of Object.entries(view.layers || {})) own[`layer@${run}`] = layer;
   return query('export', {
     job,
     run: view.runs,  // repeated: run names may hold commas
@@ -215,6 +217,7 @@ export function exportUrl(view, format, job = null) {
     colormap: view.colormap,
     channel: view.channel,
     scale: view.scale,
+    ...own,
   });
 }
 

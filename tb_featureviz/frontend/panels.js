@@ -4,7 +4,8 @@
 
 import {pickEpoch} from './controls.js';
 import {syncExport} from './exporting.js';
-import {camColormap, className, entriesOf, entryFor, KIND_NOUN, runColor, runInfo, shownEpoch, shownRuns} from './facts.js';
+import {alignedStage, alignMode, camColormap, className, entriesOf, entryFor, KIND_NOUN, panelLayer, runColor, runInfo,
+  sharedLayer, shownEpoch, shownRuns, stageLabel, stageOfLayer} from './facts.js';
 import {exemplarsNote, exemplarsView} from './exemplars.js';
 import {gradcamView} from './gradcam.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
@@ -53,7 +54,11 @@ function ensurePanels(app) {
     }
   }
   const ordered = runs.map((run) => {
-    if (!app.panels.has(run)) app.panels.set(run, {...views.panel(run, runColor(app.index, run)), seq: 0, channelShown: null});
+    if (!app.panels.has(run)) {
+      const p = {...views.panel(run, runColor(app.index, run)), seq: 0, channelShown: null};
+      p.layerPick.addEventListener('change', () => pickLayer(app, run, p.layerPick.value));
+      app.panels.set(run, p);
+    }
     return app.panels.get(run).element;
   });
   const ui = app.ui;
@@ -61,6 +66,45 @@ function ensurePanels(app) {
   if (cur.length !== ordered.length || cur.some((c, i) => c !== ordered[i])) ui.panels.replaceChildren(...ordered);
   ui.panels.dataset.count = String(ordered.length);
   if (!ordered.length) ui.panels.replaceChildren(views.noRunPanel());
+}
+
+/**
+ * The run's own layer, picked in its panel header (dropped when it is what the shared menu gives).
+ * @param {App} app
+ * @param {string} run
+ * @param {string} layer
+ */
+function pickLayer(app, run, layer) {
+  const s = app.store.get();
+  const picks = {...s.picks};
+  if (layer === sharedLayer(app.index, s, run, shownRuns(app))) delete picks[run];
+  else picks[run] = layer;
+  app.store.set({picks, channel: null});
+}
+
+/**
+ * Fills a panel header's layer menu (the run's own layers of the view, when several runs are on show)
+ * and its stage note ("stage 3 of 5 · 28x28", runs of different architectures).
+ * @param {App} app
+ * @param {PanelState} p
+ * @param {RunInfo} info
+ * @param {string|null} layer  The layer the panel shows.
+ */
+function syncPanelHead(app, p, info, layer) {
+  const s = app.store.get();
+  const runs = shownRuns(app);
+  const entries = info.featureviz ? entriesOf(info, s.kind) : [];
+  const staged = alignMode(app.index, s.kind, runs) === 'stage';
+  const options = entries.map((e) => {
+    const at = stageOfLayer(info, e.layer);
+    return [e.layer, at && staged ? `${e.layer} · ${stageLabel(at.stage, at.count)}` : e.layer];
+  });
+  if (layer === null && options.length) options.unshift(['', '(none at this stage)']);
+  views.setOptions(p.layerPick, options, layer === null ? '' : layer);
+  p.layerPick.hidden = runs.length < 2 || !options.length;
+  p.layerPick.classList.toggle('picked', Boolean((s.picks || {})[info.run]));
+  const at = staged && layer !== null ? stageOfLayer(info, layer) : null;
+  p.layerNote.textContent = at && p.layerPick.hidden ? stageLabel(at.stage, at.count) : '';  // the menu says it
 }
 
 /**
@@ -93,20 +137,27 @@ function markFirstGrid(app) {
  * @param {string} kind
  * @param {string|null} layer
  * @param {number|null} epoch
+ * @param {string|null} stage  The shared stage choice ("k/n") when the runs are aligned by stage.
  * @returns {[Node[], string]|null}  `[nodes, subtitle]`, or null when there is data to show.
  */
-function missingData(info, entry, kind, layer, epoch) {
+function missingData(info, entry, kind, layer, epoch, stage = null) {
   if (!info.featureviz) {
     return [[views.message('This run has curves but no FeatureViz data',
       'Add the FeatureViz callback to its training to see activations, filter patterns and Grad-CAM here:',
       {snippet: true})], 'curves only'];
+  }
+  const failed = info.status && info.status.state === 'failed' ? info.status : null;
+  if (failed && (!entry || epoch === null || !entry.steps.includes(epoch))) {
+    return [[views.failure(failed)], 'training failed'];
   }
   const what = KIND_NOUN[kind];
   if (!entry) {
     const text = entriesOf(info, kind).length
       ? `This run has ${what} for ${entriesOf(info, kind).map((e) => e.layer).join(', ')}.`
       : `The callback writes them unless they are switched off (filter_patterns=False, gradcam=False).`;
-    return [[views.message(`No ${what} for layer ${layer} in this run`, text)], ''];
+    const aligned = layer === null && stage ? alignedStage(info, stage) : null;
+    const where = aligned ? `at its ${stageLabel(aligned, info.stages.count)}` : `for layer ${layer}`;
+    return [[views.message(`No ${what} ${where} in this run`, `${text} Pick one in the menu above.`)], ''];
   }
   if (epoch === null || !entry.steps.includes(epoch)) {
     const steps = entry.steps;
@@ -139,8 +190,12 @@ async function updatePanel(app, run) {
     p.body.replaceChildren(...nodes);
     p.detail.replaceChildren(...detail);
   };
-  const entry = info.featureviz ? entryFor(info, s.kind, s.layer) : null;
-  const missing = missingData(info, entry, s.kind, s.layer, epoch);
+  const runs = shownRuns(app);
+  const layer = panelLayer(app.index, s, run, runs);
+  syncPanelHead(app, p, info, layer);
+  const entry = info.featureviz ? entryFor(info, s.kind, layer) : null;
+  const stage = alignMode(app.index, s.kind, runs) === 'stage' && s.kind !== 'gradcam' ? s.stage : null;
+  const missing = missingData(info, entry, s.kind, layer, epoch, stage);
   if (missing) {
     show(...missing);
     return;

@@ -8,13 +8,19 @@ const PREFIX = 'p.featureviz.';
 
 export const KINDS = ['activations', 'filters', 'gradcam'];
 export const ZOOMS = ['fit', '1', '2', '3', '4', '6', '8'];
+/** URL key prefix of a run's own layer: `layer@<run>=<layer>` (the export route takes the same). */
+export const PICK_PREFIX = 'layer@';
+/** A shared stage choice: "k/n". */
+export const STAGE_RE = /^[1-9]\d{0,5}\/[1-9]\d{0,5}$/;
 
 /** The default view: filled in from the data once the index is known. */
 export function defaultState() {
   return {
     runs: [],          // selected runs, in selection order
     kind: 'activations',
-    layer: null,       // layer name of the chosen kind
+    layer: null,       // layer name of the chosen kind (runs that share their layer names)
+    stage: null,       // "k/n": stage k of an n-stage run (runs of different architectures), or null
+    picks: {},         // run -> its own layer for the view, where the user picked one in its panel
     probe: 0,          // probe image index
     epoch: null,       // null: the latest
     cmap: 'viridis',   // colour map of grayscale images
@@ -32,6 +38,8 @@ export function toParams(state) {
   for (const run of state.runs) p.append('run', run);
   if (state.kind !== d.kind) p.set('kind', state.kind);
   if (state.layer) p.set('layer', state.layer);
+  if (state.stage) p.set('stage', state.stage);
+  for (const [run, layer] of Object.entries(state.picks || {})) p.set(`${PICK_PREFIX}${run}`, layer);
   if (state.probe !== d.probe) p.set('probe', String(state.probe));
   if (state.epoch !== null && !state.follow) p.set('epoch', String(state.epoch));
   if (state.cmap !== d.cmap) p.set('cmap', state.cmap);
@@ -54,6 +62,10 @@ export function fromParams(p) {
   if (runs.length) s.runs = runs;
   if (KINDS.includes(p.get('kind'))) s.kind = p.get('kind');
   if (p.get('layer')) s.layer = p.get('layer');
+  if (STAGE_RE.test(p.get('stage') || '')) s.stage = p.get('stage');
+  const picks = {};
+  for (const [k, v] of p) if (k.startsWith(PICK_PREFIX) && k.length > PICK_PREFIX.length && v) picks[k.slice(PICK_PREFIX.length)] = v;
+  if (Object.keys(picks).length) s.picks = picks;
   if (p.has('probe')) s.probe = intOr(p.get('probe'), 0);
   if (p.has('epoch')) {
     s.epoch = intOr(p.get('epoch'), null);

@@ -1,0 +1,167 @@
+"""Runs of different architectures side by side in the real dashboard (headless Chromium, a real
+TensorBoard with each loader): one shared stage, each panel its own layer, per-run choices in the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import expect
+
+from tb_featureviz.render.colormap import colormap_lut
+from tests.support import architectures
+from tests.support.architectures import MOBILENET, RESNET
+from tests.support.browser import Watched, open_tab, save_screenshot, watched_page
+from tests.support.server import data_server_available, start_tensorboard, wait_for_featureviz
+
+pytestmark = pytest.mark.browser
+
+BOTH = f"p.featureviz.run={RESNET}&p.featureviz.run={MOBILENET}"
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["python", "rust"])
+def arch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    if request.param and not data_server_available():
+        pytest.skip("tensorboard-data-server is not installed")
+    root = tmp_path_factory.mktemp("architectures")
+    specs = architectures.write_architectures(root)
+    url, stop = start_tensorboard(root, bool(request.param))
+    try:
+        for spec in specs.values():
+            wait_for_featureviz(url, spec)
+        yield url, specs
+    finally:
+        stop()
+
+
+@pytest.fixture()
+def watched(browser: Any) -> Iterator[Watched]:
+    with watched_page(browser) as w:
+        yield w
+
+
+def _panel(frame: Any, run: str) -> Any:
+    return frame.locator(f'.panel[data-run="{run}"]')
+
+
+def _assert_grid(page: Any, specs: dict[str, Any], run: str, layer: str, epoch: int = 1) -> None:
+    """The panel of ``run`` shows ``layer``'s activation grid of probe 0: tile k has channel k's value."""
+    spec = specs[run]
+    lay = spec.layout_for(layer)
+    lut = colormap_lut("viridis")
+    frame = next(f for f in page.frames if "plugin_entry.html" in f.url)
+    for k in (0, 2):
+        x, y = lay.tile_origin(k)
+        x, y = x + lay.tile_width // 2, y + lay.tile_height // 2
+        got = frame.evaluate(
+            """([run, x, y, w]) => {
+                const c = document.querySelector(`.panel[data-run="${run}"] canvas.grid-canvas`);
+                if (!c || c.width !== w) return null;
+                const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
+                return [d[0], d[1], d[2]];
+            }""",
+            [run, x, y, lay.width],
+        )
+        want = lut[spec.activation_value(run, epoch, layer, 0, k)]
+        assert got is not None and all(abs(int(a) - int(b)) <= 1 for a, b in zip(got, want, strict=True)), (
+            run,
+            layer,
+            k,
+            got,
+            list(want),
+        )
+
+
+def _wait_grid(frame: Any, run: str, layer: str) -> None:
+    expect(_panel(frame, run).locator(".panel-layer")).to_have_value(layer)
+    expect(_panel(frame, run).locator(".panel-sub")).to_contain_text(f"{layer} · epoch 1")
+    expect(_panel(frame, run).locator("canvas.grid-canvas")).to_be_visible()
+
+
+def test_two_architectures_aligned_by_stage(watched: Watched, arch: tuple[str, Any]) -> None:
+    url, specs = arch
+    page = watched.page
+    frame = open_tab(page, url, BOTH)
+    expect(frame.locator(".panel")).to_have_count(2)
+    # One shared menu, in stages of the first run (resnet, 5 stages).
+    layer_select = frame.locator("#layer-select")
+    expect(layer_select.locator("option")).to_have_count(5)
+    assert layer_select.locator("option").all_text_contents() == [
+        "stage 1 of 5 · 16x16",
+        "stage 2 of 5 · 8x8",
+        "stage 3 of 5 · 6x6",
+        "stage 4 of 5 · 4x4",
+        "stage 5 of 5 · 2x2",
+    ]
+    expect(frame.locator(".field", has=layer_select).locator(".field-label")).to_have_text("Stage")
+    layer_select.select_option("3/5")
+    _wait_grid(frame, RESNET, "conv3_block4_out")
+    _wait_grid(frame, MOBILENET, "block_6_expand_relu")
+    selected = ".panel-layer option:checked"
+    expect(_panel(frame, RESNET).locator(selected)).to_have_text("conv3_block4_out · stage 3 of 5 · 6x6")
+    expect(_panel(frame, MOBILENET).locator(selected)).to_have_text("block_6_expand_relu · stage 3 of 4 · 4x4")
+    page.wait_for_timeout(200)
+    _assert_grid(page, specs, RESNET, "conv3_block4_out")
+    _assert_grid(page, specs, MOBILENET, "block_6_expand_relu")
+    save_screenshot(page, "architectures.png")
+
+    # Stage 4 of 5 is mobilenet's stage 3 too (relative depth); stage 5 is both runs' last.
+    layer_select.select_option("5/5")
+    _wait_grid(frame, RESNET, "conv5_block3_out")
+    _wait_grid(frame, MOBILENET, "out_relu")
+
+    # A run's own choice in its panel header; the address bar keeps it, with the shared stage.
+    layer_select.select_option("3/5")
+    _panel(frame, MOBILENET).locator(".panel-layer").select_option("block_1_expand_relu")
+    _wait_grid(frame, MOBILENET, "block_1_expand_relu")
+    _wait_grid(frame, RESNET, "conv3_block4_out")
+    page.wait_for_timeout(200)
+    _assert_grid(page, specs, MOBILENET, "block_1_expand_relu")
+    assert "p.featureviz.stage=3%2F5" in page.url, page.url
+    assert f"p.featureviz.layer%40{MOBILENET}=block_1_expand_relu" in page.url, page.url
+    shared = page.url
+    page.goto("about:blank")
+    page.goto(shared)
+    frame = page.frame_locator("iframe")
+    expect(frame.locator(".panel")).to_have_count(2)
+    expect(frame.locator("#layer-select")).to_have_value("3/5")
+    _wait_grid(frame, RESNET, "conv3_block4_out")
+    _wait_grid(frame, MOBILENET, "block_1_expand_relu")
+    page.wait_for_timeout(200)
+    _assert_grid(page, specs, MOBILENET, "block_1_expand_relu")
+
+    # A new shared choice drops the run's own.
+    frame.locator("#layer-select").select_option("2/5")
+    _wait_grid(frame, MOBILENET, "block_3_expand_relu")
+    assert "layer%40" not in page.url, page.url
+
+    # Filters: the stages with a filter layer; mobilenet's aligned stage 2 has none and says so.
+    frame.locator('.seg[data-kind="filters"]').click()
+    expect(frame.locator("#layer-select").locator("option")).to_have_count(5)
+    frame.locator("#layer-select").select_option("2/5")
+    expect(_panel(frame, RESNET).locator("canvas.grid-canvas")).to_be_visible()
+    expect(_panel(frame, MOBILENET).locator(".message-title")).to_have_text(
+        "No filter patterns at its stage 2 of 4 · 8x8 in this run"
+    )
+
+    # Grad-CAM: each run's own Grad-CAM layer.
+    frame.locator('.seg[data-kind="gradcam"]').click()
+    expect(frame.locator("#layer-select").locator("option")).to_have_text(["Grad-CAM layer (each run its own)"])
+    expect(_panel(frame, RESNET).locator(".panel-sub")).to_contain_text("conv5_block3_out · epoch 1")
+    expect(_panel(frame, MOBILENET).locator(".panel-sub")).to_contain_text("out_relu · epoch 1")
+    expect(_panel(frame, MOBILENET).locator("canvas.cam-canvas").first).to_be_visible()
+
+
+def test_old_url_with_a_layer_name_opens_its_stage(watched: Watched, arch: tuple[str, Any]) -> None:
+    url, specs = arch
+    page = watched.page
+    frame = open_tab(page, url, BOTH + "&p.featureviz.layer=block_6_expand_relu")
+    # mobilenet's stage 3 of 4 is resnet's stage 4 of 5 (relative depth).
+    expect(frame.locator("#layer-select")).to_have_value("4/5")
+    _wait_grid(frame, RESNET, "conv4_block6_out")
+    _wait_grid(frame, MOBILENET, "block_6_expand_relu")
+    page.wait_for_timeout(200)
+    _assert_grid(page, specs, RESNET, "conv4_block6_out")
