@@ -227,7 +227,14 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._viz.bind(model)
         if self._probes is not None:
             self._viz.set_probes(self._probes, self._probe_labels, self._probe_boxes)
-        self.hook_seconds += time.perf_counter() - t0
+        self._count(time.perf_counter() - t0)
+
+    def _count(self, seconds: float) -> None:
+        """Counts hook time outside ``Visualizer.visualize`` (which counts its own) in ``hook_seconds`` and the
+        budget."""
+        self.hook_seconds += seconds
+        if self._viz is not None:
+            self._viz.add_overhead(seconds)
 
     def _resolve_probes(self) -> None:
         assert self._viz is not None
@@ -282,7 +289,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         last = self._is_last_epoch(epoch)
         if not (epoch % self.every_n_epochs == 0 or last or not self._logged_any):
             self._viz.write_metrics(epoch, logs)
-            self.hook_seconds += time.perf_counter() - t0
+            self._count(time.perf_counter() - t0)
             return
         self._resolve_probes()  # a clear error if there are none: that is a usage error, raised
         self._resolve_sample()
@@ -298,6 +305,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
                 sample=None if sample is None else sample.sample,
                 sample_labels=None if sample is None else sample.labels,
             )
+        t_visualize = time.perf_counter()
+        self._count(t_visualize - t0)  # choosing the probes and the sample: before the plan, which counts it
         try:
             self._viz.visualize(
                 epoch,
@@ -313,7 +322,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
             logger.warning("featureviz: epoch %d could not be visualised", epoch, exc_info=True)
         self._pending_train = 0.0
         self._logged_any = True
-        self.hook_seconds += time.perf_counter() - t0
+        self.hook_seconds += time.perf_counter() - t_visualize
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         """Writes everything still queued and closes the event file."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -101,6 +102,13 @@ class ChecksTask:
 
     def warm_up(self, x: np.ndarray) -> None:
         self.checks.warm_up(x)
+
+    def trial(self, probes: np.ndarray, maps: np.ndarray, classes: np.ndarray, boxes: np.ndarray | None) -> float:
+        """Seconds the measures take on the first probe alone, nothing written and the drift reference kept:
+        what one probe costs on this model, for the planner's estimate before they are drawn."""
+        t0 = time.perf_counter()
+        self.checks(probes[:1], maps[:1], classes[:1], boxes=None if boxes is None else boxes[:1], remember=False)
+        return time.perf_counter() - t0
 
     def __call__(
         self, epoch: int, probes: np.ndarray, maps: np.ndarray, classes: np.ndarray, boxes: np.ndarray | None

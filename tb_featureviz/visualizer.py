@@ -37,6 +37,14 @@ logger = logging.getLogger(__name__)
 __all__ = ["Visualizer"]
 
 
+def _thread_cpu(thread: threading.Thread) -> float | None:
+    """The CPU clock of another running thread (its ``time.thread_time()``), where the platform tells it."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident or 0))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 class Visualizer:
     """Plans, computes and queues one epoch of featureviz summaries.
 
@@ -75,6 +83,8 @@ class Visualizer:
         self._last_plan: dict[str, Any] | None = None
         self._warned_nonfinite = False
         self._warm_up: threading.Thread | None = None
+        self._warm_up_cpu: tuple[float, float] = (0.0, 0.0)  # the warm-up thread's CPU clock at its start, its end
+        self._warm_up_charged = False
         self._input_shape: tuple[int | None, ...] = ()
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -94,6 +104,7 @@ class Visualizer:
         self._grids = {}
         self.planner = None
         self._warm_up = None
+        self._warm_up_charged = False
         self._build()
 
     def set_sample(self, images: np.ndarray, labels: np.ndarray | None) -> None:
@@ -182,8 +193,9 @@ class Visualizer:
         """Traces the activation and Grad-CAM functions on a background thread, while the first epoch trains.
 
         Tracing is most of the first epoch's cost (seconds for an EfficientNet); done here, it leaves the
-        training thread. The first ``visualize`` waits for it. Models with an unknown input size are traced
-        at their first epoch instead.
+        training thread, but it runs on the same cores: the first ``visualize`` waits for it and counts its
+        CPU time against the budget. Models with an unknown input size are traced at their first epoch
+        instead.
         """
         if self._warm_up is not None or self.model is None or None in self._input_shape:
             return
@@ -192,11 +204,27 @@ class Visualizer:
         self._warm_up = threading.Thread(target=self._trace, name="featureviz-warm-up", daemon=True)
         self._warm_up.start()
 
-    def join_warm_up(self) -> None:
-        if self._warm_up is not None:
-            self._warm_up.join()
+    def join_warm_up(self) -> float:
+        """Waits for the warm-up. Returns, the first time, its CPU seconds before the wait (while the caller
+        waits, its own clock counts the time), else 0."""
+        thread = self._warm_up
+        if thread is None or self._warm_up_charged:
+            return 0.0
+        running = _thread_cpu(thread) if thread.is_alive() else None
+        thread.join()
+        self._warm_up_charged = True
+        start, end = self._warm_up_cpu
+        return max(0.0, (end if running is None else min(running, end)) - start)
 
     def _trace(self) -> None:
+        start = time.thread_time()
+        self._warm_up_cpu = (start, start)
+        try:
+            self._trace_functions()
+        finally:
+            self._warm_up_cpu = (start, time.thread_time())
+
+    def _trace_functions(self) -> None:
         assert self.model is not None and self._extractor is not None
         try:
             x = np.zeros((1, *(int(d or 1) for d in self._input_shape)), np.float32)
@@ -246,12 +274,13 @@ class Visualizer:
         """
         t_start = time.perf_counter()
         assert self.model is not None and self.probes is not None
-        self.join_warm_up()
+        warm_up = self.join_warm_up()
         if not visualize:
             return self._curves_only(epoch, logs, params_fit)
         first = self._logged == 0
         planner = self.planner
         assert planner is not None and self._extractor is not None
+        planner.add_warm_up(warm_up)
         if not first:
             self._maybe_grow()
         writes: list[Any] = self._first_writes(epoch, params_fit) if first else []
@@ -266,7 +295,8 @@ class Visualizer:
             self._write_gradcam(epoch, writes)
             costs["gradcam"] = time.perf_counter() - t0
         planner.measure(costs)
-        planner.priors["metrics"] = COST_IN_GRADCAMS * costs.get("gradcam", 0.0)
+        if "metrics" in planner.extras and "metrics" not in planner.priors:
+            planner.priors["metrics"] = self._measures_prior(costs)
         if self.exemplars is not None:
             planner.priors["exemplars"] = costs["activations"] * len(self.exemplars.sample) / len(self.probes)
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
@@ -322,6 +352,23 @@ class Visualizer:
             )
         self._last_plan = record
         return record
+
+    def _measures_prior(self, costs: Mapping[str, float]) -> float:
+        """What the Grad-CAM measures should cost on this model, before they are drawn: a trial on one probe
+        times the probes (an upper bound: part of the cost is per call), else a multiple of Grad-CAM's."""
+        unlimited = self.planner is None or self.planner.budget.unlimited
+        if self._checks is not None and self._predicted is not None and self.probes is not None and not unlimited:
+            classes, maps = self._predicted
+            try:
+                return self._checks.trial(self.probes, maps, classes, self.boxes) * len(self.probes)
+            except Exception:  # priced from Grad-CAM instead; the epoch's measures will say what failed
+                logger.debug("featureviz: the trial of the Grad-CAM measures failed", exc_info=True)
+        return COST_IN_GRADCAMS * costs.get("gradcam", 0.0)
+
+    def add_overhead(self, seconds: float) -> None:
+        """Counts the caller's time in its hooks outside ``visualize`` against the budget."""
+        if self.planner is not None:
+            self.planner.add_overhead(seconds)
 
     def _first_writes(self, epoch: int, params_fit: Mapping[str, Any] | None) -> list[Any]:
         assert self.model is not None and self.probes is not None

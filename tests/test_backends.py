@@ -44,6 +44,7 @@ TIMING_KEYS = {
     "spent_seconds",
     "room_seconds",
     "reserved_seconds",
+    "warm_up_seconds",
 }
 """Record fields that hold clock readings, which differ from run to run on any backend."""
 

@@ -378,7 +378,10 @@ class MapChecks:
         classes: Sequence[int] | np.ndarray,
         *,
         boxes: np.ndarray | None = None,
+        remember: bool = True,
     ) -> dict[str, float]:
+        """The measures (see the class docstring); ``remember=False`` for a trial run that leaves the drift
+        reference (the previous call's maps) as it was."""
         maps = np.asarray(maps)
         scores = self.cam.class_probabilities
         out = {
@@ -395,5 +398,6 @@ class MapChecks:
         out[SANITY + "randomization_spearman"] = _finite_mean(np.array(draws), axis=0)
         if self._previous is not None and self._previous.shape == maps.shape:
             out[SANITY + "drift_spearman"] = paired_spearman(maps, self._previous)
-        self._previous = maps.copy()
+        if remember:
+            self._previous = maps.copy()
         return {tag: float(_finite_mean(values)) for tag, values in out.items() if np.isfinite(values).any()}
