@@ -198,6 +198,8 @@ def index_entry(
     all_steps: set[int] = set()
     max_wall_time: float | None = None
     for tag in sorted(sequences, key=natural_key):
+        if tag == metadata.tag_for("status"):
+            continue  # not an epoch of data: a failed run with no epoch written has no steps
         data = sequences[tag]
         steps = [d.step for d in data]
         all_steps.update(steps)
@@ -242,6 +244,7 @@ def index_entry(
         "probes": probes,
         "sample": sample,
         "run_info": run_info,
+        "status": records.get((group.name, metadata.tag_for("status"))),
         "stages": stages,
         "curves": curves,
         "curve_source": source,

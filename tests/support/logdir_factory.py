@@ -637,6 +637,7 @@ class LogdirSpec:
             if self.exemplar_layers
             else None,
             "run_info": self.run_info_record(run),
+            "status": None,
             "stages": self.expected_stages(),
             "curves": ["accuracy", "loss"],
             "curve_source": "keras" if self.keras_curves else "featureviz",
