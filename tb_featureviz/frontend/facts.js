@@ -281,6 +281,23 @@ export function probeInfo(index, runs) {
 }
 
 /**
+ * The run's facts in one line for its panel: model, parameters and what pixels the model takes
+ * (`run_info.input_space`, learnt by the writer). '' without a `run_info` record.
+ * @param {RunInfo|null} info
+ * @returns {string}
+ */
+export function runFactsLine(info) {
+  const ri = (info && info.run_info) || null;
+  if (!ri) return '';
+  const parts = [];
+  if (ri.model) parts.push(String(ri.model));
+  if (Number.isInteger(ri.params)) parts.push(`${ri.params.toLocaleString('en-US')} parameters`);
+  const space = ri.input_space;
+  if (space && space.description) parts.push(`input pixels: ${space.description}`);
+  return parts.join(' · ');
+}
+
+/**
  * The name of class `c`: from the run's probes, else the tag's `extra.class_names`, else "class c".
  * @param {RunInfo|null} info
  * @param {TagEntry|null} entry

@@ -4,8 +4,8 @@
 
 import {pickEpoch} from './controls.js';
 import {syncExport} from './exporting.js';
-import {alignedStage, alignMode, camColormap, className, entriesOf, entryFor, KIND_NOUN, panelLayer, runColor, runInfo,
-  sharedLayer, shownEpoch, shownRuns, stageLabel, stageOfLayer} from './facts.js';
+import {alignedStage, alignMode, camColormap, className, entriesOf, entryFor, KIND_NOUN, panelLayer, runColor,
+  runFactsLine, runInfo, sharedLayer, shownEpoch, shownRuns, stageLabel, stageOfLayer} from './facts.js';
 import {exemplarsNote, exemplarsView} from './exemplars.js';
 import {gradcamView} from './gradcam.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
@@ -183,6 +183,7 @@ async function updatePanel(app, run) {
   const epoch = shownEpoch(app);
   p.element.dataset.epoch = epoch === null ? '' : String(epoch);
   p.channelShown = null;
+  p.facts.textContent = runFactsLine(info);
   /** @type {Show} */
   const show = (nodes, sub, detail = []) => {
     if (stale()) return;

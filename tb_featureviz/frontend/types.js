@@ -263,6 +263,7 @@
  * @property {HTMLElement} element
  * @property {HTMLElement} title
  * @property {HTMLElement} subtitle
+ * @property {HTMLElement} facts  The run's facts line (model, parameters, input pixels).
  * @property {HTMLElement} body
  * @property {HTMLElement} detail
  * @property {HTMLSelectElement} layerPick  The run's own layer (shown when several runs are on show).

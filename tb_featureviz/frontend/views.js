@@ -156,20 +156,21 @@ export function checkKey(caption, measures) {
       h('span', {class: `line-sample ${m.style}`, 'aria-hidden': 'true'}), h('span', {text: m.label})))));
 }
 
-/** A run's panel: a coloured border and label, a sub-title line, a body and a drill-down area. */
+/** A run's panel: a coloured border and label, a sub-title line, the run's facts, a body and a drill-down area. */
 export function panel(run, color) {
   const title = h('span', {class: 'panel-run', text: run});
   const subtitle = h('span', {class: 'panel-sub'});
   const layerPick = h('select', {class: 'panel-layer', 'aria-label': `Layer of run ${run}`, hidden: true});
   const layerNote = h('span', {class: 'panel-stage'});
+  const facts = h('p', {class: 'panel-facts'});
   const body = h('div', {class: 'panel-body'});
   const detail = h('div', {class: 'panel-detail'});
   const element = h('section', {class: 'panel', dataset: {run}, style: {borderColor: color}, 'aria-label': `Run ${run}`},
     h('header', {class: 'panel-head', style: {'--run-color': color}},
       h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}), title, layerPick, layerNote,
       subtitle),
-    body, detail);
-  return {element, title, subtitle, body, detail, layerPick, layerNote};
+    facts, body, detail);
+  return {element, title, subtitle, facts, body, detail, layerPick, layerNote};
 }
 
 /** The code block with the callback snippet. */
