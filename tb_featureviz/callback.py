@@ -190,6 +190,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._sample_tried = False
         self.hook_seconds = 0.0
         """Seconds spent in this callback's hooks on the training thread."""
+        self.writer_seconds = 0.0
+        """CPU seconds of the background writer while training ran (up to ``on_train_end``, whose wait for the
+        writer is in ``hook_seconds``)."""
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -327,6 +330,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         """Writes everything still queued and closes the event file."""
         if self._viz is not None:
+            self.writer_seconds = self._viz.worker.cpu_seconds
             t0 = time.perf_counter()
             self._viz.close()
             self.hook_seconds += time.perf_counter() - t0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -95,20 +94,11 @@ class FilterTask:
 
 
 class ChecksTask:
-    """The ``"metrics"`` extra: ``MapChecks`` of a Grad-CAM, as ``tf.summary.scalar`` writes."""
+    """The ``"metrics"`` extra: ``MapChecks`` of a Grad-CAM, as ``tf.summary.scalar`` writes. Nothing is built or
+    traced before the first epoch that plans them (their first draw builds the randomised copy and traces it)."""
 
     def __init__(self, cam: compute.GradCAM, *, seed: int = 0) -> None:
         self.checks = compute.MapChecks(cam, seed=seed)
-
-    def warm_up(self, x: np.ndarray) -> None:
-        self.checks.warm_up(x)
-
-    def trial(self, probes: np.ndarray, maps: np.ndarray, classes: np.ndarray, boxes: np.ndarray | None) -> float:
-        """Seconds the measures take on the first probe alone, nothing written and the drift reference kept:
-        what one probe costs on this model, for the planner's estimate before they are drawn."""
-        t0 = time.perf_counter()
-        self.checks(probes[:1], maps[:1], classes[:1], boxes=None if boxes is None else boxes[:1], remember=False)
-        return time.perf_counter() - t0
 
     def __call__(
         self, epoch: int, probes: np.ndarray, maps: np.ndarray, classes: np.ndarray, boxes: np.ndarray | None

@@ -24,16 +24,21 @@ The rules:
   natural ``"exemplars"``) take turns with the filter layers under the same rule (least recently drawn
   first, extras first among equals; until drawn, ``PRIOR_FACTOR`` times their prior cost, which the caller
   measures on this model); the plan's ``skipped[task]`` says why one was not drawn. At the last epoch the
-  measures (``"metrics"``) are always drawn, so a run ends with the measures of its final weights (their
-  cost still counts, and earlier epochs keep ``PRIOR_FACTOR`` times it aside); exemplars stay within the
-  budget.
+  measures (``"metrics"``) come first, so a run ends with the measures of its final weights when the run can
+  pay for them: while the run's budget can afford them, earlier epochs keep ``PRIOR_FACTOR`` times their cost
+  aside; when it cannot, they are skipped like any other task (``"final"``). Nothing is forced past the budget.
+* **The core.** Activations and Grad-CAM are the core that every logged epoch draws. When the core itself
+  has run over the budget (a short run, whose first epoch with its warm-up costs more than the budget has
+  earned), later epochs draw the activations of ``core_layers`` only (the Grad-CAM layer) until the run has
+  paid it back (``"core"``); ``core_outlook`` says whether the core fits the run at all.
 * **Why skipped.** Each skip names the rule that applied (``SKIP_REASONS``): the task does not fit the room
   (``"needs ~X s, the budget has Y s left"``, always with X > Y, naming the reservation when it made the
-  difference), it waits while the room is saved up for a task drawn less recently, or it is not a filter
-  epoch (``filter_every_n_epochs``).
+  difference), it waits while the room is saved up for a task drawn less recently, it is not a filter
+  epoch (``filter_every_n_epochs``), the run cannot pay for the final measures, or the core is over budget.
 * **Budget.** ``budget`` is a fraction of training time; the callback's total time so far stays within
-  ``budget * training time so far``, counting everything it causes (``add_overhead``: the background
-  warm-up's CPU time, its hooks' time outside the planned tasks). ``budget_seconds`` allows that many
+  ``budget * training time so far``, counting everything it causes (``add_overhead``: its hooks' time
+  outside the planned tasks; ``add_warm_up``: the background warm-up's CPU time; ``add_writer``: the writer
+  thread's CPU time, which renders and writes on the same cores). ``budget_seconds`` allows that many
   seconds per epoch instead.
 """
 
@@ -70,12 +75,17 @@ SKIP_REASONS = {
     "saving": "fits, but waits: the room is saved up for {blocker} (drawn less recently), which needs ~{cost} s "
     "while the budget has {left} s left",
     "filter_epoch": "not a filter epoch (filter_every_n_epochs)",
+    "final": "the run's budget has {left} s left, which cannot pay for the final measures (~{cost} s)",
+    "core": "over budget: the callback has spent {spent} s of the {allowed} s allowed so far; drawn again once "
+    "the run has paid that back",
 }
 """The rules a plan skips a task by, as its ``skipped`` reason. ``"room"``: its estimate is more than the
 room left. ``"reserved"``: it would fit but for the final measures' reservation. ``"saving"``: it fits, but a
 task before it in the turn order did not, and the room is saved up for that one (the cost and the room named
-are that task's). ``"filter_epoch"``: the caller allows no filter pass at this epoch. Costs are rounded
-up and rooms down, so a ``"needs ~X s, the budget has Y s left"`` always has X > Y."""
+are that task's). ``"filter_epoch"``: the caller allows no filter pass at this epoch. ``"final"``: at the last
+epoch, the measures do not fit what the whole run can still afford. ``"core"`` (key ``activations/<layer>``): the
+callback is over budget, so the epoch draws only the core layers' activations. Costs are rounded up and rooms
+down, so a ``"needs ~X s, the budget has Y s left"`` (and a ``"final"``) always has X > Y."""
 
 
 def _needs(cost: float, left: float) -> tuple[str, str]:
@@ -146,7 +156,7 @@ class EpochPlan:
         skipped: Layer (or extra task) -> why it was not drawn at this epoch.
         room: Seconds the budget had left before this epoch's work (``inf`` when unlimited), less ``reserved``.
         extras: The optional tasks planned (``"metrics"``, ``"exemplars"``).
-        reserved: Seconds kept aside for the measures that the last epoch always draws.
+        reserved: Seconds kept aside for the measures that the last epoch draws (0 when the run cannot pay).
     """
 
     epoch: int
@@ -177,6 +187,8 @@ class Planner:
         input_pixels: ``H * W`` of the model input (for the cost prior).
         extras: Optional tasks, in order (planned before filter patterns as the room allows). Their cost
             is ``priors[task]`` (set by the caller) until measured.
+        core_layers: Activation layers drawn even when the callback is over budget (the Grad-CAM layer);
+            the others wait until the run has paid back its debt. Default: the last activation layer.
 
     Example:
         >>> planner = Planner(infos, stage_layers(infos, "conv4"), ["conv1"], True, Budget(0.05), window=64)
@@ -199,6 +211,7 @@ class Planner:
         steps: int = 12,
         input_pixels: int | None = None,
         extras: Sequence[str] = (),
+        core_layers: Sequence[str] | None = None,
     ) -> None:
         self.layers = list(layers)
         by_name = {info.name: info for info in self.layers}
@@ -210,6 +223,7 @@ class Planner:
         self.trace_seconds: float | None = None
         """Seconds a first (tracing) call took beyond a steady one (measured by the caller)."""
         self.activation_layers = list(activation_layers)
+        self.core_layers = list(core_layers) if core_layers is not None else self.activation_layers[-1:]
         self.gradcam = gradcam
         self.extras = list(extras)
         self.priors: dict[str, float] = {}
@@ -229,6 +243,10 @@ class Planner:
         """Seconds the callback has cost so far: the tasks, its other time in the hooks and the warm-up's CPU."""
         self.warm_up_seconds = 0.0
         """CPU seconds of the background warm-up (``add_warm_up``), part of ``spent``."""
+        self.writer_seconds = 0.0
+        """CPU seconds of the writer thread (``add_writer``), part of ``spent``."""
+        self.full_activations: float | None = None
+        """Seconds of the last epoch that drew every activation layer (what drawing them all again costs)."""
         self.epochs_logged = 0
         self.bytes_per_epoch: float | None = None
         self._last_drawn: dict[str, int] = {}
@@ -262,9 +280,51 @@ class Planner:
         known = self.costs.get("metrics")
         return PRIOR_FACTOR * (known if known is not None else self.priors.get("metrics", 0.0))
 
+    def writer_per_epoch(self) -> float:
+        """The writer thread's CPU seconds per logged epoch so far (counted one epoch late, when reported)."""
+        return self.writer_seconds / self.epochs_logged if self.epochs_logged else 0.0
+
     def steady_cost(self) -> float:
-        """Seconds per logged epoch of the work done every epoch (activations and Grad-CAM)."""
-        return sum(self.costs.get(k, 0.0) for k in ("activations", "gradcam"))
+        """Seconds per logged epoch of the work done every epoch (activations, Grad-CAM, the writer's share)."""
+        return sum(self.costs.get(k, 0.0) for k in ("activations", "gradcam")) + self.writer_per_epoch()
+
+    def _run_room(self, epoch: int, epochs: int, logged: int) -> float:
+        """What the whole run can still afford beyond its steady work, at the current training rate."""
+        per_epoch = self.train_seconds / logged
+        remaining = max(0, epochs - 1 - epoch)
+        run_allowed = self.budget.allowed(self.train_seconds + per_epoch * remaining, logged + remaining)
+        return run_allowed - self.spent - self.steady_cost() * (1 + remaining)
+
+    def core_activations(self, train_seconds: float) -> tuple[list[str], dict[str, str]]:
+        """The activation layers of the coming epoch, before its work: all of them, unless the callback is over
+        budget (after ``train_seconds`` more of training) by more than drawing them all costs, in which case
+        only ``core_layers`` (``"core"``, keyed ``activations/<layer>``). The first epoch draws them all.
+
+        Returns:
+            The layers to draw, and the skip reasons of the others.
+        """
+        layers = list(self.activation_layers)
+        if self.epochs_logged == 0 or self.budget.unlimited:
+            return layers, {}
+        allowed = self.budget.allowed(self.train_seconds + max(0.0, float(train_seconds)), self.epochs_logged + 1)
+        full = self.full_activations if self.full_activations is not None else self.costs.get("activations", 0.0)
+        need = self.spent + full + self.costs.get("gradcam", 0.0) + self.writer_per_epoch()
+        if need <= allowed:
+            return layers, {}
+        core = [n for n in layers if n in self.core_layers] or layers[-1:]
+        reason = SKIP_REASONS["core"].format(spent=f"{self.spent:.2f}", allowed=f"{max(allowed, 0.0):.2f}")
+        return core, {f"activations/{n}": reason for n in layers if n not in core}
+
+    def core_outlook(self, epochs: int) -> tuple[float, float] | None:
+        """After the first epoch: the seconds the core costs over the whole run (what was spent, plus the steady
+        work of every later epoch) and the seconds the budget allows it, at the first epoch's training rate;
+        ``None`` when the budget is unlimited or nothing is logged yet."""
+        if self.budget.unlimited or not self.epochs_logged:
+            return None
+        per_epoch = self.train_seconds / self.epochs_logged
+        remaining = max(0, epochs - self.epochs_logged)
+        need = self.spent + self.steady_cost() * remaining
+        return need, self.budget.allowed(per_epoch * epochs, epochs)
 
     # -- deciding ---------------------------------------------------------------------------------
 
@@ -282,11 +342,12 @@ class Planner:
         *,
         last: bool = False,
         allow_filters: bool = True,
+        activations: Sequence[str] | None = None,
     ) -> EpochPlan:
         """The plan for ``epoch``, after ``train_seconds`` more seconds of training.
 
-        Activations and Grad-CAM are always planned; extras and filter passes as the room allows, taking
-        turns (least recently drawn first).
+        Activations (``activations``) and Grad-CAM are always planned; extras and filter passes as the room
+        allows, taking turns (least recently drawn first).
 
         Args:
             epoch: The epoch index.
@@ -294,6 +355,7 @@ class Planner:
             train_seconds: Training time of the epoch(s) since the last plan, without the callback.
             last: Whether this is the last epoch.
             allow_filters: False to plan no filter pass (the user's ``filter_every_n_epochs``).
+            activations: The activation layers drawn (``core_activations``); default all of them.
 
         Returns:
             The plan.
@@ -301,24 +363,26 @@ class Planner:
         self.train_seconds += max(0.0, float(train_seconds))
         logged = self.epochs_logged + 1
         allowed = self.budget.allowed(self.train_seconds, logged)
-        # The last epoch always measures its Grad-CAM maps; when the run's length is known, every earlier epoch
-        # keeps that cost aside, so the whole run stays within the budget.
+        # The last epoch measures its Grad-CAM maps when the run can pay for them: when the run's length is known
+        # and what the whole run can afford covers them, every earlier epoch keeps their cost aside.
         reserved = 0.0
-        if epochs and not last and epoch < epochs - 1 and "metrics" in self.extras and not self.budget.unlimited:
+        measures = "metrics" in self.extras and not self.budget.unlimited and not last
+        if measures and epochs and epoch < epochs - 1 and self._run_room(epoch, epochs, logged) >= self.reservation():
             reserved = self.reservation()
         room = allowed - self.spent - self.steady_cost() - reserved
         first = self.epochs_logged == 0
         if (first or last) and not self.budget.unlimited and epochs:
             # What the whole run can afford for filter patterns: the cumulative budget pays it back.
-            per_epoch = self.train_seconds / logged
-            remaining = max(0, epochs - 1 - epoch)
-            run_allowed = self.budget.allowed(self.train_seconds + per_epoch * remaining, logged + remaining)
-            room = max(room, run_allowed - self.spent - self.steady_cost() * (1 + remaining) - reserved)
+            room = max(room, self._run_room(epoch, epochs, logged) - reserved)
         plan = EpochPlan(
-            epoch=epoch, activations=list(self.activation_layers), gradcam=self.gradcam, room=room, reserved=reserved
+            epoch=epoch,
+            activations=list(self.activation_layers if activations is None else activations),
+            gradcam=self.gradcam,
+            room=room,
+            reserved=reserved,
         )
         # Extras and filter layers take turns: least recently drawn first (extras first among equals); at the
-        # last epoch the measures come first, as they are drawn whatever the room.
+        # last epoch the measures come first, as what was kept aside is theirs.
         tasks = list(self.extras) + (list(self.rotations) if allow_filters else [])
         if not allow_filters:
             plan.skipped.update(dict.fromkeys(self.rotations, SKIP_REASONS["filter_epoch"]))
@@ -329,19 +393,18 @@ class Planner:
         blocker: tuple[str, float, float] | None = None  # the task the room is saved up for, its cost, the room
         for name in order:
             cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
-            final = last and name == "metrics"  # the measures of the final weights, always
-            if not final and cost > left:
+            if cost > left:
                 # Stop at the first task that does not fit: the room is saved up for it, so a dear layer is
                 # not starved by cheaper ones. The last epoch has no later one to save for.
                 if not last and blocker is None:
                     blocker = (name, cost, left)
                 shown_cost, shown_left = _needs(cost, left)
-                rule = "reserved" if cost <= left + reserved else "room"
+                rule = "final" if last and name == "metrics" else "reserved" if cost <= left + reserved else "room"
                 plan.skipped[name] = SKIP_REASONS[rule].format(
                     cost=shown_cost, left=shown_left, reserved=f"{reserved:.2f}"
                 )
                 continue
-            if not final and blocker is not None:
+            if blocker is not None:
                 shown_cost, shown_left = _needs(blocker[1], blocker[2])
                 plan.skipped[name] = SKIP_REASONS["saving"].format(blocker=blocker[0], cost=shown_cost, left=shown_left)
                 continue
@@ -379,6 +442,8 @@ class Planner:
         for task, seconds in costs.items():
             self.costs[task] = float(seconds)
             self.spent += float(seconds)
+        if "activations" in costs and plan.activations == self.activation_layers:
+            self.full_activations = float(costs["activations"])
         self.epochs_logged += 1
         if bytes_written is not None:
             self.bytes_per_epoch = float(bytes_written)
@@ -390,6 +455,11 @@ class Planner:
     def add_warm_up(self, seconds: float) -> None:
         """Counts the CPU time of the background warm-up, which competes with training for the same cores."""
         self.warm_up_seconds += max(0.0, float(seconds))
+        self.add_overhead(seconds)
+
+    def add_writer(self, seconds: float) -> None:
+        """Counts CPU time of the writer thread (rendering, encoding, writing), which runs on the same cores."""
+        self.writer_seconds += max(0.0, float(seconds))
         self.add_overhead(seconds)
 
     def grow_layers(self, bytes_per_layer: Mapping[str, float]) -> list[str]:
@@ -404,6 +474,8 @@ class Planner:
         if self.grown or self.bytes_per_epoch is None:
             return []
         self.grown = True
+        if self.spent > self.budget.allowed(self.train_seconds, max(1, self.epochs_logged)):
+            return []  # over budget already: more layers (and tracing them) would only add to the debt
         drawn = set(self.activation_layers)
         bytes_left = math.inf if self.max_bytes is None else self.max_bytes - self.bytes_per_epoch
         acts = self.costs.get("activations", 0.0)
@@ -470,8 +542,10 @@ class Planner:
             "train_seconds": round(self.train_seconds, 4),
             "spent_seconds": round(self.spent, 4),
             "warm_up_seconds": round(self.warm_up_seconds, 4),
+            "writer_seconds": round(self.writer_seconds, 4),
             "allowed_seconds": None
             if self.budget.unlimited
             else round(self.budget.allowed(self.train_seconds, max(1, self.epochs_logged)), 4),
             "costs": {k: round(v, 4) for k, v in self.costs.items()},
+            "estimates": {k: round(v, 4) for k, v in self.priors.items()},
         }

@@ -85,6 +85,10 @@ class Visualizer:
         self._warm_up: threading.Thread | None = None
         self._warm_up_cpu: tuple[float, float] = (0.0, 0.0)  # the warm-up thread's CPU clock at its start, its end
         self._warm_up_charged = False
+        self._writer_charged = 0.0  # the writer's CPU seconds already counted against the budget
+        self._forward_seconds: float | None = None  # the probes' forward pass (class probabilities), steady
+        self._cam_call: float | None = None  # one steady Grad-CAM call on the probes
+        self._warned_core = False
         self._input_shape: tuple[int | None, ...] = ()
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -169,6 +173,7 @@ class Visualizer:
             filter_layers = compute.select_layers(model, opts.filter_layers)
         else:
             filter_layers = filter_stage_layers(infos)
+        core = [cam_layer] if cam_layer in activation_layers else activation_layers[-1:]
         self.planner = Planner(
             infos,
             activation_layers,
@@ -182,6 +187,7 @@ class Visualizer:
             steps=opts.filter_steps or DEFAULT_STEPS,
             input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
             extras=["metrics"] if self._checks is not None else [],
+            core_layers=core,
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
         self._filter_task = FilterTask(model, opts)
@@ -194,8 +200,9 @@ class Visualizer:
 
         Tracing is most of the first epoch's cost (seconds for an EfficientNet); done here, it leaves the
         training thread, but it runs on the same cores: the first ``visualize`` waits for it and counts its
-        CPU time against the budget. Models with an unknown input size are traced at their first epoch
-        instead.
+        CPU time against the budget. Only the first epoch's core is traced (activations and Grad-CAM): the
+        Grad-CAM measures and filter patterns are traced at the first epoch that plans them, as part of their
+        measured cost. Models with an unknown input size are traced at their first epoch instead.
         """
         if self._warm_up is not None or self.model is None or None in self._input_shape:
             return
@@ -235,8 +242,6 @@ class Visualizer:
                 self._gradcam(x, class_index=[0])
                 if self.planner is not None:
                     self.planner.trace_seconds = time.perf_counter() - t0
-            if self._checks is not None:
-                self._checks.warm_up(x)
         except Exception:  # the first epoch traces them instead
             logger.debug("featureviz: warm-up failed", exc_info=True)
 
@@ -281,26 +286,29 @@ class Visualizer:
         planner = self.planner
         assert planner is not None and self._extractor is not None
         planner.add_warm_up(warm_up)
+        self._charge_writer()
         if not first:
             self._maybe_grow()
+        layers, dropped = planner.core_activations(train_seconds)
         writes: list[Any] = self._first_writes(epoch, params_fit) if first else []
         writes += self._metric_writes(epoch, logs)
         costs: dict[str, float] = {}
         pixels = 0
         t0 = time.perf_counter()
-        pixels += self._activations(epoch, writes)
+        pixels += self._activations(epoch, writes, layers)
         costs["activations"] = time.perf_counter() - t0
         if self._gradcam is not None:
             t0 = time.perf_counter()
             self._write_gradcam(epoch, writes)
             costs["gradcam"] = time.perf_counter() - t0
         planner.measure(costs)
-        if "metrics" in planner.extras and "metrics" not in planner.priors:
+        if "metrics" in planner.extras and "metrics" not in planner.costs:
             planner.priors["metrics"] = self._measures_prior(costs)
         if self.exemplars is not None:
             planner.priors["exemplars"] = costs["activations"] * len(self.exemplars.sample) / len(self.probes)
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
-        plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters)
+        plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters, activations=layers)
+        plan.skipped.update(dropped)
         if "metrics" in plan.extras and self._checks is not None and self._predicted is not None:
             t0 = time.perf_counter()
             classes, maps = self._predicted
@@ -343,27 +351,64 @@ class Visualizer:
         wait = self.worker.submit(epoch, writes)
         planner.add_overhead(wait)
         self._logged += 1
-        if first and record["over_budget"]:
-            logger.warning(
-                "featureviz: the first epoch's warm-up took %.2f s, over the budget of %.2f s; "
-                "later epochs pay it back.",
-                planner.spent,
-                record["allowed_seconds"] or 0.0,
-            )
+        if first:
+            self._warn_core(epochs)
         self._last_plan = record
         return record
 
+    def _charge_writer(self) -> None:
+        """Counts the writer thread's CPU time since the last call against the budget."""
+        assert self.planner is not None
+        cpu = self.worker.cpu_seconds
+        self.planner.add_writer(cpu - self._writer_charged)
+        self._writer_charged = cpu
+
+    def _warn_core(self, epochs: int | None) -> None:
+        """After the first epoch: says once, with numbers, when the run is too short for its budget to pay even
+        for the core (the first epoch with its warm-up, then activations and Grad-CAM at every epoch)."""
+        planner = self.planner
+        assert planner is not None
+        if self._warned_core or planner.budget.unlimited:
+            return
+        outlook = planner.core_outlook(epochs) if epochs else None
+        fraction = planner.budget.fraction
+        if outlook is None:
+            over = planner.spent > planner.budget.allowed(planner.train_seconds, 1)
+            if not over:
+                return
+            need, allowed = planner.spent, planner.budget.allowed(planner.train_seconds, 1)
+        else:
+            need, allowed = outlook
+            slack = 0.01 * allowed / fraction if fraction else 0.0  # the budget plus 1 point
+            if need <= allowed + slack:
+                return
+        self._warned_core = True
+        logger.warning(
+            "featureviz: this run is too short for its budget: the first epoch cost %.2f s (%.2f s of it the "
+            "background warm-up's CPU), and the core (activations and Grad-CAM, %.2f s an epoch) comes to about "
+            "%.2f s over the run, against %.2f s allowed. Later epochs draw only %s until the run has paid it "
+            "back, and the optional work waits; a longer run, a larger budget or featureviz watch avoids this.",
+            planner.spent,
+            planner.warm_up_seconds,
+            planner.steady_cost(),
+            need,
+            allowed,
+            ", ".join(planner.core_layers) or "Grad-CAM",
+        )
+
     def _measures_prior(self, costs: Mapping[str, float]) -> float:
-        """What the Grad-CAM measures should cost on this model, before they are drawn: a trial on one probe
-        times the probes (an upper bound: part of the cost is per call), else a multiple of Grad-CAM's."""
-        unlimited = self.planner is None or self.planner.budget.unlimited
-        if self._checks is not None and self._predicted is not None and self.probes is not None and not unlimited:
-            classes, maps = self._predicted
-            try:
-                return self._checks.trial(self.probes, maps, classes, self.boxes) * len(self.probes)
-            except Exception:  # priced from Grad-CAM instead; the epoch's measures will say what failed
-                logger.debug("featureviz: the trial of the Grad-CAM measures failed", exc_info=True)
-        return COST_IN_GRADCAMS * costs.get("gradcam", 0.0)
+        """What the Grad-CAM measures should cost on this model at their first draw, from what this epoch
+        measured, without running them (running them would trace them before the budget planned it): the
+        deletion and insertion curves are ``2 (steps + 1)`` forward passes of the probes, the randomisation
+        check ``draws`` Grad-CAMs of a copy of the model, whose first call traces it like Grad-CAM's first
+        call did. Else a multiple of Grad-CAM's cost."""
+        planner = self.planner
+        checks = self._checks.checks if self._checks is not None else None
+        cams = costs.get("gradcam")
+        if checks is None or planner is None or self._forward_seconds is None or not cams or self._cam_call is None:
+            return COST_IN_GRADCAMS * costs.get("gradcam", 0.0)
+        trace = planner.trace_seconds or 0.0
+        return 2 * (checks.steps + 1) * self._forward_seconds + checks.draws * self._cam_call + trace
 
     def add_overhead(self, seconds: float) -> None:
         """Counts the caller's time in its hooks outside ``visualize`` against the budget."""
@@ -426,9 +471,7 @@ class Visualizer:
             for name, (ch, sc) in self._grids.items()
         }
         gradcam = self._gradcam.layer_name if (plan.gradcam and self._gradcam is not None) else None
-        return self.planner.describe(
-            plan, costs, elapsed, activations=self.activation_layers, grids=grids, gradcam=gradcam
-        )
+        return self.planner.describe(plan, costs, elapsed, activations=plan.activations, grids=grids, gradcam=gradcam)
 
     def _maybe_grow(self) -> None:
         """After the first epoch is on disk: add layers in model order while bytes and time allow."""
@@ -472,9 +515,13 @@ class Visualizer:
 
     # -- the three kinds --------------------------------------------------------------------------
 
-    def _activations(self, epoch: int, writes: list[Any]) -> int:
+    def _activations(self, epoch: int, writes: list[Any], layers: Sequence[str] | None = None) -> int:
+        """Queues the activation grids of ``layers`` (default: the extractor's; it computes them all in one pass,
+        so drawing fewer costs no retrace)."""
         assert self._extractor is not None and self.probes is not None
         acts = self._extractor(self.probes)
+        if layers is not None:
+            acts = {name: a for name, a in acts.items() if name in layers}
         pixels = 0
         for name, a in acts.items():
             self._check_finite(epoch, f"layer {name!r}", a)
@@ -493,7 +540,9 @@ class Visualizer:
     def _write_gradcam(self, epoch: int, writes: list[Any]) -> None:
         cam = self._gradcam
         assert cam is not None and self.probes is not None
+        t0 = time.perf_counter()
         probs = cam.class_probabilities(self.probes)
+        self._forward_seconds = time.perf_counter() - t0
         predicted = np.argmax(probs, axis=1)
         targets = [predicted]
         names = ["predicted"]
@@ -508,6 +557,7 @@ class Visualizer:
         # The planner prices a filter pass it has not measured from a steady forward-and-backward pass of
         # one probe (the second call; the first one traced) and from what the trace cost.
         assert self.planner is not None
+        self._cam_call = calls[-1]
         if len(calls) > 1:
             self.planner.pass_seconds = calls[-1] / self.probes.shape[0]
             if self.planner.trace_seconds is None:

@@ -46,6 +46,8 @@ class SummaryWorker:
     Attributes:
         written: Steps whose writes are flushed to disk, in order.
         render_seconds: Step -> seconds the worker spent rendering and writing it.
+        cpu_seconds: CPU seconds of the worker thread so far (its ``time.thread_time()``, updated after each
+            write): it runs on the cores training uses, so the callback counts it against the budget.
         bytes_written: Step -> bytes the event files grew by when it was flushed.
         errors: How many writes failed (each is logged).
 
@@ -63,6 +65,7 @@ class SummaryWorker:
         self._lock = threading.Lock()
         self.written: list[int] = []
         self.render_seconds: dict[int, float] = {}
+        self.cpu_seconds = 0.0
         self.bytes_written: dict[int, int] = {}
         self.errors = 0
 
@@ -142,6 +145,14 @@ class SummaryWorker:
 
     def _run(self, batch: _Batch) -> None:
         t0 = time.perf_counter()
+        cpu = time.thread_time()
+
+        def count() -> None:
+            nonlocal cpu
+            now = time.thread_time()
+            self.cpu_seconds += now - cpu
+            cpu = now
+
         before = self._event_bytes()
         try:
             if self._writer is None:
@@ -153,11 +164,14 @@ class SummaryWorker:
                     except Exception:
                         self.errors += 1
                         logger.warning("featureviz: a summary of step %d failed", batch.step, exc_info=True)
+                    count()
             self._writer.flush()
         except Exception:
             self.errors += 1
             logger.warning("featureviz: step %d could not be written", batch.step, exc_info=True)
             return
+        finally:
+            count()
         self.render_seconds[batch.step] = time.perf_counter() - t0
         self.bytes_written[batch.step] = max(0, self._event_bytes() - before)
         self.written.append(batch.step)

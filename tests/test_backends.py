@@ -45,6 +45,8 @@ TIMING_KEYS = {
     "room_seconds",
     "reserved_seconds",
     "warm_up_seconds",
+    "writer_seconds",
+    "estimates",
 }
 """Record fields that hold clock readings, which differ from run to run on any backend."""
 

@@ -208,14 +208,28 @@ def test_extras_and_filter_layers_take_turns_when_one_fits_per_epoch() -> None:
     assert drawn == [["metrics"], ["exemplars"], ["conv2d_3"], ["metrics"], ["exemplars"], ["conv2d_3"]]
 
 
-def test_the_last_epoch_always_draws_the_measures_and_keeps_exemplars_in_the_budget() -> None:
+def test_the_last_epoch_draws_the_measures_only_when_the_run_can_pay_for_them() -> None:
+    """0.1 s per epoch over 3 epochs affords 0.3 s; the measures cost 5 s. No epoch keeps anything aside for them
+    (the run could never pay), and the last epoch skips them with the rule, like the exemplars."""
     planner = Planner(CNN, ["conv2d"], [], True, Budget(fraction=None, seconds=0.1), extras=["metrics", "exemplars"])
     planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 5.0, "exemplars": 5.0})
     middle = planner.plan(0, 3, train_seconds=10.0)
-    assert middle.extras == [] and set(middle.skipped) == {"metrics", "exemplars"}
+    assert middle.reserved == 0.0 and middle.room == pytest.approx(0.3) and middle.extras == []
+    assert middle.skipped == {
+        "metrics": "needs ~5.00 s, the budget has 0.30 s left",
+        "exemplars": "needs ~5.00 s, the budget has 0.30 s left",
+    }
     planner.record(middle, {})
     last = planner.plan(2, 3, train_seconds=10.0, last=True)
-    assert last.extras == ["metrics"] and set(last.skipped) == {"exemplars"}
+    assert last.extras == [] and last.room == pytest.approx(0.2)
+    assert last.skipped == {
+        "metrics": "the run's budget has 0.20 s left, which cannot pay for the final measures (~5.00 s)",
+        "exemplars": "needs ~5.00 s, the budget has 0.20 s left",
+    }
+    # Measures the run can pay for are drawn at the last epoch, first.
+    planner.measure({"metrics": 0.15})
+    cheap = copy.deepcopy(planner).plan(2, 3, train_seconds=0.0, last=True)
+    assert cheap.extras == ["metrics"] and set(cheap.skipped) == {"exemplars"}
 
 
 def test_earlier_epochs_keep_the_final_measures_aside_so_the_run_stays_within_the_budget() -> None:
@@ -240,6 +254,7 @@ def test_earlier_epochs_keep_the_final_measures_aside_so_the_run_stays_within_th
 
 
 NEEDS = re.compile(r"needs ~(\d+\.\d+) s,? (?:while )?the budget has (\d+\.\d+) s left")
+FINAL = re.compile(r"the run's budget has (\d+\.\d+) s left, which cannot pay for the final measures \(~(\d+\.\d+) s\)")
 RULES = {
     rule: re.compile(
         re.escape(template)
@@ -247,6 +262,8 @@ RULES = {
         .replace(r"\{left\}", r"\d+\.\d\d")
         .replace(r"\{reserved\}", r"\d+\.\d\d")
         .replace(r"\{blocker\}", r"\w+")
+        .replace(r"\{spent\}", r"\d+\.\d\d")
+        .replace(r"\{allowed\}", r"\d+\.\d\d")
     )
     for rule, template in SKIP_REASONS.items()
 }
@@ -290,7 +307,7 @@ def test_each_skip_names_the_rule_that_applied() -> None:
         "conv2d_3": waits,
         "metrics": waits,
     }
-    assert set(SKIP_REASONS) == {"room", "reserved", "saving", "filter_epoch"}
+    assert set(SKIP_REASONS) == {"room", "reserved", "saving", "filter_epoch", "final", "core"}
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -312,8 +329,10 @@ def test_a_skip_never_says_it_needs_less_than_the_budget_has(seed: int) -> None:
     assert reasons
     for reason in reasons:
         assert any(pattern.fullmatch(reason) for pattern in RULES.values()), reason
-        match = NEEDS.search(reason)
-        assert match is not None and float(match[1]) > float(match[2]), reason
+        match, final = NEEDS.search(reason), FINAL.fullmatch(reason)
+        assert match is not None or final is not None, reason
+        needs, left = (match[1], match[2]) if match is not None else (final[2], final[1])  # type: ignore[index]
+        assert float(needs) > float(left), reason
 
 
 @pytest.mark.parametrize(
@@ -322,3 +341,35 @@ def test_a_skip_never_says_it_needs_less_than_the_budget_has(seed: int) -> None:
 )
 def test_costs_are_rounded_up_and_rooms_down(cost: float, left: float, shown: tuple[str, str]) -> None:
     assert _needs(cost, left) == shown
+
+
+def test_an_over_budget_core_draws_only_its_core_layers_until_the_run_has_paid_it_back() -> None:
+    """Budget 0.05, 20 s epochs over 4 epochs (4 s in all). Epoch 0 costs 3 s of warm-up, 0.5 s of activations
+    and Grad-CAM, then 0.1 s of the writer's CPU: 3.6 s. The core over the run comes to 3.6 + 3 x 0.6 = 5.4 s, so
+    the callback says so; epoch 1 (2 s allowed) draws only the Grad-CAM layer, does not grow, and epoch 2 (5 s
+    allowed, 3.95 s spent) draws every layer again."""
+    planner = Planner(CNN, ["conv2d", "conv2d_1", "conv2d_3"], [], True, Budget(0.05), core_layers=["conv2d_3"])
+    assert planner.core_activations(20.0) == (["conv2d", "conv2d_1", "conv2d_3"], {})  # the first epoch: all
+    planner.add_warm_up(3.0)
+    planner.measure({"activations": 0.3, "gradcam": 0.2})
+    first = planner.plan(0, 4, 20.0)
+    planner.record(first, {"activations": 0.3, "gradcam": 0.2}, bytes_written=400)
+    planner.add_writer(0.1)
+    assert planner.spent == pytest.approx(3.6) and planner.writer_per_epoch() == pytest.approx(0.1)
+    assert planner.steady_cost() == pytest.approx(0.6)
+    assert planner.core_outlook(4) == pytest.approx((5.4, 4.0))
+    assert planner.grow_layers({info.name: 1.0 for info in CNN}) == [] and planner.grown  # no growing in debt
+    layers, skipped = planner.core_activations(20.0)
+    reason = "over budget: the callback has spent 3.60 s of the 2.00 s allowed so far; drawn again once the run has "
+    assert layers == ["conv2d_3"]
+    assert skipped == {f"activations/{n}": reason + "paid that back" for n in ("conv2d", "conv2d_1")}
+    planner.measure({"activations": 0.1, "gradcam": 0.2})
+    second = planner.plan(1, 4, 20.0, activations=layers)
+    assert second.activations == ["conv2d_3"]
+    planner.record(second, {"activations": 0.1, "gradcam": 0.2})
+    planner.add_writer(0.05)
+    assert planner.full_activations == pytest.approx(0.3)  # what drawing them all costs, from epoch 0
+    # 3.95 s spent + 0.3 + 0.2 + 0.075 s of this epoch's core <= 0.05 x 100 s.
+    assert planner.core_activations(60.0) == (["conv2d", "conv2d_1", "conv2d_3"], {})
+    record = planner.describe(second, {}, 0.0, activations=second.activations, grids={}, gradcam=None)
+    assert record["writer_seconds"] == 0.15 and record["warm_up_seconds"] == 3.0 and record["estimates"] == {}
