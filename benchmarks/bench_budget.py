@@ -8,7 +8,8 @@ this one process (without, with, with, without, ...), one at a time.
     python -m benchmarks.bench_budget [--epochs 4] [--train-images 200] [--size 96] [--repeats 1]
 
 Printed for each training with the callback: the share from its hooks (hook seconds / (with - hook)), the
-background warm-up's CPU seconds (``time.thread_time`` of the warm-up thread) and the share with them, the
+background warm-up's CPU seconds (``time.thread_time`` of the warm-up thread), the writer thread's CPU seconds
+while training ran (``FeatureVizCallback.writer_seconds``) and the share with them, the
 callback's own accounting (the last ``plan`` record's ``spent_seconds`` against ``allowed_seconds``), and the
 skipped reasons of every plan record; then the share from the wall clock ((with - without) / without).
 """
@@ -77,6 +78,7 @@ def timed_fit(log_dir: str, args: argparse.Namespace, with_featureviz: bool) -> 
     if cb is not None:
         out["hook"] = cb.hook_seconds
         out["warm_up_cpu"] = sum(_warm_up_cpu)
+        out["writer_cpu"] = getattr(cb, "writer_seconds", 0.0)
         out["plans"] = read_plans(log_dir)
     return out
 
@@ -101,11 +103,12 @@ def main() -> None:
                 base.append(out["seconds"])
                 continue
             runs.append(out)
-            hook, warm = out["hook"], out["warm_up_cpu"]
+            hook, warm, writer = out["hook"], out["warm_up_cpu"], out["writer_cpu"]
             train = out["seconds"] - hook
             last = out["plans"][-1]
             print(f"    hooks {hook:.2f} s: share {hook / train:.3f} of {train:.1f} s of training")
-            print(f"    warm-up CPU {warm:.2f} s: share with it {(hook + warm) / train:.3f}")
+            share = (hook + warm + writer) / train
+            print(f"    warm-up CPU {warm:.2f} s, writer CPU {writer:.2f} s: share with them {share:.3f}")
             print(
                 f"    the callback's accounting: spent {last['spent_seconds']:.2f} s of "
                 f"{last['allowed_seconds']:.2f} s allowed ({last['spent_seconds'] / last['train_seconds']:.3f})"
@@ -121,7 +124,11 @@ def main() -> None:
     print(f"share from the wall clock ((with - without) / without): {(w - b) / b:.3f}")
     hook = float(np.mean([r["hook"] for r in runs]))
     warm = float(np.mean([r["warm_up_cpu"] for r in runs]))
-    print(f"share from the hooks: {hook / (w - hook):.3f}; with the warm-up's CPU: {(hook + warm) / (w - hook):.3f}")
+    writer = float(np.mean([r["writer_cpu"] for r in runs]))
+    print(
+        f"share from the hooks: {hook / (w - hook):.3f}; with the warm-up's CPU: {(hook + warm) / (w - hook):.3f}; "
+        f"with the warm-up's and the writer's: {(hook + warm + writer) / (w - hook):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -86,12 +86,17 @@ Tags and their blob sequences:
          "epoch_costs": {task: seconds}, "hook_seconds": s,
          "budget": {"fraction": f | null, "seconds_per_epoch": s | null}, "train_seconds": s,
          "spent_seconds": s, "allowed_seconds": s | null, "room_seconds": s | null, "over_budget": bool,
-         "reserved_seconds": s, "warm_up_seconds": s, "costs": {task: seconds}}
+         "reserved_seconds": s, "warm_up_seconds": s, "writer_seconds": s, "costs": {task: seconds},
+         "estimates": {task: seconds}}
 
-``reserved_seconds``: what the epoch kept aside for the Grad-CAM measures that the last epoch always draws
-(0 at the last epoch, or when the run's length or the budget is unknown). ``warm_up_seconds``: the CPU time
-of the background warm-up that traced the functions while the first epoch trained, part of
-``spent_seconds``. ``skipped`` reasons follow ``tb_featureviz.plan.SKIP_REASONS``.
+``reserved_seconds``: what the epoch kept aside for the Grad-CAM measures that the last epoch draws when the
+run can pay for them (0 at the last epoch, when the run's budget cannot cover them, or when the run's length or
+the budget is unknown). ``warm_up_seconds``: the CPU time of the background warm-up that traced the first
+epoch's functions while it trained; ``writer_seconds``: the CPU time of the writer thread so far (counted at the
+next logged epoch); both part of ``spent_seconds``. ``estimates``: an extra's cost estimate before it is first
+drawn (the planner plans with 1.5 times it). ``skipped`` keys are layers, extras, or ``activations/<layer>``
+for a layer whose grid waits while the callback is over budget; the reasons follow
+``tb_featureviz.plan.SKIP_REASONS``.
 
 Any record may carry ``"nonfinite": n``: the model produced ``n`` NaN or inf values for it (a diverged
 model); they are drawn as 0 in the images and written as ``null`` in the record's floats.
