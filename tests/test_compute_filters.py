@@ -165,3 +165,24 @@ def test_squeeze_and_excitation_gates_do_not_make_the_receptive_field_global():
     model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(c2))
     assert [compute.receptive_field(model, n) for n in ("c", "gated", "c2")] == [3, 3, 5]
     assert compute.FilterPatternGenerator(model, "c2").size == 16  # 1.5 x 5, at least 16; not the global 32
+
+
+def test_a_relu_layer_dead_on_the_grey_start_still_gets_a_pattern():
+    """A standalone ReLU after a linear conv (MobileNet's and EfficientNet's stage outputs are such layers):
+    with a negative bias every unit is dead on the mid-grey start, so the plain mean has no gradient; the
+    leaky objective on the ReLU's input still climbs, as it does for a conv layer's own activation."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 3))
+    pre = keras.layers.Conv2D(2, 3, name="pre")(inputs)
+    out = keras.layers.ReLU(name="relu")(pre)
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(out)))
+    kernel = np.zeros((3, 3, 3, 2), np.float32)
+    kernel[:, :, 0, 0] = 1.0  # filter 0 wants red, filter 1 wants green
+    kernel[:, :, 1, 1] = 1.0
+    model.get_layer("pre").set_weights([kernel, np.array([-6.0, -6.0], np.float32)])  # 9 x 0.5 - 6 < 0
+    gen = compute.FilterPatternGenerator(model, "relu", steps=24)
+    assert np.all(gen.mean_activation(gen.start_images()) == 0.0)
+    patterns, reached = gen()
+    assert np.all(reached > 1.0), reached  # 9 x (near 1) - 6: about 2.6 once the channel saturates
+    mean_rgb = patterns.mean(axis=(1, 2))
+    assert mean_rgb[0, 0] > mean_rgb[0, 1] and mean_rgb[1, 1] > mean_rgb[1, 0], mean_rgb

@@ -199,6 +199,7 @@ class AscentSteps:
     _space: InputSpace
     _roughness_weight: float
     _conv_layer: Any
+    _act_layer: Any
     _model: Any
     _variables: list[Any]
     _transforms: np.ndarray
@@ -256,7 +257,9 @@ class AscentSteps:
         return out
 
     def _activate(self, out: Any) -> Any:
-        """The layer's output from ``_apply``'s (the pre-activation, for a conv layer)."""
+        """The layer's output from ``_apply``'s (the pre-activation, for a conv or an activation layer)."""
+        if self._act_layer is not None:
+            return self._act_layer.call(out)
         if self._conv_layer is None:
             return out
         return self._conv_layer.activation(out)
@@ -265,7 +268,7 @@ class AscentSteps:
         """(objective [B], mean activation [B]) of filter ``idx[i]`` on ``_apply``'s output ``out[i]``."""
         pick = ops.one_hot(idx, int(out.shape[-1]), dtype="int32")[:, None, None, :] > 0
         out = ops.sum(ops.where(pick, out, 0.0), axis=-1)  # [B, h, w]; a non-finite channel stays in its filter
-        if self._conv_layer is not None:
+        if self._conv_layer is not None or self._act_layer is not None:
             mean = ops.mean(self._activate(out), axis=(1, 2))
             return mean + LEAK * ops.mean(out, axis=(1, 2)), mean
         mean = ops.mean(out, axis=(1, 2))

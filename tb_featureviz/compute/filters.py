@@ -186,6 +186,10 @@ class FilterPatternGenerator(AscentSteps):
         activation = getattr(getattr(record.layer, "activation", None), "__name__", "linear")
         conv = isinstance(record.layer, keras.layers.Conv2D) and activation != "linear"
         self._conv_layer = record.layer if conv else None
+        # A standalone activation layer (ReLU, Activation("relu"), the stage outputs of MobileNet and
+        # EfficientNet) gets the same leaky objective on its input: a unit that is dead on the mid-grey start
+        # still has a gradient.
+        self._act_layer = record.layer if not conv and _is_activation(record) else None
         self._model, jump_sum = self._truncated_model(model, record, hw)
         conv_weights = list(self._conv_layer.weights) if self._conv_layer is not None else []
         self._variables = list({id(v): v for v in [*self._model.weights, *conv_weights]}.values())
@@ -245,7 +249,8 @@ class FilterPatternGenerator(AscentSteps):
         def build(shape: tuple[int | None, ...]) -> tuple[keras.Model, float]:
             trace = _graph.build_trace(model, shape, stop_at=record.path)
             last = trace.records[-1]
-            out = last.inputs[0] if self._conv_layer is not None else last.output
+            leaky = self._conv_layer is not None or self._act_layer is not None
+            out = last.inputs[0] if leaky else last.output
             sub = keras.Model(trace.input, out, name=f"{model.name}_featureviz_to_{last.path[-1]}")
             jump_sum = sum(
                 int(r.output.shape[-1]) / r.jump**2
@@ -507,6 +512,19 @@ def filter_patterns(
         quality=quality,
         input_space=resolve_input_space(model, input_range=input_range, preprocess=preprocess),
     )()[0]
+
+
+_ACTIVATION_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.Activation)
+
+
+def _is_activation(record: _graph.LayerRecord) -> bool:
+    """An element-wise activation layer with one 4-D input (softmax over channels is not element-wise)."""
+    layer = record.layer
+    if not isinstance(layer, _ACTIVATION_LAYERS) or len(record.inputs) != 1:
+        return False
+    name = getattr(getattr(layer, "activation", None), "__name__", "")
+    shape = getattr(record.inputs[0], "shape", None)
+    return "softmax" not in name and shape is not None and len(shape) == 4
 
 
 def _space_for(
