@@ -175,7 +175,8 @@ class Planner:
 
     Args:
         layers: Every feature layer in model order.
-        activation_layers: The stage layers (always drawn), or the user's ``layers=`` (drawn, never grown).
+        activation_layers: The stage layers, or the user's ``layers=`` (never grown); drawn at every logged
+            epoch, but only ``core_layers`` while the callback is over budget.
         filter_layers: Layers with filter patterns (empty for none).
         gradcam: Whether Grad-CAM runs.
         budget: The budget.
