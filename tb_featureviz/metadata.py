@@ -34,7 +34,8 @@ Tags and their blob sequences:
     ``C``; the next pass draws ``c..d``, expected at epoch ``e`` (``null``: not within the budget's rate).
     ``"relative": [float | null, ...]`` (per tile) is each pattern's own activation divided by the mean
     activation of that filter over the probe images (``null`` where the probes do not activate it), and
-    ``"relative_median"`` their median: how far beyond natural images the pattern drives the filter.
+    ``"relative_median"`` their median over distinct filters (a filter shown twice counts once): how far
+    beyond natural images the patterns drive their filters.
 ``exemplars/<layer>``
     ``[record]``: the natural images each channel likes best (``tb_featureviz.compute.exemplars``)::
 

@@ -142,7 +142,8 @@ def filter_patterns(
         schedule: Where this pass is in the layer's rotation, stored in the record as it is:
             ``{"window": [a, b], "of": C, "next": [c, d], "next_epoch": e | None, "fixed": k}``.
         relative: ``[F]`` each pattern's activation over the probes' mean activation of its filter (NaN where
-            the probes leave it silent); stored as ``relative`` with its ``relative_median``.
+            the probes leave it silent); stored as ``relative`` with ``relative_median``, their median over
+            distinct filters (a filter shown twice counts once).
         description: Optional markdown description.
 
     Returns:
@@ -172,7 +173,13 @@ def filter_patterns(
         if ratios.size != count:
             raise ValueError(f"relative must have {count} entries, one per pattern. Received {ratios.size}")
         record["relative"] = [float(f"{v:.4g}") if np.isfinite(v) else None for v in ratios]
-        finite = ratios[np.isfinite(ratios)]
+        # Each filter counts once: a pass may show a filter twice (its fixed subset and its window overlap), and
+        # the median is over filters, as the patterns/relative_activation/<layer> scalar is.
+        per_filter: dict[int, float] = {}
+        for f, v in zip(idx, ratios.tolist(), strict=True):
+            per_filter.setdefault(f, v)
+        distinct = np.asarray(list(per_filter.values()), dtype=np.float64)
+        finite = distinct[np.isfinite(distinct)]
         record["relative_median"] = float(f"{np.median(finite):.4g}") if finite.size else None
     meta = metadata.create_summary_metadata(
         "filters", layer=name, layout=layout, description=description or f"Filter patterns of layer `{name}`."

@@ -49,6 +49,18 @@ def test_filter_patterns_writes_rgb_grid(tmp_path, writer):
         summary.filter_patterns("c", p, step=0, filters=[1, 2])
 
 
+def test_filter_patterns_relative_median_counts_each_filter_once(tmp_path, writer):
+    # A pass whose fixed subset and window overlap shows filters 2 and 0 twice; the median is over filters
+    # 0, 1, 2, 3 (3 is silent on the probes): median(1.0, 2.0, 10.0) = 2.0, not the 5 finite tiles' 10.0.
+    p = np.zeros((6, 4, 4, 3), np.float32)
+    relative = [10.0, 1.0, 2.0, np.nan, 10.0, 10.0]
+    summary.filter_patterns("c", p, step=0, filters=[2, 0, 1, 3, 2, 0], relative=relative)
+    writer.flush()
+    record = json.loads(read_run(tmp_path)["filters/c"].values[0][0])
+    assert record["relative"] == [10.0, 1.0, 2.0, None, 10.0, 10.0]
+    assert record["relative_median"] == 2.0
+
+
 def test_gradcam_record_indices_and_overlay_pixels(tmp_path, writer):
     images = np.zeros((2, 4, 4, 3), np.float32)
     heat = np.zeros((2, 2, 4, 4), np.float32)
