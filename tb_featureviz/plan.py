@@ -296,16 +296,18 @@ class Planner:
         run_allowed = self.budget.allowed(self.train_seconds + per_epoch * remaining, logged + remaining)
         return run_allowed - self.spent - self.steady_cost() * (1 + remaining)
 
-    def core_activations(self, train_seconds: float) -> tuple[list[str], dict[str, str]]:
+    def core_activations(self, train_seconds: float, *, last: bool = False) -> tuple[list[str], dict[str, str]]:
         """The activation layers of the coming epoch, before its work: all of them, unless the callback is over
         budget (after ``train_seconds`` more of training) by more than drawing them all costs, in which case
-        only ``core_layers`` (``"core"``, keyed ``activations/<layer>``). The first epoch draws them all.
+        only ``core_layers`` (``"core"``, keyed ``activations/<layer>``). The first and the ``last`` epoch draw
+        them all (the run's first and final grids are what reports show; they cost a forward pass that the
+        Grad-CAM layer's grid runs anyway).
 
         Returns:
             The layers to draw, and the skip reasons of the others.
         """
         layers = list(self.activation_layers)
-        if self.epochs_logged == 0 or self.budget.unlimited:
+        if self.epochs_logged == 0 or last or self.budget.unlimited:
             return layers, {}
         allowed = self.budget.allowed(self.train_seconds + max(0.0, float(train_seconds)), self.epochs_logged + 1)
         full = self.full_activations if self.full_activations is not None else self.costs.get("activations", 0.0)

@@ -289,7 +289,7 @@ class Visualizer:
         self._charge_writer()
         if not first:
             self._maybe_grow()
-        layers, dropped = planner.core_activations(train_seconds)
+        layers, dropped = planner.core_activations(train_seconds, last=last)
         writes: list[Any] = self._first_writes(epoch, params_fit) if first else []
         writes += self._metric_writes(epoch, logs)
         costs: dict[str, float] = {}

@@ -183,7 +183,7 @@ def test_crash_mid_training_leaves_written_epochs_readable(tmp_path):
 
     model = tiny_model()
     x, y = tiny_data()
-    cb = FeatureVizCallback(tmp_path, x[:2], filter_patterns=False)
+    cb = FeatureVizCallback(tmp_path, x[:2], filter_patterns=False, budget=None)  # every epoch whole
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
     # Boom runs after the featureviz callback, so epoch 2 was written and flushed before the crash.
     with pytest.raises(RuntimeError, match="boom"):

@@ -217,8 +217,10 @@ def test_experiment_states_are_a_bounded_lru(featureviz_logdir: Any) -> None:
         for i in range(10):
             assert reader.index(None, experiment_id=f"e{i}")["runs"]
         assert reader.experiments_cached == 4
-        # The blobs read for a forgotten experiment (its probes, sample and run_info records) go with it.
-        assert len(reader.blobs) == 4 * 3 * len(featureviz_logdir.runs)
+        # The blobs read for a forgotten experiment (its probes, sample and run_info records, and each
+        # activation layer's first record, whose shape places the layer in a stage) go with it.
+        per_run = 3 + len(featureviz_logdir.layers)
+        assert len(reader.blobs) == 4 * per_run * len(featureviz_logdir.runs)
         reader.close()
     finally:
         close()
