@@ -290,8 +290,8 @@ CASES: tuple[Case, ...] = (
         },
         min_relative=1.5,
         # The default tier gives this costly layer its minimum of 10 ascent steps: its patterns reach 0.66-1.07x
-        # the probes' activation (filters 0-15 of the uncompiled base: 1.07 at 10 steps, 2.29 at 96, 1.86 with
-        # 48 pixel steps), so the 1.5x of issue 17 is not a property of the default tier on deep layers.
+        # the probes' activation (filters 0-15 of the frozen base, measured alone: 1.07 at 10 steps, 2.29 at
+        # 96, 1.86 with 48 pixel steps), so the 1.5x of issue 17 is not a property of the default tier there.
         relative_exempt=("block_13_expand_relu",),
     ),
     Case(
