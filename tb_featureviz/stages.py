@@ -120,7 +120,10 @@ class FilterRotation:
             raise ValueError(
                 f"FilterRotation needs channels >= 1 and window >= 1. Received {self.channels}, {self.window}"
             )
-        self.window = min(self.window, self.channels)
+        if self.channels <= self.window + FIXED_FILTERS:
+            # The whole layer costs no more tiles than a fixed subset plus a window would, and draws no filter
+            # twice (an 8-channel layer with window=4 drew 16 fixed + 4 repeated tiles).
+            self.window = self.channels
         if self.window < self.channels:
             rng = random.Random(f"{self.seed}/{self.layer}")
             self.fixed = sorted(rng.sample(range(self.channels), min(FIXED_FILTERS, self.channels)))

@@ -153,3 +153,14 @@ def test_bad_class_index():
         compute.GradCAM(model, layer="nope")
     with pytest.raises(ValueError, match=r"4-D"):
         compute.GradCAM(model, layer="flatten")
+
+
+def test_the_default_layer_skips_a_1x1_map():
+    """At 32 px MobileNetV2's last map is 1x1, whose heatmap is constant; the default is the last larger one."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(2, 3, padding="same", name="wide")(inputs)
+    x = keras.layers.Conv2D(2, 8, name="one_by_one")(x)  # 8x8 -> 1x1
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x)))
+    assert compute.GradCAM(model).layer_name == "wide"
+    assert compute.GradCAM(model, layer="one_by_one").layer_name == "one_by_one"  # asked for: as asked

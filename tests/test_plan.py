@@ -90,6 +90,13 @@ def test_rotation_of_a_narrow_layer_is_the_whole_layer():
     rot = FilterRotation("conv1", channels=32, window=128)
     assert rot.fixed == [] and rot.window == 32 and rot.windows == 1
     assert rot.take() == (list(range(32)), (0, 31), (0, 31))
+    # No wider than a fixed subset plus a window: the whole layer, no filter twice (it drew 8 + 4 tiles, 4 twice).
+    small = FilterRotation("conv1", channels=8, window=4)
+    assert small.fixed == [] and small.take() == (list(range(8)), (0, 7), (0, 7))
+    edge = FilterRotation("conv2", channels=144, window=128)
+    assert edge.fixed == [] and len(edge.take()[0]) == 144
+    wider = FilterRotation("conv3", channels=145, window=128)
+    assert len(wider.fixed) == 16 and len(wider.take()[0]) == 144
 
 
 def test_planner_choices_for_a_cost_table():

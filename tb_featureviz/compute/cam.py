@@ -25,6 +25,20 @@ def _activation_name(layer: Any) -> str:
     return getattr(fn, "__name__", "linear") if fn is not None else "linear"
 
 
+def default_layer(trace: _graph.Trace) -> _graph.LayerRecord:
+    """The default CAM layer: the last feature layer whose map is more than one pixel.
+
+    A 1x1 map (MobileNetV2's ``out_relu`` at a 32-pixel input, say) gives a constant heatmap that says
+    nothing; then the last larger map is used. Unknown sizes count as larger.
+    """
+    features = [r for r in trace.records if r.is_feature]
+    for record in reversed(features):
+        h, w = record.output.shape[1:3]
+        if h is None or w is None or h * w > 1:
+            return record
+    return features[-1]
+
+
 class BaseCAM:
     """A class activation map over one 4-D layer, for the pre-activation class score.
 
@@ -71,7 +85,7 @@ class BaseCAM:
         trace = _graph.trace_of(model)
         self.model = model
         if layer is None:
-            record = [r for r in trace.records if r.is_feature][-1]
+            record = default_layer(trace)
         else:
             record = _graph.resolve_layers(trace, [layer])[0] if isinstance(layer, str) else None
             if record is None:
