@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import FeatureVizCallback
@@ -61,6 +62,17 @@ def _keras_example() -> keras.Model:
 def _frozen_mobilenet() -> keras.Model:
     """Transfer learning as the Keras guide writes it: a frozen base called with training=False, a logits head."""
     base = keras.applications.MobileNetV2(input_shape=(160, 160, 3), include_top=False, weights=None)
+    # Pretrained weights come with batch-norm statistics that fit their activations; untrained, the initial
+    # ones (mean 0, variance 1) shrink the activations tenfold per block (out_relu ~1e-12: a dead network).
+    # As a stand-in, each batch normalisation takes its statistics from one pass over seeded images.
+    norms = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momentum = norms[0].momentum
+    for layer in norms:
+        layer.momentum = 0.0
+    calibration = np.random.default_rng(1).uniform(-1.0, 1.0, size=(32, 160, 160, 3)).astype(np.float32)
+    base(calibration, training=True)
+    for layer in norms:
+        layer.momentum = momentum
     base.trainable = False
     inputs = keras.Input((160, 160, 3))
     x = base(inputs, training=False)
