@@ -15,7 +15,6 @@ from tb_featureviz.render.colormap import colormap_lut
 from tests.support import architectures
 from tests.support.architectures import MOBILENET, RESNET
 from tests.support.browser import Watched, open_tab, save_screenshot, watched_page
-from tests.support.server import data_server_available, start_tensorboard, wait_for_featureviz
 
 pytestmark = pytest.mark.browser
 
@@ -24,17 +23,8 @@ BOTH = f"p.featureviz.run={RESNET}&p.featureviz.run={MOBILENET}"
 
 @pytest.fixture(scope="module", params=[False, True], ids=["python", "rust"])
 def arch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    if request.param and not data_server_available():
-        pytest.skip("tensorboard-data-server is not installed")
-    root = tmp_path_factory.mktemp("architectures")
-    specs = architectures.write_architectures(root)
-    url, stop = start_tensorboard(root, bool(request.param))
-    try:
-        for spec in specs.values():
-            wait_for_featureviz(url, spec)
-        yield url, specs
-    finally:
-        stop()
+    with architectures.served(tmp_path_factory, bool(request.param)) as served:
+        yield served
 
 
 @pytest.fixture()
@@ -48,29 +38,35 @@ def _panel(frame: Any, run: str) -> Any:
 
 
 def _assert_grid(page: Any, specs: dict[str, Any], run: str, layer: str, epoch: int = 1) -> None:
-    """The panel of ``run`` shows ``layer``'s activation grid of probe 0: tile k has channel k's value."""
+    """The panel of ``run`` shows ``layer``'s activation grid of probe 0: tile k has channel k's value.
+
+    Polls (up to 10 s) until the panel's grid canvas has ``layer``'s width, then reads the tile centres.
+    """
     spec = specs[run]
     lay = spec.layout_for(layer)
     lut = colormap_lut("viridis")
     frame = next(f for f in page.frames if "plugin_entry.html" in f.url)
+    points = []
     for k in (0, 2):
         x, y = lay.tile_origin(k)
-        x, y = x + lay.tile_width // 2, y + lay.tile_height // 2
-        got = frame.evaluate(
-            """([run, x, y, w]) => {
-                const c = document.querySelector(`.panel[data-run="${run}"] canvas.grid-canvas`);
-                if (!c || c.width !== w) return null;
-                const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
-                return [d[0], d[1], d[2]];
-            }""",
-            [run, x, y, lay.width],
-        )
+        points.append([x + lay.tile_width // 2, y + lay.tile_height // 2])
+    got = frame.wait_for_function(
+        """([run, points, w]) => {
+            const c = document.querySelector(`.panel[data-run="${run}"] canvas.grid-canvas`);
+            if (!c || c.width !== w) return null;
+            const ctx = c.getContext('2d');
+            return points.map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)));
+        }""",
+        arg=[run, points, lay.width],
+        timeout=10_000,
+    ).json_value()
+    for k, pixel in zip((0, 2), got, strict=True):
         want = lut[spec.activation_value(run, epoch, layer, 0, k)]
-        assert got is not None and all(abs(int(a) - int(b)) <= 1 for a, b in zip(got, want, strict=True)), (
+        assert all(abs(int(a) - int(b)) <= 1 for a, b in zip(pixel, want, strict=True)), (
             run,
             layer,
             k,
-            got,
+            pixel,
             list(want),
         )
 
@@ -103,7 +99,6 @@ def test_two_architectures_aligned_by_stage(watched: Watched, arch: tuple[str, A
     selected = ".panel-layer option:checked"
     expect(_panel(frame, RESNET).locator(selected)).to_have_text("conv3_block4_out · stage 3 of 5 · 6x6")
     expect(_panel(frame, MOBILENET).locator(selected)).to_have_text("block_6_expand_relu · stage 3 of 4 · 4x4")
-    page.wait_for_timeout(200)
     _assert_grid(page, specs, RESNET, "conv3_block4_out")
     _assert_grid(page, specs, MOBILENET, "block_6_expand_relu")
     save_screenshot(page, "architectures.png")
@@ -118,7 +113,6 @@ def test_two_architectures_aligned_by_stage(watched: Watched, arch: tuple[str, A
     _panel(frame, MOBILENET).locator(".panel-layer").select_option("block_1_expand_relu")
     _wait_grid(frame, MOBILENET, "block_1_expand_relu")
     _wait_grid(frame, RESNET, "conv3_block4_out")
-    page.wait_for_timeout(200)
     _assert_grid(page, specs, MOBILENET, "block_1_expand_relu")
     assert "p.featureviz.stage=3%2F5" in page.url, page.url
     assert f"p.featureviz.layer%40{MOBILENET}=block_1_expand_relu" in page.url, page.url
@@ -130,7 +124,6 @@ def test_two_architectures_aligned_by_stage(watched: Watched, arch: tuple[str, A
     expect(frame.locator("#layer-select")).to_have_value("3/5")
     _wait_grid(frame, RESNET, "conv3_block4_out")
     _wait_grid(frame, MOBILENET, "block_1_expand_relu")
-    page.wait_for_timeout(200)
     _assert_grid(page, specs, MOBILENET, "block_1_expand_relu")
 
     # A new shared choice drops the run's own.
@@ -163,5 +156,4 @@ def test_old_url_with_a_layer_name_opens_its_stage(watched: Watched, arch: tuple
     expect(frame.locator("#layer-select")).to_have_value("4/5")
     _wait_grid(frame, RESNET, "conv4_block6_out")
     _wait_grid(frame, MOBILENET, "block_6_expand_relu")
-    page.wait_for_timeout(200)
     _assert_grid(page, specs, RESNET, "conv4_block6_out")

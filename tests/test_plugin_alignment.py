@@ -16,22 +16,13 @@ import pytest
 from tests.support import architectures, logdir_factory
 from tests.support.architectures import MOBILENET, RESNET
 from tests.support.routes import PLUGIN_ROUTE, http_get
-from tests.support.server import data_server_available, start_tensorboard, wait_for_featureviz
+from tests.support.server import start_tensorboard, wait_for_featureviz
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["python", "rust"])
 def arch_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    if request.param and not data_server_available():
-        pytest.skip("tensorboard-data-server is not installed")
-    root = tmp_path_factory.mktemp("architectures")
-    specs = architectures.write_architectures(root)
-    url, stop = start_tensorboard(root, bool(request.param))
-    try:
-        for spec in specs.values():
-            wait_for_featureviz(url, spec)
+    with architectures.served(tmp_path_factory, bool(request.param)) as (url, specs):
         yield url.rstrip("/") + PLUGIN_ROUTE, specs
-    finally:
-        stop()
 
 
 def q(**params: Any) -> str:
