@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tb_featureviz.render.colormap import colormap_lut
 from tests.support import architectures
-from tests.support.architectures import MOBILENET, RESNET
+from tests.support.architectures import EARLY, GROWN, MOBILENET, MOBILENET_TILES, RESNET
 from tests.support.browser import Watched, open_tab, save_screenshot, watched_page
 
 pytestmark = pytest.mark.browser
@@ -157,3 +157,41 @@ def test_old_url_with_a_layer_name_opens_its_stage(watched: Watched, arch: tuple
     _wait_grid(frame, RESNET, "conv4_block6_out")
     _wait_grid(frame, MOBILENET, "block_6_expand_relu")
     _assert_grid(page, specs, RESNET, "conv4_block6_out")
+
+
+@pytest.fixture(scope="module")
+def same_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    with architectures.served(tmp_path_factory, False, architectures.write_same_model) as served:
+        yield served
+
+
+def test_one_model_with_grown_layer_sets_keeps_the_layer_menu(watched: Watched, same_model: tuple[str, Any]) -> None:
+    """Two runs of one model that wrote different layer sets (the writer grows its set after epoch 0; a
+    live run may still be at epoch 0) share layer names: the menu names layers, not stages."""
+    url, specs = same_model
+    page = watched.page
+    frame = open_tab(page, url, f"p.featureviz.run={GROWN}&p.featureviz.run={EARLY}")
+    expect(frame.locator(".panel")).to_have_count(2)
+    layer_select = frame.locator("#layer-select")
+    expect(frame.locator(".field", has=layer_select).locator(".field-label")).to_have_text("Layer")
+    expect(layer_select.locator("option")).to_have_text(list(MOBILENET_TILES))
+    expect(layer_select).to_have_value("block_1_expand_relu")
+    _wait_grid(frame, GROWN, "block_1_expand_relu")
+    _wait_grid(frame, EARLY, "block_1_expand_relu")
+    _assert_grid(page, specs, GROWN, "block_1_expand_relu")
+    _assert_grid(page, specs, EARLY, "block_1_expand_relu")
+    expect(_panel(frame, EARLY).locator(".panel-stage")).to_have_text("")
+    # A layer only the grown run wrote: the other run says so.
+    layer_select.select_option("block_6_expand_relu")
+    _wait_grid(frame, GROWN, "block_6_expand_relu")
+    _assert_grid(page, specs, GROWN, "block_6_expand_relu")
+    expect(_panel(frame, EARLY).locator(".message-title")).to_have_text(
+        "No activation grids for layer block_6_expand_relu in this run"
+    )
+    assert "p.featureviz.layer=block_6_expand_relu" in page.url, page.url
+    # Filters and Grad-CAM: the same layer names, the Layer menu too.
+    frame.locator('.seg[data-kind="gradcam"]').click()
+    expect(frame.locator(".field", has=layer_select).locator(".field-label")).to_have_text("Layer")
+    expect(layer_select.locator("option")).to_have_text(["out_relu"])
+    expect(_panel(frame, EARLY).locator("canvas.cam-canvas").first).to_be_visible()
+    expect(_panel(frame, GROWN).locator("canvas.cam-canvas").first).to_be_visible()

@@ -84,18 +84,20 @@ export function layersFor(index, kind, runs) {
 }
 
 /**
- * How the runs share the layer menu for `kind`: `'layer'` when every run with `kind` data has the same
- * layer names (one architecture: the menu names layers, as always), `'stage'` otherwise (different
- * architectures: the menu names a stage, or "Grad-CAM layer", and each run shows its own layer).
+ * How the runs share the layer menu for `kind`: `'layer'` when the runs with `kind` data share at least
+ * one layer name (one architecture: the menu names layers, as always, even when the runs wrote different
+ * layer sets, as the writer's grown set and a live run at epoch 0 do; a run without the chosen layer says
+ * so in its panel), `'stage'` when they share none (different architectures: the menu names a stage, or
+ * "Grad-CAM layer", and each run shows its own layer).
  * @param {IndexDoc|null} index
  * @param {string} kind
  * @param {string[]} runs
  * @returns {'layer'|'stage'}
  */
 export function alignMode(index, kind, runs) {
-  const sets = runs.map((r) => entriesOf(runInfo(index, r), kind).map((e) => e.layer).sort().join('\n'))
-    .filter((s) => s);
-  return sets.every((s) => s === sets[0]) ? 'layer' : 'stage';
+  const sets = runs.map((r) => entriesOf(runInfo(index, r), kind).map((e) => e.layer)).filter((s) => s.length);
+  if (!sets.length) return 'layer';
+  return sets[0].some((layer) => sets.every((s) => s.includes(layer))) ? 'layer' : 'stage';
 }
 
 /**
