@@ -55,10 +55,21 @@ class _Tee:
         self._thread.start()
 
     def _pump(self, stream: Any) -> None:
+        # Keeps draining whatever happens to our own stderr (closed, no .buffer under a notebook kernel, a
+        # broken pipe): a child whose stderr pipe fills up blocks, and training would hang.
         for raw in iter(stream.readline, b""):
-            sys.stderr.buffer.write(raw)
-            sys.stderr.flush()
-            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+            line = raw.decode("utf-8", "replace")
+            self.lines.append(line.rstrip("\n"))
+            try:
+                buffer = getattr(sys.stderr, "buffer", None)
+                if buffer is not None:
+                    buffer.write(raw)
+                elif sys.stderr is not None:
+                    sys.stderr.write(line)
+                if sys.stderr is not None:
+                    sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
 
     def text(self, timeout: float = 5.0) -> str:
         self._thread.join(timeout)
@@ -171,8 +182,8 @@ def _add_watch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-grid-pixels", type=int, default=None, help="reduce grids past this many pixels")
     parser.add_argument(
         "--input-range",
-        help="the model's input pixel range LOW,HIGH, e.g. 0,255 (default: what the training callback recorded, "
-        "else the model's Rescaling/Normalization layers, else the probes' range)",
+        help="the model's input pixel range LOW,HIGH, e.g. 0,255 or --input-range=-1,1 (default: what the training "
+        "callback recorded, else the model's Rescaling/Normalization layers, else the probes' range)",
     )
     parser.add_argument(
         "--preprocess", choices=("caffe", "tf", "torch"), help="keras.applications preprocessing done outside the model"

@@ -74,7 +74,7 @@ Tags and their blob sequences:
     were learnt, with a ``description`` for people).
 ``status``
     ``[record]``: written by ``featureviz demo`` (``tb_featureviz.status``, without TensorFlow) when the
-    training process stops with an error, at the step after the last one written. Record::
+    training process stops with an error, at step 0 (the index does not count it as an epoch). Record::
 
         {"state": "failed", "message": "ModuleNotFoundError: ...", "exit_code": 1, "log_tail": "..."}
 ``plan``

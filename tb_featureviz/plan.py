@@ -65,8 +65,9 @@ __all__ = [
 ]
 
 PRIOR_FACTOR = 1.5
-"""Safety factor on a cost that was never measured (a filter pass's prior; an extra's prior, from a trial on
-this model) and on the last epoch's measures that earlier epochs keep aside."""
+"""Safety factor on a cost that was never measured (a filter pass's prior; an extra's prior, priced from the
+first epoch's measured forward pass, Grad-CAM and trace times) and on the last epoch's measures that earlier
+epochs keep aside."""
 
 SKIP_REASONS = {
     "room": "needs ~{cost} s, the budget has {left} s left",
@@ -277,7 +278,8 @@ class Planner:
 
     def reservation(self) -> float:
         """Seconds to keep aside for the last epoch's measures: ``PRIOR_FACTOR`` times their measured cost
-        (or their prior, from a trial on this model), as a run's last draw costs more than the average one."""
+        (or their prior, priced from this model's measured first epoch), as a run's last draw costs more than the
+        average one."""
         known = self.costs.get("metrics")
         return PRIOR_FACTOR * (known if known is not None else self.priors.get("metrics", 0.0))
 

@@ -52,7 +52,7 @@ def write_status(run_dir: str | os.PathLike[str], record: Mapping[str, Any], ste
         step: The step to write it at.
 
     Returns:
-        The event file written.
+        The directory written to (``<run_dir>/featureviz``).
 
     Raises:
         TypeError: ``record`` is not JSON-serialisable.

@@ -134,6 +134,12 @@ class Visualizer:
         self.labels = labels
         self.boxes = boxes
         opts = self.options
+        channels = int(self.probes.shape[-1])
+        if self._declared_space is not None and self._declared_space.channels != channels:
+            raise ValueError(
+                f"The recorded input space has {self._declared_space.channels} channels; the model takes "
+                f"{channels}. Received: input_space={self._declared_space!r}"
+            )
         self.input_space = self._declared_space or compute.resolve_input_space(
             self.model,
             input_range=opts.input_range,

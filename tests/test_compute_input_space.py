@@ -162,7 +162,8 @@ def test_patterns_of_a_model_that_rescales_0_255_inside_drive_their_filters():
     assert images.min() >= -0.05 * 255 and images.max() <= 1.05 * 255 and images.max() > 100
 
 
-def test_caffe_patterns_start_mid_grey_in_bgr_model_space_and_come_back_rgb():
+@pytest.mark.parametrize("parameterization", ["pixel", "fourier"])
+def test_caffe_patterns_start_mid_grey_in_bgr_model_space_and_come_back_rgb(parameterization):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Conv2D(2, 3, activation="relu", name="conv")(inputs)
@@ -173,7 +174,7 @@ def test_caffe_patterns_start_mid_grey_in_bgr_model_space_and_come_back_rgb():
     kernel[:, :, 0, 1] = 1.0  # filter 1 wants blue
     model.get_layer("conv").set_weights([kernel, np.zeros(2, np.float32)])
     space = InputSpace.from_style("caffe")
-    gen = compute.FilterPatternGenerator(model, "conv", input_space=space, parameterization="pixel", steps=20)
+    gen = compute.FilterPatternGenerator(model, "conv", input_space=space, parameterization=parameterization, steps=20)
     start = gen.start_images()
     np.testing.assert_allclose(start.mean(axis=(0, 1, 2)), space.to_model(np.full(3, 0.5)), atol=3.0)
     patterns, _ = gen()
@@ -182,3 +183,54 @@ def test_caffe_patterns_start_mid_grey_in_bgr_model_space_and_come_back_rgb():
     assert mean_rgb[1, 2] > mean_rgb[1, 0] + 0.2, mean_rgb  # blue filter: a blue pattern
     with pytest.raises(ValueError, match="not both"):
         compute.FilterPatternGenerator(model, "conv", input_space=space, value_range=(0, 1))
+
+
+def test_edge_cases_of_the_models_first_layers():
+    # A per-channel Rescaling shaped (1, 1, 3), as some ports write it.
+    per_channel = from_model_layers(_model(keras.layers.Rescaling(np.full((1, 1, 3), 1 / 255, np.float32))))
+    assert per_channel is not None and per_channel.scale == (255.0,) * 3
+    # A Normalization never adapted is the identity: nothing learnt, the probes decide.
+    assert from_model_layers(_model(keras.layers.Normalization())) is None
+    probes255 = np.full((1, 8, 8, 3), 200.0, np.float32)
+    assert resolve_input_space(_model(keras.layers.Normalization()), probes=probes255).scale == (255.0,) * 3
+    # An inverted Normalization de-normalises: its input has no known range.
+    assert from_model_layers(_model(keras.layers.Normalization(mean=0.5, variance=0.25, invert=True))) is None
+    # Given mean and variance of 0-255 data: 0-255.
+    given = from_model_layers(_model(keras.layers.Normalization(mean=120.0, variance=60.0**2)))
+    assert given is not None and given.scale == (255.0,) * 3
+
+
+def test_grey_models_and_odd_probes():
+    grey = _model(keras.layers.Rescaling(1 / 255), channels=1)
+    space = resolve_input_space(grey)
+    assert (
+        space.order == (0,) and space.scale == (255.0,) and space.describe() == "0-255 grey (model: Rescaling(1/255))"
+    )
+    patterns, _ = compute.FilterPatternGenerator(grey, grey.layers[-3].name, steps=4)()
+    assert patterns.shape[-1] == 3  # grey patterns are shown as RGB
+    constant = from_probes(np.full((1, 2, 2, 3), -3.0))
+    assert (constant.offset[0], constant.offset[0] + constant.scale[0]) == (-4.0, -2.0)
+    with pytest.raises(ValueError, match=r"order=\(0, 0, 2\)"):
+        InputSpace((1.0,) * 3, (0.0,) * 3, (0, 0, 2))
+    assert InputSpace.from_json({"scale": [1, 1, 1], "offset": [0, 0, 0], "order": [0, 0, 2]}) is None
+    assert InputSpace.from_json("0-255") is None
+
+
+def test_pixel_patterns_are_stretched_before_any_clipping():
+    """The pixel ascent lets pixels leave the range by half its width; the percentile stretch must see them as
+    they are: clipping them to the range first flattened every out-of-range pixel into pure black or white."""
+    from tb_featureviz.compute.ascent import _normalise, _to_rgb
+
+    model = _rescaling_model()
+    gen = compute.FilterPatternGenerator(model, "c2", steps=24, parameterization="pixel")
+    images, _ = gen.optimize()
+    display = images / 255.0
+    assert ((display < 0) | (display > 1)).mean() > 0.05  # the ascent did leave the range
+    patterns, _ = gen()
+    np.testing.assert_allclose(patterns, _normalise(_to_rgb(display)), atol=1e-6)
+    clipped_first = _normalise(_to_rgb(np.clip(display, 0.0, 1.0)))
+
+    def flat(p: np.ndarray) -> float:
+        return float(((p == 0.0) | (p == 1.0)).mean())
+
+    assert flat(patterns) < 0.5 * flat(clipped_first), (flat(patterns), flat(clipped_first))

@@ -36,23 +36,25 @@ def _run_failing_demo(logdir: Path, cwd: Path) -> tuple[str, str]:
     cmd += [f"--train-args=--data-dir {cwd / 'missing'} --run broken"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out: list[str] = []
     err: list[str] = []
-    done = threading.Event()
+    seen = {"err": threading.Event(), "out": threading.Event()}
 
-    def pump() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            err.append(line)
-            if "shows this error" in line:
-                done.set()
+    def pump(stream, sink: list[str], marker: str, key: str) -> None:
+        for line in stream:
+            sink.append(line)
+            if marker in line:
+                seen[key].set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    threading.Thread(target=pump, args=(proc.stderr, err, "shows this error", "err"), daemon=True).start()
+    threading.Thread(target=pump, args=(proc.stdout, out, "featureviz demo: training ", "out"), daemon=True).start()
     try:
-        assert done.wait(120), f"the demo never reported the failure:\n{''.join(err)[-3000:]}"
+        reported = seen["err"].wait(120) and seen["out"].wait(30)
+        assert reported, f"the demo never reported the failure:\n{''.join(out)}\n{''.join(err)[-3000:]}"
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    return out, "".join(err)
+        proc.wait(timeout=30)
+    return "".join(out), "".join(err)
 
 
 @pytest.mark.slow

@@ -427,7 +427,7 @@ class AscentSteps:
         idx = np.repeat(np.asarray(chosen), count).tolist()
         chunk = count * max(1, self.chunk_size // count)
         images, reached = self._run(fn, params, idx, chunk, np.float32(weight), group=count)
-        patterns = _normalise(_to_rgb(self._space.to_display(images)))
+        patterns = _normalise(_to_rgb(self._space.to_display(images, clip=False)))
         return (
             patterns.reshape(len(chosen), count, *patterns.shape[1:]),
             reached.astype(np.float32).reshape(len(chosen), count),

@@ -367,10 +367,6 @@ class MapChecks:
             )
         return self.copy
 
-    def warm_up(self, images: np.ndarray) -> None:
-        """Builds the randomised copy and traces its Grad-CAM (for a background thread, before training)."""
-        self._copy().maps(images[:1], [0])
-
     def __call__(
         self,
         images: np.ndarray,
@@ -378,10 +374,8 @@ class MapChecks:
         classes: Sequence[int] | np.ndarray,
         *,
         boxes: np.ndarray | None = None,
-        remember: bool = True,
     ) -> dict[str, float]:
-        """The measures (see the class docstring); ``remember=False`` for a trial run that leaves the drift
-        reference (the previous call's maps) as it was."""
+        """The measures (see the class docstring); the maps become the next call's drift reference."""
         maps = np.asarray(maps)
         scores = self.cam.class_probabilities
         out = {
@@ -398,6 +392,5 @@ class MapChecks:
         out[SANITY + "randomization_spearman"] = _finite_mean(np.array(draws), axis=0)
         if self._previous is not None and self._previous.shape == maps.shape:
             out[SANITY + "drift_spearman"] = paired_spearman(maps, self._previous)
-        if remember:
-            self._previous = maps.copy()
+        self._previous = maps.copy()
         return {tag: float(_finite_mean(values)) for tag, values in out.items() if np.isfinite(values).any()}

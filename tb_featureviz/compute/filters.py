@@ -449,7 +449,7 @@ class FilterPatternGenerator(AscentSteps):
             filter reaches on its (unstretched) optimised image.
         """
         images, reached = self.optimize(filters)
-        return _normalise(_to_rgb(self._space.to_display(images))), reached
+        return _normalise(_to_rgb(self._space.to_display(images, clip=False))), reached
 
     @property
     def input_space(self) -> InputSpace:
@@ -536,7 +536,10 @@ def _space_for(
         if not isinstance(space, InputSpace):
             raise TypeError(f"input_space must be an InputSpace. Received: input_space={space!r}")
         if space.channels != channels:
-            raise ValueError(f"input_space has {space.channels} channels; the model takes {channels}")
+            raise ValueError(
+                f"input_space has {space.channels} channels; the model takes {channels}. "
+                f"Received: input_space={space!r}"
+            )
         return space
     if value_range is not None:
         return InputSpace.from_range(value_range, channels, source=f"value_range={tuple(value_range)!r}")

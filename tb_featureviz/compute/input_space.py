@@ -74,6 +74,8 @@ class InputSpace:
             raise ValueError(f"scale, offset and order need one entry per channel. Received: {self!r}")
         if not all(np.isfinite(s) and s > 0 for s in self.scale) or not all(np.isfinite(self.offset)):
             raise ValueError(f"An input space needs finite, positive scales. Received: scale={self.scale!r}")
+        if sorted(self.order) != list(range(len(self.order))):
+            raise ValueError(f"order must be a permutation of the channels. Received: order={self.order!r}")
 
     # -- constructors -----------------------------------------------------------------------------
 
@@ -207,6 +209,7 @@ class InputSpace:
 
     @property
     def channels(self) -> int:
+        """Channels of the model's input."""
         return len(self.scale)
 
     @property
@@ -215,16 +218,32 @@ class InputSpace:
         return np.asarray(self.offset, np.float64), np.asarray(self.offset, np.float64) + np.asarray(self.scale)
 
     def to_model(self, rgb01: Any) -> np.ndarray:
-        """Display images ``[..., C]`` in [0, 1] as model input (float32)."""
+        """Display images as model input.
+
+        Args:
+            rgb01: ``[..., C]`` displayable RGB (or grey) in [0, 1].
+
+        Returns:
+            ``[..., C]`` float32 model input.
+        """
         x = np.asarray(rgb01, dtype=np.float64)[..., list(self.order)]
         return (x * np.asarray(self.scale) + np.asarray(self.offset)).astype(np.float32)
 
-    def to_display(self, images: Any) -> np.ndarray:
-        """Model inputs ``[..., C]`` as displayable RGB (or grey) in [0, 1], float32, clipped."""
+    def to_display(self, images: Any, *, clip: bool = True) -> np.ndarray:
+        """Model inputs as displayable RGB (or grey).
+
+        Args:
+            images: ``[..., C]`` model inputs.
+            clip: Clip to [0, 1]. ``False`` keeps values outside (the pixel ascent lets pixels leave the range
+                by up to half its width; the patterns' percentile stretch wants them as they are).
+
+        Returns:
+            ``[..., C]`` float32, in [0, 1] when clipped, in the display channel order.
+        """
         x = (np.asarray(images, dtype=np.float64) - np.asarray(self.offset)) / np.asarray(self.scale)
         out = np.empty_like(x)
         out[..., list(self.order)] = x
-        return np.clip(out, 0.0, 1.0).astype(np.float32)
+        return (np.clip(out, 0.0, 1.0) if clip else out).astype(np.float32)
 
     def describe(self) -> str:
         """One line for people, e.g. ``"0-255 RGB (model: Rescaling(1/255))"``."""
@@ -240,6 +259,7 @@ class InputSpace:
         return f"{what} ({self.source})"
 
     def to_json(self) -> dict[str, Any]:
+        """The ``run_info["input_space"]`` record (``from_json`` reads it back), with a ``description``."""
         return {
             "style": self.style,
             "source": self.source,
@@ -273,26 +293,26 @@ def _leading_affine(model: keras.Model) -> tuple[np.ndarray, np.ndarray, list[st
             continue
         name = type(layer).__name__
         if isinstance(layer, keras.layers.Rescaling):
-            scale = np.broadcast_to(np.asarray(keras.ops.convert_to_numpy(layer.scale), np.float64), (channels,))
-            offset = np.broadcast_to(np.asarray(keras.ops.convert_to_numpy(layer.offset), np.float64), (channels,))
+            scale = _per_channel(layer.scale, channels)
+            offset = _per_channel(layer.offset, channels)
+            if scale is None or offset is None:
+                return None  # scaled over another axis: not a per-channel map
             s, o = s * scale, o * scale + offset
             seen.append(
                 f"Rescaling({_fraction(float(scale.mean()))}"
                 + (f", {_num(float(offset.mean()))})" if offset.any() else ")")
             )
         elif isinstance(layer, keras.layers.Normalization):
-            if getattr(layer, "mean", None) is None or getattr(layer, "variance", None) is None:
-                return None  # not adapted yet: nothing to read
-            mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), np.float64).reshape(-1)
-            var = np.asarray(keras.ops.convert_to_numpy(layer.variance), np.float64).reshape(-1)
-            if mean.size not in (1, channels):
-                return None  # normalised over another axis: not a per-channel map
-            std = np.broadcast_to(np.sqrt(np.maximum(var, keras.config.epsilon())), (channels,))
-            mean = np.broadcast_to(mean, (channels,))
             if getattr(layer, "invert", False):
-                s, o = s * std, o * std + mean
-            else:
-                s, o = s / std, (o - mean) / std
+                return None  # de-normalises: the model's input is already normalised, to no known range
+            mean = _per_channel(getattr(layer, "mean", None), channels)
+            var = _per_channel(getattr(layer, "variance", None), channels)
+            if mean is None or var is None:
+                return None  # not built, or normalised over another axis: not a per-channel map
+            if np.allclose(mean, 0.0) and np.allclose(var, 1.0):
+                continue  # never adapted (Keras starts at mean 0, variance 1): the identity, nothing learnt
+            std = np.sqrt(np.maximum(var, keras.config.epsilon()))
+            s, o = s / std, (o - mean) / std
             seen.append("Normalization")
         elif name.startswith(_AUGMENTATION_PREFIXES) or type(layer).__module__.startswith(
             "keras.src.layers.preprocessing.image_preprocessing"
@@ -301,6 +321,16 @@ def _leading_affine(model: keras.Model) -> tuple[np.ndarray, np.ndarray, list[st
         else:
             break
     return (s, o, seen) if seen else None
+
+
+def _per_channel(value: Any, channels: int) -> np.ndarray | None:
+    """A layer's scalar or per-channel constant as ``[channels]`` float64; None if it is neither."""
+    if value is None:
+        return None
+    flat = np.asarray(keras.ops.convert_to_numpy(value), np.float64).reshape(-1)
+    if flat.size not in (1, channels):
+        return None
+    return np.broadcast_to(flat, (channels,)).copy()
 
 
 def _fraction(v: float) -> str:
@@ -345,6 +375,8 @@ def from_probes(images: np.ndarray) -> InputSpace:
         rng = (-1.0, 1.0)
     else:
         rng = (float(np.floor(lo)), float(np.ceil(hi)))
+        if rng[1] <= rng[0]:  # one constant, integer value: a range around it
+            rng = (rng[0] - 1.0, rng[1] + 1.0)
     return InputSpace.from_range(rng, channels, source="the probe images' values")
 
 
@@ -375,7 +407,10 @@ def resolve_input_space(
             ``preprocess``, or a bad value (see the ``InputSpace`` constructors).
 
     Example:
-        >>> resolve_input_space(model_with_rescaling).describe()
+        >>> inputs = keras.Input((32, 32, 3))
+        >>> x = keras.layers.Rescaling(1 / 255)(inputs)
+        >>> model = keras.Model(inputs, keras.layers.Conv2D(4, 3)(x))
+        >>> resolve_input_space(model).describe()
         '0-255 RGB (model: Rescaling(1/255))'
     """
     channels = int(_graph.check_model(model)[-1] or 3)
