@@ -254,6 +254,13 @@ def main() -> None:
         print(f"  training without {b:.1f} s, with {w:.1f} s (means of {len(base)} and {len(runs)})")
         print(f"  share from wall clock ((with - without) / without): {(w - b) / b:.3f}")
         print(f"  share from the hooks (hook / (with - hook)): {hook / (w - hook):.3f} ({hook:.2f} s in hooks)")
+        last = runs[0]["plans"][-1]
+        if last.get("train_seconds"):
+            print(
+                f"  the callback's own accounting (hooks + warm-up CPU + writer CPU) / training: "
+                f"{last['spent_seconds'] / last['train_seconds']:.3f} (warm-up {last.get('warm_up_seconds', 0):.2f} s, "
+                f"writer {last.get('writer_seconds', 0):.2f} s)"
+            )
         mean_mb, max_mb = sum(per_epoch) / len(per_epoch) / 1e6, max(per_epoch) / 1e6
         print(f"  bytes per logged epoch: mean {mean_mb:.3f} MB, max {max_mb:.3f} MB")
         print(f"  set_model: {max(r['set_model'] for r in runs):.2f} s")
