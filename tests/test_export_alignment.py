@@ -3,6 +3,8 @@ report whose figures are each run's own layer for the stage, with the written pi
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,24 @@ def test_cli_export_aligned_by_stage(tmp_path: Path, load_fast: bool, capsys: py
     assert shown == [(MOBILENET, "out_relu"), (RESNET, "conv3_block4_out")]
     assert run_cli([*argv[:6], "--stage", "7/5", "--out", str(out), "--quiet"]) == 2
     assert "A stage is written K/N with 1 <= K <= N" in capsys.readouterr().err
+
+
+def test_cli_run_layer_applies_to_the_kinds_it_has(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--run-layer`` with every kind: the run's layer for the kinds it has tags of (mobilenet's
+    block_1_expand_relu: activations and filters); its Grad-CAM still follows the stage (out_relu)."""
+    architectures.write_architectures(tmp_path / "logs")
+    out = tmp_path / "export.zip"
+    argv = ["--logdir", str(tmp_path / "logs"), "--run", RESNET, "--run", MOBILENET, "--stage", "3/5"]
+    argv += ["--run-layer", f"{MOBILENET}=block_1_expand_relu", "--format", "zip", "--out", str(out), "--quiet"]
+    assert run_cli(argv) == 0, capsys.readouterr().err
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    shown = sorted({(e["run"], e["kind"], e["layer"]) for e in manifest["files"] if e["kind"] != "probes"})
+    assert shown == [
+        (MOBILENET, "activations", "block_1_expand_relu"),
+        (MOBILENET, "filters", "block_1_expand_relu"),
+        (MOBILENET, "gradcam", "out_relu"),
+        (RESNET, "activations", "conv3_block4_out"),
+        (RESNET, "filters", "conv3_block4_out"),
+        (RESNET, "gradcam", "conv5_block3_out"),
+    ]

@@ -221,7 +221,8 @@ def export(
         stage: Runs of different architectures aligned by stage: ``"3/5"`` exports each run's own layer
             for stage 3 of a 5-stage run (its Grad-CAM layer for Grad-CAM; see ``ExportOptions.stage``).
             Not with ``layers``.
-        run_layers: ``{run: layer}``: the layer to export for a run, whatever ``layers``/``stage`` say.
+        run_layers: ``{run: layer}``: the layer to export for a run in the kinds it has, whatever
+            ``layers``/``stage`` say; the run's other kinds follow them.
         progress: Called with ``(done, total, what)`` as the export advances
             (``tb_featureviz.export.ProgressBar`` draws a bar on stderr).
         load_fast: Read with TensorBoard's Rust data server instead of the Python multiplexer.

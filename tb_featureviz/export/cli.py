@@ -97,7 +97,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="RUN=LAYER",
-        help="export LAYER for run RUN, whatever --layers/--stage say (repeat per run)",
+        help="export LAYER for run RUN in the kinds it has, whatever --layers/--stage say; its other kinds follow "
+        "them (repeat per run)",
     )
     parser.add_argument("--format", default="html", help=f"output format: {', '.join(FORMATS)} (default: html)")
     parser.add_argument(

@@ -120,8 +120,9 @@ class ExportOptions:
             layer for stage ``k`` of an ``n``-stage run (its stage representative for activations, the
             stage's filter layer for filters, its Grad-CAM layer for Grad-CAM;
             ``tb_featureviz.reader.alignment.aligned_layer``). Also given as ``"3/5"``. Not with ``layers``.
-        run_layers: ``(run, layer)`` pairs (or a mapping): the layer to export for that run, whatever
-            ``layers`` or ``stage`` say (the dashboard's per-run choice).
+        run_layers: ``(run, layer)`` pairs (or a mapping): the layer to export for that run in the kinds
+            it has tags of, whatever ``layers`` or ``stage`` say (the dashboard's per-run choice); the
+            run's other kinds follow ``layers`` or ``stage``.
 
     Raises:
         ExportArgumentError: a field out of its range or of the wrong type; the message names the value.

@@ -146,10 +146,15 @@ def _select_epochs(run: str, steps: Sequence[int], spec: str | EpochSelection) -
 
 
 def _wanted_layers(name: str, entry: Mapping[str, Any], kind: str, options: ExportOptions) -> set[str] | None:
-    """The layers of ``kind`` to export for run ``name``: its own choice (``run_layers``), else the layer
-    its stage alignment gives, else ``layers``; ``None`` for every layer."""
+    """The layers of ``kind`` to export for run ``name``: its own choice (``run_layers``) when that layer
+    has ``kind`` tags in the run, else the layer its stage alignment gives, else ``layers``; ``None`` for
+    every layer.
+
+    A run's choice is one layer, and a layer rarely has every kind (a stage's activation layer is seldom
+    the Grad-CAM layer): the kinds it lacks follow the shared rule rather than export nothing.
+    """
     pick = dict(options.run_layers).get(name)
-    if pick is not None:
+    if pick is not None and any(str(t.get("layer")) == pick for t in _tag_entries(entry, kind)):
         return {pick}
     if options.stage is not None:
         layer = aligned_layer(entry, kind, options.stage)
