@@ -72,7 +72,7 @@ def test_quick_start_from_a_fresh_clone_in_a_fresh_venv(tmp_path):
     threading.Thread(target=pump, args=(proc.stdout, out, "featureviz demo: training "), daemon=True).start()
     threading.Thread(target=pump, args=(proc.stderr, err, None), daemon=True).start()
     try:
-        assert finished.wait(1500), (
+        assert finished.wait(900), (
             f"no end of training reported.\nstdout: {''.join(out)[-3000:]}\nstderr: {''.join(err)[-3000:]}"
         )
         time.sleep(0.5)
