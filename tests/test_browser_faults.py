@@ -8,6 +8,7 @@ carrying ``"damaged": true``. Records of a diverged model (``"nonfinite": n``) g
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +18,9 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect
 
 from tb_featureviz.render.colormap import colormap_lut
+from tb_featureviz.status import write_status
 from tests.support import logdir_factory
-from tests.support.browser import open_entry, tile_center, watched_page
+from tests.support.browser import open_entry, open_tab, save_screenshot, tile_center, watched_page
 from tests.support.server import start_tensorboard, wait_for_featureviz
 
 pytestmark = pytest.mark.browser
@@ -105,3 +107,59 @@ def test_damaged_heatmap_is_a_tile_beside_the_other_target(browser: Any, damaged
         expect(figures.nth(1).locator("canvas.cam-canvas")).to_be_visible()
         expect(page.locator(".message.error")).to_have_count(0)
         expect(page.locator(".nonfinite-note")).to_contain_text("3 NaN or inf values")
+
+
+def test_failed_training_after_written_epochs_shows_a_notice_above_the_grid(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Training died after epochs 0-2 were written (``featureviz demo`` wrote a ``status`` record): the
+    panel shows the grid of the epochs it has, under a one-line error notice; a run without one has none."""
+    spec = logdir_factory.write_logdir(
+        tmp_path_factory.mktemp("failed_logdir"),
+        runs=("crashed", "fine"),
+        epochs=3,
+        layers=("conv2d", "conv2d_1"),
+        probes=2,
+        channels=4,
+        tile=6,
+        image_size=16,
+    )
+    message = "RuntimeError: out of memory at epoch 3\nwhile allocating a tensor"
+    write_status(
+        os.path.join(spec.root, "crashed"),
+        {
+            "state": "failed",
+            "message": message,
+            "exit_code": 1,
+            "log_tail": "Traceback ...\nRuntimeError: out of memory",
+        },
+    )
+    url, stop = start_tensorboard(spec.root, False)
+    try:
+        wait_for_featureviz(url, spec)
+        with watched_page(browser) as w:
+            page = w.page
+            open_entry(page, url, "run=crashed&run=fine&layer=conv2d&probe=0&epoch=2&follow=0")
+            crashed = page.locator('.panel[data-run="crashed"]')
+            alert = crashed.locator(".panel-alert")
+            expect(alert).to_be_visible()
+            expect(alert).to_have_attribute("role", "alert")
+            expect(alert).to_have_text("Training stopped with an error: RuntimeError: out of memory at epoch 3")
+            canvas = crashed.locator(".panel-body canvas.grid-canvas")
+            expect(canvas).to_be_visible()
+            expect(crashed.locator(".panel-sub")).to_have_text("conv2d · epoch 2")
+            expect(crashed.locator(".message")).to_have_count(0)
+            lut = colormap_lut("viridis")
+            x, y = tile_center(spec, 2)
+            rgb = canvas.evaluate(f"c => Array.from(c.getContext('2d').getImageData({x}, {y}, 1, 1).data.slice(0, 3))")
+            expected = lut[spec.activation_value("crashed", 2, "conv2d", 0, 2)]
+            assert all(abs(int(a) - int(e)) <= 1 for a, e in zip(rgb, expected, strict=True)), (rgb, list(expected))
+            expect(page.locator('.panel[data-run="fine"] canvas.grid-canvas')).to_be_visible()
+            expect(page.locator('.panel[data-run="fine"] .panel-alert')).to_be_hidden()
+            # The same in TensorBoard's own page.
+            frame = open_tab(page, url, "p.featureviz.run=crashed&p.featureviz.run=fine&p.featureviz.epoch=2")
+            expect(frame.locator('.panel[data-run="crashed"] .panel-alert')).to_be_visible()
+            expect(frame.locator('.panel[data-run="crashed"] canvas.grid-canvas')).to_be_visible()
+            save_screenshot(page, "failed-after-epochs.png")
+    finally:
+        stop()

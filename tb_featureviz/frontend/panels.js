@@ -131,6 +131,36 @@ function markFirstGrid(app) {
 }
 
 /**
+ * The run's `status` record when its training stopped with an error (`featureviz demo` writes it), else null.
+ * @param {RunInfo} info
+ * @returns {{message: string, exit_code: number, log_tail: string}|null}
+ */
+function failedStatus(info) {
+  return info.status && info.status.state === 'failed' ? info.status : null;
+}
+
+/**
+ * The first line of a failure's message (the whole message and the log are in views.failure).
+ * @param {{message: string, exit_code: number}} status
+ * @returns {string}
+ */
+function failureLine(status) {
+  const line = String(status.message || '').split('\n').find((l) => l.trim()) || '';
+  return line.trim() || `exit code ${status.exit_code}`;
+}
+
+/**
+ * Shows or hides the panel's one-line error notice: training stopped with an error, yet the panel shows
+ * the epochs written before (the whole failure view, with the log, is the body when there are none).
+ * @param {PanelState} p
+ * @param {string|null} text
+ */
+function setAlert(p, text) {
+  if (p.alert.textContent !== (text || '')) p.alert.textContent = text || '';
+  p.alert.hidden = !text;
+}
+
+/**
  * What a panel says when the run has no data of the view: curves only, no such layer, no such epoch.
  * @param {RunInfo} info
  * @param {TagEntry|null} entry
@@ -146,7 +176,7 @@ function missingData(info, entry, kind, layer, epoch, stage = null) {
       'Add the FeatureViz callback to its training to see activations, filter patterns and Grad-CAM here:',
       {snippet: true})], 'curves only'];
   }
-  const failed = info.status && info.status.state === 'failed' ? info.status : null;
+  const failed = failedStatus(info);
   if (failed && (!entry || epoch === null || !entry.steps.includes(epoch))) {
     return [[views.failure(failed)], 'training failed'];
   }
@@ -197,6 +227,9 @@ async function updatePanel(app, run) {
   const entry = info.featureviz ? entryFor(info, s.kind, layer) : null;
   const stage = alignMode(app.index, s.kind, runs) === 'stage' && s.kind !== 'gradcam' ? s.stage : null;
   const missing = missingData(info, entry, s.kind, layer, epoch, stage);
+  // Training died after some epochs were written: the panel shows them, under a one-line notice.
+  const failed = info.featureviz && entry && epoch !== null && entry.steps.includes(epoch) ? failedStatus(info) : null;
+  setAlert(p, failed ? `Training stopped with an error: ${failureLine(failed)}` : null);
   if (missing) {
     show(...missing);
     return;

@@ -264,6 +264,7 @@
  * @property {HTMLElement} title
  * @property {HTMLElement} subtitle
  * @property {HTMLElement} facts  The run's facts line (model, parameters, input pixels).
+ * @property {HTMLElement} alert  One line above the body when the run's training stopped with an error.
  * @property {HTMLElement} body
  * @property {HTMLElement} detail
  * @property {HTMLSelectElement} layerPick  The run's own layer (shown when several runs are on show).

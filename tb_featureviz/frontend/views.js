@@ -163,14 +163,15 @@ export function panel(run, color) {
   const layerPick = h('select', {class: 'panel-layer', 'aria-label': `Layer of run ${run}`, hidden: true});
   const layerNote = h('span', {class: 'panel-stage'});
   const facts = h('p', {class: 'panel-facts'});
+  const alert = h('p', {class: 'panel-alert', role: 'alert', hidden: true});
   const body = h('div', {class: 'panel-body'});
   const detail = h('div', {class: 'panel-detail'});
   const element = h('section', {class: 'panel', dataset: {run}, style: {borderColor: color}, 'aria-label': `Run ${run}`},
     h('header', {class: 'panel-head', style: {'--run-color': color}},
       h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}), title, layerPick, layerNote,
       subtitle),
-    facts, body, detail);
-  return {element, title, subtitle, facts, body, detail, layerPick, layerNote};
+    facts, alert, body, detail);
+  return {element, title, subtitle, facts, alert, body, detail, layerPick, layerNote};
 }
 
 /** The code block with the callback snippet. */
