@@ -188,6 +188,10 @@ def test_one_model_with_grown_layer_sets_keeps_the_layer_menu(watched: Watched, 
     expect(_panel(frame, EARLY).locator(".message-title")).to_have_text(
         "No activation grids for layer block_6_expand_relu in this run"
     )
+    expect(_panel(frame, EARLY).locator(".panel-layer")).to_have_value("block_6_expand_relu")
+    expect(_panel(frame, EARLY).locator(".panel-layer option:checked")).to_have_text(
+        "block_6_expand_relu (not in this run)"
+    )
     save_screenshot(page, "same-model-grown-layers.png")
     assert "p.featureviz.layer=block_6_expand_relu" in page.url, page.url
     # Filters and Grad-CAM: the same layer names, the Layer menu too.

@@ -100,6 +100,10 @@ function syncPanelHead(app, p, info, layer) {
     return [e.layer, at && staged ? `${e.layer} · ${stageLabel(at.stage, at.count)}` : e.layer];
   });
   if (layer === null && options.length) options.unshift(['', '(none at this stage)']);
+  // The shared layer, which this run did not write (runs of one model may write different layer sets).
+  else if (layer !== null && options.length && !options.some(([v]) => v === layer)) {
+    options.unshift([layer, `${layer} (not in this run)`]);
+  }
   views.setOptions(p.layerPick, options, layer === null ? '' : layer);
   p.layerPick.hidden = runs.length < 2 || !options.length;
   p.layerPick.classList.toggle('picked', Boolean((s.picks || {})[info.run]));
