@@ -17,8 +17,6 @@ skipped reasons of every plan record; then the share from the wall clock ((with 
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import os
 import tempfile
 import time
@@ -26,8 +24,8 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from benchmarks.bench_zoo import read_plans
 from tb_featureviz import FeatureVizCallback
 from tb_featureviz import visualizer as visualizer_module
 from tests.support.keras_example import example_data, example_model
@@ -47,18 +45,6 @@ def _count_warm_up_cpu() -> None:
             _warm_up_cpu.append(time.thread_time() - t0)
 
     visualizer_module.Visualizer._trace = timed  # type: ignore[method-assign]
-
-
-def read_plans(log_dir: str) -> list[dict[str, Any]]:
-    from tensorboard.backend.event_processing import event_file_loader
-
-    plans = []
-    for path in sorted(glob.glob(os.path.join(log_dir, "featureviz", "events.out.tfevents.*"))):
-        for event in event_file_loader.EventFileLoader(path).Load():
-            for value in event.summary.value:
-                if value.tag == "plan":
-                    plans.append(json.loads(tf.make_ndarray(value.tensor).reshape(-1)[0]))
-    return plans
 
 
 def timed_fit(log_dir: str, args: argparse.Namespace, with_featureviz: bool) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import pytest
 import tb_featureviz as fv
 from tb_featureviz import FeatureVizCallback, metadata, render
 from tests.support.conformance import CASES, HANDSET, Case, handset_weights, raw_images
-from tests.support.events import read_run
+from tests.support.events import TIMING_TAGS, read_run
 from tests.support.handset import conv_relu_f64, resize_bilinear_half_pixel_f64
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,15 +45,6 @@ EPOCHS = 2
 NOTEBOOK_FILTERS = [0, 1]
 NOTEBOOK_STEPS = 8
 
-# What depends on the clock rather than on the weights; the sidecar has no training loop to time.
-TIMING_TAGS = {
-    "cost/activations_seconds",
-    "cost/gradcam_seconds",
-    "cost/filters_seconds",
-    "cost/metrics_seconds",
-    "cost/exemplars_seconds",
-    "cost/callback_seconds",
-}
 RUN_TAGS = {"probes", "run_info", "plan", "sample"}
 
 

@@ -10,18 +10,8 @@ import pytest
 
 from tb_featureviz import FeatureVizCallback, cli, render
 from tb_featureviz.watch import checkpoint_step, find_checkpoints, watch
-from tests.support.events import read_run
+from tests.support.events import TIMING_TAGS, read_run
 from tests.support.models import tiny_data, tiny_model
-
-# What depends on the machine or the clock rather than on the weights.
-TIMING_TAGS = {
-    "cost/activations_seconds",
-    "cost/gradcam_seconds",
-    "cost/filters_seconds",
-    "cost/metrics_seconds",
-    "cost/exemplars_seconds",
-    "cost/callback_seconds",
-}
 
 
 def train_with_checkpoints(tmp_path, epochs: int = 3):

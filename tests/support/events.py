@@ -29,3 +29,14 @@ def read_run(run_dir: str | os.PathLike) -> dict[str, Series]:
                     s.metadata = v.metadata
                 s.values[event.step] = tensor_util.make_ndarray(v.tensor) if v.HasField("tensor") else v.simple_value
     return out
+
+
+# What depends on the machine or the clock rather than on the weights (the sidecar has no training loop).
+TIMING_TAGS = {
+    "cost/activations_seconds",
+    "cost/gradcam_seconds",
+    "cost/filters_seconds",
+    "cost/metrics_seconds",
+    "cost/exemplars_seconds",
+    "cost/callback_seconds",
+}
