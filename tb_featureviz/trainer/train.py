@@ -50,7 +50,7 @@ def show_progress_lines(stream: TextIO | None = None) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler._featureviz = True  # type: ignore[attr-defined]
         log.addHandler(handler)
-        log.propagate = False
+    # Propagation stays on: a caller's own logging config (and pytest's capture) still sees every record.
     log.setLevel(logging.INFO)
 
 
