@@ -44,10 +44,9 @@ class FilterTask:
         self.model = model
         self.options = options
         self.generators: dict[str, compute.FilterPatternGenerator] = {}
-        self.input_space: compute.InputSpace | None = None
-        """The model's input space the patterns are optimised in (set with the probes)."""
 
-    def generator(self, layer: str) -> compute.FilterPatternGenerator:
+    def generator(self, layer: str, input_space: compute.InputSpace | None = None) -> compute.FilterPatternGenerator:
+        """The layer's generator, built at its first pass to optimise in ``input_space`` (the model's)."""
         gen = self.generators.get(layer)
         if gen is None:
             gen = compute.FilterPatternGenerator(
@@ -56,16 +55,22 @@ class FilterTask:
                 steps=self.options.filter_steps,
                 seed=self.options.seed,
                 parameterization=self.options.filter_parameterization,
-                input_space=self.input_space,
+                input_space=input_space,
             )
             self.generators[layer] = gen
         return gen
 
     def __call__(
-        self, layer: str, filters: Sequence[int], schedule: Mapping[str, Any], epoch: int, probes: np.ndarray
+        self,
+        layer: str,
+        filters: Sequence[int],
+        schedule: Mapping[str, Any],
+        epoch: int,
+        probes: np.ndarray,
+        input_space: compute.InputSpace | None = None,
     ) -> tuple[list[Write], int, tuple[np.ndarray, ...]]:
         """One pass: the writes, the pixels written, and the arrays computed (for the non-finite check)."""
-        gen = self.generator(layer)
+        gen = self.generator(layer, input_space)
         unique = sorted(set(filters))
         patterns, reached = gen(unique)
         relative, _ = gen.relative_activation(reached, probes, unique)

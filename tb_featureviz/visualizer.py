@@ -147,8 +147,6 @@ class Visualizer:
             deprocess=opts.deprocess,
             probes=self.probes,
         )
-        if self._filter_task is not None:
-            self._filter_task.input_space = self.input_space
 
     def display(self, images: np.ndarray) -> np.ndarray:
         """Model inputs as displayable RGB in [0, 1] (through the input space; as they are before it is known)."""
@@ -197,7 +195,6 @@ class Visualizer:
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
         self._filter_task = FilterTask(model, opts)
-        self._filter_task.input_space = self.input_space
 
     # -- warm-up -----------------------------------------------------------------------------------
 
@@ -592,7 +589,9 @@ class Visualizer:
     def _filters(self, layer: str, filters: Sequence[int], plan: EpochPlan, epoch: int, writes: list[Any]) -> int:
         assert self.model is not None and self.probes is not None
         assert self._filter_task is not None
-        new, pixels, arrays = self._filter_task(layer, filters, plan.windows[layer], epoch, self.probes)
+        new, pixels, arrays = self._filter_task(
+            layer, filters, plan.windows[layer], epoch, self.probes, self.input_space
+        )
         self._check_finite(epoch, f"the filter patterns of {layer!r}", *arrays)
         writes += new
         return pixels

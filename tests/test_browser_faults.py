@@ -31,6 +31,15 @@ DAMAGED = (
 )
 NONFINITE = (("exp1", 0, "activations/conv2d", 12), ("exp1", 2, "gradcam/conv2d_1", 3))
 """Records written with ``"nonfinite": n``: what the callback writes for a diverged model."""
+SMALL_LOGDIR = {
+    "epochs": 3,
+    "layers": ("conv2d", "conv2d_1"),
+    "probes": 2,
+    "channels": 4,
+    "tile": 6,
+    "image_size": 16,
+}
+"""The logdir shape of this module's runs: 3 epochs of two small layers."""
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +47,7 @@ def damaged_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[l
     spec = logdir_factory.write_logdir(
         tmp_path_factory.mktemp("damaged_logdir"),
         runs=("exp1",),
-        epochs=3,
-        layers=("conv2d", "conv2d_1"),
-        probes=2,
-        channels=4,
-        tile=6,
-        image_size=16,
+        **SMALL_LOGDIR,
         damaged=DAMAGED,
         nonfinite=NONFINITE,
     )
@@ -115,14 +119,7 @@ def test_failed_training_after_written_epochs_shows_a_notice_above_the_grid(
     """Training died after epochs 0-2 were written (``featureviz demo`` wrote a ``status`` record): the
     panel shows the grid of the epochs it has, under a one-line error notice; a run without one has none."""
     spec = logdir_factory.write_logdir(
-        tmp_path_factory.mktemp("failed_logdir"),
-        runs=("crashed", "fine"),
-        epochs=3,
-        layers=("conv2d", "conv2d_1"),
-        probes=2,
-        channels=4,
-        tile=6,
-        image_size=16,
+        tmp_path_factory.mktemp("failed_logdir"), runs=("crashed", "fine"), **SMALL_LOGDIR
     )
     message = "RuntimeError: out of memory at epoch 3\nwhile allocating a tensor"
     write_status(

@@ -148,7 +148,7 @@ def test_a_filter_layer_that_fails_is_dropped_and_the_epoch_keeps_its_other_summ
     cb.set_model(model)
     assert cb._viz is not None
 
-    def broken(layer):
+    def broken(layer, input_space=None):
         raise ValueError("Negative dimension size")
 
     cb._viz._filter_task.generator = broken  # type: ignore[method-assign,union-attr]

@@ -386,17 +386,16 @@ class FeatureVizReader:
         return snap
 
     def _build_index(self, ctx: tb_context.RequestContext, eid: str, snap: Snapshot) -> dict[str, Any]:
-        # Records shown in the index (probes, sample, run_info): fetch them concurrently, through the cache.
+        # Records shown in the index (probes, sample, run_info, status), and the first record of each
+        # activations tag (its "shape" places the layer in a stage): fetch them concurrently, through the cache.
         wanted: dict[tuple[str, str], str] = {}
         for name, group in snap.groups.items():
-            for tag in _INDEX_RECORDS:
-                data = snap.sequences.get(group.featureviz or "", {}).get(tag)
+            sequences = snap.sequences.get(group.featureviz or "", {})
+            contents = snap.contents.get(group.featureviz or "", {})
+            activations = [tag for tag, c in contents.items() if c is not None and c.kind == "activations"]
+            for tag in (*_INDEX_RECORDS, *activations):
+                data = sequences.get(tag)
                 if data and data[0].values:
-                    wanted[(name, tag)] = data[0].values[0].blob_key
-            # The first record of each activations tag: its "shape" places the layer in a stage.
-            for tag, content in snap.contents.get(group.featureviz or "", {}).items():
-                data = snap.sequences.get(group.featureviz or "", {}).get(tag)
-                if content is not None and content.kind == "activations" and data and data[0].values:
                     wanted[(name, tag)] = data[0].values[0].blob_key
         records = dict(
             zip(wanted, self._map(lambda k: self._record_or_none(ctx, k, eid), list(wanted.values())), strict=True)
