@@ -34,6 +34,7 @@ setup(
         "tb_featureviz.frontend": ["*.js", "*.css", "*.html"],
     },
     install_requires=[
+        "matplotlib>=3.7",
         "numpy>=1.23",
         "pillow>=9",
         "protobuf>=3.20",

@@ -378,3 +378,17 @@ def tag_for(kind: str, layer: str | None = None) -> str:
     if kind not in KINDS:
         raise ValueError(f"Unknown summary kind. Expected one of {KINDS}. Received: kind={kind!r}")
     return kind
+
+
+def probe_label(index: int, name: str | None = None) -> str:
+    """How every view names probe image ``index``: 0-based, as ``--probe``, the URL and the API count them,
+    with its true class where known.
+
+    The dashboard's ``records.js`` ``probeLabel`` writes the same text; both are tested on the table in
+    ``tests/support/display_cases.json``.
+
+    Example:
+        >>> probe_label(0, "discs"), probe_label(3)
+        ('probe 0 (discs)', 'probe 3')
+    """
+    return f"probe {index}" + (f" ({name})" if name not in (None, "") else "")
