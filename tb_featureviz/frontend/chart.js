@@ -1,62 +1,312 @@
 // Hand-rolled SVG line charts for the loss and metric curves (no libraries: TensorBoard's CSP forbids
-// remote scripts, and a few dozen lines do the job).
+// remote scripts, and a few hundred lines do the job).
 //
 // One chart per metric; every run has its own colour, train is a solid line, validation a dashed one. A
 // chart of several measures (checks.js) gives each measure a line style and a label instead of a split.
 // A vertical cursor marks the epoch on show; hovering shows the values at the nearest epoch; clicking
-// a point (or anywhere on the plot) picks that epoch.
+// a point (or anywhere on the plot) picks that epoch. The title (or the ⤢ button) opens a larger view.
+//
+// The tick rule is the report's: matplotlib's `MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])` under
+// `axes.autolimit_mode = "round_numbers"`, ported in `niceTicks` and checked on one table of cases in both
+// languages (tests/support/tick_cases.json). A linear y axis runs from the first tick to the last, so the
+// ticks cover the data. The learning rate, and any metric whose positive values span two decades or more,
+// get a log axis (`logTicks`). Every chart of the Curves card shares one epoch axis.
 
 const SVG = 'http://www.w3.org/2000/svg';
-const W = 320;
-const H = 190;
-const M = {left: 44, right: 10, top: 10, bottom: 32};
+/** Width of a chart that is not in the page yet (it is drawn again at its real width once it is). */
+const DEFAULT_W = 320;
+/** Height of a chart in the Curves card and of the larger view's chart (px, the SVG's own units). */
+const INLINE_H = 200;
+const LARGE_H = 520;
+const TICK_FONT = {inline: 10, large: 12};
+
+// -- the tick rule ---------------------------------------------------------------------------------
+
+const NBINS = 5;
+const STEPS = [1, 2, 2.5, 5, 10];
+/** MaxNLocator's `_staircase(steps)`. */
+const EXTENDED_STEPS = [...STEPS.slice(0, -1).map((s) => 0.1 * s), ...STEPS, 10 * STEPS[1]];
+const MIN_N_TICKS = 2;
+/** `np.finfo(float).tiny`. */
+const FLOAT_TINY = 2.2250738585072014e-308;
 
 /**
- * An SVG element with attributes, appended to `parent` when given.
- * @param {string} name
- * @param {Object<string, *>} [attrs]
- * @param {Element|null} [parent]
- * @returns {SVGElement}
+ * `10 ** k` for an integer `k`, correctly rounded (as CPython's `10.0 ** k` is).
+ * @param {number} k
+ * @returns {number}
  */
-function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (parent) parent.appendChild(node);
-  return node;
+function pow10(k) {
+  return Number(`1e${k}`);
 }
 
 /**
- * About `count` round tick values covering [lo, hi] (widened by 10% when they are equal).
- * @param {number} lo
- * @param {number} hi
- * @param {number} [count]
+ * Python's (and NumPy's) float `divmod`: the floor quotient and a remainder with the divisor's sign.
+ * @param {number} x
+ * @param {number} y  Non-zero.
+ * @returns {[number, number]}
+ */
+function pyDivmod(x, y) {
+  let mod = x % y;
+  let div = (x - mod) / y;
+  if (mod) {
+    if ((y < 0) !== (mod < 0)) {
+      mod += y;
+      div -= 1;
+    }
+  } else {
+    mod = y < 0 ? -0 : 0;
+  }
+  let floordiv;
+  if (div) {
+    floordiv = Math.floor(div);
+    if (div - floordiv > 0.5) floordiv += 1;
+  } else {
+    floordiv = x / y < 0 || Object.is(x / y, -0) ? -0 : 0;
+  }
+  return [floordiv, mod];
+}
+
+/**
+ * `matplotlib.transforms._nonsingular`: `[vmin, vmax]` sorted, widened when the range is too small.
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {number} expander
+ * @param {number} tiny
+ * @returns {[number, number]}
+ */
+function nonsingular(vmin, vmax, expander, tiny) {
+  if (!Number.isFinite(vmin) || !Number.isFinite(vmax)) return [-expander, expander];
+  if (vmax < vmin) [vmin, vmax] = [vmax, vmin];
+  const maxabs = Math.max(Math.abs(vmin), Math.abs(vmax));
+  if (maxabs < (1e6 / tiny) * FLOAT_TINY) {
+    vmin = -expander;
+    vmax = expander;
+  } else if (vmax - vmin <= maxabs * tiny) {
+    if (vmax === 0 && vmin === 0) {
+      vmin = -expander;
+      vmax = expander;
+    } else {
+      vmin -= expander * Math.abs(vmin);
+      vmax += expander * Math.abs(vmax);
+    }
+  }
+  return [vmin, vmax];
+}
+
+/**
+ * `matplotlib.ticker.scale_range(vmin, vmax, n)`: the power of ten of a step, and an offset for ranges far
+ * from zero.
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {number} n
+ * @returns {[number, number]}
+ */
+function scaleRange(vmin, vmax, n) {
+  const threshold = 100;
+  const dv = Math.abs(vmax - vmin);
+  const meanv = (vmax + vmin) / 2;
+  let offset = 0;
+  if (!(Math.abs(meanv) / dv < threshold)) {
+    offset = Math.sign(meanv) * pow10(pyDivmod(Math.log10(Math.abs(meanv)), 1)[0]);
+  }
+  const scale = pow10(pyDivmod(Math.log10(dv / n), 1)[0]);
+  return [scale, offset];
+}
+
+/**
+ * `matplotlib.ticker._Edge_integer`: multiples of `step`, forgiving float error near an edge.
+ * @param {number} step
+ * @param {number} offset
+ */
+function edgeInteger(step, offset) {
+  const off = Math.abs(offset);
+  const closeto = (ms, edge) => {
+    let tol = 1e-10;
+    if (off > 0) {
+      const digits = Math.log10(off / step);
+      tol = Math.min(0.4999, Math.max(1e-10, 10 ** (digits - 12)));
+    }
+    return Math.abs(ms - edge) < tol;
+  };
+  return {
+    /** The largest n with n * step <= x. */
+    le(x) {
+      const [d, m] = pyDivmod(x, step);
+      return closeto(m / step, 1) ? d + 1 : d;
+    },
+    /** The smallest n with n * step >= x. */
+    ge(x) {
+      const [d, m] = pyDivmod(x, step);
+      return closeto(m / step, 0) ? d : d + 1;
+    },
+  };
+}
+
+/**
+ * `MaxNLocator._raw_ticks` for our settings, `axes.autolimit_mode = "round_numbers"`.
+ * @param {number} vmin
+ * @param {number} vmax
+ * @param {boolean} integer
  * @returns {number[]}
  */
-export function niceTicks(lo, hi, count = 5) {
-  if (!(hi > lo)) {
-    const pad = Math.abs(lo) * 0.1 || 1;
-    lo -= pad;
-    hi += pad;
+function rawTicks(vmin, vmax, integer) {
+  const [scale, offset] = scaleRange(vmin, vmax, NBINS);
+  const lo = vmin - offset;
+  const hi = vmax - offset;
+  let steps = EXTENDED_STEPS.map((s) => s * scale);
+  if (integer) steps = steps.filter((s) => s < 1 || Math.abs(s - Math.round(s)) < 0.001);
+  const rawStep = (hi - lo) / NBINS;
+  // round_numbers may need a larger step: NBINS steps from the multiple at or below lo must reach hi.
+  let istep = steps.findIndex((s) => s >= rawStep && pyDivmod(lo, s)[0] * s + s * NBINS >= hi);
+  if (istep < 0) istep = steps.length - 1;
+  let ticks = [];
+  for (let i = istep; i >= 0; i--) {
+    let step = steps[i];
+    if (integer && Math.floor(hi) - Math.ceil(lo) >= MIN_N_TICKS - 1) step = Math.max(1, step);
+    const bestLo = pyDivmod(lo, step)[0] * step;
+    const edge = edgeInteger(step, offset);
+    const low = edge.le(lo - bestLo);
+    const high = edge.ge(hi - bestLo);
+    ticks = [];
+    for (let n = low; n <= high; n++) ticks.push(n * step + bestLo);
+    if (ticks.filter((t) => t <= hi && t >= lo).length >= MIN_N_TICKS) break;
   }
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  return ticks.map((t) => t + offset);
+}
+
+/**
+ * The ticks of a linear axis whose data span `[lo, hi]`: matplotlib's
+ * `MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], integer=integer)` `.tick_values(*locator.nonsingular(lo, hi))`
+ * under `axes.autolimit_mode = "round_numbers"` (the axis then runs from the first tick to the last). An
+ * empty range is widened by 5% each side first (by 0.05 around 0), as matplotlib's axes do.
+ * @param {number} lo
+ * @param {number} hi
+ * @param {{integer?: boolean}} [options]  `integer`: whole-number ticks (epochs).
+ * @returns {number[]}  Ascending; the first is <= lo and the last >= hi.
+ * @example niceTicks(0.06, 0.7)  // [0, 0.2, 0.4, 0.6, 0.8]
+ */
+export function niceTicks(lo, hi, {integer = false} = {}) {
+  [lo, hi] = nonsingular(lo, hi, 0.05, 1e-15);
+  [lo, hi] = nonsingular(lo, hi, 1e-13, 1e-14);
+  return rawTicks(lo, hi, integer);
+}
+
+/**
+ * `log10(v)`, snapped to a whole number within 1e-6 (a float32 learning rate of 1e-4 is a decade).
+ * @param {number} v  > 0.
+ * @returns {number}
+ */
+function decadeOf(v) {
+  const l = Math.log10(v);
+  const r = Math.round(l);
+  return Math.abs(l - r) < 1e-6 ? r : l;
+}
+
+/**
+ * The ticks of a log axis whose data span `[lo, hi]` (both > 0): the decades around the data (matplotlib's
+ * `LogLocator` with round limits; one value alone gets the decades either side), every k-th decade past
+ * six, plus 2 and 5 times each decade where the axis spans at most two.
+ * @param {number} lo
+ * @param {number} hi
+ * @returns {number[]}  Ascending; the first and last are the axis' limits.
+ * @example logTicks(1e-4, 1e-4)  // [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3]
+ */
+export function logTicks(lo, hi) {
+  let d0 = Math.floor(decadeOf(lo));
+  let d1 = Math.ceil(decadeOf(hi));
+  if (d1 <= d0) {
+    d0 -= 1;
+    d1 = d0 + 2;
+  }
+  const stride = Math.ceil((d1 - d0) / 6);
+  d1 = d0 + stride * Math.ceil((d1 - d0) / stride);
   const ticks = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  for (let k = d0; k <= d1; k += stride) {
+    ticks.push(pow10(k));
+    if (d1 - d0 <= 2 && k < d1) ticks.push(Number(`2e${k}`), Number(`5e${k}`));
+  }
   return ticks;
 }
 
 /**
- * A short label of a value: 4 significant digits, exponent form below 1e-3 and from 1e4.
+ * Whether a metric gets a log axis: the learning rate, or positive values that span two decades or more.
+ * @param {string} name  The metric ("learning_rate", "lr", "loss", …).
+ * @param {number[]} values  Its finite values.
+ * @returns {boolean}
+ */
+export function wantsLogAxis(name, values) {
+  if (!values.length || values.some((v) => !(v > 0))) return false;
+  if (/(^|[/_ ])(learning_rate|lr)$/i.test(name)) return true;
+  return Math.max(...values) / Math.min(...values) >= 100;
+}
+
+// -- labels ----------------------------------------------------------------------------------------
+
+/**
+ * `1e-4`, `2.5e-5`: exponent form with no trailing zeros and no "+".
+ * @param {string} s  `Number.prototype.toExponential`'s text.
+ * @returns {string}
+ */
+function tidyExponent(s) {
+  const [m, e] = s.split('e');
+  const mant = m.includes('.') ? m.replace(/0+$/, '').replace(/\.$/, '') : m;
+  return `${mant}e${e.replace('+', '')}`;
+}
+
+/**
+ * The labels of an axis' ticks: as few digits as give each tick exactly (no float noise), trailing zeros
+ * dropped; exponent form (`1e-4`, `5e-5`, `2e5`) for an axis that reaches below 1e-3 or from 1e4.
+ * @param {number[]} ticks
+ * @param {boolean} [log]  A log axis (each label on its own).
+ * @returns {string[]}
+ */
+export function tickLabels(ticks, log = false) {
+  const sizes = ticks.map(Math.abs).filter((a) => a > 0);
+  const big = Math.max(0, ...sizes);
+  const step = log ? 0 : ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : big || 1;
+  // One form for the whole axis: a linear axis by its largest tick, a log axis by its smallest and largest.
+  const expo = big >= 1e4 || (log ? Math.min(...sizes) < 1e-3 : big < 1e-3);
+  const label = (t, d) => (expo ? tidyExponent(t.toExponential(d)) : String(Number(t.toFixed(d))));
+  return ticks.map((t) => {
+    if (t === 0 || (!log && Math.abs(t) < step * 1e-9)) return '0';
+    const tol = log ? Math.abs(t) * 1e-9 : step * 1e-6;
+    for (let d = 0; d < 16; d++) {
+      const s = label(t, d);
+      if (Math.abs(Number(s) - t) <= tol) return s;
+    }
+    return label(t, 15);
+  });
+}
+
+/**
+ * A short label of a value (tooltips): 4 significant digits, exponent form below 1e-3 and from 1e4.
  * @param {number} v
  * @returns {string}
  */
 function fmt(v) {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  if (a >= 1e4 || a < 1e-3) return v.toExponential(2);
+  if (a >= 1e4 || a < 1e-3) return tidyExponent(v.toExponential(3));
   return String(Number(v.toPrecision(4)));
 }
+
+let measureContext = null;
+
+/**
+ * Width in px of `text` in the page's font at `size` px (the tick labels' font).
+ * @param {string} text
+ * @param {number} size
+ * @returns {number}
+ */
+function textWidth(text, size) {
+  if (!measureContext) measureContext = document.createElement('canvas').getContext('2d');
+  if (!measureContext) return text.length * size * 0.62;
+  const family = getComputedStyle(document.documentElement).fontFamily || 'sans-serif';
+  measureContext.font = `${size}px ${family}`;
+  return measureContext.measureText(text).width;
+}
+
+// -- scales ----------------------------------------------------------------------------------------
 
 /**
  * One line of a chart: a run's train or validation curve of one metric.
@@ -79,104 +329,182 @@ function fmt(v) {
  * @property {number[]} steps  Every epoch with a point, sorted.
  * @property {number[]} xTicks
  * @property {number[]} yTicks
+ * @property {string[]} yLabels
+ * @property {boolean} log  Whether the y axis is logarithmic.
+ * @property {[number, number]} yDomain  The y axis' limits (the first and last tick).
+ * @property {{left: number, right: number, top: number, bottom: number}} m  Margins.
+ * @property {number} w  SVG width.
+ * @property {number} h  SVG height.
  * @property {number} pw  Plot width.
  * @property {number} ph  Plot height.
  */
 
 /**
- * A chart's elements and what it draws now.
+ * The epochs that every chart of a card shares: `[first, last]` over all their points, or null.
+ * @param {ChartSeries[][]} seriesLists
+ * @returns {[number, number]|null}
+ */
+export function epochDomain(seriesLists) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const list of seriesLists) {
+    for (const s of list) {
+      for (const p of s.points) {
+        if (p[0] < lo) lo = p[0];
+        if (p[0] > hi) hi = p[0];
+      }
+    }
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/**
+ * The scale of `series`, or null when they have no points.
+ * @param {ChartSeries[]} series
+ * @param {Object} [options]
+ * @param {[number, number]|null} [options.domain]  A y range always shown (a measure in [0, 1] keeps that
+ *     scale whatever its values).
+ * @param {[number, number]|null} [options.xDomain]  The epochs shown (shared by the card's charts); the
+ *     series' own by default.
+ * @param {string} [options.name]  The metric (the learning rate gets a log axis).
+ * @param {'auto'|'linear'|'log'} [options.yScale]
+ * @param {number} [options.width]
+ * @param {number} [options.height]
+ * @param {number} [options.font]  Tick label size, px.
+ * @returns {ChartScale|null}
+ */
+export function chartScale(series, {domain = null, xDomain = null, name = '', yScale = 'auto', width = DEFAULT_W,
+  height = INLINE_H, font = TICK_FONT.inline} = {}) {
+  const all = series.flatMap((s) => s.points);
+  if (!all.length) return null;
+  const steps = [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b);
+  let [x0, x1] = xDomain || [steps[0], steps[steps.length - 1]];
+  x0 = Math.min(x0, steps[0]);
+  x1 = Math.max(x1, steps[steps.length - 1]);
+  if (x1 === x0) {
+    x0 -= 0.5;
+    x1 += 0.5;
+  }
+  const values = all.map((p) => p[1]).filter(Number.isFinite);
+  const log = !domain && (yScale === 'log' || (yScale === 'auto' && wantsLogAxis(name, values))) &&
+    values.length > 0 && values.every((v) => v > 0);
+  let yTicks;
+  if (log) {
+    yTicks = logTicks(Math.min(...values), Math.max(...values));
+  } else {
+    const ext = [...values, ...(domain || [])];
+    yTicks = ext.length ? niceTicks(Math.min(...ext), Math.max(...ext)) : [0, 1];
+  }
+  let y0 = yTicks[0];
+  let y1 = yTicks[yTicks.length - 1];
+  if (!(y1 > y0)) {
+    y0 -= 1;
+    y1 += 1;
+  }
+  const yLabels = tickLabels(yTicks, log);
+  const xTicks = niceTicks(x0, x1, {integer: true}).filter((v) => Number.isInteger(v) && v >= x0 && v <= x1);
+  const widest = Math.max(0, ...yLabels.map((t) => textWidth(t, font)));
+  const lastX = xTicks.length ? textWidth(String(xTicks[xTicks.length - 1]), font) / 2 : 0;
+  const m = {left: Math.ceil(widest) + 12, right: Math.max(12, Math.ceil(lastX) + 4), top: 10, bottom: 2.2 * font + 12};
+  const pw = Math.max(20, width - m.left - m.right);
+  const ph = Math.max(20, height - m.top - m.bottom);
+  const [t0, t1] = log ? [Math.log10(y0), Math.log10(y1)] : [y0, y1];
+  const ty = log ? (v) => Math.log10(v) : (v) => v;
+  return {
+    x: (v) => m.left + ((v - x0) / (x1 - x0)) * pw,
+    xInv: (px) => x0 + ((px - m.left) / pw) * (x1 - x0),
+    y: (v) => m.top + (1 - (ty(v) - t0) / (t1 - t0)) * ph,
+    steps, xTicks, yTicks, yLabels, log, yDomain: [y0, y1], m, w: width, h: height, pw, ph,
+  };
+}
+
+// -- drawing ---------------------------------------------------------------------------------------
+
+/**
+ * An SVG element with attributes, appended to `parent` when given.
+ * @param {string} name
+ * @param {Object<string, *>} [attrs]
+ * @param {Element|null} [parent]
+ * @returns {SVGElement}
+ */
+function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+/**
+ * A chart's elements, options and what it draws now.
  * @typedef {Object} ChartParts
  * @property {HTMLElement} wrap
  * @property {SVGSVGElement} svg
  * @property {HTMLElement} tooltip
- * @property {{series: ChartSeries[], cursor: number|null}} current
+ * @property {HTMLElement} footnote  Under the plot: which epochs have points, what is not measured yet.
+ * @property {{series: ChartSeries[], cursor: number|null, xDomain: [number, number]|null, footnote: string}} current
  * @property {ChartScale|null} scale  null while there is nothing to draw.
  * @property {SVGLineElement|null} cursorLine
  * @property {SVGLineElement|null} hoverLine
- * @property {[number, number]|null} domain  A y range always shown, or null.
+ * @property {{title: string, domain: [number, number]|null, yScale: 'auto'|'linear'|'log', large: boolean}} opts
+ * @property {number} width  The width drawn at.
  */
 
 /**
- * The scale of `series`, or null when they have no points. The y range is widened to round ticks, and to
- * `domain` when given (a measure in [0, 1] keeps that scale whatever its values).
- * @param {ChartSeries[]} series
- * @param {[number, number]|null} [domain]
- * @returns {ChartScale|null}
- */
-export function chartScale(series, domain = null) {
-  const all = series.flatMap((s) => s.points);
-  if (!all.length) return null;
-  const steps = [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b);
-  const x0 = steps[0];
-  let x1 = steps[steps.length - 1];
-  if (x1 === x0) x1 = x0 + 1;
-  const values = all.map((p) => p[1]).filter(Number.isFinite);
-  let y0 = Math.min(...values, ...(domain ? [domain[0]] : []));
-  let y1 = Math.max(...values, ...(domain ? [domain[1]] : []));
-  const yTicks = niceTicks(y0, y1, 5);
-  y0 = Math.min(y0, yTicks[0]);
-  y1 = Math.max(y1, yTicks[yTicks.length - 1]);
-  if (y1 === y0) y1 = y0 + 1;
-  const pw = W - M.left - M.right;
-  const ph = H - M.top - M.bottom;
-  const xTicks = niceTicks(x0, x1, Math.min(6, steps.length)).filter((v) => Number.isInteger(v) && v >= x0 && v <= x1);
-  return {
-    x: (v) => M.left + ((v - x0) / (x1 - x0)) * pw,
-    xInv: (px) => x0 + ((px - M.left) / pw) * (x1 - x0),
-    y: (v) => M.top + (1 - (v - y0) / (y1 - y0)) * ph,
-    steps, xTicks, yTicks, pw, ph,
-  };
-}
-
-/**
- * The chart's figure: caption, an optional note under it (a key), SVG and tooltip.
+ * The chart's figure: caption, an optional note under it (a key), SVG, a footnote and the tooltip.
  * @param {string} title
  * @param {Node|null} note
- * @returns {{wrap: HTMLElement, svg: SVGSVGElement, tooltip: HTMLElement}}
+ * @param {boolean} large
+ * @returns {{wrap: HTMLElement, caption: HTMLElement, svg: SVGSVGElement, tooltip: HTMLElement, footnote: HTMLElement}}
  */
-function chartFrame(title, note) {
+function chartFrame(title, note, large) {
   const wrap = document.createElement('figure');
-  wrap.className = 'chart';
+  wrap.className = large ? 'chart chart-large' : 'chart';
   const caption = document.createElement('figcaption');
   caption.textContent = title;
   wrap.appendChild(caption);
   if (note) wrap.appendChild(note);
-  const svg = el('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img'});
+  const svg = el('svg', {class: 'chart-svg', role: 'img'});
   svg.setAttribute('aria-label', `${title} by epoch`);
   wrap.appendChild(svg);
+  const footnote = document.createElement('p');
+  footnote.className = 'chart-footnote';
+  footnote.hidden = true;
+  wrap.appendChild(footnote);
   const tooltip = document.createElement('div');
   tooltip.className = 'chart-tooltip';
   tooltip.hidden = true;
   wrap.appendChild(tooltip);
-  return {wrap, svg, tooltip};
+  return {wrap, caption, svg, tooltip, footnote};
 }
 
 /**
  * The plot background, grid lines, ticks and the x axis label.
  * @param {SVGSVGElement} svg
  * @param {ChartScale} scale
+ * @param {number} font
  */
-function drawAxes(svg, scale) {
-  const {x, y, pw, ph} = scale;
-  el('rect', {x: M.left, y: M.top, width: pw, height: ph, class: 'plot-bg'}, svg);
-  const axes = el('g', {class: 'axes'}, svg);
-  for (const v of scale.yTicks) {
-    el('line', {x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), class: 'gridline'}, axes);
-    const t = el('text', {x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick'}, axes);
-    t.textContent = fmt(v);
-  }
+function drawAxes(svg, scale, font) {
+  const {x, y, pw, ph, m, w, h} = scale;
+  el('rect', {x: m.left, y: m.top, width: pw, height: ph, class: 'plot-bg'}, svg);
+  const axes = el('g', {class: `axes${scale.log ? ' log' : ''}`}, svg);
+  scale.yTicks.forEach((v, i) => {
+    el('line', {x1: m.left, x2: w - m.right, y1: y(v), y2: y(v), class: 'gridline'}, axes);
+    const t = el('text', {x: m.left - 6, y: y(v) + font * 0.35, 'text-anchor': 'end', class: 'tick', 'font-size': font}, axes);
+    t.textContent = scale.yLabels[i];
+  });
   for (const v of scale.xTicks) {
-    el('line', {x1: x(v), x2: x(v), y1: H - M.bottom, y2: H - M.bottom + 4, class: 'axis'}, axes);
-    const t = el('text', {x: x(v), y: H - M.bottom + 16, 'text-anchor': 'middle', class: 'tick'}, axes);
+    el('line', {x1: x(v), x2: x(v), y1: h - m.bottom, y2: h - m.bottom + 4, class: 'axis'}, axes);
+    const t = el('text', {x: x(v), y: h - m.bottom + 6 + font, 'text-anchor': 'middle', class: 'tick', 'font-size': font}, axes);
     t.textContent = String(v);
   }
-  el('line', {x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom, class: 'axis'}, axes);
-  const xl = el('text', {x: M.left + pw / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis-label'}, axes);
+  el('line', {x1: m.left, x2: w - m.right, y1: h - m.bottom, y2: h - m.bottom, class: 'axis'}, axes);
+  const xl = el('text', {x: m.left + pw / 2, y: h - 4, 'text-anchor': 'middle', class: 'axis-label', 'font-size': font}, axes);
   xl.textContent = 'epoch';
 }
 
 /**
- * One polyline per series and a point (with a title, clickable) per finite value.
+ * One polyline per series (between its finite points: a measure drawn at some epochs only is joined
+ * from one measured epoch to the next) and a marker (with a title, clickable) per finite value.
  * @param {SVGSVGElement} svg
  * @param {ChartSeries[]} series
  * @param {ChartScale} scale
@@ -186,13 +514,14 @@ function drawSeries(svg, series, scale) {
   for (const s of series) {
     const g = el('g', {class: `series ${s.split} ${s.style || ''}`.trim(), 'data-run': s.run, 'data-split': s.split}, svg);
     if (s.tag) g.dataset.tag = s.tag;
-    const pts = s.points.filter((p) => Number.isFinite(p[1]));
+    const pts = s.points.filter((p) => Number.isFinite(p[1]) && (!scale.log || p[1] > 0));
     el('polyline', {
       points: pts.map((p) => `${x(p[0]).toFixed(2)},${y(p[1]).toFixed(2)}`).join(' '),
       class: 'line', stroke: s.color,
     }, g);
     for (const p of pts) {
-      const c = el('circle', {cx: x(p[0]).toFixed(2), cy: y(p[1]).toFixed(2), r: 3, class: 'pt', fill: s.color}, g);
+      const c = el('circle', {cx: x(p[0]).toFixed(2), cy: y(p[1]).toFixed(2), r: s.split === 'check' ? 3.5 : 3, class: 'pt',
+        fill: s.color}, g);
       c.dataset.step = String(p[0]);
       const tip = el('title', {}, c);
       tip.textContent = `${s.run} · ${s.label || s.split} · epoch ${p[0]}: ${fmt(p[1])}`;
@@ -201,23 +530,45 @@ function drawSeries(svg, series, scale) {
 }
 
 /**
- * Draws the chart's current series from scratch ("no data yet" without points).
+ * The width to draw `chart` at: its figure's, or a default while it is not in the page.
+ * @param {ChartParts} chart
+ * @returns {number}
+ */
+function widthOf(chart) {
+  return Math.round(chart.wrap.clientWidth) || DEFAULT_W;
+}
+
+/**
+ * Draws the chart's current series from scratch at its figure's width ("no data yet" without points).
  * @param {ChartParts} chart
  */
 function draw(chart) {
-  const {svg} = chart;
+  const {svg, opts, current} = chart;
+  const width = widthOf(chart);
+  const height = opts.large ? Math.max(260, Math.min(LARGE_H, window.innerHeight - 220)) : INLINE_H;
+  const font = opts.large ? TICK_FONT.large : TICK_FONT.inline;
+  chart.width = width;
   svg.replaceChildren();
-  chart.scale = chartScale(chart.current.series, chart.domain);
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('width', String(width));
+  svg.setAttribute('height', String(height));
+  chart.footnote.textContent = current.footnote || '';
+  chart.footnote.hidden = !current.footnote;
+  chart.scale = chartScale(current.series, {domain: opts.domain, xDomain: current.xDomain, name: opts.title,
+    yScale: opts.yScale, width, height, font});
+  chart.cursorLine = null;
+  chart.hoverLine = null;
   if (!chart.scale) {
-    const t = el('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-empty'}, svg);
+    const t = el('text', {x: width / 2, y: height / 2, 'text-anchor': 'middle', class: 'chart-empty'}, svg);
     t.textContent = 'no data yet';
     return;
   }
-  drawAxes(svg, chart.scale);
-  chart.cursorLine = el('line', {y1: M.top, y2: H - M.bottom, class: 'cursor'}, svg);
-  chart.hoverLine = el('line', {y1: M.top, y2: H - M.bottom, class: 'hover-line'}, svg);
+  drawAxes(svg, chart.scale, font);
+  const {m, h} = chart.scale;
+  chart.cursorLine = el('line', {y1: m.top, y2: h - m.bottom, class: 'cursor'}, svg);
+  chart.hoverLine = el('line', {y1: m.top, y2: h - m.bottom, class: 'hover-line'}, svg);
   chart.hoverLine.style.display = 'none';
-  drawSeries(svg, chart.current.series, chart.scale);
+  drawSeries(svg, current.series, chart.scale);
   placeCursor(chart);
 }
 
@@ -240,6 +591,8 @@ function placeCursor(chart) {
   }
 }
 
+// -- interaction -----------------------------------------------------------------------------------
+
 /**
  * The epoch nearest to a mouse event over the plot, or null outside it.
  * @param {ChartParts} chart
@@ -255,7 +608,7 @@ function stepFromEvent(chart, event) {
   const ctm = svg.getScreenCTM();
   if (!ctm) return null;
   const local = pt.matrixTransform(ctm.inverse());
-  if (local.x < M.left - 8 || local.x > W - M.right + 8) return null;
+  if (local.x < scale.m.left - 8 || local.x > scale.w - scale.m.right + 8) return null;
   const target = scale.xInv(local.x);
   let best = null;
   for (const s of scale.steps) if (best === null || Math.abs(s - target) < Math.abs(best - target)) best = s;
@@ -324,7 +677,8 @@ function hideTooltip(chart) {
 }
 
 /**
- * Hover shows the values at the nearest epoch; a click on a point (or anywhere on the plot) picks it.
+ * Hover shows the values at the nearest epoch; a click on a point (or anywhere on the plot) picks it. The
+ * chart is drawn again when its figure's width changes.
  * @param {ChartParts} chart
  * @param {(epoch: number) => void} onPick
  */
@@ -341,31 +695,123 @@ function wireChart(chart, onPick) {
     const step = target && target.dataset && target.dataset.step !== undefined ? Number(target.dataset.step) : stepFromEvent(chart, event);
     if (step !== null && Number.isFinite(step)) onPick(step);
   });
+  if (typeof ResizeObserver !== 'undefined') {
+    new ResizeObserver(() => {
+      const w = widthOf(chart);
+      if (chart.wrap.clientWidth && w !== chart.width) draw(chart);
+    }).observe(chart.wrap);
+  }
+}
+
+/**
+ * A chart's parts, wired, with nothing drawn yet.
+ * @param {{title: string, onPick: (epoch: number) => void, domain: [number, number]|null, note: Node|null,
+ *     yScale: 'auto'|'linear'|'log', large: boolean}} options
+ * @returns {ChartParts}
+ */
+function makeChart({title, onPick, domain, note, yScale, large}) {
+  /** @type {ChartParts} */
+  const chart = {...chartFrame(title, note, large), current: {series: [], cursor: null, xDomain: null, footnote: ''},
+    scale: null, cursorLine: null, hoverLine: null, opts: {title, domain, yScale, large}, width: 0};
+  wireChart(chart, onPick);
+  return chart;
+}
+
+/**
+ * Opens the larger view of a chart: a modal dialog with the chart drawn again at the dialog's width, kept
+ * in step with the small one while it is open; Escape, the close button or a click outside closes it.
+ * @param {{title: string, onPick: (epoch: number) => void, domain: [number, number]|null, note: Node|null,
+ *     yScale: 'auto'|'linear'|'log', id: string}} options
+ * @param {ChartParts} small
+ * @returns {{chart: ChartParts, close: () => void}}
+ */
+function openLarge(options, small) {
+  const dialog = document.createElement('dialog');
+  dialog.className = 'chart-dialog';
+  dialog.setAttribute('aria-label', `${options.title}, larger view`);
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'chart-dialog-close';
+  close.setAttribute('aria-label', 'Close the larger view');
+  close.textContent = '×';
+  const chart = makeChart({...options, note: options.note ? options.note.cloneNode(true) : null, large: true});
+  chart.wrap.dataset.chartLarge = options.id;
+  chart.current = {...small.current};
+  const body = document.createElement('div');
+  body.className = 'chart-dialog-body';
+  body.append(close, chart.wrap);
+  dialog.appendChild(body);
+  document.body.appendChild(dialog);
+  const done = () => {
+    if (dialog.open) dialog.close();
+  };
+  dialog.addEventListener('close', () => dialog.remove());
+  dialog.addEventListener('click', (event) => {
+    if (event.target === dialog) done();  // the backdrop: outside the body
+  });
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    event.preventDefault();
+    event.stopPropagation();  // the page's own Escape (closing a channel's view) is not for us
+    done();
+  });
+  close.addEventListener('click', done);
+  dialog.showModal();
+  draw(chart);
+  return {chart, close: done, dialog};
 }
 
 /**
  * Creates a chart. `onPick(epoch)` is called when the user clicks an epoch; `domain` is a y range always
- * shown; `note` goes under the title; `id` is the figure's `data-chart`.
+ * shown; `note` goes under the title; `id` is the figure's `data-chart`; `yScale` picks the y axis ('auto':
+ * log for the learning rate and for values over two decades). `update` takes the series, the cursor, the
+ * epochs every chart of the card shows (`xDomain`, chart.js `epochDomain`) and a footnote.
  * @param {{title: string, onPick: (epoch: number) => void, domain?: [number, number]|null, note?: Node|null,
- *     id?: string}} options
- * @returns {{element: HTMLElement, update: (data: {series: ChartSeries[], cursor: number|null}) => void,
- *     setCursor: (epoch: number|null) => void}}
+ *     id?: string, yScale?: 'auto'|'linear'|'log'}} options
+ * @returns {{element: HTMLElement, update: (data: {series: ChartSeries[], cursor: number|null,
+ *     xDomain?: [number, number]|null, footnote?: string}) => void, setCursor: (epoch: number|null) => void,
+ *     enlarge: () => void}}
  */
-export function createChart({title, onPick, domain = null, note = null, id = title}) {
-  /** @type {ChartParts} */
-  const chart = {...chartFrame(title, note), current: {series: [], cursor: null}, scale: null, cursorLine: null,
-    hoverLine: null, domain};
+export function createChart({title, onPick, domain = null, note = null, id = title, yScale = 'auto'}) {
+  const options = {title, onPick, domain, note, yScale, id};
+  const chart = makeChart({...options, large: false});
   chart.wrap.dataset.chart = id;
-  wireChart(chart, onPick);
+  let large = null;
+  const enlarge = () => {
+    if (large && large.dialog.isConnected) return;
+    large = openLarge(options, chart);
+    large.dialog.addEventListener('close', () => {
+      large = null;
+    });
+  };
+  const expand = document.createElement('button');
+  expand.type = 'button';
+  expand.className = 'chart-expand';
+  expand.title = 'Open a larger view';
+  expand.setAttribute('aria-label', `Enlarge ${title}`);
+  expand.textContent = '⤢';
+  expand.addEventListener('click', enlarge);
+  chart.caption.addEventListener('click', enlarge);
+  chart.caption.title = 'Open a larger view';
+  chart.wrap.insertBefore(expand, chart.caption.nextSibling);
   return {
     element: chart.wrap,
-    update({series, cursor}) {
-      chart.current = {series, cursor};
+    update({series, cursor, xDomain = null, footnote = ''}) {
+      chart.current = {series, cursor, xDomain, footnote};
       draw(chart);
+      if (large) {
+        large.chart.current = {...chart.current};
+        draw(large.chart);
+      }
     },
     setCursor(epoch) {
       chart.current.cursor = epoch;
       placeCursor(chart);
+      if (large) {
+        large.chart.current.cursor = epoch;
+        placeCursor(large.chart);
+      }
     },
+    enlarge,
   };
 }
