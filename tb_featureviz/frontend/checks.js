@@ -1,7 +1,9 @@
 // The Grad-CAM measures of `/scalars` (`checks`: faithfulness/* and sanity/*), grouped into the charts that
 // plot them beside loss and accuracy, with what each measure says. Pure: plain data in, plain data out.
 //
-// One chart per group; in it, one line per run (the run's colour) and measure (its dash pattern).
+// One chart per group; in it, one line per run (the run's colour) and measure (its dash pattern), a marker
+// at each epoch that has a measure (the measures may be drawn at some epochs only), and a footnote that
+// says which epochs have them and which measures are not measured yet.
 
 /**
  * @typedef {import('./types.js').ScalarsDoc} ScalarsDoc
@@ -71,12 +73,51 @@ export function measureOf(group, tag) {
 }
 
 /**
+ * `"0, 9"`, `"0–9"` (every epoch from 0 to 9), `"0, 2, 4, …, 18, 20"`: a sorted list of epochs in words.
+ * @param {number[]} epochs  Sorted, distinct.
+ * @returns {string}
+ */
+export function epochList(epochs) {
+  const n = epochs.length;
+  if (n >= 3 && epochs[n - 1] - epochs[0] === n - 1) return `${epochs[0]}–${epochs[n - 1]}`;
+  if (n <= 8) return epochs.join(', ');
+  return `${epochs.slice(0, 3).join(', ')}, …, ${epochs.slice(-2).join(', ')} (${n} epochs)`;
+}
+
+/**
+ * What a chart of measures says under its plot: at which epochs the measures exist ("measured at epochs
+ * 0, 9"), a measure drawn at fewer of them ("pointing game at epoch 9"), and each measure of the group that
+ * has no point yet ("drift: not measured yet").
+ * @param {CheckGroup} group
+ * @param {ChartSeries[]} series  The chart's series (each with at least one finite point).
+ * @param {CheckMeasure[]} measures  The measures drawn.
+ * @returns {string}
+ */
+export function measuredNote(group, series, measures) {
+  const epochsOf = (list) => [...new Set(list.flatMap((s) => s.points.filter((p) => Number.isFinite(p[1])).map((p) => p[0])))]
+    .sort((a, b) => a - b);
+  const all = epochsOf(series);
+  const parts = [];
+  if (all.length) parts.push(`measured at epoch${all.length === 1 ? '' : 's'} ${epochList(all)}`);
+  for (const m of measures) {
+    const own = epochsOf(series.filter((s) => s.tag === m.tag));
+    if (own.length && own.length < all.length) parts.push(`${m.label} at epoch${own.length === 1 ? '' : 's'} ${epochList(own)}`);
+  }
+  for (const m of group.measures) {
+    if (!measures.some((x) => x.tag === m.tag)) parts.push(`${m.label}: not measured yet`);
+  }
+  return parts.join(' · ');
+}
+
+/**
  * The check charts of `runs`: each group that some run has points for, with one series per run and
- * measure (points `[epoch, value]`), in group order, runs in the given order, measures in group order.
+ * measure (points `[epoch, value]`), in group order, runs in the given order, measures in group order. A
+ * measure with no finite point is left out of the series and the key (the footnote says it is not measured
+ * yet); `footnote` says which epochs have measures (`measuredNote`).
  * @param {Map<string, ScalarsDoc>} scalars  Run -> its `/scalars` document.
  * @param {string[]} runs
  * @param {(run: string) => string} colorOf
- * @returns {Array<{group: CheckGroup, measures: CheckMeasure[], series: ChartSeries[]}>}
+ * @returns {Array<{group: CheckGroup, measures: CheckMeasure[], series: ChartSeries[], footnote: string}>}
  */
 export function checkCharts(scalars, runs, colorOf) {
   const out = [];
@@ -86,10 +127,11 @@ export function checkCharts(scalars, runs, colorOf) {
     for (const run of runs) {
       const checks = ((scalars.get(run) || {}).checks || []).filter((c) => c.tag.startsWith(`${group.id}/`));
       for (const c of checks) {
+        const points = c.points.map((p) => [p[0], p[2]]);
+        if (!points.some((p) => Number.isFinite(p[1]))) continue;
         const m = measureOf(group, c.tag);
         if (!measures.some((x) => x.tag === m.tag)) measures.push(m);
-        series.push({run, split: 'check', style: m.style, label: m.label, tag: c.tag, color: colorOf(run),
-          points: c.points.map((p) => [p[0], p[2]])});
+        series.push({run, split: 'check', style: m.style, label: m.label, tag: c.tag, color: colorOf(run), points});
       }
     }
     if (!series.length) continue;
@@ -99,7 +141,7 @@ export function checkCharts(scalars, runs, colorOf) {
     };
     measures.sort((a, b) => rank(a.tag) - rank(b.tag));
     series.sort((a, b) => runs.indexOf(a.run) - runs.indexOf(b.run) || rank(a.tag) - rank(b.tag));
-    out.push({group, measures, series});
+    out.push({group, measures, series, footnote: measuredNote(group, series, measures)});
   }
   return out;
 }

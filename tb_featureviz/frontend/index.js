@@ -11,7 +11,7 @@
 //   checks.js     the Grad-CAM measures' charts (pure)           colormap.js  colour maps
 //   views.js, grid.js, gradcam.js, exemplars.js, exportmenu.js: DOM only
 
-import {createChart} from './chart.js';
+import {createChart, epochDomain} from './chart.js';
 import {checkCharts} from './checks.js';
 import {colorize, lut} from './colormap.js';
 import {pickEpoch, setEpoch, stepEpoch, syncControls, togglePlay} from './controls.js';
@@ -159,7 +159,7 @@ function toggleRun(app, run, on) {
  * @param {App} app
  * @param {string[]} runs
  * @returns {Array<[string, {title: string, series: Array<Object>, domain?: [number, number], id?: string,
- *     note?: () => Node}]>}
+ *     note?: () => Node, footnote?: string}]>}
  */
 function chartSpecs(app, runs) {
   const byMetric = new Map();
@@ -174,9 +174,9 @@ function chartSpecs(app, runs) {
     }
   }
   const specs = [...byMetric.keys()].sort(metricOrder).map((metric) => [metric, {title: metric, series: byMetric.get(metric)}]);
-  for (const {group, measures, series} of checkCharts(app.scalars, runs, (run) => runColor(app.index, run))) {
+  for (const {group, measures, series, footnote} of checkCharts(app.scalars, runs, (run) => runColor(app.index, run))) {
     // The key names the measures, so a chart is made again when a measure appears.
-    specs.push([`check:${group.id}:${measures.map((m) => m.tag).join(',')}`, {title: group.title, series,
+    specs.push([`check:${group.id}:${measures.map((m) => m.tag).join(',')}`, {title: group.title, series, footnote,
       domain: group.domain, id: `check:${group.id}`, note: () => views.checkKey(group.caption, measures)}]);
   }
   return specs;
@@ -197,6 +197,7 @@ function renderCharts(app) {
     }
   }
   const cursor = shownEpoch(app);
+  const xDomain = epochDomain([...specs.values()].map((spec) => spec.series));  // one epoch axis for every chart
   const ordered = [];
   for (const [key, spec] of specs) {
     if (!app.charts.has(key)) {
@@ -204,7 +205,7 @@ function renderCharts(app) {
         note: spec.note ? spec.note() : null, id: spec.id || key}));
     }
     const chart = app.charts.get(key);
-    chart.update({series: spec.series, cursor});
+    chart.update({series: spec.series, cursor, xDomain, footnote: spec.footnote || ''});
     ordered.push(chart.element);
   }
   if (!specs.size) ordered.push(views.noCurves(runs.some((r) => !app.scalars.has(r))));
