@@ -132,6 +132,6 @@ def html_report(spec: logdir_factory.LogdirSpec, tmp_path_factory: pytest.TempPa
     from tests.support.exports import RUNS
 
     out = tmp_path_factory.mktemp("html") / "report.html"
-    path = export(spec.root, list(RUNS), epochs="all", format="html", out=out)
+    path = export(spec.root, list(RUNS), epochs="all", format="html", detail="full", out=out)
     assert path == out
     return path

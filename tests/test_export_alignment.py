@@ -22,6 +22,7 @@ def test_cli_export_aligned_by_stage(tmp_path: Path, load_fast: bool, capsys: py
     specs = architectures.write_architectures(tmp_path / "logs")
     out = tmp_path / "report.html"
     argv = ["--logdir", str(tmp_path / "logs"), "--run", RESNET, "--run", MOBILENET, "--kinds", "activations"]
+    argv += ["--detail", "full"]
     argv += ["--stage", "3/5", "--probe", "0", "--colormap", "gray", "--out", str(out), "--quiet"]
     assert run_cli(argv + (["--load-fast"] if load_fast else [])) == 0, capsys.readouterr().err
     images = figure_images(parse_html(out))

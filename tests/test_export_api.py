@@ -18,7 +18,7 @@ def test_api_errors_are_typed(spec, tmp_path):
     with pytest.raises(ExportNotFoundError, match="runs: exp1, exp2"):
         export(spec.root, "exp9", out=tmp_path / "r.html")
     with pytest.raises(ExportArgumentError, match="unknown format"):
-        export(spec.root, "exp1", format="pdf", out=tmp_path / "r.pdf")
+        export(spec.root, "exp1", format="docx", out=tmp_path / "r.docx")
     with pytest.raises(ExportArgumentError, match="Unknown colour map"):
         export(spec.root, "exp1", colormap="jet", out=tmp_path / "r.html")
     with pytest.raises(ExportArgumentError, match=r"channels 0\.\.5"):

@@ -6,6 +6,7 @@ budgeted callback wrote (reduced grids, filter rotation, Grad-CAM heatmaps witho
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zipfile
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tb_featureviz.export import ExportArgumentError, export
+from tb_featureviz.export import ExportArgumentError
+from tb_featureviz.export import export as export_any
 from tb_featureviz.export.figures import CAPTION_HEIGHT, STAMP_HEIGHT
 from tb_featureviz.export.model import ratio_text
 from tb_featureviz.render import apply_colormap, colormap_lut, heatmap_overlay
@@ -24,6 +26,8 @@ from tests.support.exports import find_figure as _find
 from tests.support.exports import gif_frames as _gif_frames
 from tests.support.exports import parse_html as _parse
 from tests.support.logdir_factory import decode_png
+
+export = functools.partial(export_any, detail="full")  # these tests read the full report: every image as stored
 
 
 def test_png_scale_caption_and_colormap(spec, tmp_path):

@@ -7,11 +7,12 @@ Every test compares decoded pixels, captions and references with what ``tests/su
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
 
-from tb_featureviz.export import export
+from tb_featureviz.export import export as export_any
 from tb_featureviz.export.model import ratio_text
 from tb_featureviz.render import apply_colormap
 from tests.support.exports import RUNS
@@ -19,6 +20,8 @@ from tests.support.exports import figure_images as _figure_images
 from tests.support.exports import find_figure as _find
 from tests.support.exports import parse_html as _parse
 from tests.support.logdir_factory import decode_png
+
+export = functools.partial(export_any, detail="full")  # these tests read the full report: every image as stored
 
 
 def test_html_embeds_every_written_image_with_the_right_pixels(spec, html_report):

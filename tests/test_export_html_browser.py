@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("logs")
     logdir_factory.write_logdir(root, runs=("exp1", "exp2"), epochs=2)
-    return export(root, ["exp1", "exp2"], epochs="all", format="html", out=root.parent / "report.html")
+    return export(root, ["exp1", "exp2"], epochs="all", format="html", detail="full", out=root.parent / "report.html")
 
 
 def test_html_export_renders_offline_and_prints_to_pdf(report, browser):
@@ -30,8 +30,8 @@ def test_html_export_renders_offline_and_prints_to_pdf(report, browser):
     assert len(sizes) == 2 * 2 * (3 * 4 + 2 + 8)
     assert all(done and w > 0 and h > 0 for done, w, h in sizes)
     # loss and accuracy (train, validation) and the 3 Grad-CAM measures the factory writes, for 2 runs
-    assert page.locator('svg.chart:is([data-metric="loss"], [data-metric="accuracy"]) polyline.series').count() == 8
-    checks = 'svg.chart:is([data-metric="faithfulness"], [data-metric="sanity"]) polyline.series'
+    assert page.locator('[data-chart="curves"] :is(g[id^="series-loss-"], g[id^="series-accuracy-"])').count() == 8
+    checks = '[data-chart="checks"] :is(g[id^="series-faithfulness-"], g[id^="series-sanity-"])'
     assert page.locator(checks).count() == 2 * len(logdir_factory.CHECK_TAGS)
     external = [u for u in requests if not u.startswith(("data:", "file:"))]
     assert external == []

@@ -37,7 +37,10 @@ LOOSE = {"epochs", "kinds", "layers", "format", "colormap", "scale", "caption", 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"format": "pdf"}, "unknown format 'pdf'; choose from html, png, gif, zip"),
+        ({"format": "docx"}, "unknown format 'docx'; choose from html, pdf, png, svg, gif, zip"),
+        ({"format": "gif", "detail": "summary"}, "format gif holds stored images only"),
+        ({"format": "pdf", "detail": "full"}, "format pdf is drawn from the summary's figures"),
+        ({"detail": "brief"}, "unknown detail 'brief'; choose from summary, full"),
         ({"colormap": "jet"}, "Unknown colour map 'jet'. Choose one of: gray, viridis, magma, inferno."),
         ({"scale": 0}, "scale must be a positive int. Received: scale=0"),
         ({"scale": 65}, "scale must be an int from 1 to 64. Received: scale=65"),
@@ -119,7 +122,17 @@ def test_parse_normalises_the_written_forms() -> None:
     )
     assert type(options.scale) is int and type(options.channel) is int
     assert ExportOptions.parse("exp1", kinds="all").kinds == ExportOptions.parse("exp1").kinds
-    assert ExportOptions.parse("exp1", epochs=None).epochs == "last"
+    assert ExportOptions.parse("exp1", epochs=None, detail="full").epochs == "last"
+    # A summary's default is every epoch (its filmstrips pick at most six); html, pdf, png, svg default to it.
+    assert ExportOptions.parse("exp1").epochs == "all"
+    assert [ExportOptions.parse("exp1", format=f).detail for f in ("html", "pdf", "png", "svg", "gif", "zip")] == [
+        "summary",
+        "summary",
+        "summary",
+        "summary",
+        "full",
+        "full",
+    ]
 
 
 def test_options_are_frozen_and_unknown_settings_are_a_type_error() -> None:
@@ -208,7 +221,7 @@ def test_http_entry_checks_once(spec, checks) -> None:
         ({"channel": "-1"}, "channel must be an int >= 0. Received: channel=-1"),
         ({"probe": "x"}, "probe must be a whole number of at most 18 digits. Received: probe='x'"),
         ({"caption": "maybe"}, "caption must be true or false. Received: caption='maybe'"),
-        ({"format": "PDF"}, "unknown format 'pdf'"),
+        ({"format": "DOCX"}, "unknown format 'docx'"),
     ],
 )
 def test_query_strings_become_values_that_options_check(query: dict[str, str], message: str) -> None:
@@ -219,5 +232,5 @@ def test_query_strings_become_values_that_options_check(query: dict[str, str], m
 def test_query_options() -> None:
     query = {"runs": "exp1", "layer": "conv2d", "epochs": "0-1", "format": "PNG", "caption": "no", "probe": "2"}
     assert query_options(query) == ExportOptions.parse(
-        "exp1", layers="conv2d", epochs="0-1", format="png", caption=False, probe=2
+        "exp1", layers="conv2d", epochs="0-1", format="png", detail="full", caption=False, probe=2
     )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
 
-from tb_featureviz.export import export
+from tb_featureviz.export import export as export_any
 from tb_featureviz.export.figures import STAMP_HEIGHT
 from tests.support.exports import RUNS
 from tests.support.exports import gif_frames as _gif_frames
 from tests.support.logdir_factory import CHECK_TAGS
+
+export = functools.partial(export_any, detail="full")  # these tests read the full report: every image as stored
 
 
 def test_png_directory_has_one_file_per_run_kind_layer_epoch_probe(spec, tmp_path):

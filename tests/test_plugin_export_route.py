@@ -118,7 +118,7 @@ def test_handle_export_validates_and_serves(spec):
         with pytest.raises(tb_errors.InvalidArgumentError, match="runs"):
             handle_export(reader, ctx, {})
         with pytest.raises(tb_errors.InvalidArgumentError, match="unknown format"):
-            handle_export(reader, ctx, {"runs": "exp1", "format": "pdf"})
+            handle_export(reader, ctx, {"runs": "exp1", "format": "docx"})
         with pytest.raises(tb_errors.InvalidArgumentError, match="channel must be a whole number"):
             handle_export(reader, ctx, {"runs": "exp1", "channel": "x"})
         with pytest.raises(tb_errors.NotFoundError, match="exp1, exp2"):

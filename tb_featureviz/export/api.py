@@ -27,12 +27,14 @@ from tb_featureviz.export.plan import plan_export
 from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.writers import (
     EXTENSIONS,
+    SINGLE_FILE_FORMATS,
     Output,
     check_writable,
     default_filename,
     gif_outputs,
     html_outputs,
     png_outputs,
+    summary_outputs,
     write_outputs,
     zip_bytes,
 )
@@ -65,6 +67,8 @@ def render_outputs(report: Report, options: ExportOptions, *, progress: Progress
     Returns:
         ``[(relative_name, bytes)]``: one file for html and zip, one per figure (png) or image series (gif).
     """
+    if options.detail == "summary":
+        return summary_outputs(report, options, progress=progress)
     if options.format == "html":
         return html_outputs(report, options, progress=progress)
     if options.format == "png":
@@ -155,7 +159,7 @@ def write_export(
     Arguments and errors as in :func:`export`, with the options already checked.
     """
     out_path = Path(out)
-    directory = options.format in ("png", "gif") and out_path.suffix.lower() != EXTENSIONS[options.format]
+    directory = options.format not in SINGLE_FILE_FORMATS and out_path.suffix.lower() != EXTENSIONS[options.format]
     check_writable(out_path, directory=directory)
     logdir_str = os.fspath(logdir)
     if not os.path.isdir(logdir_str):
@@ -175,10 +179,11 @@ def export(
     runs: str | Iterable[str],
     *,
     out: str | os.PathLike[str],
-    epochs: EpochSpec = "last",
+    epochs: EpochSpec = None,
     kinds: str | Iterable[str] | None = None,
     layers: str | Iterable[str] | None = None,
     format: str = "html",
+    detail: str | None = None,
     colormap: str | None = None,
     scale: int = 1,
     caption: bool = True,
@@ -205,11 +210,15 @@ def export(
         out: Output path. ``html``/``zip``: a file (or an existing directory to put
             ``featureviz-<runs>.<ext>`` in). ``png``/``gif``: a directory, or a ``.png``/``.gif`` file
             when the selection gives exactly one image.
-        epochs: ``"last"`` (default: each run's last written epoch), ``"all"``, ``"0,10,29"``,
+        epochs: None (default: every epoch for a summary, each run's last written epoch for ``detail="full"``),
+            ``"last"``, ``"all"``, ``"0,10,29"``,
             ``"0-9"`` or a list of ints.
         kinds: Some of ``activations``, ``filters``, ``gradcam`` (default all).
         layers: Layer names to keep (default all).
-        format: ``html``, ``png``, ``gif`` or ``zip``.
+        format: ``html``, ``pdf``, ``png``, ``svg``, ``gif`` or ``zip``.
+        detail: ``"summary"`` (the default for ``html``, ``pdf``, ``png`` and ``svg``): a summary-first report of
+            numbered figures (``png``: each at 300 dpi; ``svg``: vector), or ``"full"`` (the default for ``gif``
+            and ``zip``): every exported epoch of every layer, each stored image as it is.
         colormap: Colour map of activation grids and heatmaps (``viridis`` when None; also
             ``magma``, ``inferno``, ``gray``). Grad-CAM overlays keep their stored colours when None
             and are recomputed with the map otherwise.
@@ -250,6 +259,7 @@ def export(
         kinds=kinds,
         layers=layers,
         format=format,
+        detail=detail,
         colormap=colormap,
         scale=scale,
         caption=caption,

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from tb_featureviz.export.errors import ExportArgumentError, public_message
-from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
+from tb_featureviz.export.model import DETAILS, EXPORT_KINDS, FORMATS
 from tb_featureviz.export.options import MAX_SCALE, ExportOptions
 from tb_featureviz.reader.integrity import clip
 from tb_featureviz.render import COLORMAPS
@@ -60,8 +60,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         parser: The (sub-)parser of the ``export`` command.
     """
     parser.description = (
-        "Export featureviz summaries (activation grids, filter patterns, Grad-CAM) as a self-contained "
-        "HTML report, PNG figures, animated GIFs across epochs, or a ZIP of the raw PNGs with a manifest."
+        "Export featureviz summaries as a summary-first report (self-contained HTML or vector PDF, or its "
+        "figures as 300 dpi PNG or SVG files), the full report of every epoch and layer (--detail full), "
+        "animated GIFs across epochs, or a ZIP of the raw PNGs with a manifest."
     )
     parser.add_argument("--logdir", required=True, help="TensorBoard log directory")
     parser.add_argument(
@@ -74,9 +75,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--epochs",
-        default="last",
-        help="'last' (default), 'all', or epochs such as 0,10,29 or 0-9 (a range keeps the epochs written "
-        "inside it; a named epoch must exist)",
+        default=None,
+        help="'last', 'all', or epochs such as 0,10,29 or 0-9 (a range keeps the epochs written inside it; a "
+        "named epoch must exist); default: all for a summary (its filmstrips show at most six), last for "
+        "--detail full",
     )
     parser.add_argument(
         "--kinds",
@@ -102,10 +104,17 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", default="html", help=f"output format: {', '.join(FORMATS)} (default: html)")
     parser.add_argument(
+        "--detail",
+        default=None,
+        choices=DETAILS,
+        help="summary (default for html, pdf, png, svg): the curves, checks, final epoch and filmstrips as "
+        "numbered figures; full (default for gif, zip): every exported epoch of every layer as stored",
+    )
+    parser.add_argument(
         "--out",
         required=True,
         metavar="PATH",
-        help="output file (html, zip; or one .png/.gif) or directory (png, gif)",
+        help="output file (html, pdf, zip; or one .png/.svg/.gif) or directory (png, svg, gif)",
     )
     parser.add_argument(
         "--colormap",

@@ -133,6 +133,10 @@ def _read_run(collector: _Collector, plan: RunPlan, options: ExportOptions) -> R
     if probes_info.get("labels") is not None:
         run.probe_labels = [int(v) for v in probes_info["labels"]]
     _read_extras(collector, plan.entry, run)
+    if isinstance(plan.entry.get("stages"), Mapping):
+        run.stages = dict(plan.entry["stages"])
+    if options.detail == "summary" and plan.epochs:
+        run.plan = _plan_record(collector, run.run, plan.epochs[-1])
     walls: list[float] = []
     for t in plan.tags:
         tag_figs: list[Figure] = []
@@ -184,6 +188,18 @@ def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport
     checks = scalars.get("checks") or []
     run.checks = [Curve(metric=str(c.get("tag")), split="check", points=_points(c)) for c in checks]
     collector.tick(f"read {run.run} curves")
+
+
+def _plan_record(collector: _Collector, run: str, epoch: int) -> dict[str, Any] | None:
+    """The budget's ``plan`` record of ``epoch`` (what it drew and skipped), or None when not written."""
+    from tensorboard import errors as tb_errors
+
+    try:
+        doc = collector.reader.step(collector.ctx, run, "plan", epoch)
+    except (tb_errors.NotFoundError, tb_errors.InvalidArgumentError, ValueError):
+        return None
+    record = doc.get("record")
+    return dict(record) if isinstance(record, Mapping) else None
 
 
 def _points(series: Mapping[str, Any]) -> tuple[CurvePoint, ...]:

@@ -17,8 +17,16 @@ from tb_featureviz.metadata import GridLayout
 EXPORT_KINDS: tuple[str, ...] = ("activations", "filters", "gradcam")
 """Summary kinds that an export can hold, in display order."""
 
-FORMATS: tuple[str, ...] = ("html", "png", "gif", "zip")
+FORMATS: tuple[str, ...] = ("html", "pdf", "png", "svg", "gif", "zip")
 """Export formats."""
+
+DETAILS: tuple[str, ...] = ("summary", "full")
+"""How much an export holds: ``summary`` (a summary-first report of numbered figures: the curves and checks,
+the final epoch, filmstrips of how it changed) or ``full`` (every exported epoch of every layer, each stored
+image as it is)."""
+
+SUMMARY_FORMATS: tuple[str, ...] = ("html", "pdf", "png", "svg")
+"""Formats with a summary; ``gif`` and ``zip`` hold stored images only (``full``)."""
 
 
 @dataclass(frozen=True)
@@ -319,6 +327,8 @@ class RunExport:
         exemplars: With a channel export, that channel's exemplars at each exported epoch and layer.
         first_wall_time: Wall time of the first featureviz step read.
         last_wall_time: Wall time of the last featureviz step read.
+        stages: The index's ``stages`` of the run (resolution stages, their layers, the Grad-CAM layer).
+        plan: The budget's ``plan`` record of the last exported epoch, if written (what it drew and skipped).
     """
 
     run: str
@@ -334,6 +344,8 @@ class RunExport:
     exemplars: list[ExemplarSet] = field(default_factory=list)
     first_wall_time: float | None = None
     last_wall_time: float | None = None
+    stages: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
 
     def exemplars_at(self, layer: str, epoch: int) -> ExemplarSet | None:
         """The exemplars that go with ``layer`` at exported ``epoch``, if read."""

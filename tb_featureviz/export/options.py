@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from tb_featureviz.export.errors import ExportArgumentError
-from tb_featureviz.export.model import EXPORT_KINDS, FORMATS
+from tb_featureviz.export.model import DETAILS, EXPORT_KINDS, FORMATS, SUMMARY_FORMATS
 from tb_featureviz.reader.alignment import parse_stage
 from tb_featureviz.reader.integrity import MAX_ECHO, clip
 from tb_featureviz.render import COLORMAPS
@@ -105,10 +105,15 @@ class ExportOptions:
         runs: The runs as given: each item a run name or comma-separated names. They are matched with the
             logdir's runs when the export is planned, and a name that exists is never split
             (``lr=1e-4,bs=20`` is one run; see ``tb_featureviz.export.plan.parse_run_names``).
-        epochs: ``"last"`` (each run's last written epoch), ``"all"``, or an :class:`EpochSelection`.
+        epochs: ``"last"`` (each run's last written epoch), ``"all"``, or an :class:`EpochSelection`; None (the
+            default): ``"all"`` for a summary (its filmstrips pick at most six of them), ``"last"`` otherwise.
         kinds: Some of ``EXPORT_KINDS``, kept in that (display) order.
         layers: Layer names to keep; empty for every layer.
-        format: One of ``FORMATS``: ``html``, ``png``, ``gif`` or ``zip``.
+        format: One of ``FORMATS``: ``html``, ``pdf``, ``png``, ``svg``, ``gif`` or ``zip``.
+        detail: ``summary`` or ``full`` (``DETAILS``); None (the default): ``summary`` for ``html``, ``pdf``,
+            ``png`` and ``svg``, ``full`` for ``gif`` and ``zip``. A summary is a report of numbered figures
+            (``png``/``svg``: each figure as one file, 300 dpi or vector); ``full`` holds every exported epoch
+            of every layer, each stored image as it is (``html``, ``png``, ``gif``, ``zip``).
         colormap: Colour map of activation grids and heatmaps, from ``tb_featureviz.render.COLORMAPS``.
             None: viridis, and Grad-CAM overlays keep their stored colours (with a map they are redrawn).
         scale: Integer enlargement of PNG and GIF images (nearest neighbour), 1 to :data:`MAX_SCALE`.
@@ -129,10 +134,11 @@ class ExportOptions:
     """
 
     runs: tuple[str, ...]
-    epochs: str | EpochSelection = "last"
+    epochs: str | EpochSelection | None = None
     kinds: tuple[str, ...] = EXPORT_KINDS
     layers: tuple[str, ...] = ()
     format: str = "html"
+    detail: str | None = None
     colormap: str | None = None
     scale: int = 1
     caption: bool = True
@@ -151,6 +157,22 @@ class ExportOptions:
         scale = _argument(positive_int, "scale", self.scale)
         if scale > MAX_SCALE:
             raise ExportArgumentError(f"scale must be an int from 1 to {MAX_SCALE}. Received: scale={scale}")
+        if self.detail is None:
+            _set(self, "detail", "summary" if self.format in SUMMARY_FORMATS else "full")
+        if self.detail not in DETAILS:
+            raise ExportArgumentError(f"unknown detail {clip(str(self.detail))}; choose from {', '.join(DETAILS)}")
+        if self.detail == "summary" and self.format not in SUMMARY_FORMATS:
+            raise ExportArgumentError(
+                f"format {self.format} holds stored images only; use detail='full' or a format with a summary "
+                f"({', '.join(SUMMARY_FORMATS)})"
+            )
+        if self.detail == "full" and self.format in ("pdf", "svg"):
+            raise ExportArgumentError(
+                f"format {self.format} is drawn from the summary's figures; use detail='summary', or html for the "
+                "full report"
+            )
+        if self.epochs is None:
+            _set(self, "epochs", "all" if self.detail == "summary" else "last")
         if not (isinstance(self.epochs, EpochSelection) or self.epochs in ("last", "all")):
             raise ExportArgumentError(
                 f"epochs must be 'last', 'all' or an EpochSelection. Received: epochs={_shown(self.epochs)}"
@@ -196,7 +218,7 @@ class ExportOptions:
         cls,
         runs: str | Iterable[str],
         *,
-        epochs: EpochSpec = "last",
+        epochs: EpochSpec = None,
         kinds: str | Iterable[str] | None = None,
         layers: str | Iterable[str] | None = None,
         **settings: Any,
@@ -205,10 +227,10 @@ class ExportOptions:
 
         Args:
             runs: A run name, comma-separated names, or a list of them (see :attr:`runs`).
-            epochs: See :func:`parse_epochs`.
+            epochs: See :func:`parse_epochs`; None for the detail's default (see :attr:`epochs`).
             kinds: Comma-separated kinds or a list; None, empty or ``"all"`` for every kind.
             layers: Comma-separated layer names or a list; None or empty for every layer.
-            **settings: ``format``, ``colormap``, ``scale``, ``caption``, ``channel``, ``probe``,
+            **settings: ``format``, ``detail``, ``colormap``, ``scale``, ``caption``, ``channel``, ``probe``,
                 ``stage`` (``"3/5"``), ``run_layers`` (see the attributes); left out, the defaults.
 
         Returns:
@@ -226,7 +248,7 @@ class ExportOptions:
             raise ExportArgumentError(f"runs must be a run name or a list of them. Received: runs={_shown(runs)}")
         return cls(
             runs=items,
-            epochs=parse_epochs(epochs),
+            epochs=None if epochs is None else parse_epochs(epochs),
             kinds=parse_kinds(kinds),
             layers=tuple(parse_names(layers) or ()),
             **settings,

@@ -125,10 +125,10 @@ def _tag_entries(entry: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]
     return list(kinds.get(kind) or [])
 
 
-def _select_epochs(run: str, steps: Sequence[int], spec: str | EpochSelection) -> list[int]:
+def _select_epochs(run: str, steps: Sequence[int], spec: str | EpochSelection | None) -> list[int]:
     if not steps:
         raise ExportNotFoundError(f"run {clip(run)} has no featureviz epochs written yet")
-    if spec == "last":
+    if spec == "last" or spec is None:
         return [max(steps)]
     if spec == "all":
         return sorted(steps)
@@ -143,6 +143,26 @@ def _select_epochs(run: str, steps: Sequence[int], spec: str | EpochSelection) -
             f"no epoch of run {clip(run)} in {spec.describe()}; its epochs are {describe_steps(steps)}"
         )
     return chosen
+
+
+FILMSTRIP_FRAMES = 6
+"""A summary reads at most this many epochs (evenly spaced, the first and the last included) for its filmstrips,
+plus each layer's newest epoch for its final-epoch figures."""
+
+
+def spread(epochs: Sequence[int], count: int = FILMSTRIP_FRAMES) -> list[int]:
+    """At most ``count`` of ``epochs`` (sorted), evenly spaced, the first and the last always among them.
+
+    Example:
+        >>> spread(list(range(10)), 6), spread([3, 5], 6)
+        ([0, 2, 4, 5, 7, 9], [3, 5])
+    """
+    if len(epochs) <= count:
+        return list(epochs)
+    if count <= 1:
+        return [epochs[-1]]
+    picks = sorted({round(i * (len(epochs) - 1) / (count - 1)) for i in range(count)})
+    return [epochs[i] for i in picks]
 
 
 def _wanted_layers(name: str, entry: Mapping[str, Any], kind: str, options: ExportOptions) -> set[str] | None:
@@ -165,6 +185,8 @@ def _wanted_layers(name: str, entry: Mapping[str, Any], kind: str, options: Expo
 def _run_plan(name: str, entry: Mapping[str, Any], options: ExportOptions) -> RunPlan:
     steps = sorted(int(s) for s in entry.get("steps") or [])
     chosen = _select_epochs(name, steps, options.epochs)
+    summary = options.detail == "summary"
+    frames = spread(chosen) if summary else chosen
     tags: list[TagPlan] = []
     for kind in options.kinds:
         wanted = _wanted_layers(name, entry, kind, options)
@@ -173,16 +195,20 @@ def _run_plan(name: str, entry: Mapping[str, Any], options: ExportOptions) -> Ru
                 continue
             tag = str(t.get("tag") or f"{kind}/{t.get('layer')}")
             tag_steps = {int(s) for s in t.get("steps") or steps}
+            wanted_epochs = set(frames)
+            if summary:  # the layer's newest epoch up to the last chosen: the "final epoch" figures
+                newest = [e for e in chosen if e in tag_steps]
+                wanted_epochs.update(newest[-1:])
             tags.append(
                 TagPlan(
                     kind=kind,
                     tag=tag,
                     layer=str(t.get("layer") or tag.split("/", 1)[-1]),
                     layout=GridLayout.from_json(t["layout"]) if t.get("layout") else None,
-                    epochs=tuple(e for e in chosen if e in tag_steps),
+                    epochs=tuple(e for e in chosen if e in tag_steps and e in wanted_epochs),
                 )
             )
-    return RunPlan(run=name, entry=entry, steps=tuple(steps), epochs=tuple(chosen), tags=tuple(tags))
+    return RunPlan(run=name, entry=entry, steps=tuple(steps), epochs=tuple(frames), tags=tuple(tags))
 
 
 def plan_export(index: Mapping[str, Any], options: ExportOptions, *, logdir: str = "") -> ExportPlan:

@@ -33,8 +33,18 @@ Output = tuple[str, bytes]
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 
-EXTENSIONS = {"html": ".html", "png": ".png", "gif": ".gif", "zip": ".zip"}
-MIMETYPES = {"html": "text/html; charset=utf-8", "png": "image/png", "gif": "image/gif", "zip": "application/zip"}
+EXTENSIONS = {"html": ".html", "pdf": ".pdf", "png": ".png", "svg": ".svg", "gif": ".gif", "zip": ".zip"}
+MIMETYPES = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "gif": "image/gif",
+    "zip": "application/zip",
+}
+
+SINGLE_FILE_FORMATS = ("html", "pdf", "zip")
+"""Formats whose export is one file; the others write a directory (or one file when it gives exactly one)."""
 
 
 def safe_name(text: str) -> str:
@@ -93,9 +103,35 @@ def _drawn(
 
 
 def html_outputs(report: Report, options: ExportOptions, *, progress: ProgressCallback | None = None) -> list[Output]:
-    """The HTML report as one output named ``featureviz-<runs>.html``."""
+    """The full HTML report (every exported epoch of every layer) as one output named ``featureviz-<runs>.html``."""
     text = render_html(report, options, progress=progress)
     return [(default_filename(report, "html"), text.encode("utf-8"))]
+
+
+def summary_outputs(
+    report: Report, options: ExportOptions, *, progress: ProgressCallback | None = None
+) -> list[Output]:
+    """The summary report (``tb_featureviz.export.report``): one HTML page or one PDF, or each figure as its
+    own PNG (300 dpi) or SVG (vector) file named ``fig-<n>-<title>.<ext>``, at the text width of an A4 page."""
+    from tb_featureviz.export.charts import render
+    from tb_featureviz.export.html import render_summary_html
+    from tb_featureviz.export.pdf import render_pdf
+    from tb_featureviz.export.report import build_summary
+
+    doc = build_summary(report, options)
+    fmt = options.format
+    if fmt == "html":
+        return [(default_filename(report, "html"), render_summary_html(doc, progress=progress).encode("utf-8"))]
+    if fmt == "pdf":
+        return [(default_filename(report, "pdf"), render_pdf(doc))]
+    drawings = [
+        (
+            f"fig-{b.number:02d}-{b.slug}{EXTENSIONS[fmt]}",
+            functools.partial(render, b.draw, b.height, fmt, salt=b.anchor),
+        )
+        for b in doc.figures
+    ]
+    return _drawn(drawings, fmt, progress)
 
 
 def png_outputs(report: Report, options: ExportOptions, *, progress: ProgressCallback | None = None) -> list[Output]:
@@ -276,9 +312,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def write_outputs(out: Path, outputs: Sequence[Output], *, fmt: str) -> list[Path]:
     """Writes an export's files under ``out``, each atomically.
 
-    ``html`` and ``zip`` exports are one file: written to ``out``, or into ``out`` under their default
-    name when ``out`` is an existing directory. ``png`` and ``gif`` exports are written to ``out`` when
-    it ends in ``.png``/``.gif`` and there is exactly one file, else into the directory ``out``.
+    ``html``, ``pdf`` and ``zip`` exports are one file: written to ``out``, or into ``out`` under their
+    default name when ``out`` is an existing directory. ``png``, ``svg`` and ``gif`` exports are written to
+    ``out`` when it ends in their extension and there is exactly one file, else into the directory ``out``.
 
     Args:
         out: The output path.
@@ -292,7 +328,7 @@ def write_outputs(out: Path, outputs: Sequence[Output], *, fmt: str) -> list[Pat
         ExportOutputError: ``out`` cannot be written, or names one file for several.
     """
     ext = EXTENSIONS[fmt]
-    single = fmt in ("html", "zip") or out.suffix.lower() == ext
+    single = fmt in SINGLE_FILE_FORMATS or out.suffix.lower() == ext
     if single and len(outputs) != 1:
         raise ExportOutputError(
             f"this selection gives {len(outputs)} {fmt.upper()} files and --out {out} names one file: "

@@ -14,8 +14,10 @@ Query parameters (all strings):
 ``stage``     ``K/N``: runs of different architectures aligned by stage (each run's layer for stage K
               of an N-stage run; its Grad-CAM layer for Grad-CAM), instead of ``layer``
 ``layer@<run>``  the layer to export for that run (repeat per run), whatever ``layer``/``stage`` say
-``epochs``    ``last`` (default), ``all``, or ``0,10,29`` / ``0-9``
-``format``    ``html`` (default), ``png``, ``gif`` or ``zip``
+``epochs``    ``last`` (default; ``all`` for a summary), ``all``, or ``0,10,29`` / ``0-9``
+``format``    ``html`` (default), ``pdf``, ``png``, ``svg``, ``gif`` or ``zip``
+``detail``    ``full`` (default: the view on show, every chosen epoch and layer as stored) or ``summary`` (the
+              summary-first report of numbered figures; the default for ``pdf`` and ``svg``)
 ``probe``     a probe image index (default all)
 ``colormap``  ``viridis``, ``magma``, ``inferno`` or ``gray``
 ``channel``   one channel (of the layer, not a tile) / filter index of the grids
@@ -23,7 +25,7 @@ Query parameters (all strings):
 ``caption``   ``0``/``false`` to leave out captions (default on)
 ``job``       an id the page picked, to follow the export with ``handle_export_progress``
 
-A ``png`` or ``gif`` export that gives several images is answered as a ZIP of them.
+A ``png``, ``svg`` or ``gif`` export that gives several images is answered as a ZIP of them.
 """
 
 from __future__ import annotations
@@ -83,11 +85,14 @@ def query_options(query: Mapping[str, str]) -> ExportOptions:
     runs: str | list[str] = [r for r in listed if r.strip()] or str(query.get("runs") or "").strip()
     if not runs:
         raise ExportArgumentError("missing query parameter 'run' (repeated) or 'runs' (comma-separated run names)")
+    fmt = str(query.get("format") or "html").strip().lower()
+    detail = str(query.get("detail") or "").strip().lower() or ("summary" if fmt in ("pdf", "svg") else "full")
     values: dict[str, Any] = {
-        "epochs": str(query.get("epochs") or "last"),
+        "epochs": str(query.get("epochs")) if query.get("epochs") else None,
+        "detail": detail,
         "kinds": query.get("kinds") or None,
         "layers": query.get("layer") or query.get("layers") or None,
-        "format": str(query.get("format") or "html").strip().lower(),
+        "format": fmt,
         "colormap": str(query.get("colormap")).strip() if query.get("colormap") else None,
         "scale": _int_param(query, "scale", default=1),
         "caption": _bool_param(query, "caption", default=True),
