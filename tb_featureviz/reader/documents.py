@@ -245,6 +245,7 @@ def index_entry(
         "sample": sample,
         "run_info": run_info,
         "status": records.get((group.name, metadata.tag_for("status"))),
+        "plan": [d.step for d in sequences.get(metadata.tag_for("plan"), ())],
         "stages": stages,
         "curves": curves,
         "curve_source": source,

@@ -638,6 +638,7 @@ class LogdirSpec:
             else None,
             "run_info": self.run_info_record(run),
             "status": None,
+            "plan": [],
             "stages": self.expected_stages(),
             "curves": ["accuracy", "loss"],
             "curve_source": "keras" if self.keras_curves else "featureviz",
