@@ -385,7 +385,7 @@ def probe_label(index: int, name: str | None = None) -> str:
     with its true class where known.
 
     The dashboard's ``records.js`` ``probeLabel`` writes the same text; both are tested on the table in
-    ``tests/support/display_cases.json``.
+    ``tests/support/label_cases.json``.
 
     Example:
         >>> probe_label(0, "discs"), probe_label(3)

@@ -552,7 +552,7 @@ def test_reduced_grid_shows_real_channel_indices(watched: Watched, reduced: Any)
     spec, url = reduced
     page = open_entry(watched.page, url, "run=big&layer=conv2d")
     caption = page.locator('.panel[data-run="big"] .grid-figure figcaption')
-    expect(caption).to_have_text("6 of 12 channels (most variable), tiles 6×6 of 24×24 (1/4) · 27×13 px · probe #1")
+    expect(caption).to_have_text("6 of 12 channels (most variable), tiles 6×6 of 24×24 (1/4) · 27×13 px · probe 0")
     assert hover_title(page, spec, 3) == "Channel 7 — click to enlarge"
     click_tile(page, spec, 3)
     drill = page.locator(".drilldown")
@@ -570,7 +570,7 @@ def test_reduced_grid_shows_real_channel_indices(watched: Watched, reduced: Any)
     page.locator("body").press("Home")
     expect(page.locator("#epoch-label")).to_have_text("Epoch 0")
     expect(caption).to_have_text(
-        "6 of 12 channels (most variable), tiles 6×6 of 24×24 (1/4) · 27×13 px · 1 dead (all zero) · probe #1"
+        "6 of 12 channels (most variable), tiles 6×6 of 24×24 (1/4) · 27×13 px · 1 dead (all zero) · probe 0"
     )
     expect(drill.locator("h3")).to_have_text("Channel 7 of conv2d")
     assert hover_title(page, spec, 5) == "Channel 11 (dead) — click to enlarge"

@@ -138,30 +138,31 @@ def test_filter_grid_and_drilldown_show_relative_activation(watched: Watched, tb
     page = open_entry(watched.page, tb_server.url, "run=exp1&kind=filters&layer=conv2d_1&epoch=7")
     note = page.locator('.panel[data-run="exp1"] .relative-note')
     median = spec.filter_relative_median(7)
-    expect(note).to_have_text(f"patterns drive their filters {ratio_text(median)}× the probes' activation (median)")
+    expect(note).to_have_text(f"patterns {ratio_text(median)}× the probes' mean activation (median)")
     canvas = page.locator('.panel[data-run="exp1"] canvas.grid-canvas')
     canvas.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
     expect(page.locator(".drilldown h3")).to_have_text("Filter 2 of conv2d_1")
-    expect(page.locator(".drill-info")).to_contain_text(
-        f"its pattern drives it {ratio_text(spec.filter_relative(7, 2) or 0)}× the probes' mean activation"
-    )
+    # One figure per view: the open filter's own ratio takes the median's place.
+    own = "the probes' mean activation"
+    expect(note).to_have_text(f"filter 2: pattern {ratio_text(spec.filter_relative(7, 2) or 0)}× {own}")
     # Epoch 0: the last filter's probes are silent (null ratio); the median leaves it out.
     page.locator("#epoch-slider").focus()
     page.keyboard.press("Home")
     expect(page.locator("#epoch-label")).to_have_text("Epoch 0")
-    median = spec.filter_relative_median(0)
-    expect(note).to_have_text(f"patterns drive their filters {ratio_text(median)}× the probes' activation (median)")
+    expect(note).to_have_text(f"filter 2: pattern {ratio_text(spec.filter_relative(0, 2) or 0)}× {own}")
     page.locator("button.close").click()
+    median = spec.filter_relative_median(0)
+    expect(note).to_have_text(f"patterns {ratio_text(median)}× the probes' mean activation (median)")
     canvas.focus()
     page.keyboard.press("End")  # the grid owns its keys: End is not the epoch's
     for _ in range(spec.channels - 1):
         page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
     expect(page.locator(".drilldown h3")).to_have_text(f"Filter {spec.channels - 1} of conv2d_1")
-    expect(page.locator(".drill-info")).to_contain_text("the probes leave this filter silent")
+    expect(note).to_have_text(f"filter {spec.channels - 1}: the probes leave it silent, so it has no ratio")
 
 
 @pytest.mark.parametrize(

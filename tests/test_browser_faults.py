@@ -68,7 +68,7 @@ def test_damaged_grid_is_a_tile_and_other_epochs_render(browser: Any, damaged_se
         tile = body.locator(".damaged-tile")
         expect(tile).to_be_visible()
         expect(tile.locator(".damaged-badge")).to_have_text("damaged")
-        expect(tile).to_contain_text("probe #2 at epoch 1")
+        expect(tile).to_contain_text("probe 1 at epoch 1")
         expect(body.locator("canvas.grid-canvas")).to_have_count(0)
         expect(body.locator("img")).to_have_count(0)  # never a broken image
         expect(page.locator(".panel-sub").first).to_contain_text("damaged")

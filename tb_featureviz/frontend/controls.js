@@ -3,8 +3,9 @@
 
 import {COLORMAPS, cssGradient} from './colormap.js';
 import {syncExport} from './exporting.js';
-import {alignMode, camColormap, KIND_NOUN, kindsAvailable, layersFor, nearest, probeInfo, shownEpoch, shownEpochs, shownRuns,
-  stageOptions} from './facts.js';
+import {alignMode, camColormap, epochRangeText, KIND_NOUN, kindsAvailable, layersFor, nearest, probeInfo, shownEpoch,
+  shownEpochs, shownRuns, stageOptions} from './facts.js';
+import {probeLabel} from './records.js';
 import {ZOOMS} from './state.js';
 import {setOptions} from './views.js';
 
@@ -13,7 +14,8 @@ import {setOptions} from './views.js';
 const PLAY_MS = 700;
 
 /**
- * The options of the probe menu: "#1 · cat" where the probe's label is known, else "#1".
+ * The options of the probe menu: "probe 0 (cat)" where the probe's label is known, else "probe 0"
+ * (records.js `probeLabel`: 0-based, as the URL, the API, `--probe` and the report count).
  * @param {{count: number, labels: Array<number|null>|null, names: string[]|null}} probes  facts.js `probeInfo`.
  * @returns {Array<[string, string]>}
  */
@@ -22,9 +24,9 @@ function probeOptions(probes) {
   const options = [];
   for (let i = 0; i < probes.count; i++) {
     const label = probes.labels && probes.labels[i] !== null && probes.labels[i] !== undefined
-      ? ` · ${probes.names && probes.names[probes.labels[i]] !== undefined ? probes.names[probes.labels[i]] : `class ${probes.labels[i]}`}`
-      : '';
-    options.push([String(i), `#${i + 1}${label}`]);
+      ? (probes.names && probes.names[probes.labels[i]] !== undefined ? probes.names[probes.labels[i]] : `class ${probes.labels[i]}`)
+      : null;
+    options.push([String(i), probeLabel(i, label)]);
   }
   return options;
 }
@@ -68,7 +70,7 @@ export function syncControls(app) {
   ui.slider.setAttribute('aria-valuetext', epoch === null ? 'no epochs' : `Epoch ${epoch}`);
   ui.epochLabel.textContent = epoch === null ? 'No epochs yet' : `Epoch ${epoch}`;
   ui.epochLabel.dataset.epoch = epoch === null ? '' : String(epoch);
-  ui.epochRange.textContent = epochs.length ? ` of ${epochs[0]}–${epochs[epochs.length - 1]}` : '';
+  ui.epochRange.textContent = epochRangeText(epochs);
   ui.followCheckbox.checked = s.follow;
   ui.prevButton.disabled = !epochs.length || epoch <= epochs[0];
   ui.nextButton.disabled = !epochs.length || epoch >= epochs[epochs.length - 1];

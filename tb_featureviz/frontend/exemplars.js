@@ -55,7 +55,7 @@ function valueText(v) {
  * @returns {HTMLElement}
  */
 function exemplarFigure(item, rank) {
-  const where = `sample image #${item.image + 1}, response ${valueText(item.value)} at (${item.y}, ${item.x})`;
+  const where = `sample image ${item.image}, response ${valueText(item.value)} at (${item.y}, ${item.x})`;
   let body;
   if (item.img && item.box) {
     body = cropCanvas(item.img, item.box);

@@ -5,6 +5,7 @@
 import * as menu from './exportmenu.js';
 import {alignMode, camColormap, panelLayer, runInfo, shownEpoch, shownEpochs, shownRuns} from './facts.js';
 import {exportUrl, fetchExport, fetchExportProgress, newJobId} from './model.js';
+import {probeLabel} from './records.js';
 import {KIND_LABELS, saveBlob} from './views.js';
 
 /**
@@ -94,7 +95,7 @@ export function syncExport(app) {
   const named = view.layer ? [view.layer] : [];
   const own = Object.entries(view.layers).map(([run, layer]) => `${run}: ${layer}`);
   const bits = [view.runs.join(', '), KIND_LABELS[s.kind], ...named, ...own];
-  if (view.probe !== null) bits.push(`probe #${view.probe + 1}`);
+  if (view.probe !== null) bits.push(probeLabel(view.probe));
   if (view.colormap) bits.push(view.colormap);
   menu.describe(m, {
     epoch: shownEpoch(app),

@@ -251,6 +251,21 @@ export function currentEpoch(epochs, state) {
 }
 
 /**
+ * What follows "Epoch N" in the epoch bar: " of 0–9" for epochs 0 to 9, " of 0–9 (4 written)" when some
+ * epochs between were not written, " (the only one written)" for one epoch, '' for none.
+ * @param {number[]} epochs  Sorted.
+ * @returns {string}
+ */
+export function epochRangeText(epochs) {
+  if (!epochs.length) return '';
+  if (epochs.length === 1) return ' (the only one written)';
+  const first = epochs[0];
+  const last = epochs[epochs.length - 1];
+  const gaps = epochs.length !== last - first + 1 ? ` (${epochs.length} written)` : '';
+  return ` of ${first}–${last}${gaps}`;
+}
+
+/**
  * The value of `list` nearest to `value` (the first of a tie), or null for an empty list.
  * @param {number[]} list
  * @param {number} value

@@ -3,6 +3,7 @@
 // fetches or holds state: it takes decoded images and the step's record.
 
 import {colorizedCanvas} from './colormap.js';
+import {probeLabel} from './records.js';
 import {damagedTile, h, nonfiniteNote} from './views.js';
 
 /**
@@ -66,6 +67,47 @@ function camCanvas(heat, probeImg, cmap, opacity, target) {
 }
 
 /**
+ * The lowest and highest gray level of a decoded heatmap.
+ * @param {HTMLImageElement} heat
+ * @returns {[number, number]}
+ */
+export function heatRange(heat) {
+  const c = document.createElement('canvas');
+  c.width = heat.naturalWidth;
+  c.height = heat.naturalHeight;
+  const ctx = c.getContext('2d', {willReadFrequently: true});
+  ctx.drawImage(heat, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let lo = 255;
+  let hi = 0;
+  for (let p = 0; p < d.length; p += 4) {
+    if (d[p] < lo) lo = d[p];
+    if (d[p] > hi) hi = d[p];
+  }
+  return [lo, hi];
+}
+
+/**
+ * What a flat heatmap (one value everywhere) means, or null for a map that varies. Grad-CAM is
+ * relu(sum_k w_k A_k) divided by its maximum (tb_featureviz/compute/cam.py): all zero where that sum is
+ * zero or negative at every position, one value everywhere where it is the same at every position.
+ * @param {[number, number]} range  `heatRange` of the map.
+ * @param {string} cls  The class name.
+ * @param {string} layer  The Grad-CAM layer.
+ * @returns {string|null}
+ */
+export function flatText(range, cls, layer) {
+  const [lo, hi] = range;
+  if (lo !== hi) return null;
+  if (hi === 0) {
+    return `Flat map: at this epoch no position in ${layer} raises the score of ${cls} (the gradient-weighted ` +
+      'sum of its channels is zero or negative everywhere), so Grad-CAM points at nothing.';
+  }
+  return `Flat map: at this epoch every position in ${layer} weighs the same for ${cls}, so Grad-CAM points ` +
+    'at nothing.';
+}
+
+/**
  * "correct · predicted dog (0.930) · true dog", with a badge.
  * @param {GradcamProbe} rec
  * @param {(c: number) => string} nameOf
@@ -95,11 +137,12 @@ function verdict(rec, nameOf) {
  * @param {number} g.opacity
  * @param {number} g.probe
  * @param {number} g.epoch
+ * @param {string} g.layer  The Grad-CAM layer.
  * @param {(c: number) => string} g.nameOf  The name of class `c`.
  * @param {string|null} g.nonfinite  records.js `nonfiniteText` of the record.
  * @returns {{nodes: HTMLElement[], canvases: HTMLCanvasElement[]}}  What the panel shows, and the canvases to size.
  */
-export function gradcamView({rec, heats, probeImg, probeDamaged, cmap, opacity, probe, epoch, nameOf, nonfinite}) {
+export function gradcamView({rec, heats, probeImg, probeDamaged, cmap, opacity, probe, epoch, layer, nameOf, nonfinite}) {
   const targets = rec.targets || [];
   const figures = targets.map((t, i) => {
     const heat = heats[i];
@@ -111,12 +154,17 @@ export function gradcamView({rec, heats, probeImg, probeDamaged, cmap, opacity, 
     const canvas = camCanvas(heat, probeImg, cmap, opacity, t.target);
     const cls = nameOf(t.class);
     canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', `Grad-CAM for the ${t.target} class ${cls} over probe #${probe + 1}`);
+    canvas.setAttribute('aria-label', `Grad-CAM for the ${t.target} class ${cls} over ${probeLabel(probe)}`);
     const lines = [
       {text: cls, cls: 'cam-class'},
       {text: t.score === null || t.score === undefined ? 'score non-finite (NaN or inf)'
         : `score ${Number(t.score).toFixed(3)} (the model's probability for ${cls})`, cls: 'cam-score'},
     ];
+    const flat = flatText(heatRange(heat), cls, layer || 'the layer');
+    if (flat) {
+      lines.push({text: flat, cls: 'cam-flat'});
+      canvas.dataset.flat = '1';
+    }
     return camFigure(canvas, targetHeading(t.target), lines);
   });
   const row = h('div', {class: 'cam-row'}, ...figures);

@@ -2,10 +2,10 @@
 // (click, hover, arrow keys), the drill-down of one channel or filter, and its filmstrip frames. Nothing
 // here fetches or holds state: it takes decoded images and records, and reports picks through callbacks.
 
-import {colorizedCanvas} from './colormap.js';
+import {colorizedCanvas, cssColour, lowestColourName, SEPARATOR_RGB} from './colormap.js';
 import {tileAt, tileRect} from './layout.js';
-import {gridSummary, nonfiniteText, relativeText, rotating, span, tileChannel, tileList, tileName, tileOf,
-  tileRelativeText} from './records.js';
+import {gridSummary, nonfiniteText, probeLabel, RELATIVE_MEANING, relativeText, rotating, span, tileChannel, tileList,
+  tileName, tileOf, tileRelativeText} from './records.js';
 import {h, KIND_LABELS, message, nonfiniteNote} from './views.js';
 
 /**
@@ -107,6 +107,43 @@ function wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick,
 }
 
 /**
+ * Marks the dead tiles of a grid (channels that are zero for every probe image) with a dashed outline over
+ * the canvas; the canvas keeps its pixels.
+ * @param {HTMLElement} frame  The grid's positioned box.
+ * @param {HTMLCanvasElement} canvas
+ * @param {GridLayout} layout
+ * @param {number[]} tiles  The dead tiles.
+ */
+function markDead(frame, canvas, layout, tiles) {
+  for (const k of tiles) {
+    const mark = h('div', {class: 'dead-mark', dataset: {tile: String(k)}});
+    placeBox(mark, canvas, layout, k);
+    frame.appendChild(mark);
+  }
+}
+
+/**
+ * The legend under a grid: what its colours mean. A colourised activation grid names the colour map's
+ * lowest colour (a channel with no variation for this probe, dead ones too), the dead-channel mark when
+ * the grid shows dead channels, and the neutral gray of the separators and empty cells.
+ * @param {string|null} cmap  The colour map; null for RGB filter patterns.
+ * @param {number} deadShown  Dead tiles in the grid.
+ * @param {boolean} empty  Whether the grid has empty cells.
+ * @returns {HTMLElement}
+ */
+export function gridLegend(cmap, deadShown, empty) {
+  const item = (swatch, text, name) => h('li', {class: 'legend-entry', dataset: {entry: name}}, swatch, h('span', {text}));
+  const swatch = (css, extra = '') => h('span', {class: `legend-swatch${extra}`, style: {background: css}, 'aria-hidden': 'true'});
+  const items = [];
+  if (cmap) {
+    items.push(item(swatch(cssColour(cmap, 0)), `${lowestColourName(cmap)}: no variation (the channel is constant for this probe image)`, 'constant'));
+    if (deadShown) items.push(item(swatch(cssColour(cmap, 0), ' dead'), `dashed outline: dead, zero for every probe image (${deadShown} shown)`, 'dead'));
+  }
+  items.push(item(swatch(`rgb(${SEPARATOR_RGB.join(', ')})`), `light gray: separators${empty ? ' and empty cells' : ''} (no data)`, 'separator'));
+  return h('ul', {class: 'grid-legend', 'aria-label': 'What the colours mean'}, ...items);
+}
+
+/**
  * The figure of one grid image: the colourised canvas, a caption of what it shows, the non-finite
  * warning, and (with a layout) pickable tiles with the open channel highlighted.
  * @param {Object} g
@@ -124,7 +161,7 @@ function wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick,
  * @returns {{element: HTMLElement, canvas: HTMLCanvasElement, openTile: number|null}}
  */
 export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, channel, onPick, onClose}) {
-  const canvas = colorizedCanvas(img, cmap);
+  const canvas = colorizedCanvas(img, cmap, null, layout);
   canvas.className = 'grid-canvas zoomable';
   canvas.tabIndex = 0;
   canvas.dataset.ownKeys = '1';
@@ -143,13 +180,20 @@ export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, 
     const shown = list ? list.filter((c) => dead.has(c)).length : dead.size;
     captionBits.push(`${dead.size} dead (all zero)${shown < dead.size ? `, ${shown || 'none'} shown` : ''}`);
   }
-  if (kind === 'activations') captionBits.push(`probe #${probe + 1}`);
+  if (kind === 'activations') captionBits.push(probeLabel(probe));
   const fig = gridFigure(canvas, captionBits.join(' · '));
-  const relative = kind === 'filters' ? relativeText(record) : null;
-  if (relative) fig.element.appendChild(h('p', {class: 'relative-note', text: relative}));
+  const openTile = layout ? tileOf(kind, record, channel, count) : null;
+  const deadTiles = layout ? Array.from({length: count}, (_, k) => k).filter(isDead) : [];
+  if (layout) {
+    markDead(fig.frame, canvas, layout, deadTiles);
+    fig.element.appendChild(gridLegend(cmap, deadTiles.length, layout.rows * layout.cols > count));
+  }
+  // One relative-activation figure: the open filter's own, else the layer's median.
+  const relative = kind === 'filters'
+    ? (openTile !== null ? tileRelativeText(record, openTile) : null) || relativeText(record) : null;
+  if (relative) fig.element.appendChild(h('p', {class: 'relative-note', title: RELATIVE_MEANING, text: relative}));
   const nonfinite = nonfiniteNote(nonfiniteText(record));
   if (nonfinite) fig.element.appendChild(nonfinite);
-  const openTile = layout ? tileOf(kind, record, channel, count) : null;
   if (layout) wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick, onClose});
   return {element: fig.element, canvas, openTile};
 }
@@ -199,15 +243,13 @@ function tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom})
   const shrunk = record.scale > 1 ? ` (1/${record.scale} of ${w}×${h_})` : '';
   facts.push(`${layout.tile_width}×${layout.tile_height} px${shrunk} shown at ${bigZoom}×`);
   if (!filters) {
-    facts.push(`probe #${probe + 1}`);
+    facts.push(probeLabel(probe));
     if ((record.dead || []).includes(channel)) facts.push('dead: zero for every probe image');
   } else {
     if (record.activation && record.activation[tile] !== undefined) {
       const value = record.activation[tile];  // null: non-finite (a diverged model)
       facts.push(value === null ? 'mean activation non-finite (NaN or inf)' : `mean activation ${Number(value).toPrecision(4)}`);
     }
-    const relative = tileRelativeText(record, tile);
-    if (relative) facts.push(relative);
     if (record.schedule && tile < (record.schedule.fixed || 0)) facts.push('one of the fixed filters, drawn at every pass');
   }
   return facts;

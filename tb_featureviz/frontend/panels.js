@@ -11,7 +11,7 @@ import {gradcamView} from './gradcam.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
 import {cropBox} from './layout.js';
 import {fetchSeries, fetchStep, loadImage, loadProbeImage} from './model.js';
-import {exemplarsOf, nonfiniteText, stepAtOrBefore, tileList, tileOf} from './records.js';
+import {exemplarsOf, nonfiniteText, planDetails, planLine, probeLabel, stepAtOrBefore, tileList, tileOf} from './records.js';
 import * as views from './views.js';
 
 /**
@@ -218,6 +218,7 @@ async function updatePanel(app, run) {
   p.element.dataset.epoch = epoch === null ? '' : String(epoch);
   p.channelShown = null;
   p.facts.textContent = runFactsLine(info);
+  fillBudget(p, run, info, epoch, stale);
   /** @type {Show} */
   const show = (nodes, sub, detail = []) => {
     if (stale()) return;
@@ -252,6 +253,32 @@ async function updatePanel(app, run) {
 }
 
 /**
+ * Fills the panel's budget line for `epoch` from the run's `plan` record, fetched for that epoch only and
+ * only when `/index` lists a plan at it; hidden otherwise.
+ * @param {PanelState} p
+ * @param {string} run
+ * @param {RunInfo|null} info
+ * @param {number|null} epoch
+ * @param {() => boolean} stale
+ */
+async function fillBudget(p, run, info, epoch, stale) {
+  const steps = info && Array.isArray(info.plan) ? info.plan : [];
+  if (epoch === null || !steps.includes(epoch)) {
+    views.budgetLine(p.budget, epoch, null);
+    return;
+  }
+  if (p.budget.dataset.epoch === String(epoch) && !p.budget.hidden) return;  // already on show
+  const order = info.run_info && Array.isArray(info.run_info.layers) ? info.run_info.layers.map(String) : null;
+  try {
+    const record = (await fetchStep(run, 'plan', epoch)).record;
+    if (stale()) return;
+    views.budgetLine(p.budget, epoch, record ? planLine(record, order) : null, record ? planDetails(record, order) : []);
+  } catch (e) {
+    if (!stale()) views.budgetLine(p.budget, epoch, null);
+  }
+}
+
+/**
  * Draws an activation or filter grid, and the drill-down of the open channel.
  * @param {App} app
  * @param {PanelState} p
@@ -268,7 +295,7 @@ async function showGrid(app, p, run, entry, epoch, show, stale) {
   const imageIndex = s.kind === 'activations' ? s.probe : 0;
   const url = step.images[imageIndex];
   if (!url) {
-    show([views.message(`No image for probe #${s.probe + 1} at epoch ${epoch}`, '')], entry.layer);
+    show([views.message(`No image for ${probeLabel(s.probe)} at epoch ${epoch}`, '')], entry.layer);
     return;
   }
   let img;
@@ -277,7 +304,7 @@ async function showGrid(app, p, run, entry, epoch, show, stale) {
   } catch (e) {
     if (!(e && e.damaged)) throw e;
     if (stale()) return;
-    const what = s.kind === 'activations' ? `The activation grid of probe #${s.probe + 1} at epoch ${epoch}`
+    const what = s.kind === 'activations' ? `The activation grid of ${probeLabel(s.probe)} at epoch ${epoch}`
       : `The filter patterns at epoch ${epoch}`;
     show([views.damagedTile(what, e.message)], `${entry.layer} · epoch ${epoch} · damaged`);
     return;
@@ -440,7 +467,7 @@ async function showGradcam(app, run, info, entry, epoch, show, stale) {
   if (stale()) return;
   const rec = ((step.record || {}).probes || []).find((q) => q.probe === s.probe) || (step.record.probes || [])[s.probe];
   if (!rec) {
-    show([views.message(`No Grad-CAM for probe #${s.probe + 1} at epoch ${epoch}`, '')], entry.layer);
+    show([views.message(`No Grad-CAM for ${probeLabel(s.probe)} at epoch ${epoch}`, '')], entry.layer);
     return;
   }
   let probeImg = null;
@@ -458,8 +485,8 @@ async function showGradcam(app, run, info, entry, epoch, show, stale) {
   })));
   if (stale()) return;
   const cam = gradcamView({rec, heats, probeImg, probeDamaged, cmap: camColormap(s.cmap), opacity: s.opacity,
-    probe: s.probe, epoch, nameOf: (c) => className(info, entry, c), nonfinite: nonfiniteText(step.record)});
-  show(cam.nodes, `${entry.layer} · epoch ${epoch} · probe #${s.probe + 1}`);
+    probe: s.probe, epoch, layer: entry.layer, nameOf: (c) => className(info, entry, c), nonfinite: nonfiniteText(step.record)});
+  show(cam.nodes, `${entry.layer} · epoch ${epoch} · ${probeLabel(s.probe)}`);
   for (const c of cam.canvases) views.applyZoom(c, app.store.get().zoom);
   if (!stale()) markFirstGrid(app);
 }

@@ -149,22 +149,28 @@ export function ratioText(v) {
   return v.toFixed(v >= 10 ? 0 : v >= 1 ? 1 : 2);
 }
 
+/** What a relative-activation figure means (the tooltip of the line that shows one). */
+export const RELATIVE_MEANING = "How hard a filter's pattern drives it: the filter's mean activation on its own " +
+  'pattern divided by its mean activation over the probe images. The layer figure is the median over the ' +
+  'filters drawn at this epoch (the patterns/relative_activation/<layer> curve); 1× means the pattern finds ' +
+  'nothing the probe images do not already show.';
+
 /**
- * The line under a filter grid on how hard the patterns drive their filters compared with the probe
- * images ("patterns drive their filters 4.2× the probes' activation (median)"), or null without one.
+ * The layer's relative-activation figure: "patterns 4.2× the probes' mean activation (median)" (the
+ * report's wording), or null when the record has none.
  * @param {Object|null} record  A filter record (`relative_median`).
  * @returns {string|null}
  */
 export function relativeText(record) {
   const v = record ? record.relative_median : null;
   if (typeof v !== 'number' || !Number.isFinite(v)) return null;
-  return `patterns drive their filters ${ratioText(v)}× the probes' activation (median)`;
+  return `patterns ${ratioText(v)}× the probes' mean activation (median)`;
 }
 
 /**
- * What a filter record says about tile `k`'s pattern compared with the probe images, or null when the
- * record does not say.
- * @param {Object|null} record  A filter record (`relative`).
+ * The same figure for the filter of tile `k` alone: "filter 7: pattern 5.0× the probes' mean activation",
+ * or null when the record does not say.
+ * @param {Object|null} record  A filter record (`relative`, per tile).
  * @param {number} k
  * @returns {string|null}
  */
@@ -172,8 +178,200 @@ export function tileRelativeText(record, k) {
   const list = record && Array.isArray(record.relative) ? record.relative : null;
   if (!list || k >= list.length) return null;
   const v = list[k];
-  if (v === null) return "the probes leave this filter silent: no ratio to the probes' activation";
-  return typeof v === 'number' ? `its pattern drives it ${ratioText(v)}× the probes' mean activation` : null;
+  const name = `filter ${tileChannel('filters', record, k)}`;
+  if (v === null) return `${name}: the probes leave it silent, so it has no ratio`;
+  return typeof v === 'number' ? `${name}: pattern ${ratioText(v)}× the probes' mean activation` : null;
+}
+
+/**
+ * How every view names probe image `index`: 0-based (as `--probe`, the URL, the API and the report count
+ * them), with its true class where known. The twin of tb_featureviz.metadata.probe_label; both are tested
+ * on tests/support/label_cases.json.
+ * @param {number} index
+ * @param {string|null} [name]
+ * @returns {string}
+ * @example probeLabel(0, 'discs')  // "probe 0 (discs)"
+ */
+export function probeLabel(index, name = null) {
+  return `probe ${index}` + (name === null || name === undefined || name === '' ? '' : ` (${name})`);
+}
+
+// -- the plan record: what the budget drew and skipped at an epoch ---------------------------------------
+
+const EXTRA_NAMES = {metrics: 'Grad-CAM checks', exemplars: 'exemplars'};
+
+/**
+ * A run of names, short: "conv1", "conv1, conv2", "conv1, conv2, conv3", "conv1 … conv4 (4 layers)".
+ * @param {string[]} names
+ * @returns {string}
+ */
+function nameRun(names) {
+  return names.length <= 3 ? names.join(', ') : `${names[0]} … ${names[names.length - 1]} (${names.length} layers)`;
+}
+
+/**
+ * Seconds as the plan's reasons write them.
+ * @param {number} v
+ * @returns {string}
+ */
+function seconds(v) {
+  return v.toFixed(2);
+}
+
+/**
+ * The short form of a skip reason (tb_featureviz.plan.SKIP_REASONS): `{needs, left}` for "needs ~X s, the
+ * budget has Y s left[ after keeping ...]", else a short phrase.
+ * @param {string} reason
+ * @returns {{needs?: number, left?: number, text?: string}}
+ */
+function shortReason(reason) {
+  const m = /^needs ~([\d.]+) s, the budget has ([\d.]+) s left/.exec(reason);
+  if (m) return {needs: Number(m[1]), left: Number(m[2])};
+  if (/^over budget/.test(reason)) return {text: 'over budget'};
+  if (/^not a filter epoch/.test(reason)) return {text: 'not a filter epoch'};
+  if (/^fits, but waits/.test(reason)) return {text: 'waiting its turn'};
+  if (/^the run's budget has/.test(reason)) return {text: "the run's budget cannot pay for them"};
+  const cut = reason.search(/[:;(]/);
+  return {text: (cut > 0 ? reason.slice(0, cut) : reason).trim()};
+}
+
+/**
+ * Why a group of skipped tasks was skipped, in short: "needs ~0.65–6.23 s, 0.14 s left", "over budget".
+ * @param {string[]} reasons
+ * @returns {string}
+ */
+function groupReason(reasons) {
+  const parts = reasons.map(shortReason);
+  const texts = [];
+  const sized = parts.filter((r) => r.needs !== undefined);
+  if (sized.length) {
+    const needs = sized.map((r) => r.needs);
+    const left = Math.min(...sized.map((r) => r.left));
+    const lo = Math.min(...needs);
+    const hi = Math.max(...needs);
+    texts.push(`needs ~${lo === hi ? seconds(lo) : `${seconds(lo)}–${seconds(hi)}`} s, ${seconds(left)} s left`);
+  }
+  for (const r of parts) if (r.text && !texts.includes(r.text)) texts.push(r.text);
+  return texts.join('; ');
+}
+
+/**
+ * The skipped tasks of a plan record, grouped: `[{what, names, reasons: [[name, reason]...]}]` in the order
+ * activations, filter patterns, extras; layers in model order (`order`) where given.
+ * @param {Object} record
+ * @param {string[]|null} order
+ */
+function skippedGroups(record, order) {
+  const skipped = record.skipped && typeof record.skipped === 'object' ? record.skipped : {};
+  const rank = (name) => {
+    const i = order ? order.indexOf(name) : -1;
+    return i < 0 ? Infinity : i;
+  };
+  const groups = [
+    {what: 'activations', items: []},
+    {what: 'filter patterns', items: []},
+    ...Object.entries(EXTRA_NAMES).map(([key, what]) => ({what, key, items: []})),
+    {what: 'other', items: []},
+  ];
+  for (const [key, reason] of Object.entries(skipped)) {
+    let group;
+    let name = key;
+    if (key.startsWith('activations/')) {
+      group = groups[0];
+      name = key.slice('activations/'.length);
+    } else if (key in EXTRA_NAMES) {
+      group = groups.find((g) => g.key === key);
+      name = '';
+    } else {
+      group = groups[1];
+    }
+    group.items.push([name, String(reason)]);
+  }
+  for (const g of groups) g.items.sort((a, b) => rank(a[0]) - rank(b[0]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return groups.filter((g) => g.items.length);
+}
+
+/**
+ * The budget at the head of a plan line: "budget 5%", "budget 2.0 s/epoch" or "no budget limit", with
+ * " (over)" while the callback has spent more than allowed.
+ * @param {Object} record
+ * @returns {string}
+ */
+function budgetHead(record) {
+  const b = record.budget || {};
+  let head = 'no budget limit';
+  if (typeof b.fraction === 'number') head = `budget ${Number((b.fraction * 100).toPrecision(3))}%`;
+  else if (typeof b.seconds_per_epoch === 'number') head = `budget ${seconds(b.seconds_per_epoch)} s/epoch`;
+  return record.over_budget === true ? `${head} (over)` : head;
+}
+
+/**
+ * What an epoch drew, as short phrases: "activations (8 layers)", "Grad-CAM", "filter patterns conv1", ...
+ * @param {Object} record
+ * @param {string[]|null} order
+ * @returns {string[]}
+ */
+function drewList(record, order) {
+  const out = [];
+  const acts = Array.isArray(record.activations) ? record.activations : [];
+  if (acts.length) out.push(`activations (${acts.length <= 2 ? acts.join(', ') : `${acts.length} layers`})`);
+  if (record.gradcam) out.push('Grad-CAM');
+  const filters = record.filters && typeof record.filters === 'object' ? Object.keys(record.filters) : [];
+  if (filters.length) {
+    const rank = (n) => (order && order.includes(n) ? order.indexOf(n) : Infinity);
+    out.push(`filter patterns ${nameRun(filters.sort((a, b) => rank(a) - rank(b)))}`);
+  }
+  for (const e of Array.isArray(record.extras) ? record.extras : []) out.push(EXTRA_NAMES[e] || String(e));
+  return out;
+}
+
+/**
+ * The one line a panel shows about the budget at an epoch, from its `plan` record: "budget 5%: drew
+ * activations (8 layers), Grad-CAM · skipped filter patterns conv1 … conv4 (4 layers): needs ~0.65–6.23 s,
+ * 0.14 s left; exemplars: needs ~0.39 s, 0.01 s left".
+ * @param {Object} record  A `plan` record (tb_featureviz.metadata).
+ * @param {string[]|null} [order]  The run's layers in model order (run_info `layers`).
+ * @returns {string}
+ */
+export function planLine(record, order = null) {
+  const drew = drewList(record, order);
+  const skipped = skippedGroups(record, order).map((g) => {
+    const names = g.items.map(([n]) => n).filter((n) => n);
+    return `${g.what}${names.length ? ` ${nameRun(names)}` : ''}: ${groupReason(g.items.map(([, r]) => r))}`;
+  });
+  let line = `${budgetHead(record)}: drew ${drew.length ? drew.join(', ') : 'nothing'}`;
+  if (skipped.length) line += ` · skipped ${skipped.join('; ')}`;
+  return line;
+}
+
+/**
+ * The full account behind `planLine`: the time spent against the allowance, then each skipped task with
+ * its whole reason, then what was drawn.
+ * @param {Object} record
+ * @param {string[]|null} [order]
+ * @returns {string[]}
+ */
+export function planDetails(record, order = null) {
+  const out = [];
+  const spent = record.spent_seconds;
+  const allowed = record.allowed_seconds;
+  if (typeof spent === 'number') {
+    const of = typeof allowed === 'number' ? ` of the ${seconds(allowed)} s allowed so far` : '';
+    const train = typeof record.train_seconds === 'number' ? ` (training so far: ${record.train_seconds.toFixed(1)} s)` : '';
+    out.push(`the callback has spent ${seconds(spent)} s${of}${train}${record.over_budget === true ? ': over budget' : ''}`);
+  }
+  for (const g of skippedGroups(record, order)) {
+    for (const [name, reason] of g.items) out.push(`skipped ${g.what}${name ? ` ${name}` : ''}: ${reason}`);
+  }
+  const acts = Array.isArray(record.activations) ? record.activations : [];
+  if (acts.length) out.push(`drew activations of ${acts.join(', ')}`);
+  if (record.gradcam) out.push(`drew Grad-CAM at ${record.gradcam}`);
+  for (const [layer, info] of Object.entries(record.filters && typeof record.filters === 'object' ? record.filters : {})) {
+    const w = info && Array.isArray(info.window) ? ` (filters ${span(info.window)}${info.of ? ` of ${info.of}` : ''})` : '';
+    out.push(`drew filter patterns of ${layer}${w}`);
+  }
+  for (const e of Array.isArray(record.extras) ? record.extras : []) out.push(`drew ${EXTRA_NAMES[e] || e}`);
+  return out;
 }
 
 /**

@@ -156,13 +156,17 @@ export function checkKey(caption, measures) {
       h('span', {class: `line-sample ${m.style}`, 'aria-hidden': 'true'}), h('span', {text: m.label})))));
 }
 
-/** A run's panel: a coloured border and label, a sub-title line, the run's facts, a body and a drill-down area. */
+/**
+ * A run's panel: a coloured border and label, a sub-title line, the run's facts, the budget line of the
+ * epoch on show (hidden until its plan record is here), a body and a drill-down area.
+ */
 export function panel(run, color) {
   const title = h('span', {class: 'panel-run', text: run});
   const subtitle = h('span', {class: 'panel-sub'});
   const layerPick = h('select', {class: 'panel-layer', 'aria-label': `Layer of run ${run}`, hidden: true});
   const layerNote = h('span', {class: 'panel-stage'});
   const facts = h('p', {class: 'panel-facts'});
+  const budget = h('details', {class: 'panel-budget', hidden: true});
   const alert = h('p', {class: 'panel-alert', role: 'alert', hidden: true});
   const body = h('div', {class: 'panel-body'});
   const detail = h('div', {class: 'panel-detail'});
@@ -170,8 +174,28 @@ export function panel(run, color) {
     h('header', {class: 'panel-head', style: {'--run-color': color}},
       h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}), title, layerPick, layerNote,
       subtitle),
-    facts, alert, body, detail);
-  return {element, title, subtitle, facts, alert, body, detail, layerPick, layerNote};
+    facts, budget, alert, body, detail);
+  return {element, title, subtitle, facts, budget, alert, body, detail, layerPick, layerNote};
+}
+
+/**
+ * Fills a panel's budget line: the compact line as the summary (records.js `planLine`), the full account
+ * (`planDetails`) when opened; hidden for no line.
+ * @param {HTMLDetailsElement} box
+ * @param {number|null} epoch
+ * @param {string|null} line
+ * @param {string[]} [details]
+ */
+export function budgetLine(box, epoch, line, details = []) {
+  box.hidden = !line;
+  box.dataset.epoch = epoch === null ? '' : String(epoch);
+  if (!line) {
+    box.replaceChildren();
+    return;
+  }
+  const summary = h('summary', {title: 'What the callback drew and skipped at this epoch, within its time budget (click for the full list)'},
+    h('span', {class: 'budget-epoch', text: `epoch ${epoch} · `}), h('span', {class: 'budget-text', text: line}));
+  box.replaceChildren(summary, h('ul', {class: 'budget-details'}, ...details.map((d) => h('li', {text: d}))));
 }
 
 /** The code block with the callback snippet. */
