@@ -19,7 +19,7 @@ from tb_featureviz.export import ExportArgumentError
 from tb_featureviz.export import export as export_any
 from tb_featureviz.export.figures import CAPTION_HEIGHT, STAMP_HEIGHT
 from tb_featureviz.export.model import ratio_text
-from tb_featureviz.render import apply_colormap, colormap_lut, heatmap_overlay
+from tb_featureviz.render import SEPARATOR_RGB, apply_colormap, colormap_lut, heatmap_overlay, separator_mask
 from tests.support import logdir_factory
 from tests.support.exports import figure_images as _figure_images
 from tests.support.exports import find_figure as _find
@@ -41,8 +41,12 @@ def test_png_scale_caption_and_colormap(spec, tmp_path):
     img = decode_png(out.read_bytes())
     assert img.shape[0] == 3 * layout.height + CAPTION_HEIGHT
     assert img.shape[1] >= 3 * layout.width
-    expected = np.repeat(np.repeat(apply_colormap(gray, "magma"), 3, axis=0), 3, axis=1)
+    # the map on the tiles; separators and empty cells neutral grey (not the map's top colour)
+    mapped = apply_colormap(gray, "magma")
+    mapped[separator_mask(layout)] = SEPARATOR_RGB
+    expected = np.repeat(np.repeat(mapped, 3, axis=0), 3, axis=1)
     np.testing.assert_array_equal(img[: 3 * layout.height, : 3 * layout.width], expected)
+    assert SEPARATOR_RGB == (230, 230, 230) and separator_mask(layout).any()
     strip = img[3 * layout.height :]
     assert (strip == 255).all(axis=-1).mean() > 0.5 and (strip < 128).any()  # white strip with dark text
 
@@ -52,7 +56,9 @@ def test_png_scale_caption_and_colormap(spec, tmp_path):
     )  # fmt: skip
     img = decode_png(bare.read_bytes())
     assert img.shape == (2 * layout.height, 2 * layout.width, 3)
-    np.testing.assert_array_equal(img[::2, ::2, 0], gray)
+    tiles = ~separator_mask(layout)
+    np.testing.assert_array_equal(img[::2, ::2, 0][tiles], gray[tiles])
+    assert (img[::2, ::2][~tiles] == SEPARATOR_RGB).all()
 
 
 def test_gif_one_frame_per_epoch_with_the_written_grid(tmp_path):

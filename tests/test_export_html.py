@@ -14,7 +14,7 @@ import numpy as np
 
 from tb_featureviz.export import export as export_any
 from tb_featureviz.export.model import ratio_text
-from tb_featureviz.render import apply_colormap
+from tb_featureviz.render import apply_colormap, neutral_separators
 from tests.support.exports import RUNS
 from tests.support.exports import figure_images as _figure_images
 from tests.support.exports import find_figure as _find
@@ -34,7 +34,7 @@ def test_html_embeds_every_written_image_with_the_right_pixels(spec, html_report
                 for probe in range(spec.probes):
                     gray = decode_png(spec.activation_png(run, epoch, layer, probe))
                     got = _find(images, run=run, kind="activations", layer=layer, epoch=epoch, probe=probe)
-                    np.testing.assert_array_equal(got, apply_colormap(gray, "viridis"))
+                    np.testing.assert_array_equal(got, neutral_separators(apply_colormap(gray, "viridis"), spec.layout))
             for layer in spec.filter_layers:
                 got = _find(images, run=run, kind="filters", layer=layer, epoch=epoch)
                 np.testing.assert_array_equal(got, decode_png(spec.filter_png(run, epoch, layer)))

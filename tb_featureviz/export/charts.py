@@ -30,7 +30,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator
 
 from tb_featureviz.export.model import Curve
 from tb_featureviz.metadata import GridLayout
-from tb_featureviz.render import colormap_lut
+from tb_featureviz.render import SEPARATOR_RGB, colormap_lut
 
 FigureLike = Figure | SubFigure
 """Where a ``draw_*`` function draws: a whole figure, or a region of a page."""
@@ -47,10 +47,6 @@ TICK_STEPS = (1, 2, 2.5, 5, 10)
 
 TICK_BINS = 5
 """At most this many intervals between ticks on a linear axis."""
-
-SEPARATOR_RGB = (230, 230, 230)
-"""Grid separators and empty cells: a neutral grey that no colour map uses for a value (the dashboard's
-``colormap.js`` ``SEPARATOR_RGB`` is the same)."""
 
 LOWEST_COLOUR_NAMES = {"viridis": "dark purple", "magma": "black", "inferno": "black", "gray": "black"}
 """What a person calls each colour map's lowest colour: the colour of a channel with no variation."""
@@ -133,13 +129,18 @@ def tick_locator() -> MaxNLocator:
 
 
 def nice_ticks(lo: float, hi: float) -> list[float]:
-    """The ticks of a linear axis over ``[lo, hi]``: the first at or below ``lo``, the last at or above ``hi``.
+    """The ticks of a linear axis over ``[lo, hi]``: the first at or below ``lo``, the last at or above ``hi``
+    (the rule of ``tests/support/tick_cases.json``, which the dashboard's ``niceTicks`` follows too).
 
     Example:
         >>> nice_ticks(0.12, 0.93)
         [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        >>> nice_ticks(1e-4, 1e-4)[0] < 1e-4 < nice_ticks(1e-4, 1e-4)[-1]
+        True
     """
-    return [float(v) for v in tick_locator().tick_values(lo, hi)]
+    locator = tick_locator()
+    with matplotlib.rc_context({"axes.autolimit_mode": "round_numbers"}):
+        return [float(v) for v in locator.tick_values(*locator.nonsingular(lo, hi))]
 
 
 def run_style(i: int) -> tuple[str, str]:
@@ -341,15 +342,6 @@ def draw_checks(fig: FigureLike, runs: Sequence[tuple[str, Sequence[Curve]]], *,
         keep = next(v[2] for k, v in MEASURES.items() if k.startswith(group + "/"))
         draw_lines(ax, series, title=title, keep=keep, epochs=epochs, key=group)
         ax.legend(loc="best")
-
-
-def separator_mask(layout: GridLayout) -> np.ndarray:
-    """``[height, width]`` bool: True on a grid's separators and empty cells, False on its tiles."""
-    mask = np.ones((layout.height, layout.width), dtype=bool)
-    for k in range(layout.count):
-        x, y = layout.tile_origin(k)
-        mask[y : y + layout.tile_height, x : x + layout.tile_width] = False
-    return mask
 
 
 def retile(image: np.ndarray, layout: GridLayout, cols: int) -> tuple[np.ndarray, GridLayout]:

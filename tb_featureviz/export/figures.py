@@ -16,7 +16,14 @@ from PIL import Image, ImageDraw, ImageFont
 from tb_featureviz.export.model import Figure, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.metadata import GridLayout
-from tb_featureviz.render import apply_colormap, colormap_lut, decode_png, encode_png, heatmap_overlay
+from tb_featureviz.render import (
+    apply_colormap,
+    colormap_lut,
+    decode_png,
+    encode_png,
+    heatmap_overlay,
+    neutral_separators,
+)
 
 DEFAULT_COLORMAP = "viridis"
 """Colour map of activation grids and heatmaps when none is chosen."""
@@ -162,8 +169,9 @@ def figure_pixels(figure: Figure, options: ExportOptions, run: RunExport | None 
     """The RGB pixels of a figure, as an export shows it.
 
     Grayscale images (activation grids, Grad-CAM heatmaps) go through ``options.colormap`` (default
-    viridis); RGB images (filter grids) are kept. A Grad-CAM overlay is kept as stored unless a colour map
-    is given, in which case it is drawn again from its run's heatmap and probe image with that map.
+    viridis), a grid's separators and empty cells in the neutral ``render.SEPARATOR_RGB``; RGB images
+    (filter grids) are kept. A Grad-CAM overlay is kept as stored unless a colour map is given, in which
+    case it is drawn again from its run's heatmap and probe image with that map.
     Activation and filter grids are cropped to ``options.channel``, if given.
 
     Args:
@@ -179,7 +187,9 @@ def figure_pixels(figure: Figure, options: ExportOptions, run: RunExport | None 
     if options.channel is not None and figure.layout is not None:
         pixels = crop_tile(pixels, figure.layout, tile_for_channel(figure, options.channel))
     if pixels.ndim == 2:
-        return apply_colormap(pixels, options.colormap or DEFAULT_COLORMAP)
+        rgb = apply_colormap(pixels, options.colormap or DEFAULT_COLORMAP)
+        # separators and empty cells are not values: neutral grey, not the map's top colour
+        return neutral_separators(rgb, figure.layout) if figure.layout is not None and options.channel is None else rgb
     if pixels.shape[-1] == 4:
         pixels = pixels[..., :3]
     return np.ascontiguousarray(pixels)

@@ -7,20 +7,24 @@ Example:
 
 from tb_featureviz.render.colormap import COLORMAPS, apply_colormap, colormap_lut
 from tb_featureviz.render.grid import (
+    SEPARATOR_RGB,
     activation_grid,
     dead_channels,
     downscale,
     filter_grid,
     grid_pixels,
     grid_reduction,
+    neutral_separators,
     normalize_channels,
     select_channels,
+    separator_mask,
     tile_grid,
 )
 from tb_featureviz.render.image import decode_png, encode_png, heatmap_overlay, to_uint8_image
 
 __all__ = [
     "COLORMAPS",
+    "SEPARATOR_RGB",
     "activation_grid",
     "apply_colormap",
     "colormap_lut",
@@ -32,8 +36,10 @@ __all__ = [
     "grid_pixels",
     "grid_reduction",
     "heatmap_overlay",
+    "neutral_separators",
     "normalize_channels",
     "select_channels",
+    "separator_mask",
     "tile_grid",
     "to_uint8_image",
 ]

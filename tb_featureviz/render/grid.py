@@ -221,3 +221,32 @@ def filter_grid(patterns: np.ndarray, *, cols: int | None = None, scale: int = 1
         raise ValueError(f"Expected [F, s, s, 3] patterns. Received shape {p.shape}")
     tiles = np.round(np.clip(downscale(p, scale), 0.0, 1.0) * 255.0).astype(np.uint8)
     return tile_grid(tiles, cols=cols)
+
+
+SEPARATOR_RGB = (230, 230, 230)
+"""Grid separators and empty cells once a grid is colour-mapped: a neutral grey that no colour map gives a value
+(the dashboard's ``colormap.js`` ``SEPARATOR_RGB`` is the same)."""
+
+
+def separator_mask(layout: GridLayout) -> np.ndarray:
+    """``[height, width]`` bool: True on a grid's separators and empty cells, False on its tiles.
+
+    Example:
+        >>> separator_mask(GridLayout(rows=1, cols=2, tile_height=1, tile_width=1, padding=1, count=2)).tolist()
+        [[False, True, False]]
+    """
+    mask = np.ones((layout.height, layout.width), dtype=bool)
+    for k in range(layout.count):
+        x, y = layout.tile_origin(k)
+        mask[y : y + layout.tile_height, x : x + layout.tile_width] = False
+    return mask
+
+
+def neutral_separators(rgb: np.ndarray, layout: GridLayout) -> np.ndarray:
+    """A colour-mapped grid ``[H, W, 3]`` with its separators and empty cells painted :data:`SEPARATOR_RGB`
+    (a copy; an image of another size than ``layout`` is returned as it is)."""
+    if rgb.shape[:2] != (layout.height, layout.width):
+        return rgb
+    out = rgb.copy()
+    out[separator_mask(layout)] = SEPARATOR_RGB
+    return out
