@@ -199,14 +199,15 @@ def _value_axis(ax: Any, values: Sequence[float], *, log: bool, keep: tuple[floa
     if log:
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10))
-        lo, hi = math.log10(min(finite)), math.log10(max(finite))
+        # decades around the data, one more where a value sits on a decade (a float32 1e-4 counts as 1e-4)
+        lo, hi = round(math.log10(min(finite)), 6), round(math.log10(max(finite)), 6)
         ax.set_ylim(10 ** (math.floor(lo) - (lo == math.floor(lo))), 10 ** (math.ceil(hi) + (hi == math.ceil(hi))))
         return
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if keep is not None:
         lo, hi = min(lo, keep[0]), max(hi, keep[1])
     ticks = nice_ticks(lo, hi)
-    ax.yaxis.set_major_locator(tick_locator())
+    ax.set_yticks(ticks)  # exactly the rule's ticks: recomputed from the limits they could differ on tiny ranges
     ax.set_ylim(ticks[0], ticks[-1])
 
 
