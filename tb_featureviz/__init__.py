@@ -24,6 +24,7 @@ __all__ = [
     "activations",
     "filter_patterns",
     "grad_cam",
+    "plot",
     "summary",
 ]
 
@@ -32,11 +33,12 @@ _LAZY = {
     "activations": ("tb_featureviz.compute", "activations"),
     "filter_patterns": ("tb_featureviz.compute", "filter_patterns"),
     "grad_cam": ("tb_featureviz.compute", "grad_cam"),
+    "plot": ("tb_featureviz.plot", None),
     "summary": ("tb_featureviz.summary", None),
 }
 
 if TYPE_CHECKING:
-    from tb_featureviz import summary
+    from tb_featureviz import plot, summary
     from tb_featureviz.callback import FeatureVizCallback
     from tb_featureviz.compute import activations, filter_patterns, grad_cam
 

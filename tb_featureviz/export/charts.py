@@ -625,13 +625,26 @@ Drawer = Callable[[FigureLike], None]
 """What a report figure is: a function that draws it into a figure or a page region."""
 
 
-def new_figure(height_in: float, width_in: float = TEXT_WIDTH_IN) -> Figure:
-    """A standalone figure of the export's size, laid out with matplotlib's constrained layout."""
-    return Figure(figsize=(width_in, height_in), layout="constrained")
+def new_figure(height_in: float, width_in: float = TEXT_WIDTH_IN, *, constrained: bool = True) -> Figure:
+    """A standalone figure of the export's size: laid out with matplotlib's constrained layout (charts), or not
+    at all (grids and picture tables place their own axes)."""
+    return Figure(figsize=(width_in, height_in), layout="constrained" if constrained else None)
+
+
+def laid_out(kind: str) -> bool:
+    """Whether a report figure of ``kind`` uses constrained layout (the charts) or places its own axes."""
+    return kind in ("curves", "checks")
 
 
 def render(
-    draw: Drawer, height_in: float, fmt: str, *, width_in: float = TEXT_WIDTH_IN, dpi: int = 300, salt: str = "fv"
+    draw: Drawer,
+    height_in: float,
+    fmt: str,
+    *,
+    width_in: float = TEXT_WIDTH_IN,
+    dpi: int = 300,
+    salt: str = "fv",
+    constrained: bool = True,
 ) -> bytes:
     """Draws a figure and saves it as ``svg``, ``pdf`` or ``png`` (at ``dpi``).
 
@@ -646,7 +659,7 @@ def render(
     import io
 
     with style(), matplotlib.rc_context({"svg.hashsalt": salt}):
-        fig = new_figure(height_in, width_in)
+        fig = new_figure(height_in, width_in, constrained=constrained)
         draw(fig)
         buf = io.BytesIO()
         metadata = {"Date": None} if fmt == "svg" else {"CreationDate": None} if fmt == "pdf" else None

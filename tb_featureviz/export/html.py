@@ -471,7 +471,8 @@ def _svg(block: FigureBlock) -> str:
     """A figure as inline SVG (text stays text), without its XML prolog."""
     from tb_featureviz.export import charts
 
-    return inline_svg(charts.render(block.draw, block.height, "svg", salt=block.anchor))
+    svg = charts.render(block.draw, block.height, "svg", salt=block.anchor, constrained=charts.laid_out(block.kind))
+    return inline_svg(svg)
 
 
 def inline_svg(data: bytes) -> str:

@@ -392,6 +392,16 @@ def _pixels(fig: Figure, options: ExportOptions, run: RunExport) -> np.ndarray:
     return figure_pixels(fig, options, run)
 
 
+def flat_heatmap(run: RunExport, overlay: Figure) -> bool:
+    """Whether the Grad-CAM heatmap behind ``overlay`` is one value everywhere: no position of the layer raises
+    the class score, so the map points at nothing (said in the title rather than drawn as a uniform wash)."""
+    heat = run.heatmap_for(overlay)
+    if heat is None:
+        return False
+    pixels = decode_png(heat.png)
+    return bool(pixels.size) and int(pixels.max()) == int(pixels.min())
+
+
 def _gradcam_rows(run: RunExport, figs: Sequence[Figure], options: ExportOptions) -> tuple[list[list[Panel]], int]:
     """Two probes per row: (probe image, predicted class, true class) each; the number of wrong predictions."""
     by_probe: dict[int, dict[str, Figure]] = {}
@@ -425,10 +435,11 @@ def _gradcam_rows(run: RunExport, figs: Sequence[Figure], options: ExportOptions
             cls = f.class_name if f.class_name is not None else str(f.class_index)
             score = "" if f.score is None else f" {f.score:.2f}"
             badge = "WRONG" if target == "predicted" and is_wrong else ""
+            flat = " · flat map" if flat_heatmap(run, f) else ""
             triple.append(
                 Panel(
                     _pixels(f, options, run),
-                    f"{target}: {cls}{score}",
+                    f"{target}: {cls}{score}{flat}",
                     badge,
                     gid=f"gradcam-{run.run}-{probe}-{target}",
                 )
@@ -498,7 +509,8 @@ def _final_section(numbers: _Numbers, runs: Sequence[RunExport], options: Export
                     f"{who}Grad-CAM at {layer}",
                     f"{who}Grad-CAM (Selvaraju et al., 2017) at {layer}, epoch {figs[0].epoch}: for each probe, the "
                     f"regions that drove the predicted and the true class's score (heat in {overlay_map} over the "
-                    f"image), with the model's probability. {verdict if wrong else 'Every probe is predicted right.'}",
+                    f"image), with the model's probability; a flat map (one value everywhere) points at nothing. "
+                    f"{verdict if wrong else 'Every probe is predicted right.'}",
                     charts.panels_height(rows),
                     partial(charts.draw_panels, rows=rows, missing="not drawn"),
                     "gradcam",

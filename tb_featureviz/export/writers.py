@@ -113,7 +113,7 @@ def summary_outputs(
 ) -> list[Output]:
     """The summary report (``tb_featureviz.export.report``): one HTML page or one PDF, or each figure as its
     own PNG (300 dpi) or SVG (vector) file named ``fig-<n>-<title>.<ext>``, at the text width of an A4 page."""
-    from tb_featureviz.export.charts import render
+    from tb_featureviz.export.charts import laid_out, render
     from tb_featureviz.export.html import render_summary_html
     from tb_featureviz.export.pdf import render_pdf
     from tb_featureviz.export.report import build_summary
@@ -127,7 +127,7 @@ def summary_outputs(
     drawings = [
         (
             f"fig-{b.number:02d}-{b.slug}{EXTENSIONS[fmt]}",
-            functools.partial(render, b.draw, b.height, fmt, salt=b.anchor),
+            functools.partial(render, b.draw, b.height, fmt, salt=b.anchor, constrained=laid_out(b.kind)),
         )
         for b in doc.figures
     ]
