@@ -296,9 +296,8 @@ def draw_curves(fig: FigureLike, runs: Sequence[tuple[str, Sequence[Curve]]], *,
         series = curve_series(runs, metric)
         log = uses_log_axis(metric, [v for s in series for v in s.values])
         draw_lines(ax, series, title=metric_title(metric), log=log, epochs=epochs, key=metric)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6))
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(loc="best")
 
 
 def check_series(runs: Sequence[tuple[str, Sequence[Curve]]], group: str) -> list[Series]:

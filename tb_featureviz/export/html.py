@@ -462,6 +462,7 @@ footer { margin-top: 30px; padding-top: 8px; border-top: 1px solid var(--rule); 
   section.part + section.part { break-before: page; page-break-before: always; }
   section.part > h2 { margin-top: 0; }
   h2, .table-caption { break-after: avoid; page-break-after: avoid; }
+  footer { break-before: avoid; page-break-before: avoid; margin-top: 8px; }
   a { color: inherit; text-decoration: none; }
 }
 """

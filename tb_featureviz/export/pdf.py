@@ -104,7 +104,7 @@ def _table(block: TableBlock) -> list[_Item]:
             y -= heights[i] / total
             sub.add_artist(Line2D([0, 1], [y, y], color="#e4e7eb", linewidth=0.5, transform=sub.transSubfigure))
 
-    body = _Item(total + 0.1, draw, anchor=block.anchor)
+    body = _Item(total + 0.16, draw, anchor=block.anchor)
     return [caption, body]
 
 
@@ -118,6 +118,36 @@ def _figure_items(block: FigureBlock) -> list[_Item]:
     return [_Item(block.height, draw, anchor=block.anchor), cap]
 
 
+def _contents(doc: Document, pages: dict[str, int] | None) -> _Item:
+    """The table of contents in two columns, each entry with its page (once the pages are known)."""
+    lines: list[tuple[str, float, str, str]] = []
+    for level, anchor, text in doc.contents():
+        page = f"  ..... {pages[anchor]}" if pages and anchor in pages else ""
+        indent = "" if level == 1 else "   "
+        lines.append(
+            (
+                f"{indent}{text}{page}",
+                _CAPTION - 0.5,
+                _INK if level == 1 else _MUTED,
+                "bold" if level == 1 else "normal",
+            )
+        )
+    half = (len(lines) + 1) // 2
+    columns = [lines[:half], lines[half:]]
+    line_h = (_CAPTION - 0.5) * _LINE
+    height = _BODY * _LINE + half * line_h + 0.12
+
+    def draw(sub: SubFigure) -> None:
+        sub.text(0.0, 1.0, "Contents", ha="left", va="top", fontsize=_BODY, color=_INK, fontweight="bold")
+        for c, column in enumerate(columns):
+            y = 1.0 - _BODY * _LINE / height
+            for text, size, color, weight in column:
+                sub.text(0.5 * c, y, text, ha="left", va="top", fontsize=size, color=color, fontweight=weight)
+                y -= line_h / height
+
+    return _Item(height, draw)
+
+
 def _items(doc: Document, pages: dict[str, int] | None) -> list[_Item]:
     items: list[_Item] = []
     head = [
@@ -129,14 +159,7 @@ def _items(doc: Document, pages: dict[str, int] | None) -> list[_Item]:
     if doc.damaged:
         text = f"{len(doc.damaged)} damaged image(s) left out: " + "; ".join(doc.damaged[:5])
         items.append(_paragraph(text, _CAPTION, "#b42318"))
-    toc: list[tuple[str, float, str, str]] = [("Contents", _BODY, _INK, "bold")]
-    for level, anchor, text in doc.contents():
-        page = f"  ..... {pages[anchor]}" if pages and anchor in pages else ""
-        indent = "" if level == 1 else "     "
-        toc.append(
-            (f"{indent}{text}{page}", _CAPTION, _INK if level == 1 else _MUTED, "bold" if level == 1 else "normal")
-        )
-    items.append(_text_item(toc, gap=0.12))
+    items.append(_contents(doc, pages))
     for i, section in enumerate(doc.sections):
         heading = _text_item([(section.title, 12.0, _INK, "bold")], gap=0.08)
         heading.anchor = section.anchor

@@ -192,7 +192,13 @@ def facts_rows(run: RunExport) -> list[tuple[str, str]]:
         ("Epochs recorded", f"{len(run.steps)} ({run.steps[0]}-{run.steps[-1]})" if run.steps else None),
     ]
     hparams = info.get("hparams") if isinstance(info.get("hparams"), dict) else {}
-    shown = {"optimizer", "learning_rate"}
+    shown = {"optimizer", "learning_rate"}  # in the Optimizer row; epochs and image size are in the rows above
+    if run.steps:
+        shown.add("epochs")
+    if info.get("input_shape"):
+        shown.update({"image_size", "input_shape"})
+    if info.get("model") is not None:
+        shown.update(k for k, v in (hparams or {}).items() if str(v) == str(info.get("model")))
     rows += [(str(k), v) for k, v in sorted((hparams or {}).items()) if k not in shown]
     return [(k, _fmt(v)) for k, v in rows if v not in (None, "", {}, [])]
 
@@ -321,7 +327,7 @@ def _summary_section(numbers: _Numbers, runs: Sequence[RunExport]) -> Section:
                 numbers,
                 "Training curves",
                 f"{', '.join(charts.metric_title(m) for m in metrics)} per epoch ({splits}).{lr}",
-                2.3,
+                2.1,
                 partial(charts.draw_curves, runs=pairs, epochs=epochs),
                 "curves",
             )
@@ -339,7 +345,7 @@ def _summary_section(numbers: _Numbers, runs: Sequence[RunExport]) -> Section:
                 "Faithfulness (deletion AUC low, insertion AUC and pointing game high are good) and sanity (a rank "
                 "correlation with the randomised model's map near 0 is good; drift near 1 means the map has "
                 f"settled). A marker is a measured epoch ({measured}); lines join measured epochs only.",
-                2.3,
+                2.1,
                 partial(charts.draw_checks, runs=check_pairs, epochs=epochs),
                 "checks",
             )
