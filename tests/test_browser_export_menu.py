@@ -227,3 +227,27 @@ def test_export_error_shows_the_servers_message(watched: Watched, server: tuple[
         page.locator(".export-item[data-format=zip]").click()
     assert ok.value.suggested_filename == "featureviz-exp1-exp2.zip"
     assert len(watched.downloads) == 1
+
+
+def test_summary_report_pdf_of_the_shown_runs(watched: Watched, server: tuple[str, Any]) -> None:
+    """The menu's summary report: every kind and epoch of the shown runs as a vector PDF, whatever the view."""
+    url, _ = server
+    page = open_entry(watched.page, url, "run=exp1&layer=conv2d_1&epoch=1&probe=2")
+    expect(page.locator("#epoch-label")).to_contain_text("Epoch 1")
+    page.locator("#export-button").click()
+    item = page.locator(".export-item[data-format=pdf]")
+    expect(item.locator(".export-name")).to_have_text("Summary report of the runs (PDF)")
+    with page.expect_download() as info:
+        item.click()
+    download = info.value
+    assert download.suggested_filename == "featureviz-exp1.pdf"
+    assert export_query(watched.exports[-1]) == {
+        "run": "exp1",
+        "epochs": "all",
+        "format": "pdf",
+        "probe": "2",
+        "colormap": "viridis",
+    }
+    data = Path(download.path()).read_bytes()
+    assert data.startswith(b"%PDF-") and b"/FontFile2" in data
+    assert len(re.findall(rb"/Type\s*/Page(?![s\w])", data)) >= 2

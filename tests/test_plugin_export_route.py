@@ -115,6 +115,18 @@ def test_handle_export_validates_and_serves(spec):
         assert mime == "application/zip" and name == "featureviz-exp2-gif.zip"
         assert len(zipfile.ZipFile(io.BytesIO(body)).namelist()) == 8
 
+        # The summary report: pdf and svg are summaries by default, html when asked (detail=summary).
+        body, mime, name = handle_export(reader, ctx, {"runs": "exp1", "format": "pdf"})
+        assert mime == "application/pdf" and name == "featureviz-exp1.pdf" and body.startswith(b"%PDF-")
+        body, mime, name = handle_export(reader, ctx, {"runs": "exp1", "format": "svg"})
+        assert mime == "application/zip" and name == "featureviz-exp1-svg.zip"
+        names = zipfile.ZipFile(io.BytesIO(body)).namelist()
+        assert names[0] == "fig-01-training-curves.svg" and all(n.endswith(".svg") for n in names)
+        body, _, _ = handle_export(reader, ctx, {"runs": "exp1", "format": "html", "detail": "summary"})
+        assert b'<figure class="fig" id="fig-1"' in body
+        with pytest.raises(tb_errors.InvalidArgumentError, match="unknown detail 'brief'"):
+            handle_export(reader, ctx, {"runs": "exp1", "detail": "brief"})
+
         with pytest.raises(tb_errors.InvalidArgumentError, match="runs"):
             handle_export(reader, ctx, {})
         with pytest.raises(tb_errors.InvalidArgumentError, match="unknown format"):

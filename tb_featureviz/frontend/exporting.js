@@ -45,7 +45,9 @@ function screenScale(app, channel) {
 /**
  * What Export sends for the view on show and a format, or null when nothing can be exported.
  * @param {App} app
- * @param {string} format  "html", "png", "gif" or "zip".
+ * The summary report ("pdf") covers the shown runs whole: every kind and layer, every epoch (its
+ * filmstrips pick six), the probe and colour map on show; the other formats export the view itself.
+ * @param {string} format  "pdf", "html", "png", "gif" or "zip".
  * @returns {ExportView|null}
  */
 function exportView(app, format) {
@@ -53,6 +55,12 @@ function exportView(app, format) {
   const runs = shownRuns(app).filter((r) => (runInfo(app.index, r) || {}).featureviz);
   const epoch = shownEpoch(app);
   if (!runs.length || epoch === null) return null;
+  if (format === 'pdf') {
+    return {
+      runs, kind: null, layer: null, layers: {}, epochs: 'all', probe: s.probe,
+      colormap: s.cmap, channel: null, scale: null,
+    };
+  }
   // Each run's layer as its panel shows it: the shared layer, and the runs whose own layer differs.
   const shown = alignMode(app.index, s.kind, shownRuns(app)) === 'layer' ? s.layer : null;
   const layers = {};

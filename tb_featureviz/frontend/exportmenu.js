@@ -10,6 +10,7 @@ import {h} from './views.js';
  * @type {Array<[string, string]>}
  */
 export const EXPORT_FORMATS = [
+  ['pdf', 'Summary report of the runs (PDF)'],
   ['html', 'Report (HTML)'],
   ['png', 'Figure (PNG)'],
   ['gif', 'Animation across epochs (GIF)'],

@@ -222,7 +222,7 @@
  * What Export sends for the view on show (model.js `exportUrl`).
  * @typedef {Object} ExportView
  * @property {string[]} runs
- * @property {string} kind
+ * @property {string|null} kind  null: every kind (the summary report)
  * @property {string|null} layer  The shared layer, or null when every run has its own (`layers`).
  * @property {Object<string, string>} layers  Run -> its layer, where it is not `layer`.
  * @property {'all'|number} epochs
