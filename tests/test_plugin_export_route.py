@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from tensorboard import errors as tb_errors
 
+from tb_featureviz.render import SEPARATOR_RGB, separator_mask
 from tests.support.logdir_factory import decode_png
 from tests.support.routes import q
 from tests.support.wsgi import Client
@@ -55,7 +56,9 @@ def test_export_png_of_one_grid_has_the_written_pixels(client: Client, provider:
     expected = decode_png(spec.activation_png("exp1", last, "conv2d", 0))
     assert got.shape[:2] == expected.shape[:2]
     gray = got if got.ndim == 2 else got[..., 0]
-    np.testing.assert_array_equal(gray, expected)
+    tiles = ~separator_mask(spec.layout)  # separators and empty cells are drawn neutral grey
+    np.testing.assert_array_equal(gray[tiles], expected[tiles])
+    assert (got[~tiles] == SEPARATOR_RGB).all()
 
 
 def test_export_bad_queries_are_400_or_404_json(client: Client) -> None:
