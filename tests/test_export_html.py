@@ -52,7 +52,8 @@ def test_html_captions_name_layer_epoch_channels_and_gradcam_class_and_score(spe
     assert "conv2d · epoch 0 6 channels · 1 dead · probe 0 (cat)" in plain
     assert "conv2d · epoch 1 6 channels · probe 1 (dog)" in plain
     # Grad-CAM at epoch 1, probe 0: predicted class (0 + 1) % 2 = dog with probability 0.75.
-    assert "conv2d_1 · epoch 1 probe 0 (cat) · predicted: dog 0.75" in plain
+    assert "conv2d_1 · epoch 1 probe 0 (cat) · predicted: dog 0.75 · WRONG" in plain  # the probe is a cat
+    assert "conv2d_1 · epoch 0 probe 0 (cat) · predicted: cat 0.75" in plain  # right: no badge
     assert "conv2d_1 · epoch 1 probe 0 (cat) · true: cat 0.25 · predicted dog" in plain
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from tb_featureviz.export.figures import DEFAULT_COLORMAP, figure_pixels
+from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, figure_pixels
 from tb_featureviz.export.model import ExemplarSet, Figure, Report, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
@@ -28,7 +28,8 @@ KIND_TITLES = {"activations": "Activations", "filters": "Filter patterns", "grad
 KIND_NOTES = {
     "activations": (
         "Every channel of the layer's output for one probe image, each channel normalised on its own "
-        "(bright = strong response). Black tiles are channels with no variation."
+        "(the colour map's high end = strong response). Tiles in the map's lowest colour are channels with no "
+        "variation in this image; separators are neutral grey."
     ),
     "filters": (
         "For each filter, the input pattern that maximises its mean activation (gradient ascent in input space)."
@@ -111,6 +112,7 @@ figcaption .score { font-variant-numeric: tabular-nums; }
 .exemplars figure img { image-rendering: pixelated; image-rendering: crisp-edges; }
 .exemplars figcaption { white-space: nowrap; }
 figcaption .nonfinite { color: #b42318; font-weight: 600; }
+figcaption .wrong { color: #fff; background: #b42318; font-weight: 700; border-radius: 3px; padding: 0 4px; }
 .damaged { border: 1px solid #e3a008; background: #fffbea; border-radius: 6px; padding: 8px 12px; font-size: 12.5px;
            margin: 0 0 18px; }
 .damaged ul { margin: 4px 0 0; padding-left: 18px; }
@@ -267,6 +269,9 @@ def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
         parts.append(f'{target}: <b class="cls">{escape(str(name))}</b>{score}')
         if fig.target == "true" and fig.predicted_class is not None and fig.predicted_class != fig.class_name:
             parts.append(f"predicted {escape(fig.predicted_class)}")
+        truth = run.probe_label(fig.probe)
+        if fig.target == "predicted" and fig.predicted_class is not None and truth not in (None, fig.predicted_class):
+            parts.append('<span class="wrong">WRONG</span>')
     if fig.nonfinite:
         parts.append(f'<span class="nonfinite">{fig.nonfinite} non-finite values (NaN/inf, drawn as 0)</span>')
     return head + (f' <span class="cap-detail">{" · ".join(parts)}</span>' if parts else "")
@@ -351,7 +356,9 @@ def render_html(
         f"<span>generated {escape(report.generated.strftime('%Y-%m-%d %H:%M UTC'))}</span>",
     ]
     if options.colormap or any(f.kind == "activations" for f in report.figures):
-        meta.append(f"<span>colour map {escape(options.colormap or DEFAULT_COLORMAP)}</span>")
+        meta.append(f"<span>activations in {escape(options.colormap or DEFAULT_COLORMAP)}</span>")
+    if any(f.kind == "gradcam" for f in report.figures):
+        meta.append(f"<span>Grad-CAM heat in {escape(options.colormap or OVERLAY_COLORMAP)}</span>")
     out: list[str] = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
