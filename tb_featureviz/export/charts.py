@@ -304,7 +304,7 @@ def check_series(runs: Sequence[tuple[str, Sequence[Curve]]], group: str) -> lis
     """The lines of one group of Grad-CAM measures (``faithfulness`` or ``sanity``), markers at measured epochs."""
     out = []
     for i, (run, checks) in enumerate(runs):
-        _, dashes = run_style(i)
+        dashes = RUN_DASHES[i % len(RUN_DASHES)]  # colour is the measure; several runs differ by line style
         for tag, (label, color, _) in MEASURES.items():
             if not tag.startswith(group + "/"):
                 continue

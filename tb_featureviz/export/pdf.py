@@ -104,7 +104,7 @@ def _table(block: TableBlock) -> list[_Item]:
             y -= heights[i] / total
             sub.add_artist(Line2D([0, 1], [y, y], color="#e4e7eb", linewidth=0.5, transform=sub.transSubfigure))
 
-    body = _Item(total + 0.16, draw, anchor=block.anchor)
+    body = _Item(total + 0.28, draw, anchor=block.anchor)
     return [caption, body]
 
 
@@ -116,6 +116,14 @@ def _figure_items(block: FigureBlock) -> list[_Item]:
         block.draw(sub)
 
     return [_Item(block.height, draw, anchor=block.anchor), cap]
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width`` characters (the page number at the end stays)."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep - 12] + "…" + text[-11:]
 
 
 def _contents(doc: Document, pages: dict[str, int] | None) -> _Item:
@@ -133,6 +141,8 @@ def _contents(doc: Document, pages: dict[str, int] | None) -> _Item:
             )
         )
     half = (len(lines) + 1) // 2
+    fit = int(charts.TEXT_WIDTH_IN / 2 * 72 / ((_CAPTION - 0.5) * 0.55)) - 2  # characters in half the width
+    lines = [(_shorten(text, fit), *rest) for text, *rest in lines]
     columns = [lines[:half], lines[half:]]
     line_h = (_CAPTION - 0.5) * _LINE
     height = _BODY * _LINE + half * line_h + 0.12
