@@ -142,7 +142,7 @@ def _contents(doc: Document, pages: dict[str, int] | None) -> _Item:
         )
     half = (len(lines) + 1) // 2
     fit = int(charts.TEXT_WIDTH_IN / 2 * 72 / ((_CAPTION - 0.5) * 0.55)) - 2  # characters in half the width
-    lines = [(_shorten(text, fit), *rest) for text, *rest in lines]
+    lines = [(_shorten(text, fit), size, color, weight) for text, size, color, weight in lines]
     columns = [lines[:half], lines[half:]]
     line_h = (_CAPTION - 0.5) * _LINE
     height = _BODY * _LINE + half * line_h + 0.12
