@@ -10,8 +10,9 @@ this one process (without, with, with, without, ...), one at a time.
 Printed for each training with the callback: the share from its hooks (hook seconds / (with - hook)), the
 background warm-up's CPU seconds (``time.thread_time`` of the warm-up thread), the writer thread's CPU seconds
 while training ran (``FeatureVizCallback.writer_seconds``) and the share with them, the
-callback's own accounting (the last ``plan`` record's ``spent_seconds`` against ``allowed_seconds``), and the
-skipped reasons of every plan record; then the share from the wall clock ((with - without) / without).
+callback's own accounting (the last ``plan`` record's ``spent_seconds`` against ``allowed_seconds``), the epochs
+with the Grad-CAM checks (and, per epoch, whether full or light), and the skipped reasons of every plan record;
+then the share from the wall clock ((with - without) / without).
 """
 
 from __future__ import annotations
@@ -99,9 +100,13 @@ def main() -> None:
                 f"    the callback's accounting: spent {last['spent_seconds']:.2f} s of "
                 f"{last['allowed_seconds']:.2f} s allowed ({last['spent_seconds'] / last['train_seconds']:.3f})"
             )
+            checked = [p["epoch"] for p in out["plans"] if "metrics" in p["extras"]]
+            print(f"    Grad-CAM checks at {len(checked)} of {len(out['plans'])} epochs: {checked}")
             for plan in out["plans"]:
                 costs = ", ".join(f"{k} {v:.2f}" for k, v in plan["epoch_costs"].items())
-                print(f"    epoch {plan['epoch']}: hook {plan['hook_seconds']:.2f} s ({costs})")
+                checks = plan.get("checks")
+                drawn = f", checks {checks['variant']}" if checks else ""
+                print(f"    epoch {plan['epoch']}: hook {plan['hook_seconds']:.2f} s ({costs}){drawn}")
                 for task, why in plan["skipped"].items():
                     print(f"      skipped {task}: {why}")
     b = float(np.mean(base))

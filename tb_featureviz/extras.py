@@ -100,16 +100,36 @@ class FilterTask:
 
 class ChecksTask:
     """The ``"metrics"`` extra: ``MapChecks`` of a Grad-CAM, as ``tf.summary.scalar`` writes. Nothing is built or
-    traced before the first epoch that plans them (their first draw builds the randomised copy and traces it)."""
+    traced before the first epoch that plans them (their first draw builds the randomised copy and traces it).
+
+    A draw is full or light (``EpochPlan.checks``); ``detail`` says which, for the epoch's ``plan`` record.
+    """
 
     def __init__(self, cam: compute.GradCAM, *, seed: int = 0) -> None:
         self.checks = compute.MapChecks(cam, seed=seed)
+        self.detail: dict[str, Any] = {}
+        """What the last draw was: ``MapChecks.detail`` plus ``drift_from`` (the epoch of the maps the drift
+        compares with, ``None`` at the first draw). No clock readings: the record's ``epoch_costs`` has them."""
+        self._last_epoch: int | None = None
 
     def __call__(
-        self, epoch: int, probes: np.ndarray, maps: np.ndarray, classes: np.ndarray, boxes: np.ndarray | None
+        self,
+        epoch: int,
+        probes: np.ndarray,
+        maps: np.ndarray,
+        classes: np.ndarray,
+        boxes: np.ndarray | None,
+        *,
+        light: bool = False,
     ) -> list[Write]:
-        values = self.checks(probes, maps, classes, boxes=boxes)
+        values = self.checks(probes, maps, classes, boxes=boxes, light=light)
+        self.detail = {**self.checks.detail, "drift_from": self._last_epoch}
+        self._last_epoch = epoch
         return [functools.partial(tf.summary.scalar, tag, value, step=epoch) for tag, value in values.items()]
+
+    def forward_images(self, probes: int, *, light: bool = False) -> int:
+        """Images a draw scores for its deletion and insertion curves (for the planner's estimate)."""
+        return self.checks.forward_images(probes, light=light)
 
 
 class ExemplarsTask:

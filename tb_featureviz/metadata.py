@@ -84,12 +84,18 @@ Tags and their blob sequences:
          "grids": {layer: {"channels": n | null, "scale": s}},
          "filters": {layer: {"fixed": k, "window": [a, b], "of": C, "next": [c, d], "next_epoch": e}},
          "extras": ["metrics", "exemplars"], "skipped": {layer or extra: reason},
+         "checks": {"variant": "full" | "light", "steps": s, "random_draws": d, "probes": n,
+                    "drift_from": epoch | null} | null,
          "epoch_costs": {task: seconds}, "hook_seconds": s,
          "budget": {"fraction": f | null, "seconds_per_epoch": s | null}, "train_seconds": s,
          "spent_seconds": s, "allowed_seconds": s | null, "room_seconds": s | null, "over_budget": bool,
          "reserved_seconds": s, "warm_up_seconds": s, "writer_seconds": s, "costs": {task: seconds},
          "estimates": {task: seconds}}
 
+``checks``: how the Grad-CAM measures (``"metrics"``) were drawn, ``null`` when they were not: ``"full"`` (the first
+draw, the last epoch, and when the budget has room) or ``"light"`` between them (``steps`` points per deletion and
+insertion curve, ``random_draws`` re-initialisations: a subset of the full computation, written under the same
+scalar tags); ``drift_from`` is the epoch the drift compares with.
 ``reserved_seconds``: what the epoch kept aside for the Grad-CAM measures that the last epoch draws when the
 run can pay for them (0 at the last epoch, when the run's budget cannot cover them, or when the run's length or
 the budget is unknown). ``warm_up_seconds``: the CPU time of the background warm-up that traced the first

@@ -27,6 +27,13 @@ The rules:
   measures (``"metrics"``) come first, so a run ends with the measures of its final weights when the run can
   pay for them: while the run's budget can afford them, earlier epochs keep ``PRIOR_FACTOR`` times their cost
   aside; when it cannot, they are skipped like any other task (``"final"``). Nothing is forced past the budget.
+* **Checks that form curves.** With ``light_checks``, the measures are drawn in full at their first draw and at
+  the last epoch, and in between as a *light* draw (fewer curve points and re-initialisations, a subset of the
+  full computation; ``EpochPlan.checks``) at every epoch whose room covers it, before the other tasks take
+  their turns, so that they form curves. A light draw may spend the room kept aside for the last epoch's
+  measures while what the whole run can afford still covers them. The full draw's extra cost over the light
+  one takes its turn with the other tasks (``"metrics"``, its recency that of the last full draw): when it is
+  drawn, the epoch's draw is full. A light draw that does not fit is skipped with its cost (``"light"``).
 * **The core.** Activations and Grad-CAM are the core that every logged epoch draws. When the core itself
   has run over the budget (a short run, whose first epoch with its warm-up costs more than the budget has
   earned), later epochs draw the activations of ``core_layers`` only (the Grad-CAM layer) until the run has
@@ -64,6 +71,9 @@ __all__ = [
     "stage_layers",
 ]
 
+LIGHT_CHECKS = "metrics/light"
+"""The cost key of a light draw of the measures (``"metrics"`` is a full draw's)."""
+
 PRIOR_FACTOR = 1.5
 """Safety factor on a cost that was never measured (a filter pass's prior; an extra's prior, priced from the
 first epoch's measured forward pass, Grad-CAM and trace times) and on the last epoch's measures that earlier
@@ -71,20 +81,24 @@ epochs keep aside."""
 
 SKIP_REASONS = {
     "room": "needs ~{cost} s, the budget has {left} s left",
-    "reserved": "needs ~{cost} s, the budget has {left} s left after keeping {reserved} s for the last epoch's "
-    "measures",
+    "reserved": "needs ~{cost} s, the budget has {left} s left after keeping {reserved} s for the Grad-CAM measures "
+    "to come",
     "saving": "fits, but waits: the room is saved up for {blocker} (drawn less recently), which needs ~{cost} s "
     "while the budget has {left} s left",
     "filter_epoch": "not a filter epoch (filter_every_n_epochs)",
     "final": "the run's budget has {left} s left, which cannot pay for the final measures (~{cost} s)",
+    "light": "a light draw needs ~{cost} s, the budget has {left} s left",
     "core": "over budget: the callback has spent {spent} s of the {allowed} s allowed so far; drawn again once "
     "the run has paid that back",
 }
 """The rules a plan skips a task by, as its ``skipped`` reason. ``"room"``: its estimate is more than the
-room left. ``"reserved"``: it would fit but for the final measures' reservation. ``"saving"``: it fits, but a
+room left. ``"reserved"``: it would fit but for the final measures' reservation (at the first epoch, with the
+light draws' share, ``Planner.curve_reservation``). ``"saving"``: it fits, but a
 task before it in the turn order did not, and the room is saved up for that one (the cost and the room named
 are that task's). ``"filter_epoch"``: the caller allows no filter pass at this epoch. ``"final"``: at the last
-epoch, the measures do not fit what the whole run can still afford. ``"core"`` (key ``activations/<layer>``): the
+epoch, the measures do not fit what the whole run can still afford. ``"light"``: between the full draws, not even a
+light draw of the measures fits (its room counts what is kept for the last epoch's measures while the run can
+still pay for them). ``"core"`` (key ``activations/<layer>``): the
 callback is over budget, so the epoch draws only the core layers' activations. Costs are rounded up and rooms
 down, so a ``"needs ~X s, the budget has Y s left"`` (and a ``"final"``) always has X > Y."""
 
@@ -158,6 +172,7 @@ class EpochPlan:
         room: Seconds the budget had left before this epoch's work (``inf`` when unlimited), less ``reserved``.
         extras: The optional tasks planned (``"metrics"``, ``"exemplars"``).
         reserved: Seconds kept aside for the measures that the last epoch draws (0 when the run cannot pay).
+        checks: ``"full"`` or ``"light"`` when the measures (``"metrics"``) are drawn, else ``None``.
     """
 
     epoch: int
@@ -169,6 +184,7 @@ class EpochPlan:
     skipped: dict[str, str] = field(default_factory=dict)
     room: float = math.inf
     reserved: float = 0.0
+    checks: str | None = None
 
 
 class Planner:
@@ -191,6 +207,8 @@ class Planner:
             is ``priors[task]`` (set by the caller) until measured.
         core_layers: Activation layers drawn even when the callback is over budget (the Grad-CAM layer);
             the others wait until the run has paid back its debt. Default: the last activation layer.
+        light_checks: Whether the measures (``"metrics"``) have a light draw for the epochs between their first
+            draw and the last epoch (its cost is ``priors["metrics/light"]`` until measured).
 
     Example:
         >>> planner = Planner(infos, stage_layers(infos, "conv4"), ["conv1"], True, Budget(0.05), window=64)
@@ -214,6 +232,7 @@ class Planner:
         input_pixels: int | None = None,
         extras: Sequence[str] = (),
         core_layers: Sequence[str] | None = None,
+        light_checks: bool = False,
     ) -> None:
         self.layers = list(layers)
         by_name = {info.name: info for info in self.layers}
@@ -228,6 +247,7 @@ class Planner:
         self.core_layers = list(core_layers) if core_layers is not None else self.activation_layers[-1:]
         self.gradcam = gradcam
         self.extras = list(extras)
+        self.light_checks = light_checks
         self.priors: dict[str, float] = {}
         """Estimated seconds of each extra task before it is measured (set by the caller)."""
         self.budget = budget
@@ -276,12 +296,31 @@ class Planner:
         known = self.costs.get(task)
         return known if known is not None else PRIOR_FACTOR * self.priors.get(task, 0.0)
 
+    def _light_estimate(self) -> float:
+        """A light draw of the measures: measured, else ``PRIOR_FACTOR`` times its prior; never above a full draw."""
+        full = self._extra_estimate("metrics")
+        known = self.costs.get(LIGHT_CHECKS)
+        if known is None:
+            prior = self.priors.get(LIGHT_CHECKS)
+            known = PRIOR_FACTOR * prior if prior is not None else full
+        return min(known, full)
+
     def reservation(self) -> float:
         """Seconds to keep aside for the last epoch's measures: ``PRIOR_FACTOR`` times their measured cost
         (or their prior, priced from this model's measured first epoch), as a run's last draw costs more than the
         average one."""
         known = self.costs.get("metrics")
         return PRIOR_FACTOR * (known if known is not None else self.priors.get("metrics", 0.0))
+
+    def curve_reservation(self, epoch: int, epochs: int) -> float:
+        """Seconds the first epoch keeps from its other tasks (filter passes, exemplars; not from the measures' own
+        first draw), out of what the whole run can afford, for the light draws of the measures at every other
+        epoch between it and the last (``light_checks``), so that spending the run's room at once does not leave
+        the measures without a curve; 0 without light draws."""
+        if not self.light_checks or "metrics" not in self.extras or self.budget.unlimited:
+            return 0.0
+        between = max(0, epochs - 2 - epoch)
+        return self._light_estimate() * math.ceil(between / 2)
 
     def writer_per_epoch(self) -> float:
         """The writer thread's CPU seconds per logged epoch so far (counted one epoch late, when reported)."""
@@ -376,9 +415,12 @@ class Planner:
             reserved = self.reservation()
         room = allowed - self.spent - self.steady_cost() - reserved
         first = self.epochs_logged == 0
+        curve = 0.0
         if (first or last) and not self.budget.unlimited and epochs:
             # What the whole run can afford for filter patterns: the cumulative budget pays it back.
             room = max(room, self._run_room(epoch, epochs, logged) - reserved)
+            # The light draws of the measures that the epochs in between are to draw are kept from the other tasks.
+            curve = self.curve_reservation(epoch, epochs) if first else 0.0
         plan = EpochPlan(
             epoch=epoch,
             activations=list(self.activation_layers if activations is None else activations),
@@ -386,37 +428,57 @@ class Planner:
             room=room,
             reserved=reserved,
         )
+        left = room
+        light = self._plan_light(plan, epoch, epochs, logged, last)
+        if light is not None:
+            left -= light
         # Extras and filter layers take turns: least recently drawn first (extras first among equals); at the
-        # last epoch the measures come first, as what was kept aside is theirs.
-        tasks = list(self.extras) + (list(self.rotations) if allow_filters else [])
+        # last epoch the measures come first, as what was kept aside is theirs. After a light draw of the
+        # measures, "metrics" stands for the full draw's extra cost over it.
+        tasks = [n for n in self.extras if n != "metrics" or "metrics" not in plan.skipped]
+        tasks += list(self.rotations) if allow_filters else []
         if not allow_filters:
             plan.skipped.update(dict.fromkeys(self.rotations, SKIP_REASONS["filter_epoch"]))
         order = sorted(
             tasks, key=lambda n: (not (last and n == "metrics"), self._last_drawn.get(n, -1), tasks.index(n))
         )
-        left = room
         blocker: tuple[str, float, float] | None = None  # the task the room is saved up for, its cost, the room
+        kept = reserved  # what the room was reduced by, for the skip reasons
         for name in order:
+            if name != "metrics" and curve:
+                left -= curve
+                kept += curve
+                curve = 0.0
             cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
+            upgrade = name == "metrics" and light is not None  # the light draw stands whatever the upgrade does
+            if upgrade:
+                cost = max(0.0, cost - light) if light is not None else cost
             if cost > left:
                 # Stop at the first task that does not fit: the room is saved up for it, so a dear layer is
                 # not starved by cheaper ones. The last epoch has no later one to save for.
                 if not last and blocker is None:
                     blocker = (name, cost, left)
-                shown_cost, shown_left = _needs(cost, left)
-                rule = "final" if last and name == "metrics" else "reserved" if cost <= left + reserved else "room"
-                plan.skipped[name] = SKIP_REASONS[rule].format(
-                    cost=shown_cost, left=shown_left, reserved=f"{reserved:.2f}"
-                )
+                if not upgrade:
+                    shown_cost, shown_left = _needs(cost, left)
+                    rule = "final" if last and name == "metrics" else "reserved" if cost <= left + kept else "room"
+                    plan.skipped[name] = SKIP_REASONS[rule].format(
+                        cost=shown_cost, left=shown_left, reserved=f"{kept:.2f}"
+                    )
                 continue
             if blocker is not None:
-                shown_cost, shown_left = _needs(blocker[1], blocker[2])
-                plan.skipped[name] = SKIP_REASONS["saving"].format(blocker=blocker[0], cost=shown_cost, left=shown_left)
+                if not upgrade:
+                    shown_cost, shown_left = _needs(blocker[1], blocker[2])
+                    plan.skipped[name] = SKIP_REASONS["saving"].format(
+                        blocker=blocker[0], cost=shown_cost, left=shown_left
+                    )
                 continue
             self._last_drawn[name] = epoch
             left -= cost
+            if name == "metrics":
+                plan.checks = "full"
             if name in self.extras:
-                plan.extras.append(name)
+                if name not in plan.extras:
+                    plan.extras.append(name)
                 continue
             rotation = self.rotations[name]
             filters, window, following = rotation.take()
@@ -431,6 +493,31 @@ class Planner:
             info["next_epoch"] = self._next_epoch(name, epoch)
         return plan
 
+    def _plan_light(self, plan: EpochPlan, epoch: int, epochs: int | None, logged: int, last: bool) -> float | None:
+        """Between the measures' first full draw and the last epoch, plans their light draw first when its estimate
+        fits (``plan.checks = "light"``), else skips them (``"light"``). Its room is the epoch's room plus what it
+        keeps for the last epoch's measures, while the whole run can still pay for those. Returns the light
+        draw's estimate, or ``None`` when no light draw applies or fits."""
+        if (
+            not self.light_checks
+            or "metrics" not in self.extras
+            or "metrics" not in self._last_drawn
+            or last
+            or self.budget.unlimited
+        ):
+            return None
+        cost = self._light_estimate()
+        room = plan.room + plan.reserved
+        if plan.reserved and epochs:
+            room = min(room, self._run_room(epoch, epochs, logged) - plan.reserved)
+        if cost > room:
+            shown_cost, shown_left = _needs(cost, room)
+            plan.skipped["metrics"] = SKIP_REASONS["light"].format(cost=shown_cost, left=shown_left)
+            return None
+        plan.extras.append("metrics")
+        plan.checks = "light"
+        return cost
+
     def _next_epoch(self, layer: str, epoch: int) -> int | None:
         """When this layer's next pass is expected, at the current rate of room per epoch."""
         if self.budget.unlimited:
@@ -442,10 +529,28 @@ class Planner:
         share = sum(self._filter_estimate(n) for n in self.rotations) + sum(map(self._extra_estimate, self.extras))
         return epoch + max(1, math.ceil(share / rate))
 
-    def record(self, plan: EpochPlan, costs: Mapping[str, float], *, bytes_written: float | None = None) -> None:
-        """Takes the costs measured for ``plan`` (seconds on the training thread) and its bytes."""
+    def record(
+        self,
+        plan: EpochPlan,
+        costs: Mapping[str, float],
+        *,
+        bytes_written: float | None = None,
+        setup: Mapping[str, float] | None = None,
+    ) -> None:
+        """Takes the costs measured for ``plan`` (seconds on the training thread) and its bytes.
+
+        Args:
+            plan: The epoch's plan, as carried out.
+            costs: Seconds each task took, all counted as spent. A light draw of the measures is ``"metrics"``
+                here; its estimate is kept as ``"metrics/light"``.
+            bytes_written: The epoch's bytes.
+            setup: Seconds of one-off work within a task's cost (the measures' first draw builds and traces the
+                randomised copy): spent, but left out of what the task's next run is expected to cost.
+        """
         for task, seconds in costs.items():
-            self.costs[task] = float(seconds)
+            key = LIGHT_CHECKS if task == "metrics" and plan.checks == "light" else task
+            once = min(float(seconds), max(0.0, float((setup or {}).get(task, 0.0))))
+            self.costs[key] = float(seconds) - once
             self.spent += float(seconds)
         if "activations" in costs and plan.activations == self.activation_layers:
             self.full_activations = float(costs["activations"])
@@ -511,6 +616,7 @@ class Planner:
         activations: Sequence[str],
         grids: Mapping[str, Any],
         gradcam: str | None,
+        checks: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The ``plan`` record of an epoch (``tb_featureviz.metadata``): what was drawn, skipped and spent.
 
@@ -521,6 +627,8 @@ class Planner:
             activations: The layers whose activations were drawn.
             grids: Layer -> ``{"channels": n | None, "scale": s}`` of its grid.
             gradcam: The Grad-CAM layer, if drawn.
+            checks: What the measures' draw was (``ChecksTask.detail``: steps, re-initialisations, probes), when
+                drawn; the record's ``checks`` is it with ``"variant"`` set from the plan (``None`` when not drawn).
         """
         state = self.state()
         allowed = state["allowed_seconds"]
@@ -530,6 +638,7 @@ class Planner:
             "grids": dict(grids),
             "gradcam": gradcam,
             "extras": list(plan.extras),
+            "checks": None if plan.checks is None else {**dict(checks or {}), "variant": plan.checks},
             "filters": {layer: dict(info) for layer, info in plan.windows.items()},
             "skipped": dict(plan.skipped),
             "epoch_costs": {k: round(v, 4) for k, v in costs.items()},

@@ -28,7 +28,7 @@ from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
 from tb_featureviz.extras import ChecksTask, ExemplarsTask, FilterTask
 from tb_featureviz.options import Options
-from tb_featureviz.plan import EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
+from tb_featureviz.plan import LIGHT_CHECKS, EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
 from tb_featureviz.probes import run_facts
 from tb_featureviz.writer import SummaryWorker
 
@@ -192,6 +192,7 @@ class Visualizer:
             input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
             extras=["metrics"] if self._checks is not None else [],
             core_layers=core,
+            light_checks=self._checks is not None,
         )
         self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
         self._filter_task = FilterTask(model, opts)
@@ -307,16 +308,20 @@ class Visualizer:
         planner.measure(costs)
         if "metrics" in planner.extras and "metrics" not in planner.costs:
             planner.priors["metrics"] = self._measures_prior(costs)
+        if "metrics" in planner.extras and LIGHT_CHECKS not in planner.costs:
+            planner.priors[LIGHT_CHECKS] = self._measures_prior(costs, light=True)
         if self.exemplars is not None:
             planner.priors["exemplars"] = costs["activations"] * len(self.exemplars.sample) / len(self.probes)
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
         plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters, activations=layers)
         plan.skipped.update(dropped)
+        setup: dict[str, float] = {}
         if "metrics" in plan.extras and self._checks is not None and self._predicted is not None:
             t0 = time.perf_counter()
             classes, maps = self._predicted
-            writes += self._checks(epoch, self.probes, maps, classes, self.boxes)
+            writes += self._checks(epoch, self.probes, maps, classes, self.boxes, light=plan.checks == "light")
             costs["metrics"] = time.perf_counter() - t0
+            setup["metrics"] = self._checks.checks.setup_seconds
         if "exemplars" in plan.extras and self.exemplars is not None:
             t0 = time.perf_counter()
             channels = {layer: self._grids[layer][0] for layer in self._extractor.layer_names}
@@ -334,7 +339,7 @@ class Visualizer:
                 plan.windows.pop(layer, None)
                 plan.skipped[layer] = f"failed: {type(e).__name__}"
             costs[metadata.tag_for("filters", layer)] = time.perf_counter() - t0
-        planner.record(plan, costs)
+        planner.record(plan, costs, setup=setup)
         self._pixels_written[epoch] = pixels
         filter_total = sum(v for k, v in costs.items() if k.startswith(metadata.TAG_PREFIX["filters"]))
         for kind, seconds in (
@@ -399,19 +404,23 @@ class Visualizer:
             ", ".join(planner.core_layers) or "Grad-CAM",
         )
 
-    def _measures_prior(self, costs: Mapping[str, float]) -> float:
-        """What the Grad-CAM measures should cost on this model at their first draw, from what this epoch
-        measured, without running them (running them would trace them before the budget planned it): the
-        deletion and insertion curves are ``2 (steps + 1)`` forward passes of the probes, the randomisation
-        check ``draws`` Grad-CAMs of a copy of the model, whose first call traces it like Grad-CAM's first
-        call did. Else a multiple of Grad-CAM's cost."""
+    def _measures_prior(self, costs: Mapping[str, float], *, light: bool = False) -> float:
+        """What the Grad-CAM measures should cost on this model at their first draw (or, ``light``, at a light
+        draw), from what this epoch measured, without running them (running them would trace them before the
+        budget planned it): the deletion and insertion curves score ``MapChecks.forward_images`` images (about
+        ``2 (steps + 1)`` times the probes), the randomisation check runs ``draws`` Grad-CAMs of a copy of the
+        model, whose first call traces it like Grad-CAM's first call did (a light draw finds it traced). Else a
+        multiple of Grad-CAM's cost (a third of it for a light draw)."""
         planner = self.planner
         checks = self._checks.checks if self._checks is not None else None
         cams = costs.get("gradcam")
         if checks is None or planner is None or self._forward_seconds is None or not cams or self._cam_call is None:
-            return COST_IN_GRADCAMS * costs.get("gradcam", 0.0)
-        trace = planner.trace_seconds or 0.0
-        return 2 * (checks.steps + 1) * self._forward_seconds + checks.draws * self._cam_call + trace
+            return COST_IN_GRADCAMS * costs.get("gradcam", 0.0) / (3.0 if light else 1.0)
+        n = max(1, len(self.probes) if self.probes is not None else 1)
+        forward = checks.forward_images(n, light=light) / n * self._forward_seconds
+        if light:
+            return forward + checks.light_draws * self._cam_call
+        return forward + checks.draws * self._cam_call + (planner.trace_seconds or 0.0)
 
     def add_overhead(self, seconds: float) -> None:
         """Counts the caller's time in its hooks outside ``visualize`` against the budget."""
@@ -474,7 +483,10 @@ class Visualizer:
             for name, (ch, sc) in self._grids.items()
         }
         gradcam = self._gradcam.layer_name if (plan.gradcam and self._gradcam is not None) else None
-        return self.planner.describe(plan, costs, elapsed, activations=plan.activations, grids=grids, gradcam=gradcam)
+        checks = self._checks.detail if plan.checks is not None and self._checks is not None else None
+        return self.planner.describe(
+            plan, costs, elapsed, activations=plan.activations, grids=grids, gradcam=gradcam, checks=checks
+        )
 
     def _maybe_grow(self) -> None:
         """After the first epoch is on disk: add layers in model order while bytes and time allow."""

@@ -92,6 +92,61 @@ def test_causal_images_reject_bad_arguments() -> None:
         fa.causal_images(x, np.zeros((2, 4, 4)), mode="deletion", steps=0)
 
 
+def test_a_light_draw_is_the_full_computation_on_the_subset_it_keeps() -> None:
+    """On the hand-set model (6x6 images: the 10-step curve perturbs 0, 3, 7, 10, ... 36 pixels): the paired,
+    deduplicated pass gives ``causal_curves``' values; a light draw's curves are the full curves' even points, its
+    areas their trapezoidal areas, and its randomisation check the mean over the full check's first two draws."""
+    model = tiny_model(4, "softmax")
+    x = images(3)
+    cam = compute.GradCAM(model)
+    classes = np.argmax(cam.class_probabilities(x), axis=1)
+    maps = cam(x, class_index=classes)
+    full = {m: fa.causal_curves(cam.class_probabilities, x, maps, classes, mode=m, steps=10) for m in fa.MODES}
+    pair = fa.causal_pair(cam.class_probabilities, x, maps, classes, steps=10)
+    assert fa.light_points(10, 5) == [0, 2, 4, 6, 8, 10]
+    light = fa.causal_pair(cam.class_probabilities, x, maps, classes, steps=10, points=fa.light_points(10, 5))
+    for mode in fa.MODES:
+        np.testing.assert_allclose(pair[mode], full[mode], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(light[mode], full[mode][:, ::2], rtol=0, atol=1e-6)
+    assert fa.MapChecks(cam).forward_images(3) == 3 + 1 + 2 * 9 * 3  # the shared ends are scored once
+    checks = fa.MapChecks(cam, seed=0)
+    values = checks(x, maps, classes)
+    assert checks.detail == {"variant": "full", "steps": 10, "random_draws": 8, "probes": 3}
+    assert checks.setup_seconds > 0  # the first call built and traced the randomised copy
+    light_values = checks(x, maps, classes, light=True)
+    assert checks.detail == {"variant": "light", "steps": 5, "random_draws": 2, "probes": 3}
+    assert checks.setup_seconds == 0.0
+    per_draw = np.array(
+        [
+            fa.paired_spearman(maps, r)
+            for r in fa.RandomizedCopy(model, cam.layer_name, seed=0, draws=8).maps(x, classes)
+        ]
+    )
+    assert np.isfinite(per_draw[0]).all()  # some draws give flat maps (NaN): both means leave them out
+    expected = {
+        "full": {
+            "faithfulness/deletion_auc": fa.auc(full["deletion"]).mean(),
+            "faithfulness/insertion_auc": fa.auc(full["insertion"]).mean(),
+            "sanity/randomization_spearman": np.nanmean(per_draw, axis=0).mean(),
+        },
+        "light": {
+            "faithfulness/deletion_auc": fa.auc(full["deletion"][:, ::2]).mean(),
+            "faithfulness/insertion_auc": fa.auc(full["insertion"][:, ::2]).mean(),
+            "sanity/randomization_spearman": np.nanmean(per_draw[:2], axis=0).mean(),
+            "sanity/drift_spearman": 1.0,  # the same maps as the previous call
+        },
+    }
+    assert values == pytest.approx(expected["full"], abs=1e-6)
+    assert light_values == pytest.approx(expected["light"], abs=1e-6)
+    assert light_values["faithfulness/deletion_auc"] != pytest.approx(values["faithfulness/deletion_auc"], abs=1e-4)
+    with pytest.raises(ValueError, match="light_steps=3"):
+        fa.MapChecks(cam, light_steps=3)
+    with pytest.raises(ValueError, match="light_draws=9"):
+        fa.MapChecks(cam, light_draws=9)
+    with pytest.raises(ValueError, match=r"points=\[11\]"):
+        fa.causal_pair(cam.class_probabilities, x, maps, classes, points=[11])
+
+
 # -- pointing game -----------------------------------------------------------------------------------------------
 
 
@@ -230,6 +285,14 @@ def test_callback_writes_the_measures_and_they_are_the_final_models_own(tmp_path
     hits = fa.pointing_game(maps, boxes, tolerance=3)  # 15 px at 224 px is 3 px at 48 px
     assert float(run["faithfulness/pointing_game"].values[1]) == pytest.approx(hits.mean())
     assert callback.plan is not None and callback.plan["extras"] == ["metrics", "exemplars"]
+    # No budget (as featureviz watch): the full measures at every epoch, and the record says so.
+    assert callback.plan["checks"] == {
+        "variant": "full",
+        "steps": 10,
+        "random_draws": 8,
+        "probes": 4,
+        "drift_from": 0,
+    }
 
 
 def test_bad_probe_boxes_name_the_value(tmp_path) -> None:

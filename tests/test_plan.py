@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tb_featureviz.plan import (
+    LIGHT_CHECKS,
     SKIP_REASONS,
     Budget,
     FilterRotation,
@@ -310,11 +311,11 @@ def test_each_skip_names_the_rule_that_applied() -> None:
     )
     assert second.skipped == {
         "exemplars": "needs ~3.20 s, the budget has 1.50 s left",
-        "conv2d": "needs ~2.00 s, the budget has 1.50 s left after keeping 1.50 s for the last epoch's measures",
+        "conv2d": "needs ~2.00 s, the budget has 1.50 s left after keeping 1.50 s for the Grad-CAM measures to come",
         "conv2d_3": waits,
         "metrics": waits,
     }
-    assert set(SKIP_REASONS) == {"room", "reserved", "saving", "filter_epoch", "final", "core"}
+    assert set(SKIP_REASONS) == {"room", "reserved", "saving", "filter_epoch", "final", "light", "core"}
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -380,3 +381,121 @@ def test_an_over_budget_core_draws_only_its_core_layers_until_the_run_has_paid_i
     assert planner.core_activations(60.0) == (["conv2d", "conv2d_1", "conv2d_3"], {})
     record = planner.describe(second, {}, 0.0, activations=second.activations, grids={}, gradcam=None)
     assert record["writer_seconds"] == 0.15 and record["warm_up_seconds"] == 3.0 and record["estimates"] == {}
+
+
+# -- checks that form curves: light draws of the measures between the full ones -------------------------------------
+
+
+def checks_planner(seconds: float, **kwargs: object) -> Planner:
+    """The measures alone (a full draw 1 s, a light one 0.3 s), ``seconds`` of budget per epoch."""
+    planner = Planner(CNN, ["conv2d"], [], True, Budget(fraction=None, seconds=seconds), extras=["metrics"], **kwargs)  # type: ignore[arg-type]
+    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 1.0, LIGHT_CHECKS: 0.3})
+    return planner
+
+
+def run_checks(planner: Planner, epochs: int) -> list[str | None]:
+    variants = []
+    for epoch in range(epochs):
+        plan = planner.plan(epoch, epochs, train_seconds=10.0, last=epoch == epochs - 1)
+        variants.append(plan.checks)
+        assert (plan.checks is not None) == ("metrics" in plan.extras)
+        planner.record(plan, {"metrics": 1.0 if plan.checks == "full" else 0.3} if plan.checks else {})
+    return variants
+
+
+def test_the_measures_are_full_at_the_first_and_last_epoch_and_light_in_between_while_the_room_is_short() -> None:
+    """1 s per epoch over 6 epochs. Epoch 0 draws them in full (from what the run can afford). Epochs 1-3 draw
+    them light: epoch 1 has -0.5 s of room after keeping 1.5 s for the last epoch's measures, but a light draw
+    may spend that reservation while the run can still pay it; the full draw's extra 0.7 s does not fit until
+    epoch 4 (1.6 s of room - 0.3 s). The last epoch draws them in full. Without light draws, epochs 1 and 2
+    draw none. At 0.6 s per epoch, light draws make 5 epochs of 6 where there were 2."""
+    planner = checks_planner(1.0, light_checks=True)
+    assert run_checks(planner, 6) == ["full", "light", "light", "light", "full", "full"]
+    assert planner.spent == pytest.approx(3.9) and planner.spent <= planner.budget.allowed(60.0, 6)
+    assert run_checks(checks_planner(1.0), 6) == ["full", None, None, "full", "full", "full"]
+    tight = checks_planner(0.6, light_checks=True)
+    assert run_checks(tight, 6) == ["full", None, "light", "light", "light", "full"]
+    assert tight.spent == pytest.approx(2.9) and tight.spent <= tight.budget.allowed(60.0, 6)
+    assert run_checks(checks_planner(0.6), 6) == ["full", None, None, None, None, "full"]
+
+
+def test_a_light_draw_spends_the_reservation_only_while_the_run_can_pay_it_and_says_when_it_does_not_fit() -> None:
+    """0.5 s per epoch over 4 epochs (2 s in all); a full draw 0.5 s, a light one 0.2 s."""
+    planner = Planner(
+        CNN, ["conv2d"], [], True, Budget(fraction=None, seconds=0.5), extras=["metrics"], light_checks=True
+    )
+    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 0.5, LIGHT_CHECKS: 0.2})
+    first = planner.plan(0, 4, train_seconds=10.0)
+    # The run's 2 s, less 1.5 x 0.5 s for the last epoch's measures.
+    assert first.checks == "full" and first.room == pytest.approx(2.0 - 0.75)
+    planner.record(first, {"metrics": 0.5})
+    second = planner.plan(1, 4, train_seconds=10.0)
+    assert second.room == pytest.approx(-0.25) and second.reserved == pytest.approx(0.75)
+    assert second.checks == "light" and second.extras == ["metrics"] and second.skipped == {}
+    planner.record(second, {"metrics": 0.2})
+    assert planner.costs == {"activations": 0.0, "gradcam": 0.0, "metrics": 0.5, LIGHT_CHECKS: 0.2}
+    planner.add_overhead(0.7)  # now the run cannot pay for the reservation: nothing to borrow
+    third = planner.plan(2, 4, train_seconds=10.0)
+    assert third.reserved == 0.0 and third.checks is None and third.extras == []
+    assert third.skipped == {"metrics": "a light draw needs ~0.20 s, the budget has 0.10 s left"}
+    assert RULES["light"].fullmatch(third.skipped["metrics"])
+    record = planner.describe(third, {}, 0.0, activations=[], grids={}, gradcam=None, checks={"steps": 5})
+    assert record["checks"] is None
+    planner.record(third, {})
+    last = planner.plan(3, 4, train_seconds=10.0, last=True)
+    assert last.checks == "full"
+    detail = {"variant": "ignored", "steps": 10, "random_draws": 8, "probes": 4, "drift_from": 1}
+    record = planner.describe(last, {}, 0.0, activations=[], grids={}, gradcam=None, checks=detail)
+    assert record["checks"] == detail | {"variant": "full"}
+
+
+def test_the_full_draws_extra_cost_waits_its_turn_behind_a_task_saved_up_for() -> None:
+    """A filter layer (3 s) is saved up for: the light draws go on at every epoch, but the full one does not
+    jump the queue while the room builds up for the filters; it takes its turn like any other task."""
+    planner = Planner(
+        CNN, ["conv2d"], ["conv2d_3"], True, Budget(fraction=None, seconds=1.0), extras=["metrics"], light_checks=True
+    )
+    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 0.5, LIGHT_CHECKS: 0.2, "filters/conv2d_3": 3.0})
+    drawn = []
+    for epoch in range(8):
+        plan = planner.plan(epoch, None, train_seconds=10.0)
+        drawn.append((plan.checks, list(plan.filters)))
+        costs = {"metrics": 0.5 if plan.checks == "full" else 0.2} if plan.checks else {}
+        planner.record(plan, costs | {f"filters/{n}": 3.0 for n in plan.filters})
+    assert drawn == [
+        ("full", []),  # 1 s; the filters (3 s) are saved up for
+        ("light", []),  # the full draw's extra 0.3 s would fit, but the room is saved up for the filters
+        ("light", []),
+        ("light", []),
+        ("full", ["conv2d_3"]),  # 3.9 s of room: the filters first (drawn less recently), then the full draw
+        ("full", []),  # both drawn at epoch 4: extras first among equals
+        ("light", []),  # the filters' turn again: saved up for
+        ("light", []),
+    ]
+
+
+def test_setup_seconds_are_spent_but_left_out_of_the_next_estimate_and_unlimited_draws_full() -> None:
+    planner = checks_planner(1.0, light_checks=True)
+    plan = planner.plan(0, 6, train_seconds=10.0)
+    planner.record(plan, {"metrics": 1.4}, setup={"metrics": 0.6})
+    assert planner.spent == pytest.approx(1.4) and planner.costs["metrics"] == pytest.approx(0.8)
+    unlimited = Planner(CNN, ["conv2d"], [], True, Budget(fraction=None), extras=["metrics"], light_checks=True)
+    assert run_checks(unlimited, 4) == ["full"] * 4  # featureviz watch: the full measures at every checkpoint
+
+
+def test_the_first_epoch_keeps_a_light_draw_for_every_other_epoch_from_its_other_tasks_not_from_the_measures() -> None:
+    """1 s per epoch over 6 epochs (6 s); the measures 1 s (1.5 s kept for the last epoch's), a light draw 0.3 s,
+    a filter pass 2.5 s. Epoch 0 has 4.5 s: the measures' first draw takes 1 s of it; of the 3.5 s left, 0.6 s
+    (two light draws for epochs 1-4) are kept from the filters, which do not fit the 2.9 s that remain."""
+    planner = Planner(
+        CNN, ["conv2d"], ["conv2d_3"], True, Budget(fraction=None, seconds=1.0), extras=["metrics"], light_checks=True
+    )
+    planner.measure({"activations": 0.0, "gradcam": 0.0, "metrics": 1.0, LIGHT_CHECKS: 0.3, "filters/conv2d_3": 3.0})
+    assert planner.curve_reservation(0, 6) == pytest.approx(0.6)
+    first = copy.deepcopy(planner).plan(0, 6, train_seconds=10.0)
+    assert first.room == pytest.approx(4.5) and first.checks == "full" and first.filters == {}
+    assert first.skipped == {
+        "conv2d_3": "needs ~3.00 s, the budget has 2.90 s left after keeping 2.10 s for the Grad-CAM measures to come"
+    }
+    planner.measure({"filters/conv2d_3": 2.8})
+    assert planner.plan(0, 6, train_seconds=10.0).filters != {}
