@@ -248,6 +248,9 @@ class Planner:
         self.gradcam = gradcam
         self.extras = list(extras)
         self.light_checks = light_checks
+        self.light_share: float | None = None
+        """A light draw's cost as a share of a full one's (the caller's model of their work): once a full draw is
+        measured, a light one is estimated as that share of it until it is measured itself."""
         self.priors: dict[str, float] = {}
         """Estimated seconds of each extra task before it is measured (set by the caller)."""
         self.budget = budget
@@ -297,9 +300,12 @@ class Planner:
         return known if known is not None else PRIOR_FACTOR * self.priors.get(task, 0.0)
 
     def _light_estimate(self) -> float:
-        """A light draw of the measures: measured, else ``PRIOR_FACTOR`` times its prior; never above a full draw."""
+        """A light draw of the measures: measured, else ``light_share`` of a measured full draw, else
+        ``PRIOR_FACTOR`` times its prior; never above a full draw."""
         full = self._extra_estimate("metrics")
         known = self.costs.get(LIGHT_CHECKS)
+        if known is None and self.light_share is not None and "metrics" in self.costs:
+            known = self.light_share * self.costs["metrics"]
         if known is None:
             prior = self.priors.get(LIGHT_CHECKS)
             known = PRIOR_FACTOR * prior if prior is not None else full

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import compute, metadata, render, summary
+from tb_featureviz.compute.exemplars import top_exemplars
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
 from tb_featureviz.extras import ChecksTask, ExemplarsTask, FilterTask
@@ -90,6 +91,8 @@ class Visualizer:
         self._cam_call: float | None = None  # one steady Grad-CAM call on the probes
         self._warned_core = False
         self._input_shape: tuple[int | None, ...] = ()
+        self._probe_acts: dict[str, np.ndarray] | None = None
+        self._reduction_seconds: float | None = None  # the exemplars' top-k reduction over the probes' activations
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -310,8 +313,10 @@ class Visualizer:
             planner.priors["metrics"] = self._measures_prior(costs)
         if "metrics" in planner.extras and LIGHT_CHECKS not in planner.costs:
             planner.priors[LIGHT_CHECKS] = self._measures_prior(costs, light=True)
-        if self.exemplars is not None:
-            planner.priors["exemplars"] = costs["activations"] * len(self.exemplars.sample) / len(self.probes)
+            steady = self._measures_prior(costs) - (planner.trace_seconds or 0.0)
+            planner.light_share = planner.priors[LIGHT_CHECKS] / steady if steady > 0 else None
+        if self.exemplars is not None and "exemplars" not in planner.costs:
+            planner.priors["exemplars"] = self._exemplars_prior(costs["activations"])
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
         plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters, activations=layers)
         plan.skipped.update(dropped)
@@ -410,17 +415,32 @@ class Visualizer:
         budget planned it): the deletion and insertion curves score ``MapChecks.forward_images`` images (about
         ``2 (steps + 1)`` times the probes), the randomisation check runs ``draws`` Grad-CAMs of a copy of the
         model, whose first call traces it like Grad-CAM's first call did (a light draw finds it traced). Else a
-        multiple of Grad-CAM's cost (a third of it for a light draw)."""
+        multiple of Grad-CAM's cost (half of it for a light draw)."""
         planner = self.planner
         checks = self._checks.checks if self._checks is not None else None
         cams = costs.get("gradcam")
         if checks is None or planner is None or self._forward_seconds is None or not cams or self._cam_call is None:
-            return COST_IN_GRADCAMS * costs.get("gradcam", 0.0) / (3.0 if light else 1.0)
+            return COST_IN_GRADCAMS * costs.get("gradcam", 0.0) / (2.0 if light else 1.0)
         n = max(1, len(self.probes) if self.probes is not None else 1)
         forward = checks.forward_images(n, light=light) / n * self._forward_seconds
         if light:
             return forward + checks.light_draws * self._cam_call
         return forward + checks.draws * self._cam_call + (planner.trace_seconds or 0.0)
+
+    def _exemplars_prior(self, activations: float) -> float:
+        """What the exemplars should cost at their first draw: the activations of the sample (``activations``, this
+        epoch's pass over the probes, scaled to the sample's size) and the top-k reduction over them, timed once on
+        the probes' activations and scaled the same way (as dear as the pass itself on the tutorial CNN)."""
+        assert self.exemplars is not None and self.probes is not None
+        scale = len(self.exemplars.sample) / len(self.probes)
+        if self._reduction_seconds is None and self._probe_acts is not None:
+            hw = (int(self.probes.shape[1]), int(self.probes.shape[2]))
+            t0 = time.perf_counter()
+            for a in self._probe_acts.values():
+                top_exemplars(a, self.exemplars.k, input_hw=hw)
+            self._reduction_seconds = time.perf_counter() - t0
+        self._probe_acts = None
+        return (activations + (self._reduction_seconds or 0.0)) * scale
 
     def add_overhead(self, seconds: float) -> None:
         """Counts the caller's time in its hooks outside ``visualize`` against the budget."""
@@ -537,6 +557,8 @@ class Visualizer:
         acts = self._extractor(self.probes)
         if layers is not None:
             acts = {name: a for name, a in acts.items() if name in layers}
+        if self._reduction_seconds is None and self.exemplars is not None:
+            self._probe_acts = acts  # timed once for the exemplars' prior, then dropped
         pixels = 0
         for name, a in acts.items():
             self._check_finite(epoch, f"layer {name!r}", a)

@@ -475,10 +475,17 @@ def test_the_full_draws_extra_cost_waits_its_turn_behind_a_task_saved_up_for() -
 
 
 def test_setup_seconds_are_spent_but_left_out_of_the_next_estimate_and_unlimited_draws_full() -> None:
-    planner = checks_planner(1.0, light_checks=True)
+    planner = Planner(
+        CNN, ["conv2d"], [], True, Budget(fraction=None, seconds=1.0), extras=["metrics"], light_checks=True
+    )
+    planner.measure({"activations": 0.0, "gradcam": 0.0})
+    planner.priors.update({"metrics": 1.0, LIGHT_CHECKS: 0.5})
+    assert planner._light_estimate() == pytest.approx(0.75)  # 1.5 x its prior until a full draw is measured
     plan = planner.plan(0, 6, train_seconds=10.0)
     planner.record(plan, {"metrics": 1.4}, setup={"metrics": 0.6})
     assert planner.spent == pytest.approx(1.4) and planner.costs["metrics"] == pytest.approx(0.8)
+    planner.light_share = 0.4  # then the share of the measured full draw that the work model gives
+    assert planner._light_estimate() == pytest.approx(0.32)
     unlimited = Planner(CNN, ["conv2d"], [], True, Budget(fraction=None), extras=["metrics"], light_checks=True)
     assert run_checks(unlimited, 4) == ["full"] * 4  # featureviz watch: the full measures at every checkpoint
 

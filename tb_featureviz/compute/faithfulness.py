@@ -28,7 +28,7 @@
 **Full and light draws.** ``MapChecks`` draws the measures in full (``steps`` points per curve, ``draws``
 re-initialisations) or, with ``light=True``, on a subset of that computation (``light_steps`` points: every
 ``steps // light_steps``-th point of the full curve; the first ``light_draws`` re-initialisations), so that a
-budget can draw them between full draws: on the tutorial CNN a light draw costs about a third of a full one.
+budget can draw them between full draws: on the tutorial CNN a light draw costs about half a full one.
 A light value is the full computation restricted to that subset, exactly: its deletion area is the
 trapezoidal area over the full curve's points it keeps, its randomisation check the mean over the draws it
 keeps. The pointing game and drift do not depend on the variant.
@@ -80,8 +80,8 @@ RANDOM_DRAWS = 8
 LIGHT_STEPS = 5
 """Points on a light draw's deletion and insertion curves: every other point of the full 10-step curve."""
 
-LIGHT_DRAWS = 2
-"""Re-initialisations a light draw's randomisation check averages over: the full check's first two."""
+LIGHT_DRAWS = 4
+"""Re-initialisations a light draw's randomisation check averages over: the full check's first four."""
 
 COST_IN_GRADCAMS = 8.0
 """What ``MapChecks`` costs before it is measured, in Grad-CAM costs (the planner's prior): 2 x 11 forward
@@ -512,7 +512,7 @@ class MapChecks:
         >>> checks = MapChecks(compute.GradCAM(model))
         >>> checks(images, maps, predicted, boxes=boxes)
         {'faithfulness/deletion_auc': 0.21, 'faithfulness/insertion_auc': 0.74, ...}
-        >>> checks(images, maps, predicted, boxes=boxes, light=True)   # 5 points per curve, 2 draws
+        >>> checks(images, maps, predicted, boxes=boxes, light=True)   # 5 points per curve, 4 draws
     """
 
     def __init__(
