@@ -107,3 +107,15 @@ def test_panels_badge_what_is_wrong_and_say_what_is_missing():
     assert [t.get_text() for t in first.texts] == ["WRONG"]
     assert [t.get_text() for t in second.texts] == ["not drawn"]
     assert {"predicted: dog 0.75", "a", "b"} <= {t.get_text() for t in fig.texts}
+
+
+def test_light_draws_are_hollow_markers_on_the_same_line():
+    checks = [Curve("faithfulness/deletion_auc", "check", tuple(CurvePoint(e, 0.5) for e in (0, 5, 6, 9)))]
+    draw = functools.partial(charts.draw_checks, runs=[("qs", checks)], epochs=range(10), light={"qs": [5, 6]})
+    fig = _drawn(draw)
+    faith = _axes(fig, "faithfulness")
+    line, light = faith.get_lines()
+    assert list(line.get_xdata()) == [0, 5, 6, 9] and line.get_markerfacecolor() != "white"
+    assert light.get_gid() == "light-faithfulness-qs-deletion AUC (low is good)"
+    assert list(light.get_xdata()) == [5, 6] and light.get_markerfacecolor() == "white"
+    assert light.get_linestyle() == "None"

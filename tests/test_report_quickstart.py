@@ -93,3 +93,24 @@ def test_every_wrong_prediction_and_only_those_is_badged(logdir, html):
             assert (f'id="badge-gradcam-{RUN}-{f.probe}-predicted"' in text) is wrong, f.probe
         if f.epoch in shown_epochs:
             assert (f'id="badge-film-cam-{RUN}-{f.probe}-{f.epoch}"' in text) is wrong, (f.probe, f.epoch)
+
+
+def test_the_checks_form_a_curve_full_at_the_first_epoch_light_between(logdir):
+    """At the default budget the Grad-CAM checks are drawn at several epochs (5 or 6 of 10 measured on this
+    machine; 1 or 2 before light draws), the first epoch's in full; the report reads which draw each was."""
+    from tensorboard.context import RequestContext
+
+    from tb_featureviz.export.collect import read_plan
+    from tb_featureviz.export.options import ExportOptions
+    from tb_featureviz.export.plan import plan_export
+    from tb_featureviz.export.report import check_epochs, light_epochs
+    from tb_featureviz.reader import open_logdir
+
+    options = ExportOptions.parse(RUN, format="pdf")
+    with open_logdir(str(logdir)) as reader:
+        ctx = RequestContext()
+        run = read_plan(reader, ctx, plan_export(reader.index(ctx), options)).runs[0]
+    measured = check_epochs(run)
+    assert measured[0] == 0 and len(measured) >= 3, measured
+    assert run.check_draws[0]["variant"] == "full" and run.check_draws[0]["steps"] == 10
+    assert set(light_epochs(run)) <= set(measured) and light_epochs(run), run.check_draws

@@ -183,6 +183,7 @@ class Series:
     color: str
     dashes: str
     markers: bool = False
+    hollow: tuple[int, ...] = ()
 
 
 def _epoch_axis(ax: Any, steps: Sequence[int]) -> None:
@@ -246,6 +247,17 @@ def draw_lines(
             label=s.label,
             gid=f"series-{key}-{s.run}-{s.label}",
         )
+        light = [(t, v) for t, v in zip(s.steps, s.values, strict=True) if t in set(s.hollow)]
+        if light:  # light draws: the same marker, hollow
+            ax.plot(
+                [t for t, _ in light],
+                [v for _, v in light],
+                linestyle="none",
+                marker="o",
+                markerfacecolor="white",
+                markeredgecolor=s.color,
+                gid=f"light-{key}-{s.run}-{s.label}",
+            )
     ax.set_title(title, loc="left")
     ax.set_gid(f"chart-{key}")
     _epoch_axis(ax, steps)
@@ -300,8 +312,11 @@ def draw_curves(fig: FigureLike, runs: Sequence[tuple[str, Sequence[Curve]]], *,
         axes[0].legend(loc="best")
 
 
-def check_series(runs: Sequence[tuple[str, Sequence[Curve]]], group: str) -> list[Series]:
-    """The lines of one group of Grad-CAM measures (``faithfulness`` or ``sanity``), markers at measured epochs."""
+def check_series(
+    runs: Sequence[tuple[str, Sequence[Curve]]], group: str, light: Mapping[str, Sequence[int]] | None = None
+) -> list[Series]:
+    """The lines of one group of Grad-CAM measures (``faithfulness`` or ``sanity``), markers at measured epochs,
+    hollow at the epochs of ``light[run]`` (light draws)."""
     out = []
     for i, (run, checks) in enumerate(runs):
         dashes = RUN_DASHES[i % len(RUN_DASHES)]  # colour is the measure; several runs differ by line style
@@ -322,13 +337,21 @@ def check_series(runs: Sequence[tuple[str, Sequence[Curve]]], group: str) -> lis
                             color=color,
                             dashes=dashes,
                             markers=True,
+                            hollow=tuple((light or {}).get(run, ())),
                         )
                     )
     return out
 
 
-def draw_checks(fig: FigureLike, runs: Sequence[tuple[str, Sequence[Curve]]], *, epochs: Sequence[int] = ()) -> None:
-    """The Grad-CAM checks: a faithfulness and a sanity chart, a marker at each measured epoch.
+def draw_checks(
+    fig: FigureLike,
+    runs: Sequence[tuple[str, Sequence[Curve]]],
+    *,
+    epochs: Sequence[int] = (),
+    light: Mapping[str, Sequence[int]] | None = None,
+) -> None:
+    """The Grad-CAM checks: a faithfulness and a sanity chart, a marker at each measured epoch (hollow at the
+    epochs of ``light[run]``: light draws on a subset of the steps and randomised copies).
 
     Only measures with at least one point are drawn and named in the key.
     """
@@ -338,7 +361,7 @@ def draw_checks(fig: FigureLike, runs: Sequence[tuple[str, Sequence[Curve]]], *,
         return
     axes = fig.subplots(1, len(groups), squeeze=False)[0]
     for ax, (group, title) in zip(axes, groups, strict=True):
-        series = check_series(runs, group)
+        series = check_series(runs, group, light)
         keep = next(v[2] for k, v in MEASURES.items() if k.startswith(group + "/"))
         draw_lines(ax, series, title=title, keep=keep, epochs=epochs, key=group)
         ax.legend(loc="best")

@@ -137,6 +137,11 @@ def _read_run(collector: _Collector, plan: RunPlan, options: ExportOptions) -> R
         run.stages = dict(plan.entry["stages"])
     if options.detail == "summary" and plan.epochs:
         run.plan = _plan_record(collector, run.run, plan.epochs[-1])
+        measured = sorted({p.step for c in run.checks for p in c.points})
+        for epoch in measured[-MAX_CHECK_RECORDS:]:
+            record = _plan_record(collector, run.run, epoch) if epoch != plan.epochs[-1] else run.plan
+            if record is not None and isinstance(record.get("checks"), Mapping):
+                run.check_draws[epoch] = dict(record["checks"])
     walls: list[float] = []
     for t in plan.tags:
         tag_figs: list[Figure] = []
@@ -188,6 +193,11 @@ def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport
     checks = scalars.get("checks") or []
     run.checks = [Curve(metric=str(c.get("tag")), split="check", points=_points(c)) for c in checks]
     collector.tick(f"read {run.run} curves")
+
+
+MAX_CHECK_RECORDS = 200
+"""A summary reads the plan records of at most this many of the last epochs with Grad-CAM checks (to tell
+full draws from light ones)."""
 
 
 def _plan_record(collector: _Collector, run: str, epoch: int) -> dict[str, Any] | None:

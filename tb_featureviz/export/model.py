@@ -329,6 +329,8 @@ class RunExport:
         last_wall_time: Wall time of the last featureviz step read.
         stages: The index's ``stages`` of the run (resolution stages, their layers, the Grad-CAM layer).
         plan: The budget's ``plan`` record of the last exported epoch, if written (what it drew and skipped).
+        check_draws: For a summary, the Grad-CAM checks' draw at each epoch that has them, from the plan
+            records' ``checks`` field: ``{epoch: {"variant": "full"|"light", "steps": 10, ...}}``.
     """
 
     run: str
@@ -346,6 +348,7 @@ class RunExport:
     last_wall_time: float | None = None
     stages: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None
+    check_draws: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def exemplars_at(self, layer: str, epoch: int) -> ExemplarSet | None:
         """The exemplars that go with ``layer`` at exported ``epoch``, if read."""

@@ -163,7 +163,7 @@ def _items(doc: Document, pages: dict[str, int] | None) -> list[_Item]:
     head = [
         ("tb-featureviz", 7.5, _ACCENT, "bold"),
         (doc.title, 16.0, _INK, "bold"),
-        (" · ".join(doc.meta), 7.5, _MUTED, "normal"),
+        *((line, 7.5, _MUTED, "normal") for line in _wrap(" · ".join(doc.meta), 7.5)),
     ]
     items.append(_text_item(head, gap=0.1))
     if doc.damaged:

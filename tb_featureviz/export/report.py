@@ -227,6 +227,11 @@ def check_epochs(run: RunExport) -> list[int]:
     return sorted({p.step for c in run.checks for p in c.points})
 
 
+def light_epochs(run: RunExport) -> list[int]:
+    """The epochs whose Grad-CAM checks were light draws (a subset of the full measures' steps)."""
+    return sorted(e for e, d in run.check_draws.items() if d.get("variant") == "light")
+
+
 def checks_verdict(run: RunExport) -> str:
     """What the Grad-CAM checks say, in words, at the last epoch that has them.
 
@@ -338,20 +343,30 @@ def _summary_section(numbers: _Numbers, runs: Sequence[RunExport]) -> Section:
             f"{r.run + ': ' if len(runs) > 1 else ''}epochs {', '.join(map(str, check_epochs(r))) or 'none'}"
             for r in runs
         )
+        light = {r.run: light_epochs(r) for r in runs}
+        light_note = ""
+        draw = next((d for r in runs for d in r.check_draws.values() if d.get("variant") == "light"), None)
+        full = next((d for r in runs for d in r.check_draws.values() if d.get("variant") == "full"), {})
+        if draw is not None:
+            steps = f"{draw.get('steps')}" + (f" of {full['steps']}" if full.get("steps") else "")
+            copies = f"{draw.get('random_draws')}" + (f" of {full['random_draws']}" if full.get("random_draws") else "")
+            light_note = (
+                f" Hollow markers are light draws between the full ones ({steps} deletion/insertion steps, "
+                f"{copies} randomised copies); filled markers are the full measures."
+            )
         section.blocks.append(
             _figure(
                 numbers,
                 "Can the Grad-CAM maps be trusted?",
                 "Faithfulness (deletion AUC low, insertion AUC and pointing game high are good) and sanity (a rank "
                 "correlation with the randomised model's map near 0 is good; drift near 1 means the map has "
-                f"settled). A marker is a measured epoch ({measured}); lines join measured epochs only.",
+                f"settled). A marker is a measured epoch ({measured}); lines join measured epochs only.{light_note}",
                 2.1,
-                partial(charts.draw_checks, runs=check_pairs, epochs=epochs),
+                partial(charts.draw_checks, runs=check_pairs, epochs=epochs, light=light),
                 "checks",
             )
         )
     section.blocks.extend(TextBlock(checks_verdict(r)) for r in runs)
-    section.blocks.extend(TextBlock(n, "note") for r in runs if (n := budget_note(r)))
     return section
 
 
@@ -458,6 +473,7 @@ def _gradcam_rows(run: RunExport, figs: Sequence[Figure], options: ExportOptions
 def _final_section(numbers: _Numbers, runs: Sequence[RunExport], options: ExportOptions) -> Section:
     last = max((r.epochs[-1] for r in runs if r.epochs), default=0)
     section = Section("final", f"Final epoch ({last})" if len(runs) == 1 else "Final epoch")
+    section.blocks.extend(TextBlock(n, "note") for r in runs if (n := budget_note(r)))
     cmap = options.colormap or DEFAULT_COLORMAP
     probe = options.probe if options.probe is not None else 0
     for run in runs:
