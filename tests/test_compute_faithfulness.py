@@ -303,3 +303,16 @@ def test_bad_probe_boxes_name_the_value(tmp_path) -> None:
         FeatureVizCallback(tmp_path, x, probe_boxes=[[0, 0, 4, 4], [5, 0, 4, 4]])
     with pytest.raises(ValueError, match="probe_images"):
         FeatureVizCallback(tmp_path, probe_boxes=[[0, 0, 4, 4]])
+
+
+@pytest.mark.parametrize(
+    ("steps", "draws", "light_steps", "light_draws"),
+    [(10, 8, 5, 4), (10, 2, 5, 2), (8, 3, 4, 3), (7, 1, 1, 1)],
+)
+def test_light_draw_defaults_fit_any_steps_and_draws(steps, draws, light_steps, light_draws):
+    """MapChecks(cam, draws=2) or steps=8 work as before light draws existed: the light defaults adapt."""
+    checks = fa.MapChecks(object(), steps=steps, draws=draws)  # type: ignore[arg-type]
+    assert (checks.light_steps, checks.light_draws) == (light_steps, light_draws)
+    assert checks.light_points[0] == 0 and checks.light_points[-1] == steps
+    with pytest.raises(ValueError, match="light_draws must be at most draws"):
+        fa.MapChecks(object(), draws=2, light_draws=3)  # type: ignore[arg-type]

@@ -496,8 +496,10 @@ class MapChecks:
         tolerance: The pointing game's tolerance in pixels (default: 15 px scaled from 224 px to the input).
         seed: Seed of the randomised copy's weights.
         draws: Re-initialisations of the copy's top layers the randomisation check averages over.
-        light_steps: Points of a light draw's curves (must divide ``steps``).
-        light_draws: Re-initialisations a light draw averages over (at most ``draws``).
+        light_steps: Points of a light draw's curves (must divide ``steps``); default ``LIGHT_STEPS`` where it
+            divides ``steps``, else the largest divisor of ``steps`` up to half of it.
+        light_draws: Re-initialisations a light draw averages over (at most ``draws``); default
+            ``min(LIGHT_DRAWS, draws)``.
 
     Attributes:
         detail: What the last call drew: ``{"variant": "full" | "light", "steps": s, "random_draws": d,
@@ -523,12 +525,17 @@ class MapChecks:
         tolerance: int | None = None,
         seed: int = 0,
         draws: int = RANDOM_DRAWS,
-        light_steps: int = LIGHT_STEPS,
-        light_draws: int = LIGHT_DRAWS,
+        light_steps: int | None = None,
+        light_draws: int | None = None,
     ) -> None:
         self.cam = cam
         self.draws = positive_int("draws", draws)
         self.steps = positive_int("steps", steps)
+        if light_steps is None:
+            divisors = [d for d in range(1, max(self.steps // 2, 1) + 1) if self.steps % d == 0]
+            light_steps = LIGHT_STEPS if self.steps % LIGHT_STEPS == 0 else divisors[-1]
+        if light_draws is None:
+            light_draws = min(LIGHT_DRAWS, self.draws)
         self.light_steps = positive_int("light_steps", light_steps)
         self.light_points = light_points(self.steps, self.light_steps)
         self.light_draws = positive_int("light_draws", light_draws)
