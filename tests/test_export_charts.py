@@ -95,6 +95,7 @@ def test_grids_are_retiled_with_neutral_separators_and_dead_tiles_outlined():
     ax = next(a for a in fig.axes if a.get_gid() == "g")
     (outline,) = ax.patches
     assert outline.get_xy() == (3, 0) and outline.get_edgecolor()[:3] == pytest.approx((224 / 255, 36 / 255, 36 / 255))
+    assert charts.grid_width(grid, 6.3) == pytest.approx(2 * charts.MAX_TILE_IN)  # two columns: not page-wide
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["dark purple: no variation", "grey: separator", "outlined: dead (zero for every probe)"]
 

@@ -427,9 +427,19 @@ def _size_in(fig: FigureLike) -> tuple[float, float]:
     return fig.bbox.width / fig.dpi, fig.bbox.height / fig.dpi
 
 
+MAX_TILE_IN = 0.45
+"""A grid's tiles are drawn at most this wide (a layer of 6 channels does not fill a page)."""
+
+
+def grid_width(grid: GridImage, width_in: float) -> float:
+    """How wide a grid is drawn: the text width, or less where its tiles would pass :data:`MAX_TILE_IN`."""
+    cols = grid.layout.cols if grid.layout is not None else None
+    return width_in if cols is None else min(width_in, cols * MAX_TILE_IN)
+
+
 def grids_height(grids: Sequence[GridImage], width_in: float = TEXT_WIDTH_IN, *, key: bool = True) -> float:
-    """The height :func:`draw_grids` needs at ``width_in``: each grid as wide as the text, its title above it."""
-    return sum(width_in * g.pixels.shape[0] / g.pixels.shape[1] + GRID_TITLE_IN for g in grids) + (
+    """The height :func:`draw_grids` needs at ``width_in``: each grid at :func:`grid_width`, its title above."""
+    return sum(grid_width(g, width_in) * g.pixels.shape[0] / g.pixels.shape[1] + GRID_TITLE_IN for g in grids) + (
         GRID_KEY_IN if key else 0.05
     )
 
@@ -450,7 +460,7 @@ def draw_grids(fig: FigureLike, grids: Sequence[GridImage], *, cmap: str | None,
     y = height
     for g in grids:
         h_px, w_px = g.pixels.shape[:2]
-        img_w = width * scale
+        img_w = grid_width(g, width) * scale
         img_h = img_w * h_px / w_px
         y -= GRID_TITLE_IN * scale
         fig.text(0.0, (y + 0.04) / height, g.title, ha="left", va="bottom", fontsize=FONT_SIZE - 0.5)
@@ -510,12 +520,14 @@ class Panel:
         title: Shown above it (may be empty).
         badge: A red badge in its corner (``WRONG``), or empty.
         gid: An id for the SVG group.
+        note: A grey note along its bottom edge (``flat map``), or empty.
     """
 
     pixels: np.ndarray | None
     title: str = ""
     badge: str = ""
     gid: str = ""
+    note: str = ""
 
 
 PANEL_TITLE_IN = 0.17
@@ -636,6 +648,19 @@ def draw_panels(
                     fontweight="bold",
                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "#b42318", "edgecolor": "none"},
                     gid=f"badge-{panel.gid}" if panel.gid else None,
+                )
+            if panel.note:
+                ax.text(
+                    0.04,
+                    0.04,
+                    panel.note,
+                    transform=ax.transAxes,
+                    ha="left",
+                    va="bottom",
+                    color="#1f2933",
+                    fontsize=FONT_SIZE - 1.5,
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "edgecolor": "none"},
+                    gid=f"note-{panel.gid}" if panel.gid else None,
                 )
 
 

@@ -456,13 +456,13 @@ def _gradcam_rows(run: RunExport, figs: Sequence[Figure], options: ExportOptions
             cls = f.class_name if f.class_name is not None else str(f.class_index)
             score = "" if f.score is None else f" {f.score:.2f}"
             badge = "WRONG" if target == "predicted" and is_wrong else ""
-            flat = " · flat map" if flat_heatmap(run, f) else ""
             triple.append(
                 Panel(
                     _pixels(f, options, run),
-                    f"{target}: {cls}{score}{flat}",
+                    f"{target}: {cls}{score}",
                     badge,
                     gid=f"gradcam-{run.run}-{probe}-{target}",
+                    note="flat map" if flat_heatmap(run, f) else "",
                 )
             )
         cells.append(triple)
