@@ -31,14 +31,12 @@ from playwright.sync_api import Page, expect
 from tb_featureviz import metadata
 from tb_featureviz.render.colormap import colormap_lut
 from tests.support import logdir_factory
-from tests.support.browser import Watched, new_page, open_entry, save_screenshot, tile_center, watched_page
+from tests.support.browser import Watched, module_page, open_entry, save_screenshot, tile_center, watched_page
 from tests.support.server import data_server_available, start_tensorboard
 
 pytestmark = pytest.mark.browser
 
 CASES: dict[str, Any] = json.loads((Path(__file__).parent / "support" / "label_cases.json").read_text(encoding="utf-8"))
-FRONTEND = Path(__file__).resolve().parents[1] / "tb_featureviz" / "frontend"
-ORIGIN = "http://frontend.test"
 SEPARATOR = CASES["separator_rgb"]
 LOADERS = pytest.mark.parametrize("load_fast", [False, True], ids=["python", "rust"])
 
@@ -268,31 +266,10 @@ def open_filter(page: Page, k: int) -> None:
 
 @pytest.fixture(scope="module")
 def modules_page(browser: Any) -> Iterator[Any]:
-    """A page at :data:`ORIGIN` with ``window.records`` and ``window.colormap``: the frontend modules, served
-    from ``tb_featureviz/frontend/`` through Playwright's routing (no server)."""
-
-    def serve(route: Any) -> None:
-        name = route.request.url[len(ORIGIN) + 1 :]
-        if name == "":
-            route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>modules</title>")
-            return
-        path = FRONTEND / name
-        if path.parent != FRONTEND or not path.is_file():
-            route.fulfill(status=404, body="")
-            return
-        route.fulfill(status=200, content_type="text/javascript", body=path.read_text(encoding="utf-8"))
-
-    with new_page(browser) as page:
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route(f"{ORIGIN}/**", serve)
-        page.goto(f"{ORIGIN}/")
-        page.evaluate(
-            "async () => { window.records = await import('./records.js');"
-            " window.colormap = await import('./colormap.js'); }"
-        )
+    """A page with ``window.records`` and ``window.colormap``: the frontend modules, served from
+    ``tb_featureviz/frontend/`` through Playwright's routing (no server)."""
+    with module_page(browser, {"records": "records.js", "colormap": "colormap.js"}) as page:
         yield page
-        assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 def test_probe_label_cases_in_the_browser(modules_page: Any) -> None:

@@ -10,7 +10,6 @@ implementations are checked against one definition: the pixel lies inside exactl
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +17,10 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 
 from tb_featureviz.metadata import GridLayout
-from tests.support.browser import new_page
+from tests.support.browser import module_page
 
 pytestmark = pytest.mark.browser
 
-FRONTEND = Path(__file__).resolve().parents[1] / "tb_featureviz" / "frontend"
-ORIGIN = "http://frontend.test"
 
 LAYOUTS = {
     "padded": GridLayout(rows=2, cols=4, tile_height=4, tile_width=4, padding=1, count=8),
@@ -51,27 +48,9 @@ def python_tile_at(layout: GridLayout, x: int, y: int) -> int | None:
 
 @pytest.fixture(scope="module")
 def layout_page(browser: Any) -> Iterator[Any]:
-    """A page at :data:`ORIGIN` whose ``window.layout`` is the module ``frontend/layout.js``."""
-
-    def serve(route: Any) -> None:
-        name = route.request.url[len(ORIGIN) + 1 :]
-        if name == "":
-            route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>layout.js</title>")
-            return
-        path = FRONTEND / name
-        if path.parent != FRONTEND or not path.is_file():
-            route.fulfill(status=404, body="")
-            return
-        route.fulfill(status=200, content_type="text/javascript", body=path.read_text(encoding="utf-8"))
-
-    with new_page(browser) as page:
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route(f"{ORIGIN}/**", serve)
-        page.goto(f"{ORIGIN}/")
-        page.evaluate("async () => { window.layout = await import('./layout.js'); }")
+    """A page whose ``window.layout`` is the module ``frontend/layout.js``."""
+    with module_page(browser, {"layout": "layout.js"}, "layout.js") as page:
         yield page
-        assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 def js_geometry(page: Any, layout: GridLayout) -> dict[str, Any]:

@@ -28,8 +28,6 @@ from matplotlib.ticker import MaxNLocator
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "tests" / "support" / "tick_cases.json"
-FRONTEND = ROOT / "tb_featureviz" / "frontend"
-ORIGIN = "http://frontend.test"
 
 NBINS = 5
 STEPS = [1, 2, 2.5, 5, 10]
@@ -139,29 +137,12 @@ def test_table_examples() -> None:
 
 @pytest.fixture(scope="module")
 def chart_page(browser: Any) -> Iterator[Any]:
-    """A page at :data:`ORIGIN` whose ``window.chart`` is the module ``frontend/chart.js``."""
+    """A page whose ``window.chart`` is the module ``frontend/chart.js``."""
     pytest.importorskip("playwright.sync_api")
-    from tests.support.browser import new_page
+    from tests.support.browser import module_page
 
-    def serve(route: Any) -> None:
-        name = route.request.url[len(ORIGIN) + 1 :]
-        if name == "":
-            route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>chart.js</title>")
-            return
-        path = FRONTEND / name
-        if path.parent != FRONTEND or not path.is_file():
-            route.fulfill(status=404, body="")
-            return
-        route.fulfill(status=200, content_type="text/javascript", body=path.read_text(encoding="utf-8"))
-
-    with new_page(browser) as page:
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route(f"{ORIGIN}/**", serve)
-        page.goto(f"{ORIGIN}/")
-        page.evaluate("async () => { window.chart = await import('./chart.js'); }")
+    with module_page(browser, {"chart": "chart.js"}, "chart.js") as page:
         yield page
-        assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 @pytest.mark.browser

@@ -54,6 +54,41 @@ def new_page(browser: Browser, **context_options: Any) -> Iterator[Page]:
         context.close()
 
 
+FRONTEND = Path(__file__).resolve().parents[2] / "tb_featureviz" / "frontend"
+"""The frontend's ES modules."""
+
+MODULES_ORIGIN = "http://frontend.test"
+"""The made-up origin :func:`module_page` serves the frontend's modules from."""
+
+
+@contextlib.contextmanager
+def module_page(browser: Browser, modules: dict[str, str], title: str = "modules") -> Iterator[Page]:
+    """A page at :data:`MODULES_ORIGIN` with each of ``modules`` (``{global name: file}``, e.g.
+    ``{"chart": "chart.js"}``) imported as ``window.<name>``: the frontend's files served through Playwright's
+    routing, no server. Fails on exit if the page threw a JavaScript error."""
+
+    def serve(route: Any) -> None:
+        name = route.request.url[len(MODULES_ORIGIN) + 1 :]
+        if name == "":
+            route.fulfill(status=200, content_type="text/html", body=f"<!doctype html><title>{title}</title>")
+            return
+        path = FRONTEND / name
+        if path.parent != FRONTEND or not path.is_file():
+            route.fulfill(status=404, body="")
+            return
+        route.fulfill(status=200, content_type="text/javascript", body=path.read_text(encoding="utf-8"))
+
+    with new_page(browser) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route(f"{MODULES_ORIGIN}/**", serve)
+        page.goto(f"{MODULES_ORIGIN}/")
+        imports = " ".join(f"window.{name} = await import('./{file}');" for name, file in modules.items())
+        page.evaluate(f"async () => {{ {imports} }}")
+        yield page
+        assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
 class Watched:
     """A page plus what it reported: dialogs (dismissed), uncaught errors, failed plugin requests,
     ``/export`` requests and downloads."""
