@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.support import logdir_factory
-from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.browser import CHROMIUM, Watched, launch_chromium, watched_page
 from tests.support.server import (
     TB_SERVER_LOGDIR,
     TBServer,
@@ -99,6 +99,14 @@ def client(provider: tuple[str, Any, Any]) -> Client:
 
     _, dp, spec = provider
     return Client(dp, spec.root)
+
+
+@pytest.fixture()
+def watched(browser: Any) -> Iterator[Watched]:
+    """A page of the module's browser that records dialogs, page errors and failed plugin requests (a module
+    may override it, as the export menu's tests do)."""
+    with watched_page(browser) as w:
+        yield w
 
 
 @pytest.fixture(scope="module")

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Frame, Page, expect
+from playwright.sync_api import Page, expect
 
 from tb_featureviz.render.colormap import colormap_lut
 from tests.support import logdir_factory
-from tests.support.browser import Watched, open_entry, open_tab, save_screenshot, tile_center, watched_page
+from tests.support.browser import Watched, open_entry, open_tab, plugin_frame, save_screenshot, tile_center
 from tests.support.routes import PLUGIN_ROUTE, http_json
-from tests.support.server import start_tensorboard
+from tests.support.server import LoaderServers, start_tensorboard, wait_index
 
 pytestmark = pytest.mark.browser
 
@@ -38,26 +38,7 @@ XSS_RUN = "<img src=x onerror=alert(1)>"
 # -- fixtures ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture()
-def watched(browser: Any) -> Iterator[Watched]:
-    with watched_page(browser) as w:
-        yield w
-
-
-def wait_index(url: str, expected: dict[str, list[int]], timeout_s: float = 30.0) -> dict[str, Any]:
-    """Polls ``/index`` until each run in ``expected`` lists exactly those featureviz steps."""
-    deadline = time.monotonic() + timeout_s
-    index: Any = None
-    while time.monotonic() < deadline:
-        index = http_json(url.rstrip("/") + PLUGIN_ROUTE + "/index")
-        got = {r["run"]: r["steps"] for r in index["runs"]}
-        if all(got.get(run) == steps for run, steps in expected.items()):
-            return index
-        time.sleep(0.2)
-    raise TimeoutError(f"index did not show {expected} in {timeout_s} s; last: {index}")
-
-
-class ModuleServers:
+class ModuleServers(LoaderServers):
     """The module's logdir and a lazily started TensorBoard per loader over it."""
 
     def __init__(self, root: Path) -> None:
@@ -77,25 +58,10 @@ class ModuleServers:
             logdir_factory.append_epoch(spec, "exp1")
         shutil.rmtree(spec.run_dir("curves_only"))  # Keras curves only, no featureviz data
         self.spec = spec
-        self._servers: dict[bool, tuple[str, Callable[[], None]]] = {}
+        super().__init__(spec.root)  # expected_steps follows the logdir as the tests append epochs
 
     def expected_steps(self) -> dict[str, list[int]]:
         return {run: list(steps) for run, steps in self.spec.steps.items() if run != "curves_only"}
-
-    def url(self, load_fast: bool) -> str:
-        if load_fast not in self._servers:
-            url, stop = start_tensorboard(self.spec.root, load_fast)
-            self._servers[load_fast] = (url, stop)
-            try:
-                wait_index(url, self.expected_steps())
-            except Exception:
-                stop()
-                raise
-        return self._servers[load_fast][0]
-
-    def stop(self) -> None:
-        for _, stop in self._servers.values():
-            stop()
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +74,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleServers]
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-
-
-def plugin_frame(page: Page) -> Frame:
-    for f in page.frames:
-        if "plugin_entry.html" in f.url:
-            return f
-    raise AssertionError(f"no plugin iframe among {[f.url for f in page.frames]}")
 
 
 def grid_pixel(target: Any, run: str, x: int, y: int, selector: str = "canvas.grid-canvas") -> list[int]:

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from tb_featureviz.render.colormap import colormap_lut
 from tests.support import architectures
 from tests.support.architectures import EARLY, GROWN, MOBILENET, MOBILENET_TILES, RESNET
-from tests.support.browser import Watched, open_tab, save_screenshot, watched_page
+from tests.support.browser import Watched, open_tab, save_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +25,6 @@ BOTH = f"p.featureviz.run={RESNET}&p.featureviz.run={MOBILENET}"
 def arch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     with architectures.served(tmp_path_factory, bool(request.param)) as served:
         yield served
-
-
-@pytest.fixture()
-def watched(browser: Any) -> Iterator[Watched]:
-    with watched_page(browser) as w:
-        yield w
 
 
 def _panel(frame: Any, run: str) -> Any:

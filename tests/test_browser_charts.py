@@ -23,7 +23,7 @@ from playwright.sync_api import Frame, Page, expect
 
 from tb_featureviz import metadata
 from tests.support import logdir_factory
-from tests.support.browser import Watched, open_tab, save_screenshot, watched_page
+from tests.support.browser import Watched, open_tab, plugin_frame, save_screenshot, watched_page
 from tests.support.server import start_tensorboard
 from tests.test_ticks import matplotlib_ticks
 
@@ -85,19 +85,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop()
-
-
-@pytest.fixture()
-def watched(browser: Any) -> Iterator[Watched]:
-    with watched_page(browser) as w:
-        yield w
-
-
-def plugin_frame(page: Page) -> Frame:
-    for f in page.frames:
-        if "plugin_entry.html" in f.url:
-            return f
-    raise AssertionError(f"no plugin iframe among {[f.url for f in page.frames]}")
 
 
 def open_charts(page: Page, url: str) -> Frame:

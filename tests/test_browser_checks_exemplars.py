@@ -9,7 +9,6 @@ filter record, and a ``sample`` of six images whose pixel values encode their po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -17,28 +16,15 @@ import numpy as np
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Frame, Page, expect
+from playwright.sync_api import expect
 
 from tb_featureviz.metadata import crop_box
 from tests.support import logdir_factory
-from tests.support.browser import Watched, open_entry, open_tab, watched_page
+from tests.support.browser import Watched, open_entry, open_tab, plugin_frame
 
 pytestmark = pytest.mark.browser
 
 GROUP_OF = {"faithfulness": "check:faithfulness", "sanity": "check:sanity"}
-
-
-@pytest.fixture()
-def watched(browser: Any) -> Iterator[Watched]:
-    with watched_page(browser) as w:
-        yield w
-
-
-def plugin_frame(page: Page) -> Frame:
-    for f in page.frames:
-        if "plugin_entry.html" in f.url:
-            return f
-    raise AssertionError(f"no plugin iframe among {[f.url for f in page.frames]}")
 
 
 def ratio_text(v: float) -> str:

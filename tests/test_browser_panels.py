@@ -18,7 +18,7 @@ TensorBoard with either loader, the real plugin and headless Chromium.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ from playwright.sync_api import Page, expect
 from tb_featureviz import metadata
 from tb_featureviz.render.colormap import colormap_lut
 from tests.support import logdir_factory
-from tests.support.browser import Watched, module_page, open_entry, save_screenshot, tile_center, watched_page
-from tests.support.server import data_server_available, start_tensorboard
+from tests.support.browser import Watched, module_page, open_entry, save_screenshot, tile_center
+from tests.support.server import LoaderServers
 
 pytestmark = pytest.mark.browser
 
@@ -180,46 +180,16 @@ def write_panels_logdir(root: Path) -> logdir_factory.LogdirSpec:
     return spec
 
 
-class Servers:
-    """The module's logdir and a lazily started TensorBoard per loader over it."""
+class Servers(LoaderServers):
+    """The module's logdir and a lazily started TensorBoard per loader over it, ready once exp1 lists its plans."""
 
     def __init__(self, root: Path) -> None:
         self.spec = write_panels_logdir(root)
-        self._servers: dict[bool, tuple[str, Callable[[], None]]] = {}
-
-    def url(self, load_fast: bool) -> str:
-        if load_fast and not data_server_available():
-            pytest.skip("tensorboard-data-server is not installed")
-        if load_fast not in self._servers:
-            url, stop = start_tensorboard(self.spec.root, load_fast)
-            self._servers[load_fast] = (url, stop)
-            try:
-                wait_for(url, {"exp1": [0, 1, 2], "solo": [0], "cam": [0]})
-            except Exception:
-                stop()
-                raise
-        return self._servers[load_fast][0]
-
-    def stop(self) -> None:
-        for _, stop in self._servers.values():
-            stop()
-
-
-def wait_for(url: str, steps: dict[str, list[int]], timeout_s: float = 30.0) -> None:
-    """Polls ``/index`` until each run lists those steps and exp1 its plans."""
-    import time
-
-    from tests.support.routes import PLUGIN_ROUTE, http_json
-
-    deadline = time.monotonic() + timeout_s
-    index: Any = None
-    while time.monotonic() < deadline:
-        index = http_json(url.rstrip("/") + PLUGIN_ROUTE + "/index")
-        got = {r["run"]: r for r in index["runs"]}
-        if all(run in got and got[run]["steps"] == s for run, s in steps.items()) and got["exp1"]["plan"] == [1, 2]:
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"the index did not show {steps} in {timeout_s} s; last: {index}")
+        super().__init__(
+            self.spec.root,
+            {"exp1": [0, 1, 2], "solo": [0], "cam": [0]},
+            ready=lambda index: next(r for r in index["runs"] if r["run"] == "exp1")["plan"] == [1, 2],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -229,12 +199,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         yield s
     finally:
         s.stop()
-
-
-@pytest.fixture()
-def watched(browser: Any) -> Iterator[Watched]:
-    with watched_page(browser) as w:
-        yield w
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

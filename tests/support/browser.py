@@ -22,7 +22,7 @@ from tests.support import logdir_factory
 from tests.support.routes import PLUGIN_ROUTE
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, FrameLocator, Page, Playwright, ViewportSize
+    from playwright.sync_api import Browser, Frame, FrameLocator, Page, Playwright, ViewportSize
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -125,6 +125,14 @@ def watched_page(browser: Browser, *, allow_bad_responses: bool = False, **conte
         assert w.errors == [], f"JavaScript errors on the page: {w.errors}"
         if not allow_bad_responses:
             assert w.bad_responses == [], f"failed plugin requests: {w.bad_responses}"
+
+
+def plugin_frame(page: Page) -> Frame:
+    """The FeatureViz tab's iframe of a TensorBoard page."""
+    for f in page.frames:
+        if "plugin_entry.html" in f.url:
+            return f
+    raise AssertionError(f"no plugin iframe among {[f.url for f in page.frames]}")
 
 
 def open_tab(page: Page, url: str, hash_params: str = "") -> FrameLocator:

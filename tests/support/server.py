@@ -226,6 +226,70 @@ def wait_for_featureviz(url: str, spec: logdir_factory.LogdirSpec, timeout_s: fl
     raise TimeoutError(f"featureviz data did not appear in {timeout_s} s; last /index: {index}")
 
 
+def wait_index(
+    url: str,
+    expected: dict[str, list[int]],
+    timeout_s: float = 30.0,
+    *,
+    ready: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any]:
+    """Polls ``/index`` until each run in ``expected`` lists exactly those featureviz steps (and ``ready(index)``
+    holds, when given); returns that index.
+
+    Raises:
+        TimeoutError: with the last document, when it did not come in time.
+    """
+    from tests.support.routes import http_json
+
+    deadline = time.monotonic() + timeout_s
+    index: Any = None
+    while time.monotonic() < deadline:
+        index = http_json(url.rstrip("/") + PLUGIN_ROUTE + "/index")
+        got = {r["run"]: r["steps"] for r in index["runs"]}
+        if all(got.get(run) == steps for run, steps in expected.items()) and (ready is None or ready(index)):
+            return index
+        time.sleep(0.2)
+    raise TimeoutError(f"index did not show {expected} in {timeout_s} s; last: {index}")
+
+
+class LoaderServers:
+    """A logdir and a lazily started TensorBoard per loader over it, each ready once ``/index`` shows
+    :meth:`expected_steps` when it starts (and ``ready(index)``, see :func:`wait_index`). A test module's fixture
+    makes one and stops it; a subclass whose logdir grows overrides :meth:`expected_steps`."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        expected: dict[str, list[int]] | None = None,
+        ready: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        self.root = root
+        self._expected = expected or {}
+        self.ready = ready
+        self._servers: dict[bool, tuple[str, Callable[[], None]]] = {}
+
+    def url(self, load_fast: bool) -> str:
+        if load_fast and not data_server_available():
+            pytest.skip("tensorboard-data-server is not installed")
+        if load_fast not in self._servers:
+            url, stop = start_tensorboard(str(self.root), load_fast)
+            self._servers[load_fast] = (url, stop)
+            try:
+                wait_index(url, self.expected_steps(), ready=self.ready)
+            except Exception:
+                stop()
+                raise
+        return self._servers[load_fast][0]
+
+    def expected_steps(self) -> dict[str, list[int]]:
+        """Each run's featureviz steps the index must show."""
+        return self._expected
+
+    def stop(self) -> None:
+        for _, stop in self._servers.values():
+            stop()
+
+
 @dataclasses.dataclass
 class TBServer:
     """A running TensorBoard (see ``tb_server``)."""
