@@ -33,12 +33,8 @@ def _blocks(
     colormap: str | None = None,
     load_fast: bool = False,
 ) -> list[FigureBlock]:
-    from tensorboard.context import RequestContext
-
-    from tb_featureviz.export.collect import read_plan
+    from tb_featureviz.export.api import read_logdir
     from tb_featureviz.export.options import ExportOptions
-    from tb_featureviz.export.plan import plan_export
-    from tb_featureviz.reader import open_logdir
 
     options = ExportOptions.parse(
         [runs] if isinstance(runs, str) else list(runs),
@@ -49,11 +45,7 @@ def _blocks(
         channel=channel,
         colormap=colormap,
     )
-    path = os.fspath(logdir)
-    with open_logdir(path, load_fast=load_fast) as reader:
-        ctx = RequestContext()
-        report = read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=path))
-    return build_summary(report, options).figures
+    return build_summary(read_logdir(logdir, options, load_fast=load_fast), options).figures
 
 
 def figures(
@@ -94,25 +86,15 @@ def _figure(block: FigureBlock) -> Figure:
     return fig
 
 
-def _kind(
-    kind: str,
-    logdir: str | os.PathLike[str],
-    runs: str | Iterable[str],
-    *,
-    epochs: str | Iterable[int] | None = None,
-    probe: int | None = None,
-    channel: int | None = None,
-    colormap: str | None = None,
-    load_fast: bool = False,
-) -> list[Figure]:
-    blocks = _blocks(logdir, runs, epochs=epochs, probe=probe, channel=channel, colormap=colormap, load_fast=load_fast)
+def _kind(kind: str, blocks: list[FigureBlock]) -> list[Figure]:
+    """The figures of one kind (``FigureBlock.kind``) among a report's blocks, drawn."""
     return [_figure(b) for b in blocks if b.kind == kind]
 
 
 def curves(logdir: str | os.PathLike[str], runs: str | Iterable[str], *, load_fast: bool = False) -> Figure:
     """The loss, metric and learning-rate curves of ``runs`` (one chart per metric, the learning rate on a log
     axis), as in the report's Figure 1."""
-    return _kind("curves", logdir, runs, epochs="last", load_fast=load_fast)[0]
+    return _kind("curves", _blocks(logdir, runs, epochs="last", load_fast=load_fast))[0]
 
 
 def checks(logdir: str | os.PathLike[str], runs: str | Iterable[str], *, load_fast: bool = False) -> Figure:
@@ -121,7 +103,7 @@ def checks(logdir: str | os.PathLike[str], runs: str | Iterable[str], *, load_fa
     Raises:
         ValueError: no run measured any check.
     """
-    found = _kind("checks", logdir, runs, epochs="last", load_fast=load_fast)
+    found = _kind("checks", _blocks(logdir, runs, epochs="last", load_fast=load_fast))
     if not found:
         raise ValueError(f"no Grad-CAM checks were measured in {runs!r} of {os.fspath(logdir)!r}")
     return found[0]
@@ -137,15 +119,9 @@ def activations(
     load_fast: bool = False,
 ) -> Figure:
     """One activation grid per resolution stage for one probe image, at ``epoch`` (default the last)."""
-    found = _kind(
-        "activations",
-        logdir,
-        run,
-        epochs="last" if epoch is None else [epoch],
-        probe=probe,
-        colormap=colormap,
-        load_fast=load_fast,
-    )
+    epochs = "last" if epoch is None else [epoch]
+    blocks = _blocks(logdir, run, epochs=epochs, probe=probe, colormap=colormap, load_fast=load_fast)
+    found = _kind("activations", blocks)
     if not found:
         raise ValueError(f"run {run!r} has no activation grids at epoch {'last' if epoch is None else epoch}")
     return found[0]
@@ -155,13 +131,13 @@ def filters(
     logdir: str | os.PathLike[str], run: str, *, epoch: int | None = None, load_fast: bool = False
 ) -> list[Figure]:
     """The filter patterns of each filter layer at ``epoch`` (default the last): one figure per layer."""
-    return _kind("filters", logdir, run, epochs="last" if epoch is None else [epoch], load_fast=load_fast)
+    return _kind("filters", _blocks(logdir, run, epochs="last" if epoch is None else [epoch], load_fast=load_fast))
 
 
 def gradcam(logdir: str | os.PathLike[str], run: str, *, epoch: int | None = None, load_fast: bool = False) -> Figure:
     """Every probe's Grad-CAM for the predicted and the true class at ``epoch`` (default the last), wrong
     predictions badged."""
-    found = _kind("gradcam", logdir, run, epochs="last" if epoch is None else [epoch], load_fast=load_fast)
+    found = _kind("gradcam", _blocks(logdir, run, epochs="last" if epoch is None else [epoch], load_fast=load_fast))
     if not found:
         raise ValueError(f"run {run!r} has no Grad-CAM at epoch {'last' if epoch is None else epoch}")
     return found[0]
@@ -176,4 +152,4 @@ def filmstrips(
     load_fast: bool = False,
 ) -> list[Figure]:
     """How the run changed: channels, filters and every probe's Grad-CAM across at most six of ``epochs``."""
-    return _kind("filmstrip", logdir, run, epochs=epochs, channel=channel, load_fast=load_fast)
+    return _kind("filmstrip", _blocks(logdir, run, epochs=epochs, channel=channel, load_fast=load_fast))

@@ -5,6 +5,8 @@ The Python entries take keyword arguments and build one checked
 
 - :func:`export`: logdir in, files out (the command line's ``featureviz export`` builds its options from
   argv and calls :func:`write_export`, the same step without the keyword arguments);
+- :func:`read_logdir`: a logdir and options in, a ``Report`` out (nothing rendered): what :func:`write_export`
+  and the notebook helpers in ``tb_featureviz.plot`` read;
 - :func:`collect`: an open reader in, a ``Report`` out (nothing rendered);
 - :func:`export_from_reader`: an open reader and options in, the report and its files (in memory) out;
   the plugin's ``/export`` route calls it with the options it built from the query;
@@ -146,6 +148,31 @@ def collect(
     return read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=logdir), progress=progress)
 
 
+def read_logdir(
+    logdir: str | os.PathLike[str],
+    options: ExportOptions,
+    *,
+    progress: ProgressCallback | None = None,
+    load_fast: bool = False,
+) -> Report:
+    """Reads what ``options`` select from a logdir into a ``Report`` (nothing rendered), through
+    TensorBoard's data provider.
+
+    Raises:
+        ExportNotFoundError: the logdir, a run, an epoch or a layer does not exist (the message lists what
+            does).
+    """
+    logdir_str = os.fspath(logdir)
+    if not os.path.isdir(logdir_str):
+        raise ExportNotFoundError(f"logdir {logdir_str!r} does not exist or is not a directory")
+
+    from tensorboard.context import RequestContext
+
+    with open_logdir(logdir_str, load_fast=load_fast) as reader:
+        ctx = RequestContext()
+        return read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=logdir_str), progress=progress)
+
+
 def write_export(
     logdir: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -161,14 +188,8 @@ def write_export(
     out_path = Path(out)
     directory = options.format not in SINGLE_FILE_FORMATS and out_path.suffix.lower() != EXTENSIONS[options.format]
     check_writable(out_path, directory=directory)
-    logdir_str = os.fspath(logdir)
-    if not os.path.isdir(logdir_str):
-        raise ExportNotFoundError(f"logdir {logdir_str!r} does not exist or is not a directory")
-
-    from tensorboard.context import RequestContext
-
-    with open_logdir(logdir_str, load_fast=load_fast) as reader:
-        report, outputs = export_from_reader(reader, RequestContext(), options, logdir=logdir_str, progress=progress)
+    report = read_logdir(logdir, options, progress=progress, load_fast=load_fast)
+    outputs = render_outputs(report, options, progress=progress)
     written = write_outputs(out_path, outputs, fmt=options.format)
     path = out_path if directory else written[0]
     return ExportResult(path=path, files=tuple(written), damaged=tuple(report.damaged))
