@@ -23,11 +23,11 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import LogLocator, MaxNLocator
 
+from tb_featureviz.export.figures import crop_tile
 from tb_featureviz.export.model import Curve
 from tb_featureviz.metadata import GridLayout
 from tb_featureviz.render import SEPARATOR_RGB, colormap_lut
@@ -383,17 +383,8 @@ def retile(image: np.ndarray, layout: GridLayout, cols: int) -> tuple[np.ndarray
     out = np.empty((new.height, new.width, 3), dtype=np.uint8)
     out[...] = SEPARATOR_RGB
     for k in range(layout.count):
-        x, y = layout.tile_origin(k)
-        nx, ny = new.tile_origin(k)
-        out[ny : ny + new.tile_height, nx : nx + new.tile_width] = image[
-            y : y + layout.tile_height, x : x + layout.tile_width
-        ]
+        crop_tile(out, new, k)[...] = crop_tile(image, layout, k)
     return out, new
-
-
-def colormap(name: str) -> ListedColormap:
-    """A colour map as matplotlib sees it, from the same table the grids are drawn with."""
-    return ListedColormap(colormap_lut(name).astype(np.float64) / 255.0, name=name)
 
 
 @dataclass(frozen=True)
@@ -635,33 +626,27 @@ def draw_panels(
                     va="bottom",
                     fontsize=FONT_SIZE - 1.5,
                 )
-            if panel.badge:
-                ax.text(
-                    0.04,
-                    0.96,
-                    panel.badge,
-                    transform=ax.transAxes,
-                    ha="left",
-                    va="top",
-                    color="white",
-                    fontsize=FONT_SIZE - 1.5,
-                    fontweight="bold",
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "#b42318", "edgecolor": "none"},
-                    gid=f"badge-{panel.gid}" if panel.gid else None,
-                )
-            if panel.note:
-                ax.text(
-                    0.04,
-                    0.04,
-                    panel.note,
-                    transform=ax.transAxes,
-                    ha="left",
-                    va="bottom",
-                    color="#1f2933",
-                    fontsize=FONT_SIZE - 1.5,
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "edgecolor": "none"},
-                    gid=f"note-{panel.gid}" if panel.gid else None,
-                )
+            if panel.badge:  # red, top left
+                _label(ax, panel.badge, 0.96, "white", {"facecolor": "#b42318"}, f"badge-{panel.gid}", bold=True)
+            if panel.note:  # on a light box, bottom left
+                _label(ax, panel.note, 0.04, "#1f2933", {"facecolor": "white", "alpha": 0.85}, f"note-{panel.gid}")
+
+
+def _label(ax: Any, text: str, y: float, color: str, box: dict[str, Any], gid: str, *, bold: bool = False) -> None:
+    """A small boxed label at the left edge of a panel, at height ``y`` (0 bottom, 1 top) in axes units."""
+    ax.text(
+        0.04,
+        y,
+        text,
+        transform=ax.transAxes,
+        ha="left",
+        va="top" if y > 0.5 else "bottom",
+        color=color,
+        fontsize=FONT_SIZE - 1.5,
+        fontweight="bold" if bold else "normal",
+        bbox={"boxstyle": "round,pad=0.2", "edgecolor": "none", **box},
+        gid=gid if not gid.endswith("-") else None,
+    )
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:

@@ -177,7 +177,7 @@ def _facts_table(rows: Sequence[tuple[str, Any]]) -> str:
     return f'<table class="facts">{body}</table>' if body else ""
 
 
-def _run_card(run: RunExport, marks: Sequence[int]) -> str:
+def _run_card(run: RunExport) -> str:
     info = run.info or {}
     optimizer: dict[str, Any] = info["optimizer"] if isinstance(info.get("optimizer"), dict) else {}
     opt_text = None
@@ -382,7 +382,7 @@ def render_html(
         links = "".join(f'<a href="#epoch-{e}">Epoch {e}</a>' for e in epochs)
         out.append(f'<nav class="toc">Sections: <a href="#overview">Overview</a>{links}</nav>')
     out.append(f'<section id="overview" class="cols" style="--n: {n}">')
-    out.extend(_run_card(r, r.epochs) for r in runs)
+    out.extend(_run_card(r) for r in runs)
     out.append("</section>")
     for epoch in epochs:
         out.append(f'<section class="epoch" id="epoch-{epoch}"><h2>Epoch {epoch}</h2>')

@@ -25,7 +25,7 @@ import numpy as np
 
 from tb_featureviz.export import charts
 from tb_featureviz.export.charts import FigureLike, GridImage, Panel
-from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, figure_pixels
+from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, crop_tile, figure_pixels
 from tb_featureviz.export.model import Figure, Report, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.metadata import probe_label
@@ -409,10 +409,6 @@ def _grid_image(fig: Figure, options: ExportOptions, run: RunExport) -> GridImag
     return GridImage(title, rgb, layout, dead_tiles, gid=f"grid-{run.run}-{fig.kind}-{fig.layer}")
 
 
-def _pixels(fig: Figure, options: ExportOptions, run: RunExport) -> np.ndarray:
-    return figure_pixels(fig, options, run)
-
-
 def flat_heatmap(run: RunExport, overlay: Figure) -> bool:
     """Whether the Grad-CAM heatmap behind ``overlay`` is one value everywhere: no position of the layer raises
     the class score, so the map points at nothing (said in the title rather than drawn as a uniform wash)."""
@@ -458,7 +454,7 @@ def _gradcam_rows(run: RunExport, figs: Sequence[Figure], options: ExportOptions
             badge = "WRONG" if target == "predicted" and is_wrong else ""
             triple.append(
                 Panel(
-                    _pixels(f, options, run),
+                    figure_pixels(f, options, run),
                     f"{target}: {cls}{score}",
                     badge,
                     gid=f"gradcam-{run.run}-{probe}-{target}",
@@ -556,12 +552,10 @@ def thumbnail(pixels: np.ndarray, size: int = FILMSTRIP_PIXELS) -> np.ndarray:
 
 
 def _tile(fig: Figure, tile: int, cmap: str) -> np.ndarray | None:
-    layout = fig.layout
-    if layout is None or tile >= layout.count:
+    """Tile ``tile`` of a grid figure as RGB (grayscale through ``cmap``), or None when it has no such tile."""
+    if fig.layout is None or tile >= fig.layout.count:
         return None
-    img = decode_png(fig.png)
-    x, y = layout.tile_origin(tile)
-    crop = img[y : y + layout.tile_height, x : x + layout.tile_width]
+    crop = crop_tile(decode_png(fig.png), fig.layout, tile)
     return apply_colormap(crop, cmap) if crop.ndim == 2 else np.ascontiguousarray(crop[..., :3])
 
 
@@ -680,7 +674,7 @@ def _changes_section(numbers: _Numbers, runs: Sequence[RunExport], options: Expo
                     wrong = f.predicted_class is not None and run.probe_label(p) not in (None, f.predicted_class)
                     row.append(
                         Panel(
-                            thumbnail(_pixels(f, options, run)),
+                            thumbnail(figure_pixels(f, options, run)),
                             f.predicted_class or "",
                             "WRONG" if wrong else "",
                             gid=f"film-cam-{run.run}-{p}-{e}",
@@ -733,8 +727,3 @@ def build_summary(report: Report, options: ExportOptions, *, title: str | None =
         sections=sections,
         damaged=[d.describe() for d in report.damaged],
     )
-
-
-def figure_size(block: FigureBlock) -> tuple[float, float]:
-    """``(width, height)`` in inches of a figure drawn on its own."""
-    return charts.TEXT_WIDTH_IN, max(block.height, 0.8)
