@@ -237,6 +237,9 @@ def test_summary_report_pdf_of_the_shown_runs(watched: Watched, server: tuple[st
     page.locator("#export-button").click()
     item = page.locator(".export-item[data-format=pdf]")
     expect(item.locator(".export-name")).to_have_text("Summary report of the runs (PDF)")
+    expect(item.locator(".export-detail")).to_have_text(
+        "Curves, checks, final epoch and filmstrips of every kind and epoch"
+    )
     with page.expect_download() as info:
         item.click()
     download = info.value

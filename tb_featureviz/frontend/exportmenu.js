@@ -99,6 +99,7 @@ export function describe(m, {epoch, epochs, summary, channel, noun}, exporting) 
   m.allText.textContent = epochs.length > 1 ? `All epochs (${epochs[0]}–${epochs[epochs.length - 1]})` : 'All epochs';
   m.summary.textContent = summary;
   const where = m.epochAll.checked ? 'every epoch' : `epoch ${epoch}`;
+  m.items.pdf.detail.textContent = 'Curves, checks, final epoch and filmstrips of every kind and epoch';
   m.items.html.detail.textContent = `Grids and curves in one page, ${where}`;
   m.items.png.detail.textContent = channel !== null ? `${noun} ${channel} at ${where}` : `The picture on screen at ${where}`;
   m.items.gif.detail.textContent = channel !== null ? `${noun} ${channel}, one frame per epoch` : 'One frame per epoch';
