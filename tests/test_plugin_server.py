@@ -86,8 +86,14 @@ def test_live_training_shows_new_epoch(tmp_path: object, load_fast: bool, keep_o
             query = urllib.parse.urlencode({"run": "live", "tag": "activations/conv2d", "step": epoch})
             step = http_json(f"{base}/step?{query}")
             assert step["record"] == spec.activation_record("live", epoch, "conv2d")
-            scalars = http_json(f"{base}/scalars?run=live")
-            loss = next(s for s in scalars["series"] if s["metric"] == "loss" and s["split"] == "train")
+            # /scalars has its own cached snapshot with the same freshness window: poll it within the same bound.
+            deadline = t0 + 4.0
+            while True:
+                scalars = http_json(f"{base}/scalars?run=live")
+                loss = next(s for s in scalars["series"] if s["metric"] == "loss" and s["split"] == "train")
+                if loss["points"][-1][0] == epoch or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
             assert loss["points"][-1] == [
                 epoch,
                 spec.wall_time("live", epoch),
