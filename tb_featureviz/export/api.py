@@ -24,7 +24,7 @@ from typing import Any
 from tb_featureviz.export.collect import Reader, read_plan
 from tb_featureviz.export.errors import ExportNotFoundError
 from tb_featureviz.export.model import DamagedImage, Report
-from tb_featureviz.export.options import EpochSpec, ExportOptions
+from tb_featureviz.export.options import EpochSpec, ExportOptions, parse_names
 from tb_featureviz.export.plan import plan_export
 from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.writers import (
@@ -108,8 +108,17 @@ def export_from_reader(
         ExportArgumentError: ``probe`` or ``channel`` out of a layer's range.
         ExportNotFoundError: an unknown run or layer, an epoch that is not written, or nothing to export.
     """
-    report = read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=logdir), progress=progress)
+    report = read_plan(
+        reader, ctx, plan_export(_index(reader, ctx, options), options, logdir=logdir), progress=progress
+    )
     return report, render_outputs(report, options, progress=render_progress or progress)
+
+
+def _index(reader: Reader, ctx: Any, options: ExportOptions) -> Mapping[str, Any]:
+    """The index with the exported runs read in full (a sweep's other runs may be listed only): each name as
+    given and each comma-separated part of it, as ``plan_export`` matches them."""
+    names = [*options.runs, *(parse_names(options.runs) or [])]
+    return reader.index(ctx, runs=list(dict.fromkeys(names)))
 
 
 def collect(
@@ -145,7 +154,7 @@ def collect(
             export; the message lists what exists.
     """
     options = ExportOptions.parse(runs, epochs=epochs, kinds=kinds, layers=layers, probe=probe, channel=channel)
-    return read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=logdir), progress=progress)
+    return read_plan(reader, ctx, plan_export(_index(reader, ctx, options), options, logdir=logdir), progress=progress)
 
 
 def read_logdir(
@@ -170,7 +179,9 @@ def read_logdir(
 
     with open_logdir(logdir_str, load_fast=load_fast) as reader:
         ctx = RequestContext()
-        return read_plan(reader, ctx, plan_export(reader.index(ctx), options, logdir=logdir_str), progress=progress)
+        return read_plan(
+            reader, ctx, plan_export(_index(reader, ctx, options), options, logdir=logdir_str), progress=progress
+        )
 
 
 def write_export(

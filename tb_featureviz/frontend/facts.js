@@ -298,6 +298,32 @@ export function probeInfo(index, runs) {
 }
 
 /**
+ * The runs of `runs` that `/index` lists only (`partial`: a sweep's run not read in full yet).
+ * @param {IndexDoc} index
+ * @param {string[]} runs
+ * @returns {string[]}
+ */
+export function partialRuns(index, runs) {
+  return runs.filter((run) => {
+    const info = runInfo(index, run);
+    return Boolean(info && info.partial);
+  });
+}
+
+/**
+ * The run list's note on a run: its epoch count, "to epoch N" for a run listed only (a sweep's run not
+ * read in full yet), or "curves only".
+ * @param {RunInfo} info
+ * @returns {string}
+ */
+export function runListNote(info) {
+  if (!info.featureviz) return 'curves only';
+  if (info.partial) return info.max_step === null || info.max_step === undefined ? 'listed' : `to epoch ${info.max_step}`;
+  const n = (info.steps || []).length;
+  return `${n} epoch${n === 1 ? '' : 's'}`;
+}
+
+/**
  * The run's facts in one line for its panel: model, parameters and what pixels the model takes
  * (`run_info.input_space`, learnt by the writer). '' without a `run_info` record.
  * @param {RunInfo|null} info

@@ -17,9 +17,10 @@ import {colorize, lut} from './colormap.js';
 import {pickEpoch, setEpoch, stepEpoch, syncControls, togglePlay} from './controls.js';
 import {exportMenu} from './exportmenu.js';
 import {wireExport} from './exporting.js';
-import {alignMode, layersFor, metricOrder, normalisedPatch, runColor, shownEpoch, shownEpochs, shownRuns} from './facts.js';
+import {alignMode, layersFor, metricOrder, normalisedPatch, partialRuns, runColor, runListNote, shownEpoch, shownEpochs,
+  shownRuns} from './facts.js';
 import {tileAt} from './layout.js';
-import {fetchIndex, fetchScalars} from './model.js';
+import {MAX_INDEX_RUNS, fetchIndex, fetchScalars} from './model.js';
 import {applyZoomAll, redrawOpacity, renderPanels} from './panels.js';
 import {createStore, defaultState, readUrl, writeUrl} from './state.js';
 import * as views from './views.js';
@@ -131,8 +132,7 @@ function renderRunList(app) {
   const items = [];
   for (const info of app.index.runs) {
     if (filter && !info.run.toLowerCase().includes(filter) && !s.runs.includes(info.run)) continue;
-    const n = (info.steps || []).length;
-    const note = info.featureviz ? `${n} epoch${n === 1 ? '' : 's'}` : 'curves only';
+    const note = runListNote(info);
     items.push(views.runItem(info.run, runColor(app.index, info.run), s.runs.includes(info.run), note,
       (run, on) => toggleRun(app, run, on)));
   }
@@ -253,9 +253,10 @@ function showEmptyPage(app) {
  */
 async function poll(app) {
   const ui = app.ui;
+  const asked = app.store.get().runs.slice(-MAX_INDEX_RUNS);
   let data;
   try {
-    data = await fetchIndex();
+    data = await fetchIndex(asked);
   } catch (e) {
     app.error = e;
     ui.status.textContent = `Cannot reach the plugin: ${e.message}`;
@@ -276,6 +277,8 @@ async function poll(app) {
     syncControls(app);
     renderPanels(app);
   }
+  // Runs selected since the request (the first auto-selection, say) that came listed only: ask again.
+  if (partialRuns(app.index, app.store.get().runs).some((run) => !asked.includes(run))) return poll(app);
   await refreshScalars(app, shownRuns(app));
 }
 
@@ -289,6 +292,7 @@ function onStateChange(app, state, changed) {
   writeUrl(state);
   if (!app.index) return;
   if (changed.has('runs')) {
+    if (partialRuns(app.index, state.runs).length) poll(app);  // their steps come with the next /index
     renderRunList(app);
     refreshScalars(app, shownRuns(app).filter((r) => !app.scalars.has(r)));
     renderCharts(app);

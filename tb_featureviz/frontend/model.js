@@ -67,12 +67,18 @@ async function getJSON(route, params, {cache = 'no-store'} = {}) {
   return body;
 }
 
+/** Most runs one `/index` request reads in full (the plugin's MAX_INDEX_RUNS). */
+export const MAX_INDEX_RUNS = 64;
+
 /**
- * Every run with what it holds: GET index.
+ * Every run with what it holds: GET index?run=&run=... In a sweep of many runs the plugin lists most
+ * runs from TensorBoard's listing only (`partial: true`, no steps); the runs named here (the ones on
+ * show, at most MAX_INDEX_RUNS) come in full.
+ * @param {string[]} [runs]
  * @returns {Promise<IndexDoc>}
  */
-export function fetchIndex() {
-  return getJSON('index');
+export function fetchIndex(runs = []) {
+  return getJSON('index', {run: runs.slice(-MAX_INDEX_RUNS)});
 }
 
 /**

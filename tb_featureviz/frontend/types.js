@@ -51,6 +51,8 @@
  * @property {string} run
  * @property {boolean} featureviz  Whether the run has FeatureViz data (else curves only).
  * @property {number[]} steps  Every step of any featureviz tag, sorted.
+ * @property {boolean} [partial]  Listed only (a sweep's run not read in full yet): no steps, records or stages.
+ * @property {number|null} [max_step]  A partial run's last step, from TensorBoard's listing.
  * @property {number|null} max_wall_time
  * @property {{activations?: TagEntry[], filters?: TagEntry[], gradcam?: TagEntry[], exemplars?: TagEntry[]}} kinds
  *     `exemplars` entries have no images and no layout (a record per step).

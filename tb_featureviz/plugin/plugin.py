@@ -39,6 +39,7 @@ from tb_featureviz.reader import (
     map_blob_keys,
     png_content_type,
 )
+from tb_featureviz.reader.cache import DETAIL_RUNS
 from tb_featureviz.reader.integrity import clip
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ _STATIC_PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}/static/"
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}")
 _MAX_STATIC_PATH = 512
 """Longest ``/static/`` path looked up (the frontend's names are short; the file system's limit is 255)."""
+MAX_INDEX_RUNS = DETAIL_RUNS
+"""Most ``run`` parameters of one ``/index`` request (the runs it reads in full)."""
 _INT_RE = re.compile(r"-?[0-9]{1,18}")
 
 _Handler = Callable[[wrappers.Request], wrappers.Response]
@@ -184,7 +187,12 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         eid = plugin_util.experiment_id(request.environ)
         # Served pre-encoded (and pre-compressed): the index of a large logdir is ~100 kB of JSON.
         gzipped = "gzip" in request.headers.get("Accept-Encoding", "").lower()
-        body = self.reader.index_json(ctx, experiment_id=eid, gzipped=gzipped)
+        runs = request.args.getlist("run")
+        if len(runs) > MAX_INDEX_RUNS:
+            raise errors.InvalidArgumentError(
+                f"/index reads at most {MAX_INDEX_RUNS} runs in full at a time. Received: {len(runs)} run parameters"
+            )
+        body = self.reader.index_json(ctx, experiment_id=eid, gzipped=gzipped, runs=runs)
         return http_util.Respond(request, body, _JSON, content_encoding="gzip" if gzipped else None)
 
     @_route

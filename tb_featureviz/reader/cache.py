@@ -1,16 +1,22 @@
-"""The reader's caches: blob bytes (LRU, bounded in bytes) and per-experiment snapshots.
+"""The reader's caches, each bounded in bytes: blob bytes, ``/scalars`` documents and per-experiment snapshots.
 
 Both loaders must answer fast: every list/read call of the Rust data server costs ~44 ms,
 ``read_blob`` ~0.7 ms.
 
 * Blob bytes are immutable (a written step never changes): :class:`BlobCache` keeps them, bounded by
-  their total size, each entry owned by the experiment it was read for.
-* A :class:`Snapshot` is everything the JSON documents need (runs, tags, every blob key of every step,
-  the index) read at one moment. :class:`SnapshotCache` keeps one per experiment id, for the
-  ``max_experiments`` most recently used ids, and rebuilds it stale-while-revalidate: a request that
-  finds it older than ``fresh_s`` gets the cached one at once and starts one background refresh; one
-  older than ``max_stale_s`` is rebuilt before answering. Callers may ask for a synchronous rebuild of a
-  snapshot older than a given age (a run or step it lacks may have been written since).
+  their total size, each entry owned by the experiment it was read for. :class:`ByteLRU` is the cache
+  under it, and under each experiment's ``/scalars`` documents.
+* A :class:`Snapshot` is everything the JSON documents need (runs, tags, the blob keys of every step of
+  the runs read in full, the index) read at one moment. A logdir of at most :data:`DETAIL_RUNS`
+  featureviz runs is read in full; a larger sweep is *listed* from what the data provider already knows
+  (tags and their last step), and only the runs asked for lately (:meth:`ExperimentState.want`) are read
+  in full, so listing 1,000 runs never reads every step of every run and the snapshot stays small.
+* :class:`SnapshotCache` keeps one snapshot per experiment id, for the ``max_experiments`` most
+  recently used ids, and rebuilds it stale-while-revalidate: a request that finds it older than
+  ``fresh_s`` gets the cached one at once and starts one background refresh, however old it is (the
+  first request after an idle hour is answered at once; ``max_stale_s`` can bound that). Callers may ask
+  for a synchronous rebuild of a snapshot older than a given age (a run or step it lacks may have been
+  written since), or of one that lacks a run they need in full.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tensorboard import context as tb_context
 from tensorboard.data import provider
@@ -35,43 +42,55 @@ from tb_featureviz.validation import non_negative_int, positive_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BlobCache", "Snapshot", "SnapshotCache"]
+__all__ = ["BlobCache", "ByteLRU", "Snapshot", "SnapshotCache"]
+
+_V = TypeVar("_V")
 
 
-class BlobCache:
-    """A thread-safe LRU cache of blob bytes, bounded by their total size.
+class ByteLRU(Generic[_V]):
+    """A thread-safe LRU cache bounded by the total size of its values, not by their number.
 
     Each entry may name an *owner* (the experiment id the key belongs to): :meth:`drop_owner` forgets
     an owner's entries at once, when the reader forgets that experiment.
 
     Args:
-        max_bytes: Capacity; a single blob larger than a quarter of it is never cached.
+        max_bytes: Capacity; a single value larger than a quarter of it is never cached.
+        size_of: The size of a value in bytes (``len`` by default, right for ``bytes``).
+
+    Example:
+        >>> cache = ByteLRU(max_bytes=8)
+        >>> cache.put("a", b"1234"); cache.put("b", b"5678"); cache.put("c", b"90")
+        >>> cache.get("a") is None, cache.get("b"), cache.size
+        (True, b'5678', 6)
     """
 
-    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int, size_of: Callable[[_V], int] = len) -> None:  # type: ignore[assignment]
         self.max_bytes = non_negative_int("max_bytes", max_bytes)
-        self._data: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._size_of = size_of
+        self._data: collections.OrderedDict[str, tuple[_V, int]] = collections.OrderedDict()
         self._owner_of: dict[str, str] = {}
         self._owned: dict[str, set[str]] = {}
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
-        """The bytes cached for ``key`` (now the most recently used), or ``None``."""
+    def get(self, key: str) -> _V | None:
+        """The value cached for ``key`` (now the most recently used), or ``None``."""
         with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
+            entry = self._data.get(key)
+            if entry is None:
+                return None
+            self._data.move_to_end(key)
+            return entry[0]
 
-    def put(self, key: str, value: bytes, owner: str | None = None) -> None:
+    def put(self, key: str, value: _V, owner: str | None = None) -> None:
         """Caches ``value`` (unless it is too large), evicting the least recently used entries."""
-        if len(value) > self.max_bytes // 4:
-            return
+        size = int(self._size_of(value))
         with self._lock:
             self._pop(key)
-            self._data[key] = value
-            self._size += len(value)
+            if size > self.max_bytes // 4:
+                return
+            self._data[key] = (value, size)
+            self._size += size
             if owner is not None:
                 self._owner_of[key] = owner
                 self._owned.setdefault(owner, set()).add(key)
@@ -87,7 +106,7 @@ class BlobCache:
     def _pop(self, key: str) -> None:
         old = self._data.pop(key, None)
         if old is not None:
-            self._size -= len(old)
+            self._size -= old[1]
         owner = self._owner_of.pop(key, None)
         if owner is not None:
             keys = self._owned.get(owner)
@@ -105,6 +124,17 @@ class BlobCache:
         return len(self._data)
 
 
+class BlobCache(ByteLRU[bytes]):
+    """The blob bytes a reader has checked: a :class:`ByteLRU` of ``bytes``.
+
+    Args:
+        max_bytes: Capacity; a single blob larger than a quarter of it is never cached.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        super().__init__(max_bytes)
+
+
 @dataclasses.dataclass
 class Snapshot:
     """Everything the JSON documents need, read at one moment.
@@ -114,7 +144,12 @@ class Snapshot:
         fingerprint: The cheap ``list_*`` answers it was read from; equal fingerprints, equal data.
         groups: The run groups by name.
         contents: The parsed plugin metadata by TensorBoard run and tag (``None``: unreadable).
-        sequences: The blob sequences by TensorBoard run and tag.
+        sequences: The blob sequences by TensorBoard run and tag, of the runs read in full (every run of a
+            logdir of at most ``detail_runs`` featureviz runs; otherwise the ones asked for lately).
+        partial: The featureviz TensorBoard runs listed but not read (their index entries are ``partial``).
+        run_fingerprints: The listing of each featureviz TensorBoard run (tags, ``max_step``,
+            ``max_wall_time``, ``max_length``): a run whose listing is unchanged keeps its sequences.
+        entries: Each run group's index entry with the key it was built from, reused while the key holds.
         scalar_tags: ``(max_step, max_wall_time)`` of each scalar tag, by TensorBoard run.
         index: The ``/index`` document (with :class:`~tb_featureviz.reader.keys.BlobKey` references).
         index_bytes: ``index`` encoded as JSON by the reader's ``blob_ref``.
@@ -130,6 +165,9 @@ class Snapshot:
     index: dict[str, Any]
     index_bytes: bytes = b""
     index_gzip: bytes = b""
+    partial: frozenset[str] = frozenset()
+    run_fingerprints: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    entries: dict[str, tuple[Any, dict[str, Any]]] = dataclasses.field(default_factory=dict)
     by_step: dict[tuple[str, str], dict[int, provider.BlobSequenceDatum]] = dataclasses.field(default_factory=dict)
 
     @staticmethod
@@ -148,6 +186,16 @@ class Snapshot:
             ),
             tuple(sorted((run, tag, v) for run, tags in scalar_tags.items() for tag, v in tags.items())),
         )
+
+    @staticmethod
+    def run_fingerprints_of(
+        listed_blobs: Mapping[str, Mapping[str, provider.BlobSequenceTimeSeries]],
+    ) -> dict[str, tuple[Any, ...]]:
+        """Each TensorBoard run's part of the blob listing: equal parts, equal blob sequences."""
+        return {
+            run: tuple(sorted((tag, ts.max_step, ts.max_wall_time, ts.max_length) for tag, ts in tags.items()))
+            for run, tags in listed_blobs.items()
+        }
 
     def datum(self, run: str, tag: str, step: int) -> provider.BlobSequenceDatum | None:
         """The datum of ``step`` of TensorBoard run ``run`` and ``tag``, or ``None``."""
@@ -179,15 +227,43 @@ class Snapshot:
         return None
 
 
+DETAIL_RUNS = 64
+"""Featureviz runs a snapshot reads in full: all of a logdir with at most this many, else the ones asked
+for lately (the dashboard asks for the runs it shows). Listing a larger sweep needs only the listing."""
+
+SCALARS_CACHE_BYTES = 32 * 1024 * 1024
+"""Capacity of each experiment's cache of ``/scalars`` documents (sized by their JSON)."""
+
+
 class ExperimentState:
     """The cached state of one experiment id: its snapshot and its ``/scalars`` documents."""
 
-    def __init__(self) -> None:
+    def __init__(self, scalars_bytes: int = SCALARS_CACHE_BYTES, wanted_runs: int = DETAIL_RUNS) -> None:
         self.snapshot: Snapshot | None = None
         self.build_lock = threading.Lock()
         self.refreshing = False
-        # run -> (fingerprint, document): a document is reused while its fingerprint holds.
-        self.scalars: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        # run -> (fingerprint, document, size): a document is reused while its fingerprint holds.
+        self.scalars: ByteLRU[tuple[tuple[Any, ...], dict[str, Any], int]] = ByteLRU(
+            scalars_bytes, size_of=lambda entry: entry[2]
+        )
+        # The featureviz TensorBoard runs asked for lately, most recent last: read in full by every build.
+        self.wanted: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self.wanted_runs = wanted_runs
+        self._wanted_lock = threading.Lock()
+
+    def want(self, runs: Sequence[str]) -> None:
+        """Marks ``runs`` (featureviz TensorBoard runs) as asked for: the next builds read them in full."""
+        with self._wanted_lock:
+            for run in runs:
+                self.wanted[run] = None
+                self.wanted.move_to_end(run)
+            while len(self.wanted) > self.wanted_runs:
+                self.wanted.popitem(last=False)
+
+    def wanted_now(self) -> frozenset[str]:
+        """The runs asked for lately."""
+        with self._wanted_lock:
+            return frozenset(self.wanted)
 
 
 SnapshotBuilder = Callable[[tb_context.RequestContext, str, "Snapshot | None"], Snapshot]
@@ -204,6 +280,7 @@ class SnapshotCache:
         max_stale_s: Age after which it is rebuilt before answering (at least ``fresh_s``).
         max_experiments: Experiment ids whose state is kept (least recently used out first).
         on_forget: Called with an experiment id when its state is forgotten.
+        new_state: Makes the state of an experiment id seen for the first time.
     """
 
     def __init__(
@@ -212,10 +289,12 @@ class SnapshotCache:
         pool: futures.Executor,
         *,
         fresh_s: float,
-        max_stale_s: float,
+        max_stale_s: float = math.inf,
         max_experiments: int,
         on_forget: Callable[[str], None] = lambda eid: None,
+        new_state: Callable[[], ExperimentState] = ExperimentState,
     ) -> None:
+        self._new_state = new_state
         self._build = build
         self._pool = pool
         self.fresh_s = fresh_s
@@ -230,7 +309,7 @@ class SnapshotCache:
         with self._states_lock:
             state = self._states.get(eid)
             if state is None:
-                state = self._states[eid] = ExperimentState()
+                state = self._states[eid] = self._new_state()
                 while len(self._states) > self.max_experiments:
                     forgotten, _ = self._states.popitem(last=False)
                     self._on_forget(forgotten)
@@ -241,21 +320,34 @@ class SnapshotCache:
     def __len__(self) -> int:
         return len(self._states)
 
-    def get(self, ctx: tb_context.RequestContext, eid: str, *, rebuild_older_than: float | None = None) -> Snapshot:
-        """The snapshot of ``eid``, rebuilt first when older than ``rebuild_older_than`` (default
-        ``max_stale_s``); one older than ``fresh_s`` is answered and refreshed in the background."""
+    def get(
+        self,
+        ctx: tb_context.RequestContext,
+        eid: str,
+        *,
+        rebuild_older_than: float | None = None,
+        rebuild_if: Callable[[Snapshot], bool] | None = None,
+    ) -> Snapshot:
+        """The snapshot of ``eid``, rebuilt first when there is none, when it is older than
+        ``rebuild_older_than`` (default ``max_stale_s``) or when ``rebuild_if(snapshot)`` holds; one older
+        than ``fresh_s`` is answered at once and refreshed in the background."""
         state = self.state(eid)
         snap = state.snapshot
-        now = time.monotonic()
         limit = self.max_stale_s if rebuild_older_than is None else rebuild_older_than
-        if snap is None or now - snap.built > limit:
+
+        def must_build(s: Snapshot | None) -> bool:
+            return s is None or time.monotonic() - s.built > limit or (rebuild_if is not None and rebuild_if(s))
+
+        if must_build(snap):
             with state.build_lock:
                 snap = state.snapshot
-                if snap is None or time.monotonic() - snap.built > limit:
+                if must_build(snap):
                     snap = self._build(ctx, eid, snap)
                     state.snapshot = snap
+            assert snap is not None
             return snap
-        if now - snap.built > self.fresh_s and not state.refreshing:
+        assert snap is not None
+        if time.monotonic() - snap.built > self.fresh_s and not state.refreshing:
             state.refreshing = True
             try:
                 self._pool.submit(self._refresh_in_background, ctx, eid, state)

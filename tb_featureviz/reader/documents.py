@@ -32,10 +32,12 @@ __all__ = [
     "RunGroup",
     "add_align_tables",
     "encode_json",
+    "featureviz_run",
     "group_runs",
     "index_entry",
     "layer_size",
     "natural_key",
+    "partial_entry",
     "plugin_contents",
     "scalars_doc",
     "series_doc",
@@ -81,6 +83,16 @@ def split_run(tb_run: str) -> tuple[str, str]:
     """
     group, sep, sub = tb_run.rpartition("/")
     return (group if sep else "."), sub
+
+
+def featureviz_run(group: str) -> str:
+    """The TensorBoard run that holds a run group's featureviz data (the inverse of :func:`split_run`).
+
+    Example:
+        >>> featureviz_run("exp1"), featureviz_run(".")
+        ('exp1/featureviz', 'featureviz')
+    """
+    return metadata.RUN_SUBDIR if group == "." else f"{group}/{metadata.RUN_SUBDIR}"
 
 
 def group_runs(
@@ -253,6 +265,59 @@ def index_entry(
     }
 
 
+def partial_entry(
+    group: RunGroup,
+    listed: Mapping[str, provider.BlobSequenceTimeSeries],
+    contents: Mapping[str, metadata.PluginContent | None],
+    scalar_tags: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The ``/index`` entry of a run group not read in full (``"partial": true``): only what the data
+    provider's listing knows, the tags of each kind and the run's last step (``max_step``), no steps,
+    records or stages. ``/index?run=<name>`` (or any read of the run) reads it in full.
+    """
+    kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_KINDS}
+    max_step: int | None = None
+    max_wall_time: float | None = None
+    for tag in sorted(listed, key=natural_key):
+        if tag == metadata.tag_for("status"):
+            continue
+        ts = listed[tag]
+        max_step = ts.max_step if max_step is None else max(max_step, ts.max_step)
+        max_wall_time = ts.max_wall_time if max_wall_time is None else max(max_wall_time, ts.max_wall_time)
+        content = contents.get(tag)
+        if content is None or content.kind not in kinds:
+            continue
+        kinds[content.kind].append(
+            {
+                "tag": tag,
+                "layer": content.layer,
+                "steps": [],
+                "images": max(ts.max_length - 1, 0),
+                "layout": content.layout.to_json() if content.layout else None,
+                "extra": content.extra,
+            }
+        )
+    source, curves = _curve_metrics(group, scalar_tags)
+    return {
+        "run": group.name,
+        "featureviz": group.featureviz is not None,
+        "partial": True,
+        "steps": [],
+        "max_step": max_step,
+        "max_wall_time": max_wall_time,
+        "kinds": kinds,
+        "probes": None,
+        "sample": None,
+        "run_info": None,
+        "status": None,
+        "plan": [],
+        "stages": None,
+        "curves": curves,
+        "curve_source": source,
+        "tb_runs": {"featureviz": group.featureviz, "train": group.train, "validation": group.validation},
+    }
+
+
 def layer_size(entry: Mapping[str, Any], record: Mapping[str, Any] | None) -> tuple[int, int] | None:
     """The spatial size of an activation layer: its record's ``shape``, else its grid tiles (times the
     record's ``scale``, for a reduced grid); ``None`` when neither is known."""
@@ -268,10 +333,11 @@ def layer_size(entry: Mapping[str, Any], record: Mapping[str, Any] | None) -> tu
 
 
 def add_align_tables(entries: Sequence[dict[str, Any]]) -> None:
-    """Adds ``stages.align`` to every ``/index`` entry: its stage for each stage of every run's stage count
+    """Adds ``stages.align`` to every full ``/index`` entry: its stage for each stage of every run's stage count
     (:func:`tb_featureviz.reader.alignment.align_table`)."""
-    counts = [int(e["stages"]["count"]) for e in entries]
-    for e in entries:
+    full = [e for e in entries if e.get("stages") is not None]  # a partial entry has no stages
+    counts = [int(e["stages"]["count"]) for e in full]
+    for e in full:
         e["stages"]["align"] = alignment.align_table(int(e["stages"]["count"]), counts)
 
 

@@ -23,6 +23,7 @@ import collections
 import dataclasses
 import gzip
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ from tensorboard.data import provider
 
 from tb_featureviz import metadata
 from tb_featureviz.reader import documents
-from tb_featureviz.reader.cache import BlobCache, Snapshot, SnapshotCache
+from tb_featureviz.reader.cache import DETAIL_RUNS, BlobCache, ExperimentState, Snapshot, SnapshotCache
 from tb_featureviz.reader.documents import RunGroup
 from tb_featureviz.reader.integrity import DamagedBlobError, clip, png_problem, record_problem, sample
 from tb_featureviz.reader.keys import BLOB_KEY_RE, BlobKey, decode_blob_key
@@ -75,6 +76,12 @@ def downsample_from_hint(hint: int | None) -> int:
     return int(hint)
 
 
+def _with_own_stages(entry: dict[str, Any]) -> dict[str, Any]:
+    """A shallow copy of an index entry with its own ``stages`` dict (``add_align_tables`` writes into it)."""
+    stages = entry.get("stages")
+    return {**entry, "stages": dict(stages)} if isinstance(stages, dict) else dict(entry)
+
+
 def _key_itself(key: BlobKey) -> str:
     return key.key
 
@@ -87,11 +94,14 @@ class FeatureVizReader:
         experiment_id: Default experiment id (``""`` for a plain ``--logdir``); every method also
             takes ``experiment_id=`` (what ``plugin_util.experiment_id(environ)`` returns).
         downsample: Maximum steps read per tag; default all (see :func:`downsample_from_hint`).
-        fresh_s: Age after which the snapshot is refreshed in the background.
-        max_stale_s: Age after which it is rebuilt before answering.
+        fresh_s: Age after which the snapshot is refreshed in the background (and served meanwhile).
+        max_stale_s: Age after which it is rebuilt before answering (default never: a stale snapshot is
+            served while it refreshes).
         min_rebuild_s: Minimum age for a synchronous rebuild caused by an unknown run or step.
-        blob_cache_bytes: Capacity of the blob cache.
+        blob_cache_bytes: Capacity of the blob cache in bytes.
         max_experiments: Experiment ids whose snapshot is kept (least recently used out first).
+        detail_runs: A logdir of at most this many featureviz runs is read in full; a larger one is listed,
+            and the runs asked for lately (at most this many) are read in full (see ``cache.py``).
         blob_ref: How :meth:`index_json` writes a :class:`BlobKey` (the plugin: a relative URL of its
             blob route); default the key itself.
 
@@ -112,10 +122,11 @@ class FeatureVizReader:
         *,
         downsample: int = DOWNSAMPLE_ALL,
         fresh_s: float = 1.0,
-        max_stale_s: float = 60.0,
+        max_stale_s: float = math.inf,
         min_rebuild_s: float = 0.25,
-        blob_cache_bytes: int = 256 * 1024 * 1024,
+        blob_cache_bytes: int = 64 * 1024 * 1024,
         max_experiments: int = MAX_EXPERIMENTS,
+        detail_runs: int = DETAIL_RUNS,
         blob_ref: Callable[[BlobKey], str] = _key_itself,
     ) -> None:
         if data_provider is None:
@@ -124,6 +135,7 @@ class FeatureVizReader:
         self.experiment_id = experiment_id
         self.downsample = positive_int("downsample", downsample)
         self.min_rebuild_s = min_rebuild_s
+        self.detail_runs = positive_int("detail_runs", detail_runs)
         self.blob_ref = blob_ref
         self._pool = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="featureviz-reader")
         self.blobs = BlobCache(blob_cache_bytes)
@@ -134,6 +146,7 @@ class FeatureVizReader:
             max_stale_s=max_stale_s,
             max_experiments=max_experiments,
             on_forget=self.blobs.drop_owner,
+            new_state=lambda: ExperimentState(wanted_runs=self.detail_runs),
         )
         self._damaged: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._damaged_lock = threading.Lock()
@@ -153,16 +166,26 @@ class FeatureVizReader:
         return [snap.groups[name] for name in sorted(snap.groups)]
 
     def index(
-        self, ctx: tb_context.RequestContext | None = None, *, experiment_id: str | None = None
+        self,
+        ctx: tb_context.RequestContext | None = None,
+        *,
+        experiment_id: str | None = None,
+        runs: Sequence[str] = (),
     ) -> dict[str, Any]:
         """The ``/index`` document: every run group with its tags, steps, probes and curves.
+
+        Args:
+            ctx: Request context.
+            experiment_id: The experiment (default the reader's).
+            runs: Run groups whose entries must be full (read now if they are ``partial``): in a logdir of
+                more than ``detail_runs`` featureviz runs, the others may be listed only.
 
         Returns:
             ``{"runs": [{"run", "featureviz", "steps", "kinds", "probes", "curves", ...}]}`` as
             documented in ``http_api.md``, ``probes.images`` as :class:`BlobKey`. Do not mutate it: it
             is shared by the cache.
         """
-        return self._snapshot(ctx, self._eid(experiment_id)).index
+        return self._snapshot(ctx, self._eid(experiment_id), groups=runs).index
 
     def index_json(
         self,
@@ -170,13 +193,14 @@ class FeatureVizReader:
         *,
         experiment_id: str | None = None,
         gzipped: bool = False,
+        runs: Sequence[str] = (),
     ) -> bytes:
         """The ``/index`` document as UTF-8 JSON bytes (gzip-compressed with ``gzipped=True``), each
         :class:`BlobKey` written by ``blob_ref``.
 
         Encoded once per snapshot (in the background refresh), so serving it costs no encoding.
         """
-        snap = self._snapshot(ctx, self._eid(experiment_id))
+        snap = self._snapshot(ctx, self._eid(experiment_id), groups=runs)
         return snap.index_gzip if gzipped else snap.index_bytes
 
     def step(
@@ -286,7 +310,9 @@ class FeatureVizReader:
             return cached
         problem: str | None = None
         for attempt in range(2):  # the key may name a step written since the snapshot: rebuild once
-            snap = self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s if attempt else None)
+            snap = self._snapshot(
+                ctx, eid, rebuild_older_than=self.min_rebuild_s if attempt else None, tb_runs=(addr.run,)
+            )
             problem = snap.address_problem(addr, key)
             if problem is None:
                 return self._read_checked(ctx, key, addr.index, eid)
@@ -332,7 +358,8 @@ class FeatureVizReader:
                 run_tag_filter=provider.RunTagFilter(runs=tb_runs),
             )
         doc = documents.scalars_doc(run, group, data)
-        state.scalars[run] = (fingerprint, doc)
+        size = sum(len(p) for s in (*doc["series"], *doc["health"], *doc["checks"]) for p in s["points"]) * 40
+        state.scalars.put(run, (fingerprint, doc, size + 1024))
         return doc
 
     def close(self) -> None:
@@ -345,9 +372,29 @@ class FeatureVizReader:
         return self.experiment_id if experiment_id is None else experiment_id
 
     def _snapshot(
-        self, ctx: tb_context.RequestContext | None, eid: str, *, rebuild_older_than: float | None = None
+        self,
+        ctx: tb_context.RequestContext | None,
+        eid: str,
+        *,
+        rebuild_older_than: float | None = None,
+        groups: Sequence[str] = (),
+        tb_runs: Sequence[str] = (),
     ) -> Snapshot:
-        return self.snapshots.get(ctx or tb_context.RequestContext(), eid, rebuild_older_than=rebuild_older_than)
+        """The snapshot of ``eid``, with the run groups ``groups`` and the featureviz TensorBoard runs
+        ``tb_runs`` read in full (built now when the cached one lists them only)."""
+        ctx = ctx or tb_context.RequestContext()
+        if not groups and not tb_runs:
+            return self.snapshots.get(ctx, eid, rebuild_older_than=rebuild_older_than)
+        state: ExperimentState = self.snapshots.state(eid)
+        # The most recent ones first out: at most ``detail_runs`` are read in full at a time.
+        wanted = [*(documents.featureviz_run(name) for name in groups), *tb_runs][-state.wanted_runs :]
+        state.want(wanted)
+        return self.snapshots.get(
+            ctx,
+            eid,
+            rebuild_older_than=rebuild_older_than,
+            rebuild_if=lambda snap: any(run in snap.partial for run in wanted),
+        )
 
     def _build(self, ctx: tb_context.RequestContext, eid: str, previous: Snapshot | None) -> Snapshot:
         listed_blobs_f = self._pool.submit(
@@ -360,16 +407,32 @@ class FeatureVizReader:
             for run, tags in listed_scalars.items()
         }
         fingerprint = Snapshot.fingerprint_of(listed_blobs, scalar_tags)
-        if previous is not None and previous.fingerprint == fingerprint:
+        run_fingerprints = Snapshot.run_fingerprints_of(listed_blobs)
+        if len(run_fingerprints) <= self.detail_runs:
+            full = set(run_fingerprints)
+        else:
+            full = set(run_fingerprints) & self.snapshots.state(eid).wanted_now()
+        if previous is not None and previous.fingerprint == fingerprint and full <= previous.sequences.keys():
             return dataclasses.replace(previous, built=time.monotonic())
-        sequences: Mapping[str, Mapping[str, Sequence[provider.BlobSequenceDatum]]] = {}
-        if listed_blobs:
-            sequences = self.data_provider.read_blob_sequences(
-                ctx,
-                experiment_id=eid,
-                plugin_name=metadata.PLUGIN_NAME,
-                downsample=self.downsample,
-                run_tag_filter=provider.RunTagFilter(runs=sorted(listed_blobs)),
+        # A run whose listing is unchanged keeps its sequences: only new or grown runs are read.
+        kept: dict[str, Mapping[str, Sequence[provider.BlobSequenceDatum]]] = {}
+        if previous is not None:
+            kept = {
+                run: previous.sequences[run]
+                for run in full
+                if run in previous.sequences and previous.run_fingerprints.get(run) == run_fingerprints[run]
+            }
+        sequences = dict(kept)
+        to_read = sorted(full - kept.keys())
+        if to_read:
+            sequences.update(
+                self.data_provider.read_blob_sequences(
+                    ctx,
+                    experiment_id=eid,
+                    plugin_name=metadata.PLUGIN_NAME,
+                    downsample=self.downsample,
+                    run_tag_filter=provider.RunTagFilter(runs=to_read),
+                )
             )
         snap = Snapshot(
             built=time.monotonic(),
@@ -379,17 +442,46 @@ class FeatureVizReader:
             sequences=sequences,
             scalar_tags=scalar_tags,
             index={},
+            partial=frozenset(run_fingerprints.keys() - full),
+            run_fingerprints=run_fingerprints,
+            by_step={k: v for k, v in previous.by_step.items() if k[0] in kept} if previous is not None else {},
         )
-        snap.index = self._build_index(ctx, eid, snap)
+        snap.index = self._build_index(ctx, eid, snap, listed_blobs, previous)
         snap.index_bytes = documents.encode_json(snap.index, self.blob_ref)
         snap.index_gzip = gzip.compress(snap.index_bytes, compresslevel=6, mtime=0)
         return snap
 
-    def _build_index(self, ctx: tb_context.RequestContext, eid: str, snap: Snapshot) -> dict[str, Any]:
-        # Records shown in the index (probes, sample, run_info, status), and the first record of each
-        # activations tag (its "shape" places the layer in a stage): fetch them concurrently, through the cache.
-        wanted: dict[tuple[str, str], str] = {}
+    def _build_index(
+        self,
+        ctx: tb_context.RequestContext,
+        eid: str,
+        snap: Snapshot,
+        listed_blobs: Mapping[str, Mapping[str, provider.BlobSequenceTimeSeries]],
+        previous: Snapshot | None,
+    ) -> dict[str, Any]:
+        entries: dict[str, dict[str, Any]] = {}
+        keys: dict[str, Any] = {}
         for name, group in snap.groups.items():
+            run = group.featureviz or ""
+            if run in snap.partial:
+                entries[name] = documents.partial_entry(
+                    group, listed_blobs.get(run, {}), snap.contents.get(run, {}), snap.scalar_tags
+                )
+                continue
+            tb_runs = [r for r in (group.featureviz, group.train, group.validation) if r]
+            keys[name] = (
+                snap.run_fingerprints.get(run),
+                tuple((r, tuple(sorted(snap.scalar_tags.get(r, {})))) for r in tb_runs),
+            )
+            cached = previous.entries.get(name) if previous is not None else None
+            if cached is not None and cached[0] == keys[name]:
+                entries[name] = cached[1]
+        # Records shown in the index (probes, sample, run_info, status), and the first record of each
+        # activations tag (its "shape" places the layer in a stage) of the entries to build: fetch them
+        # concurrently, through the cache.
+        wanted: dict[tuple[str, str], str] = {}
+        for name in keys.keys() - entries.keys():
+            group = snap.groups[name]
             sequences = snap.sequences.get(group.featureviz or "", {})
             contents = snap.contents.get(group.featureviz or "", {})
             activations = [tag for tag, c in contents.items() if c is not None and c.kind == "activations"]
@@ -400,12 +492,14 @@ class FeatureVizReader:
         records = dict(
             zip(wanted, self._map(lambda k: self._record_or_none(ctx, k, eid), list(wanted.values())), strict=True)
         )
-        runs = []
-        for name in sorted(snap.groups):
+        for name in keys.keys() - entries.keys():
             group = snap.groups[name]
             run = group.featureviz or ""
             sequences, contents = snap.sequences.get(run, {}), snap.contents.get(run, {})
-            runs.append(documents.index_entry(group, sequences, contents, snap.scalar_tags, records))
+            entries[name] = documents.index_entry(group, sequences, contents, snap.scalar_tags, records)
+        snap.entries = {name: (keys[name], entries[name]) for name in keys}
+        # The align tables span every full entry: each run gets fresh copies (a cached entry is shared).
+        runs = [_with_own_stages(entries[name]) for name in sorted(entries)]
         documents.add_align_tables(runs)
         return {"runs": runs}
 
@@ -433,7 +527,7 @@ class FeatureVizReader:
         self, ctx: tb_context.RequestContext, eid: str, run: str, tag: str
     ) -> Sequence[provider.BlobSequenceDatum]:
         for attempt in range(2):
-            snap = self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s if attempt else None)
+            snap = self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s if attempt else None, groups=(run,))
             group = snap.groups.get(run)
             tags = snap.sequences.get(group.featureviz or "", {}) if group else {}
             if tag in tags:
@@ -454,7 +548,7 @@ class FeatureVizReader:
                 if datum.step == step:
                     return datum
             if attempt == 0:  # maybe written since the snapshot: rebuild once
-                self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s)
+                self._snapshot(ctx, eid, rebuild_older_than=self.min_rebuild_s, groups=(run,))
                 data = self._tag_data(ctx, eid, run, tag)
         raise errors.NotFoundError(
             f"Run {clip(run)} tag {clip(tag)} has no step {step}. Existing steps: {sample(d.step for d in data)}"
