@@ -14,11 +14,45 @@ Example:
     PosixPath('exp1.html')
 """
 
-from tb_featureviz.export.api import ExportResult, collect, export, export_from_reader, render_outputs, write_export
-from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError, ExportOutputError
-from tb_featureviz.export.model import EXPORT_KINDS, FORMATS, Curve, CurvePoint, Figure, Report, RunExport
-from tb_featureviz.export.options import EpochSelection, ExportOptions, parse_epochs
-from tb_featureviz.export.progress import ProgressBar
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tb_featureviz.export.api import (
+        ExportResult,
+        collect,
+        export,
+        export_from_reader,
+        render_outputs,
+        write_export,
+    )
+    from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError, ExportOutputError
+    from tb_featureviz.export.model import EXPORT_KINDS, FORMATS, Curve, CurvePoint, Figure, Report, RunExport
+    from tb_featureviz.export.options import EpochSelection, ExportOptions, parse_epochs
+    from tb_featureviz.export.progress import ProgressBar
+
+_HOMES = {
+    "api": ("ExportResult", "collect", "export", "export_from_reader", "render_outputs", "write_export"),
+    "errors": ("ExportArgumentError", "ExportNotFoundError", "ExportOutputError"),
+    "model": ("EXPORT_KINDS", "FORMATS", "Curve", "CurvePoint", "Figure", "Report", "RunExport"),
+    "options": ("EpochSelection", "ExportOptions", "parse_epochs"),
+    "progress": ("ProgressBar",),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use: a TensorBoard that only browses (the plugin imports
+    ``export.errors``) never loads the renderers and matplotlib behind ``api``."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EXPORT_KINDS",

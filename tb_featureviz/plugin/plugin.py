@@ -20,7 +20,7 @@ import pathlib
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
@@ -28,9 +28,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_featureviz import metadata
-from tb_featureviz.export.model import DamagedImage
 from tb_featureviz.plugin.export_jobs import ExportJobs
-from tb_featureviz.plugin.export_route import handle_export, handle_export_progress
 from tb_featureviz.reader import (
     BlobKey,
     DamagedBlobError,
@@ -41,6 +39,9 @@ from tb_featureviz.reader import (
 )
 from tb_featureviz.reader.cache import DETAIL_RUNS
 from tb_featureviz.reader.integrity import clip
+
+if TYPE_CHECKING:
+    from tb_featureviz.export.model import DamagedImage
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,10 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
 
     @_route
     def _serve_export(self, request: wrappers.Request) -> wrappers.Response:
+        # Imported on the first export: the export's charts need matplotlib (~45 MB that a TensorBoard
+        # only browsing never loads).
+        from tb_featureviz.plugin.export_route import handle_export
+
         ctx = plugin_util.context(request.environ)
         damaged: list[DamagedImage] = []
         body, mimetype, filename = handle_export(self.reader, ctx, request.args, self._export_jobs, damaged)
@@ -241,6 +246,8 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
 
     @_route
     def _serve_export_progress(self, request: wrappers.Request) -> wrappers.Response:
+        from tb_featureviz.plugin.export_route import handle_export_progress
+
         return http_util.Respond(request, handle_export_progress(self._export_jobs, request.args.to_dict()), _JSON)
 
     @_route

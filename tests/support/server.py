@@ -41,7 +41,11 @@ _CHILD = textwrap.dedent(
     if os.environ.get("FEATUREVIZ_BLOCK_TF") == "1":
         sys.modules["tensorflow"] = None  # TensorBoard falls back to its TF stub; featureviz needs no TF
     from tensorboard import default, program
-    tb = program.TensorBoard(plugins=default.get_static_plugins() + default.get_dynamic_plugins())
+    plugins = default.get_static_plugins() + default.get_dynamic_plugins()
+    if os.environ.get("FEATUREVIZ_NO_PLUGIN") == "1":  # a baseline without the featureviz plugin
+        plugins = [p for p in plugins if not getattr(p, "__module__", "").startswith("tb_featureviz")
+                   and not type(p).__module__.startswith("tb_featureviz")]
+    tb = program.TensorBoard(plugins=plugins)
     tb.configure(argv=[None] + sys.argv[1:])
     url = tb.launch()
     print("URL " + url, flush=True)
@@ -123,8 +127,10 @@ def start_tensorboard_process(
     block_tensorflow: bool = True,
     timeout_s: float = 60.0,
     log_path: str | os.PathLike[str] | None = None,
+    featureviz_plugin: bool = True,
 ) -> TBProcess:
-    """:func:`start_tensorboard`, returning a :class:`TBProcess`; ``log_path`` receives its stderr."""
+    """:func:`start_tensorboard`, returning a :class:`TBProcess`; ``log_path`` receives its stderr, and
+    ``featureviz_plugin=False`` leaves the featureviz plugin out (a baseline for the benchmarks)."""
     argv = [
         sys.executable,
         "-c",
@@ -139,7 +145,12 @@ def start_tensorboard_process(
         f"--reload_interval={reload_interval}",
         *extra_args,
     ]
-    env = dict(os.environ, FEATUREVIZ_BLOCK_TF="1" if block_tensorflow else "0", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(
+        os.environ,
+        FEATUREVIZ_BLOCK_TF="1" if block_tensorflow else "0",
+        FEATUREVIZ_NO_PLUGIN="0" if featureviz_plugin else "1",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
     log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - closed in stop()
     proc = subprocess.Popen(
         argv,
