@@ -148,8 +148,12 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         self._data_provider = context.data_provider
         self._reader: FeatureVizReader | None = None
         if self._data_provider is not None:
+            full_runs = getattr(getattr(context, "flags", None), "featureviz_full_runs", None)
             self._reader = FeatureVizReader(
-                self._data_provider, downsample=downsample_from_hint(hints.get(self.plugin_name)), blob_ref=blob_url
+                self._data_provider,
+                downsample=downsample_from_hint(hints.get(self.plugin_name)),
+                blob_ref=blob_url,
+                detail_runs=full_runs if isinstance(full_runs, int) and full_runs > 0 else DETAIL_RUNS,
             )
         self._static_root = frontend_dir()
         self._export_jobs = ExportJobs()
