@@ -129,17 +129,19 @@ def test_a_stale_snapshot_is_served_at_once_while_it_refreshes(sweep: tuple[Any,
     counting = Counting(dp)
     reader = reader_lib.FeatureVizReader(counting, fresh_s=0.05)  # type: ignore[arg-type]
     first = reader.index_json(None)
-    time.sleep(0.1)  # older than fresh_s: the next request starts a refresh, which the gate holds
+    state = reader.snapshots.state("")
+    # Older than fresh_s (or ten times the build): the next request starts a refresh, which the gate holds.
+    time.sleep(reader.snapshots.refresh_after(state) + 0.05)
     counting.gate = threading.Event()
     t0 = time.monotonic()
     assert reader.index_json(None) is first
     time.sleep(0.2)
     assert reader.index_json(None) is first  # still refreshing: the old snapshot, at once
     assert time.monotonic() - t0 < 1.0
-    assert reader.snapshots.state("").refreshing
+    assert state.refreshing
     counting.gate.set()
     deadline = time.monotonic() + 5
-    while reader.snapshots.state("").refreshing:
+    while state.refreshing:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert json.loads(reader.index_json(None)) == json.loads(first)  # nothing changed on disk
@@ -173,3 +175,18 @@ def test_scalars_documents_are_cached_within_a_byte_bound() -> None:
     assert [r for r in "abcde" if state.scalars.get(r) is not None] == ["b", "c", "d", "e"]
     state.want(["x/featureviz", "y/featureviz", "z/featureviz"])
     assert state.wanted_now() == {"y/featureviz", "z/featureviz"}
+
+
+def test_the_index_has_an_entity_tag_and_answers_304_while_unchanged(sweep: tuple[Any, Any]) -> None:
+    dp, spec = sweep
+    client = Client(dp, spec.root).client
+    first = client.get(f"{PLUGIN_ROUTE}/index")
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache"
+    assert etag.startswith('"') and etag.endswith('"') and len(etag) == 26
+    again = client.get(f"{PLUGIN_ROUTE}/index", headers={"If-None-Match": etag})
+    assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", etag)
+    zipped = client.get(f"{PLUGIN_ROUTE}/index", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["ETag"] == etag[:-1] + '-gzip"'
+    assert client.get(f"{PLUGIN_ROUTE}/index", headers={"If-None-Match": '"other"'}).status_code == 200
+    assert client.get(f"{PLUGIN_ROUTE}/index", headers={"If-None-Match": f'"x", W/{etag}'}).status_code == 304

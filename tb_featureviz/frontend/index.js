@@ -267,7 +267,7 @@ async function poll(app) {
   ui.status.classList.remove('error');
   app.lastPoll = new Date();
   ui.status.textContent = `Live · checked ${app.lastPoll.toLocaleTimeString()}`;
-  const text = JSON.stringify(data);
+  const text = data === app.index ? app.indexText : JSON.stringify(data);  // the same object: unchanged
   if (text !== app.indexText) {
     app.index = data;
     app.indexText = text;

@@ -53,7 +53,15 @@ function query(route, params) {
  * @returns {Promise<*>}
  */
 async function getJSON(route, params, {cache = 'no-store'} = {}) {
-  const response = await fetch(query(route, params), {cache, credentials: 'same-origin'});
+  return readJSON(await fetch(query(route, params), {cache, credentials: 'same-origin'}));
+}
+
+/**
+ * The JSON body of a response; rejects with an ApiError carrying the server's JSON message.
+ * @param {Response} response
+ * @returns {Promise<*>}
+ */
+async function readJSON(response) {
   let body = null;
   try {
     body = await response.json();
@@ -70,6 +78,9 @@ async function getJSON(route, params, {cache = 'no-store'} = {}) {
 /** Most runs one `/index` request reads in full (the plugin's MAX_INDEX_RUNS). */
 export const MAX_INDEX_RUNS = 64;
 
+/** The last `/index` document parsed and its entity tag. */
+let lastIndex = {etag: null, doc: null};
+
 /**
  * Every run with what it holds: GET index?run=&run=... In a sweep of many runs the plugin lists most
  * runs from TensorBoard's listing only (`partial: true`, no steps); the runs named here (the ones on
@@ -77,9 +88,18 @@ export const MAX_INDEX_RUNS = 64;
  * @param {string[]} [runs]
  * @returns {Promise<IndexDoc>}
  */
-export function fetchIndex(runs = []) {
-  return getJSON('index', {run: runs.slice(-MAX_INDEX_RUNS)});
+export async function fetchIndex(runs = []) {
+  // 'no-cache': the browser keeps the answer and revalidates it (If-None-Match); an unchanged index is a
+  // 304, and the document parsed last time is handed back as is (the same object: nothing to redraw).
+  const url = query('index', {run: runs.slice(-MAX_INDEX_RUNS)});
+  const response = await fetch(url, {cache: 'no-cache', credentials: 'same-origin'});
+  const etag = response.ok ? response.headers.get('ETag') : null;
+  if (etag && lastIndex.etag === etag) return lastIndex.doc;
+  const body = await readJSON(response);
+  if (etag) lastIndex = {etag, doc: body};
+  return body;
 }
+
 
 /**
  * Loss and metric curves of one run: GET scalars?run=.

@@ -118,6 +118,13 @@ def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Resp
     return wrappers.Request.application(cast(Any, wrapper))
 
 
+def _etags(request: wrappers.Request) -> set[str]:
+    """The entity tags of ``If-None-Match`` (weak ones compared as strong: the bodies never change
+    encoding for one tag)."""
+    raw = request.headers.get("If-None-Match", "")
+    return {t.strip().removeprefix("W/") for t in raw.split(",") if t.strip()}
+
+
 def _arg(request: wrappers.Request, name: str) -> str:
     value = request.args.get(name)
     if value is None or value == "":
@@ -197,8 +204,16 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
             raise errors.InvalidArgumentError(
                 f"/index reads at most {MAX_INDEX_RUNS} runs in full at a time. Received: {len(runs)} run parameters"
             )
-        body = self.reader.index_json(ctx, experiment_id=eid, gzipped=gzipped, runs=runs)
-        return http_util.Respond(request, body, _JSON, content_encoding="gzip" if gzipped else None)
+        body, etag = self.reader.index_payload(ctx, experiment_id=eid, gzipped=gzipped, runs=runs)
+        if gzipped:  # another representation, another tag
+            etag = etag[:-1] + '-gzip"'
+        if etag in _etags(request):  # unchanged since the client's copy: no body to send or parse
+            response = wrappers.Response(status=304)
+        else:
+            response = http_util.Respond(request, body, _JSON, content_encoding="gzip" if gzipped else None)
+        response.headers["ETag"] = etag
+        response.headers["Cache-Control"] = "no-cache"  # kept, and revalidated on every poll
+        return response
 
     @_route
     def _serve_step(self, request: wrappers.Request) -> wrappers.Response:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import gzip
+import hashlib
 import logging
 import math
 import threading
@@ -186,6 +187,18 @@ class FeatureVizReader:
             is shared by the cache.
         """
         return self._snapshot(ctx, self._eid(experiment_id), groups=runs).index
+
+    def index_payload(
+        self,
+        ctx: tb_context.RequestContext | None = None,
+        *,
+        experiment_id: str | None = None,
+        gzipped: bool = False,
+        runs: Sequence[str] = (),
+    ) -> tuple[bytes, str]:
+        """:meth:`index_json` and the HTTP entity tag of those bytes (quoted), from one snapshot."""
+        snap = self._snapshot(ctx, self._eid(experiment_id), groups=runs)
+        return (snap.index_gzip if gzipped else snap.index_bytes), snap.index_etag
 
     def index_json(
         self,
@@ -449,6 +462,7 @@ class FeatureVizReader:
         snap.index = self._build_index(ctx, eid, snap, listed_blobs, previous)
         snap.index_bytes = documents.encode_json(snap.index, self.blob_ref)
         snap.index_gzip = gzip.compress(snap.index_bytes, compresslevel=6, mtime=0)
+        snap.index_etag = '"' + hashlib.blake2b(snap.index_bytes, digest_size=12).hexdigest() + '"'
         return snap
 
     def _build_index(
