@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,15 @@ PALETTE_RGB = [
     "rgb(23, 190, 207)",
 ]
 DASH_CSS = ["none", "10px, 3px, 2px, 3px", "2px, 3px"]
+GROUP_SHADES = [0.0, -0.4, 0.4, 0.65]  # facts.js GROUP_SHADES
+
+
+def group_rgb(group: int, member: int) -> str:
+    """facts.js ``groupSlotStyle(group, member).color`` as a computed style."""
+    base = [int(v) for v in PALETTE_RGB[group][4:-1].split(", ")]
+    t = GROUP_SHADES[member // 3 % 4]
+    target = 0 if t < 0 else 255
+    return "rgb({}, {}, {})".format(*(math.floor(v + (target - v) * abs(t) + 0.5) for v in base))
 
 
 # -- the pure parts, in the browser ------------------------------------------------------------------------
@@ -80,16 +90,38 @@ def test_a_run_keeps_its_slot_while_selected(modules_page: Any) -> None:
             const a = facts.assignSlots(null, ['a', 'b', 'c', 'd']);
             const b = facts.assignSlots(a, ['a', 'c', 'd']);          // b deselected: the others keep theirs
             const c = facts.assignSlots(b, ['a', 'c', 'd', 'e', 'f']);  // e takes b's free slot, f the next
-            return [a, b, c, facts.runColor(c, 'b'), facts.runColor(c, 'e')];
+            return [a, b, c, facts.UNSELECTED_COLOR, facts.slotStyle(c.e).color];
         }"""
     )
     assert got == [
         {"a": 0, "b": 1, "c": 2, "d": 3},
         {"a": 0, "c": 2, "d": 3},
         {"a": 0, "c": 2, "d": 3, "e": 1, "f": 4},
-        "#c4c9cf",  # not selected: the neutral swatch
+        "#c4c9cf",  # a run not selected: the neutral swatch
         "#ff7f0e",
     ]
+
+
+def test_grouped_runs_share_a_hue_and_differ_in_dash_and_shade(modules_page: Any) -> None:
+    got = modules_page.evaluate(
+        """(runs) => {
+            const groups = [runs.slice(10), runs.slice(0, 10)];
+            const slots = facts.groupedSlots(null, groups);
+            const styles = runs.map((r) => facts.groupSlotStyle(...slots[r]));
+            const again = facts.groupedSlots(slots, [groups[0].slice(1), groups[1]]);  // one deselected
+            return {slots: runs.map((r) => slots[r]), pairs: styles.map((s) => [s.color, s.dasharray]),
+                    kept: again[runs[0]], tooMany: facts.groupedSlots(null, [runs]),
+                    shade: facts.shade('#1f77b4', 0.5)};
+        }""",
+        RUNS,
+    )
+    assert got["slots"] == [[1, k] for k in range(10)] + [[0, k] for k in range(10)]
+    assert len({tuple(p) for p in got["pairs"]}) == 20
+    assert [p[0] for p in got["pairs"][:4]] == ["#ff7f0e", "#ff7f0e", "#ff7f0e", "#994c08"]  # one hue, then darker
+    assert [p[1] for p in got["pairs"][:4]] == ["", "10 3 2 3", "2 3", ""]
+    assert got["kept"] == [1, 0]
+    assert got["tooMany"] is None  # 20 runs in one group: more than 12 styles of one hue, the plain slots
+    assert got["shade"] == "#8fbbda"
 
 
 def test_the_run_filter_takes_text_or_a_regex(modules_page: Any) -> None:
@@ -302,6 +334,23 @@ def test_twenty_runs_side_by_side(watched: Watched, servers: LoaderServers, load
     page.mouse.move(5, 5)
     expect(loss.locator("g.series.highlighted")).to_have_count(0)
     expect(loss.locator("svg.chart-svg")).not_to_have_class("chart-svg has-highlight")
+
+    # Grouped by learning rate: a hue per group (0.0001 first), the members told apart by dash and shade.
+    tab.locator("select.group-select").select_option("learning_rate")
+    expect(tab.locator(".run-group-label")).to_have_count(2)
+    # Members in selection order: lr1e-3_seed<k> is member k of group 1, lr1e-4_seed<k> member k of group 0.
+    want = {run: [group_rgb(0 if k >= 10 else 1, k % 10), DASH_CSS[k % 10 % 3], "1"] for k, run in enumerate(RUNS)}
+    expect(loss.locator(f'g.series.train[data-run="{RUNS[13]}"] polyline.line')).to_have_css(
+        "stroke", want[RUNS[13]][0]
+    )
+    train = _series_styles(frame, "loss", "train")
+    assert train == want
+    assert len({(s[0], s[1]) for s in train.values()}) == 20
+    border = tab.locator(f'.panel[data-run="{RUNS[13]}"]').evaluate("el => getComputedStyle(el).borderTopColor")
+    swatch = tab.locator(f'.run-item[data-run="{RUNS[13]}"] .swatch').evaluate(
+        "el => getComputedStyle(el).backgroundColor"
+    )
+    assert border == swatch == want[RUNS[13]][0] == group_rgb(0, 3)
 
 
 @LOADERS

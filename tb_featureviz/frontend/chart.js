@@ -523,7 +523,8 @@ function drawSeries(svg, series, scale) {
     const coords = pts.map((p) => `${x(p[0]).toFixed(2)},${y(p[1]).toFixed(2)}`).join(' ');
     const line = el('polyline', {points: coords, class: 'line', stroke: s.color}, g);
     if (runDash) line.style.strokeDasharray = runDash;  // over the split's dashes of the stylesheet
-    el('polyline', {points: coords, class: 'hit'}, g);  // a wide, invisible stroke the pointer can find
+    // A wide, invisible stroke the pointer can find (a path, so `polyline` still selects the line alone).
+    if (pts.length) el('path', {d: `M${coords.replace(/ /g, ' L')}`, class: 'hit'}, g);
     for (const p of pts) {
       const c = el('circle', {cx: x(p[0]).toFixed(2), cy: y(p[1]).toFixed(2), r: s.split === 'check' ? 3.5 : 3, class: 'pt',
         fill: s.color}, g);
@@ -625,8 +626,9 @@ function stepFromEvent(chart, event) {
 const TOOLTIP_ROWS = 12;
 
 /**
- * The tooltip's rows at `step`: a heading and one row per series with a point there (only the highlighted
- * run's, when one is; at most `TOOLTIP_ROWS`, then a count of the rest).
+ * The tooltip's rows at `step`: a heading and one row per series with a point there, the highlighted run's
+ * in bold; with more than `TOOLTIP_ROWS` rows, only the highlighted run's (or the first `TOOLTIP_ROWS` and a
+ * count of the rest).
  * @param {ChartSeries[]} series
  * @param {number} step
  * @param {string|null} [highlighted]
@@ -637,12 +639,13 @@ function tooltipRows(series, step, highlighted = null) {
   head.className = 'tt-head';
   head.textContent = `epoch ${step}`;
   const rows = [head];
-  const mine = highlighted !== null && series.some((s) => s.run === highlighted);
-  const shown = series.filter((s) => (!mine || s.run === highlighted) && s.points.some((q) => q[0] === step));
+  const all = series.filter((s) => s.points.some((q) => q[0] === step));
+  const mine = highlighted !== null && all.length > TOOLTIP_ROWS && all.some((s) => s.run === highlighted);
+  const shown = mine ? all.filter((s) => s.run === highlighted) : all;
   for (const s of shown.slice(0, TOOLTIP_ROWS)) {
     const p = s.points.find((q) => q[0] === step);
     const row = document.createElement('div');
-    row.className = 'tt-row';
+    row.className = s.run === highlighted ? 'tt-row highlighted' : 'tt-row';
     const sw = document.createElement('span');
     sw.className = `tt-swatch ${s.style || s.split}`;
     sw.style.borderColor = s.color;

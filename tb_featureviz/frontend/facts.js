@@ -58,6 +58,63 @@ export function slotStyle(slot) {
   return {slot, color: PALETTE[slot % n], dash: d.name, dasharray: d.dasharray};
 }
 
+/** Shades of a group's hue (grouped run list): 0 the hue itself, < 0 mixed towards black, > 0 towards white. */
+export const GROUP_SHADES = [0, -0.4, 0.4, 0.65];
+
+/**
+ * `hex` mixed towards black (`t < 0`) or white (`t > 0`) by `|t|`.
+ * @param {string} hex  "#rrggbb".
+ * @param {number} t  In [-1, 1].
+ * @returns {string}  "#rrggbb".
+ * @example shade('#1f77b4', 0.5)  // '#8fbbda'
+ */
+export function shade(hex, t) {
+  const target = t < 0 ? 0 : 255;
+  const k = Math.abs(t);
+  return '#' + [1, 3, 5].map((i) => {
+    const v = parseInt(hex.slice(i, i + 2), 16);
+    return Math.round(v + (target - v) * k).toString(16).padStart(2, '0');
+  }).join('');
+}
+
+/**
+ * A run's line style when the run list is grouped: its group's hue (`PALETTE[group]`), each member of the
+ * group a dash (`DASHES`) and, past three members, a darker or lighter shade of the hue (`GROUP_SHADES`):
+ * 12 distinct styles per group, 10 groups.
+ * @param {number} group  The group's place among the groups.
+ * @param {number} member  The run's slot within its group.
+ * @returns {{slot: number, color: string, dash: string, dasharray: string}}
+ * @example groupSlotStyle(1, 4)  // {slot: 1004, color: '#994c08', dash: 'dashdot', dasharray: '10 3 2 3'}
+ */
+export function groupSlotStyle(group, member) {
+  const d = DASHES[member % DASHES.length];
+  const t = GROUP_SHADES[Math.floor(member / DASHES.length) % GROUP_SHADES.length];
+  return {slot: group * 1000 + member, color: shade(PALETTE[group % PALETTE.length], t), dash: d.name,
+    dasharray: d.dasharray};
+}
+
+/**
+ * The slots of a grouped run list: each selected run's group and its slot within the group (`assignSlots`
+ * per group, so stable while the run stays selected), or null when some group has more selected runs than
+ * `groupSlotStyle` tells apart (12) or there are more groups than hues (10): the plain slots then.
+ * @param {Object<string, [number, number]>|null} previous  What the last call returned.
+ * @param {string[][]} groups  The selected runs of each group, groups in their order.
+ * @returns {Object<string, [number, number]>|null}  run -> [group, member].
+ * @example groupedSlots(null, [['a', 'b'], [], ['c']])  // {a: [0, 0], b: [0, 1], c: [2, 0]}
+ */
+export function groupedSlots(previous, groups) {
+  const capacity = DASHES.length * GROUP_SHADES.length;
+  if (groups.length > PALETTE.length || groups.some((g) => g.length > capacity)) return null;
+  const members = {};
+  for (const [run, slot] of Object.entries(previous || {})) members[run] = slot[1];
+  const out = {};
+  groups.forEach((runs, gi) => {
+    const own = assignSlots(members, runs);
+    for (const run of runs) out[run] = [gi, own[run]];
+  });
+  return out;
+}
+
 /**
  * Gives every selected run a slot (a colour and dash, `slotStyle`), stable while the run stays selected: runs
  * that had a slot in `previous` keep it; each newly selected run, in selection order, takes the lowest free
@@ -85,17 +142,6 @@ export function assignSlots(previous, selected) {
     taken.add(next);
   }
   return out;
-}
-
-/**
- * The colour of `run`: its slot's (`slots`, what `assignSlots` gives the selected runs), or the neutral
- * `UNSELECTED_COLOR` for a run without one.
- * @param {Object<string, number>} slots
- * @param {string} run
- * @returns {string}
- */
-export function runColor(slots, run) {
-  return run in (slots || {}) ? slotStyle(slots[run]).color : UNSELECTED_COLOR;
 }
 
 /**
@@ -568,13 +614,15 @@ export function shownRuns(app) {
 }
 
 /**
- * The line style of a selected run (`slotStyle` of its slot in `app.slots`, else of its place among the
- * selected runs); the neutral colour, solid, for a run that is not selected.
+ * The line style of a selected run: by its group when the run list is grouped (`groupSlotStyle` of
+ * `app.groupSlots`), else `slotStyle` of its slot in `app.slots` (else of its place among the selected runs); the neutral colour, solid, for a run that is not selected.
  * @param {App} app
  * @param {string} run
  * @returns {{slot: number, color: string, dash: string, dasharray: string}}
  */
 export function shownRunStyle(app, run) {
+  const grouped = app.store.get().group && app.groupSlots ? app.groupSlots[run] : undefined;
+  if (grouped) return groupSlotStyle(grouped[0], grouped[1]);
   const slots = app.slots && run in app.slots ? app.slots : assignSlots(app.slots, shownRuns(app));
   return run in slots ? slotStyle(slots[run]) : {slot: -1, color: UNSELECTED_COLOR, dash: 'solid', dasharray: ''};
 }

@@ -17,8 +17,8 @@ import {colorize, lut} from './colormap.js';
 import {pickEpoch, setEpoch, stepEpoch, syncControls, togglePlay} from './controls.js';
 import {exportMenu} from './exportmenu.js';
 import {wireExport} from './exporting.js';
-import {alignMode, assignSlots, filterRuns, groupKeys, groupRuns, layersFor, metricOrder, normalisedPatch, runColor,
-  shownEpoch, shownEpochs, shownRuns, shownRunStyle} from './facts.js';
+import {alignMode, assignSlots, filterRuns, groupedSlots, groupKeys, groupRuns, layersFor, metricOrder, normalisedPatch,
+  shownEpoch, shownEpochs, shownRuns, shownRunStyle, UNSELECTED_COLOR} from './facts.js';
 import {tileAt} from './layout.js';
 import {fetchIndex, fetchScalars} from './model.js';
 import {applyZoomAll, redrawOpacity, renderPanels} from './panels.js';
@@ -52,6 +52,7 @@ function createApp(store, ui) {
     charts: new Map(),
     panels: new Map(),
     slots: {},
+    groupSlots: null,
     hoverRun: null,
     playTimer: null,
     firstGridMarked: false,
@@ -145,11 +146,16 @@ function listedRuns(app) {
 }
 
 /**
- * Keeps every selected run's colour slot (facts.js `assignSlots`), new runs taking the free ones.
+ * Keeps every selected run's colour slot (facts.js `assignSlots`), new runs taking the free ones, and,
+ * when the run list is grouped, its slot within its group (`groupedSlots`). Restyles the open panels.
  * @param {App} app
  */
 function syncSlots(app) {
-  app.slots = assignSlots(app.slots, shownRuns(app));
+  const runs = shownRuns(app);
+  app.slots = assignSlots(app.slots, runs);
+  const key = app.store.get().group;
+  app.groupSlots = key ? groupedSlots(app.groupSlots, groupRuns(app.index, key).map((g) => runs.filter((r) => g.runs.includes(r)))) : null;
+  for (const [run, p] of app.panels) views.restylePanel(p.element, shownRunStyle(app, run));
 }
 
 /**
@@ -202,9 +208,9 @@ function renderRunList(app) {
     const info = app.index.runs.find((r) => r.run === run);
     const n = (info.steps || []).length;
     const note = info.featureviz ? `${n} epoch${n === 1 ? '' : 's'}` : 'curves only';
-    const on = s.runs.includes(run);
-    return views.runItem(run, runColor(app.slots, run), on, note, (r, checked) => toggleRun(app, r, checked),
-      on ? shownRunStyle(app, run) : null);
+    const style = s.runs.includes(run) ? shownRunStyle(app, run) : null;
+    return views.runItem(run, style ? style.color : UNSELECTED_COLOR, Boolean(style), note,
+      (r, checked) => toggleRun(app, r, checked), style);
   };
   const keys = groupKeys(app.index);
   const group = s.group || null;
@@ -393,7 +399,8 @@ async function poll(app) {
 function onStateChange(app, state, changed) {
   writeUrl(state);
   if (!app.index) return;
-  if (changed.has('runs')) syncSlots(app);
+  if (changed.has('runs') || changed.has('group')) syncSlots(app);
+  if (changed.has('group') && !changed.has('runs')) renderCharts(app);
   if (changed.has('runs') || changed.has('compact')) applyCompact(app);
   if (changed.has('runs') && app.hoverRun && !shownRuns(app).includes(app.hoverRun)) setHover(app, null);
   if (changed.has('runs') || changed.has('filter') || changed.has('group')) renderRunList(app);

@@ -292,6 +292,8 @@
  * @property {number|null} playTimer  The interval of Play, or null.
  * @property {boolean} firstGridMarked  Whether the `featureviz:first-grid` mark was set.
  * @property {Object<string, number>} slots  Selected run -> its colour slot (facts.js `assignSlots`).
+ * @property {Object<string, [number, number]>|null} groupSlots  Grouped run list: selected run -> its group
+ *     and slot in it (facts.js `groupedSlots`); null when not grouped (or too many to tell apart).
  * @property {string|null} hoverRun  The run the pointer is on (its curves drawn bold), or null.
  * @property {boolean} didAutoSelect  Whether a run was picked for the user once runs appeared.
  * @property {Date|null} lastPoll

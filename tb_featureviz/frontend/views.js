@@ -235,6 +235,23 @@ export function panel(run, color, style = null) {
 }
 
 /**
+ * Gives a panel (`panel`'s element) another line style: border, header swatch and dash sample.
+ * @param {HTMLElement} element
+ * @param {{color: string, dash: string, dasharray: string}} style
+ */
+export function restylePanel(element, style) {
+  element.style.borderColor = style.color;
+  const head = element.querySelector('.panel-head');
+  if (!head) return;
+  head.style.setProperty('--run-color', style.color);
+  const swatch = head.querySelector('.swatch');
+  if (swatch) swatch.style.background = style.color;
+  const old = head.querySelector('.dash-sample');
+  if (old) old.remove();
+  if (style.dasharray && swatch) swatch.after(dashSample(style));
+}
+
+/**
  * Fills a panel's budget line: the compact line as the summary (records.js `planLine`), the full account
  * (`planDetails`) when opened; hidden for no line.
  * @param {HTMLDetailsElement} box
