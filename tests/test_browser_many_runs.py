@@ -305,6 +305,10 @@ def test_twenty_runs_side_by_side(watched: Watched, servers: LoaderServers, load
     expect(tab.locator(".featureviz")).to_have_class("featureviz compact")
     expect(tab.locator(".panel canvas.grid-canvas")).to_have_count(20)
     assert _panels_outside_viewport(frame) == []
+    heights = tab.locator(".panel canvas.grid-canvas").evaluate_all(
+        "els => els.map((c) => c.getBoundingClientRect().height)"
+    )
+    assert min(heights) > 0 and max(heights) <= 120, heights
     if not load_fast:
         save_screenshot(page, "many-runs-compact.png", full_page=False)
     tab.locator("input.compact-check").uncheck()
@@ -351,6 +355,15 @@ def test_twenty_runs_side_by_side(watched: Watched, servers: LoaderServers, load
         "el => getComputedStyle(el).backgroundColor"
     )
     assert border == swatch == want[RUNS[13]][0] == group_rgb(0, 3)
+
+    # Compact Grad-CAM panels fit too: both heatmaps side by side, at most 120 px high.
+    tab.locator('button.seg[data-kind="gradcam"]').click()
+    expect(tab.locator(".panel canvas.cam-canvas")).to_have_count(40)
+    assert _panels_outside_viewport(frame) == []
+    heights = tab.locator(".panel canvas.cam-canvas").evaluate_all(
+        "els => els.map((c) => c.getBoundingClientRect().height)"
+    )
+    assert min(heights) > 0 and max(heights) <= 120, heights
 
 
 @LOADERS

@@ -165,8 +165,10 @@ function syncSlots(app) {
 function applyCompact(app) {
   const s = app.store.get();
   const on = s.compact === null || s.compact === undefined ? shownRuns(app).length > COMPACT_AUTO : s.compact;
+  const was = app.ui.root.classList.contains('compact');
   app.ui.root.classList.toggle('compact', on);
   app.ui.compactCheckbox.checked = on;
+  if (was !== on) applyZoomAll(app);  // fitted grids are capped in height in compact panels
 }
 
 /**

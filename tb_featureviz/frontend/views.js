@@ -349,10 +349,13 @@ export function noRunPanel() {
     message('No run selected', 'Tick a run in the list on the left to see what its network learned.'));
 }
 
+/** The most a fitted grid may be high in compact panels (px). */
+export const COMPACT_GRID_H = 120;
+
 /**
  * Sizes a `canvas.zoomable` for `zoom`: an integer factor, or "fit" (the largest integer factor that fits
- * its box, at most `data-max-fit`; shrunk to the box's width when even 1× does not fit). Sets
- * `data-zoom` to the factor.
+ * its box, at most `data-max-fit`, and in compact panels at most `COMPACT_GRID_H` high; shrunk, keeping its
+ * aspect ratio, when even 1× does not fit). Sets `data-zoom` to the factor.
  * @param {HTMLCanvasElement} canvas
  * @param {string} zoom  state.js `ZOOMS`.
  */
@@ -362,11 +365,15 @@ export function applyZoom(canvas, zoom) {
   const padding = style ? (parseFloat(style.paddingLeft) || 0) + (parseFloat(style.paddingRight) || 0) : 0;
   const available = Math.max(64, (box ? box.clientWidth - padding : 400) - 2);
   const maxFit = Number(canvas.dataset.maxFit || 0);
+  // Compact panels (many runs): a fitted grid is at most COMPACT_GRID_H pixels high too.
+  const maxHeight = canvas.closest('.featureviz.compact') ? COMPACT_GRID_H : Infinity;
   let k = zoom !== 'fit' ? Number(zoom) : Math.max(1, Math.floor(available / canvas.width));
   if (zoom === 'fit' && maxFit) k = Math.min(k, maxFit);
-  const fitsNatively = canvas.width <= available;
+  if (zoom === 'fit') k = Math.max(1, Math.min(k, Math.floor(maxHeight / canvas.height)));
+  const fitsNatively = canvas.width <= available && canvas.height <= maxHeight;
   if (zoom === 'fit' && !fitsNatively) {
-    canvas.style.width = '100%';
+    // Shrunk, keeping the aspect ratio (the element's box is the picture: clicks map onto tiles).
+    canvas.style.width = maxHeight < Infinity ? `${Math.min(available, (maxHeight * canvas.width) / canvas.height)}px` : '100%';
     canvas.style.height = 'auto';
   } else {
     canvas.style.width = `${canvas.width * k}px`;
