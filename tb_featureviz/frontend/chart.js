@@ -317,6 +317,8 @@ function textWidth(text, size) {
  * @property {string} [label]  What the line is, where the split does not say it (a measure's name).
  * @property {string} [tag]  The scalar tag of a measure (`data-tag`).
  * @property {string} color
+ * @property {string} [dash]  The run's own `stroke-dasharray` (facts.js `DASHES`; '' or absent: solid). A run
+ *     drawn dashed keeps its dash on its validation line too, which is then faded instead of dashed.
  * @property {Array<[number, number]>} points  `[epoch, value]`.
  */
 
@@ -447,6 +449,7 @@ function el(name, attrs = {}, parent = null) {
  * @property {SVGLineElement|null} hoverLine
  * @property {{title: string, domain: [number, number]|null, yScale: 'auto'|'linear'|'log', large: boolean}} opts
  * @property {number} width  The width drawn at.
+ * @property {string|null} highlighted  The run drawn bold (the others faded), or null.
  */
 
 /**
@@ -512,13 +515,16 @@ function drawAxes(svg, scale, font) {
 function drawSeries(svg, series, scale) {
   const {x, y} = scale;
   for (const s of series) {
-    const g = el('g', {class: `series ${s.split} ${s.style || ''}`.trim(), 'data-run': s.run, 'data-split': s.split}, svg);
+    const runDash = s.split !== 'check' && s.dash ? s.dash : '';
+    const g = el('g', {class: `series ${s.split} ${s.style || ''}${runDash ? ' run-dashed' : ''}`.trim(), 'data-run': s.run,
+      'data-split': s.split}, svg);
     if (s.tag) g.dataset.tag = s.tag;
     const pts = s.points.filter((p) => Number.isFinite(p[1]) && (!scale.log || p[1] > 0));
-    el('polyline', {
-      points: pts.map((p) => `${x(p[0]).toFixed(2)},${y(p[1]).toFixed(2)}`).join(' '),
-      class: 'line', stroke: s.color,
-    }, g);
+    const coords = pts.map((p) => `${x(p[0]).toFixed(2)},${y(p[1]).toFixed(2)}`).join(' ');
+    const line = el('polyline', {points: coords, class: 'line', stroke: s.color}, g);
+    if (runDash) line.style.strokeDasharray = runDash;  // over the split's dashes of the stylesheet
+    // A wide, invisible stroke the pointer can find (a path, so `polyline` still selects the line alone).
+    if (pts.length) el('path', {d: `M${coords.replace(/ /g, ' L')}`, class: 'hit'}, g);
     for (const p of pts) {
       const c = el('circle', {cx: x(p[0]).toFixed(2), cy: y(p[1]).toFixed(2), r: s.split === 'check' ? 3.5 : 3, class: 'pt',
         fill: s.color}, g);
@@ -570,6 +576,7 @@ function draw(chart) {
   chart.hoverLine.style.display = 'none';
   drawSeries(svg, current.series, chart.scale);
   placeCursor(chart);
+  applyHighlight(chart, chart.highlighted);
 }
 
 /**
@@ -615,25 +622,34 @@ function stepFromEvent(chart, event) {
   return best;
 }
 
+/** The most rows a tooltip lists (many runs: the rest are counted). */
+const TOOLTIP_ROWS = 12;
+
 /**
- * The tooltip's rows at `step`: a heading and one row per series with a point there.
+ * The tooltip's rows at `step`: a heading and one row per series with a point there, the highlighted run's
+ * in bold; with more than `TOOLTIP_ROWS` rows, only the highlighted run's (or the first `TOOLTIP_ROWS` and a
+ * count of the rest).
  * @param {ChartSeries[]} series
  * @param {number} step
+ * @param {string|null} [highlighted]
  * @returns {HTMLElement[]}
  */
-function tooltipRows(series, step) {
+function tooltipRows(series, step, highlighted = null) {
   const head = document.createElement('div');
   head.className = 'tt-head';
   head.textContent = `epoch ${step}`;
   const rows = [head];
-  for (const s of series) {
+  const all = series.filter((s) => s.points.some((q) => q[0] === step));
+  const mine = highlighted !== null && all.length > TOOLTIP_ROWS && all.some((s) => s.run === highlighted);
+  const shown = mine ? all.filter((s) => s.run === highlighted) : all;
+  for (const s of shown.slice(0, TOOLTIP_ROWS)) {
     const p = s.points.find((q) => q[0] === step);
-    if (!p) continue;
     const row = document.createElement('div');
-    row.className = 'tt-row';
+    row.className = s.run === highlighted ? 'tt-row highlighted' : 'tt-row';
     const sw = document.createElement('span');
     sw.className = `tt-swatch ${s.style || s.split}`;
     sw.style.borderColor = s.color;
+    if (s.split !== 'check' && s.dash) sw.style.borderTopStyle = s.dash.split(' ').length > 2 ? 'dashed' : 'dotted';
     const name = document.createElement('span');
     name.className = 'tt-name';
     name.textContent = `${s.run} · ${s.label || s.split}`;
@@ -642,6 +658,12 @@ function tooltipRows(series, step) {
     val.textContent = fmt(p[1]);
     row.append(sw, name, val);
     rows.push(row);
+  }
+  if (shown.length > TOOLTIP_ROWS) {
+    const more = document.createElement('div');
+    more.className = 'tt-more';
+    more.textContent = `… ${shown.length - TOOLTIP_ROWS} more (point at a line to see its run)`;
+    rows.push(more);
   }
   return rows;
 }
@@ -654,7 +676,7 @@ function tooltipRows(series, step) {
  */
 function showTooltip(chart, step, event) {
   const {tooltip, wrap, scale, hoverLine} = chart;
-  tooltip.replaceChildren(...tooltipRows(chart.current.series, step));
+  tooltip.replaceChildren(...tooltipRows(chart.current.series, step, chart.highlighted));
   tooltip.hidden = false;
   const box = wrap.getBoundingClientRect();
   const x = event.clientX - box.left;
@@ -677,19 +699,55 @@ function hideTooltip(chart) {
 }
 
 /**
+ * Draws `run`'s lines bold and fades the others (null: every line as usual).
+ * @param {ChartParts} chart
+ * @param {string|null} run
+ */
+function applyHighlight(chart, run) {
+  chart.highlighted = run;
+  const on = run !== null && chart.current.series.some((s) => s.run === run);
+  chart.svg.classList.toggle('has-highlight', on);
+  for (const g of chart.svg.querySelectorAll('g.series')) g.classList.toggle('highlighted', on && g.dataset.run === run);
+}
+
+/**
+ * The run whose line is under the pointer of `event`, or null.
+ * @param {MouseEvent} event
+ * @returns {string|null}
+ */
+function runFromEvent(event) {
+  const g = event.target && event.target.closest ? event.target.closest('g.series') : null;
+  return g ? g.dataset.run : null;
+}
+
+/**
  * Hover shows the values at the nearest epoch; a click on a point (or anywhere on the plot) picks it. The
- * chart is drawn again when its figure's width changes.
+ * chart is drawn again when its figure's width changes. The pointer on a line reports its run to
+ * `onHover` (null when it leaves), which highlights it (`applyHighlight`) in every chart; without
+ * `onHover`, in this chart.
  * @param {ChartParts} chart
  * @param {(epoch: number) => void} onPick
+ * @param {((run: string|null) => void)|null} [onHover]
  */
-function wireChart(chart, onPick) {
+function wireChart(chart, onPick, onHover) {
   const {svg} = chart;
+  let hovered = null;
+  const hover = (run) => {
+    if (run === hovered) return;
+    hovered = run;
+    if (onHover) onHover(run);
+    else applyHighlight(chart, run);
+  };
   svg.addEventListener('mousemove', (event) => {
+    hover(runFromEvent(event));
     const step = stepFromEvent(chart, event);
     if (step === null) hideTooltip(chart);
     else showTooltip(chart, step, event);
   });
-  svg.addEventListener('mouseleave', () => hideTooltip(chart));
+  svg.addEventListener('mouseleave', () => {
+    hideTooltip(chart);
+    hover(null);
+  });
   svg.addEventListener('click', (event) => {
     const target = event.target;
     const step = target && target.dataset && target.dataset.step !== undefined ? Number(target.dataset.step) : stepFromEvent(chart, event);
@@ -709,11 +767,11 @@ function wireChart(chart, onPick) {
  *     yScale: 'auto'|'linear'|'log', large: boolean}} options
  * @returns {ChartParts}
  */
-function makeChart({title, onPick, domain, note, yScale, large}) {
+function makeChart({title, onPick, onHover = null, domain, note, yScale, large}) {
   /** @type {ChartParts} */
   const chart = {...chartFrame(title, note, large), current: {series: [], cursor: null, xDomain: null, footnote: ''},
-    scale: null, cursorLine: null, hoverLine: null, opts: {title, domain, yScale, large}, width: 0};
-  wireChart(chart, onPick);
+    scale: null, cursorLine: null, hoverLine: null, opts: {title, domain, yScale, large}, width: 0, highlighted: null};
+  wireChart(chart, onPick, onHover);
   return chart;
 }
 
@@ -764,16 +822,17 @@ function openLarge(options, small) {
 /**
  * Creates a chart. `onPick(epoch)` is called when the user clicks an epoch; `domain` is a y range always
  * shown; `note` goes under the title; `id` is the figure's `data-chart`; `yScale` picks the y axis ('auto':
- * log for the learning rate and for values over two decades). `update` takes the series, the cursor, the
+ * log for the learning rate and for values over two decades); `onHover(run)` hears the run whose line the
+ * pointer is on (null when none) and `highlight(run)` draws that run bold and the others faded. `update` takes the series, the cursor, the
  * epochs every chart of the card shows (`xDomain`, chart.js `epochDomain`) and a footnote.
- * @param {{title: string, onPick: (epoch: number) => void, domain?: [number, number]|null, note?: Node|null,
- *     id?: string, yScale?: 'auto'|'linear'|'log'}} options
+ * @param {{title: string, onPick: (epoch: number) => void, onHover?: ((run: string|null) => void)|null,
+ *     domain?: [number, number]|null, note?: Node|null, id?: string, yScale?: 'auto'|'linear'|'log'}} options
  * @returns {{element: HTMLElement, update: (data: {series: ChartSeries[], cursor: number|null,
  *     xDomain?: [number, number]|null, footnote?: string}) => void, setCursor: (epoch: number|null) => void,
- *     enlarge: () => void}}
+ *     highlight: (run: string|null) => void, enlarge: () => void}}
  */
-export function createChart({title, onPick, domain = null, note = null, id = title, yScale = 'auto'}) {
-  const options = {title, onPick, domain, note, yScale, id};
+export function createChart({title, onPick, onHover = null, domain = null, note = null, id = title, yScale = 'auto'}) {
+  const options = {title, onPick, onHover, domain, note, yScale, id};
   const chart = makeChart({...options, large: false});
   chart.wrap.dataset.chart = id;
   let large = null;
@@ -803,6 +862,10 @@ export function createChart({title, onPick, domain = null, note = null, id = tit
         large.chart.current = {...chart.current};
         draw(large.chart);
       }
+    },
+    highlight(run) {
+      applyHighlight(chart, run);
+      if (large) applyHighlight(large.chart, run);
     },
     setCursor(epoch) {
       chart.current.cursor = epoch;

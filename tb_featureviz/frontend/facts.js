@@ -14,9 +14,24 @@ import {KINDS} from './state.js';
  * @typedef {import('./types.js').ViewState} ViewState
  */
 
-/** Run colours, in the order of `/index`'s runs. */
-export const PALETTE = ['#1a73e8', '#e8710a', '#12a4b5', '#d01884', '#7b3fe4', '#c58b00', '#3c9a3c', '#8d5b4c',
-  '#5f6368', '#c5221f', '#0d652d', '#174ea6'];
+/**
+ * Run colours: ten categorical hues (Tableau 10, kept apart for colour-blind readers as far as ten hues can be).
+ * A run's slot picks a colour and a dash (`DASHES`): slots 0-9 are solid, 10-19 dash-dot, 20-29 dotted, so 30
+ * selected runs draw 30 distinct lines.
+ */
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
+  '#bcbd22', '#17becf'];
+/**
+ * The line dashes of a run, by `Math.floor(slot / PALETTE.length)`: `stroke-dasharray` values ('' solid).
+ * They differ from the validation split's plain dashes (`5 4`): a dash-dot and a dotted line.
+ */
+export const DASHES = [
+  {name: 'solid', dasharray: ''},
+  {name: 'dashdot', dasharray: '10 3 2 3'},
+  {name: 'dotted', dasharray: '2 3'},
+];
+/** The swatch of a run that is not selected (it has no slot, hence no colour). */
+export const UNSELECTED_COLOR = '#c4c9cf';
 const METRIC_ORDER = ['loss', 'accuracy', 'acc'];
 /** The plural noun of each kind, for messages. */
 export const KIND_NOUN = {activations: 'activation grids', filters: 'filter patterns', gradcam: 'Grad-CAM heatmaps'};
@@ -31,14 +46,213 @@ export function runInfo(index, run) {
 }
 
 /**
- * The colour of `run`: its place in `/index` picks a palette entry.
- * @param {IndexDoc|null} index
- * @param {string} run
- * @returns {string}
+ * A run's line style: `{slot, color, dash, dasharray}` for slot `slot` (`assignSlots`); slots past
+ * `PALETTE.length * DASHES.length` come round again.
+ * @param {number} slot
+ * @returns {{slot: number, color: string, dash: string, dasharray: string}}
+ * @example slotStyle(12)  // {slot: 12, color: '#2ca02c', dash: 'dashdot', dasharray: '10 3 2 3'}
  */
-export function runColor(index, run) {
-  const i = index ? index.runs.findIndex((r) => r.run === run) : -1;
-  return PALETTE[(i < 0 ? 0 : i) % PALETTE.length];
+export function slotStyle(slot) {
+  const n = PALETTE.length;
+  const d = DASHES[Math.floor(slot / n) % DASHES.length];
+  return {slot, color: PALETTE[slot % n], dash: d.name, dasharray: d.dasharray};
+}
+
+/** Shades of a group's hue (grouped run list): 0 the hue itself, < 0 mixed towards black, > 0 towards white. */
+export const GROUP_SHADES = [0, -0.4, 0.4, 0.65];
+
+/**
+ * `hex` mixed towards black (`t < 0`) or white (`t > 0`) by `|t|`.
+ * @param {string} hex  "#rrggbb".
+ * @param {number} t  In [-1, 1].
+ * @returns {string}  "#rrggbb".
+ * @example shade('#1f77b4', 0.5)  // '#8fbbda'
+ */
+export function shade(hex, t) {
+  const target = t < 0 ? 0 : 255;
+  const k = Math.abs(t);
+  return '#' + [1, 3, 5].map((i) => {
+    const v = parseInt(hex.slice(i, i + 2), 16);
+    return Math.round(v + (target - v) * k).toString(16).padStart(2, '0');
+  }).join('');
+}
+
+/**
+ * A run's line style when the run list is grouped: its group's hue (`PALETTE[group]`), each member of the
+ * group a dash (`DASHES`) and, past three members, a darker or lighter shade of the hue (`GROUP_SHADES`):
+ * 12 distinct styles per group, 10 groups.
+ * @param {number} group  The group's place among the groups.
+ * @param {number} member  The run's slot within its group.
+ * @returns {{slot: number, color: string, dash: string, dasharray: string}}
+ * @example groupSlotStyle(1, 4)  // {slot: 1004, color: '#994c08', dash: 'dashdot', dasharray: '10 3 2 3'}
+ */
+export function groupSlotStyle(group, member) {
+  const d = DASHES[member % DASHES.length];
+  const t = GROUP_SHADES[Math.floor(member / DASHES.length) % GROUP_SHADES.length];
+  return {slot: group * 1000 + member, color: shade(PALETTE[group % PALETTE.length], t), dash: d.name,
+    dasharray: d.dasharray};
+}
+
+/**
+ * The slots of a grouped run list: each selected run's group and its slot within the group (`assignSlots`
+ * per group, so stable while the run stays selected), or null when some group has more selected runs than
+ * `groupSlotStyle` tells apart (12) or there are more groups than hues (10): the plain slots then.
+ * @param {Object<string, [number, number]>|null} previous  What the last call returned.
+ * @param {string[][]} groups  The selected runs of each group, groups in their order.
+ * @returns {Object<string, [number, number]>|null}  run -> [group, member].
+ * @example groupedSlots(null, [['a', 'b'], [], ['c']])  // {a: [0, 0], b: [0, 1], c: [2, 0]}
+ */
+export function groupedSlots(previous, groups) {
+  const capacity = DASHES.length * GROUP_SHADES.length;
+  if (groups.length > PALETTE.length || groups.some((g) => g.length > capacity)) return null;
+  const members = {};
+  for (const [run, slot] of Object.entries(previous || {})) members[run] = slot[1];
+  const out = {};
+  groups.forEach((runs, gi) => {
+    const own = assignSlots(members, runs);
+    for (const run of runs) out[run] = [gi, own[run]];
+  });
+  return out;
+}
+
+/**
+ * Gives every selected run a slot (a colour and dash, `slotStyle`), stable while the run stays selected: runs
+ * that had a slot in `previous` keep it; each newly selected run, in selection order, takes the lowest free
+ * slot. Without `previous`, slots follow the selection order (0, 1, 2, ...).
+ * @param {Object<string, number>|null} previous  What the last call returned.
+ * @param {string[]} selected  The selected runs, in selection order.
+ * @returns {Object<string, number>}  run -> slot, for exactly the selected runs.
+ * @example assignSlots({a: 0, b: 1, c: 2}, ['a', 'c', 'd'])  // {a: 0, c: 2, d: 1}
+ */
+export function assignSlots(previous, selected) {
+  const out = {};
+  const taken = new Set();
+  for (const run of selected) {
+    const slot = previous ? previous[run] : undefined;
+    if (Number.isInteger(slot) && slot >= 0 && !taken.has(slot)) {
+      out[run] = slot;
+      taken.add(slot);
+    }
+  }
+  let next = 0;
+  for (const run of selected) {
+    if (run in out) continue;
+    while (taken.has(next)) next += 1;
+    out[run] = next;
+    taken.add(next);
+  }
+  return out;
+}
+
+/**
+ * What the run-filter box holds, as a test of run names: plain text matches a case-insensitive substring;
+ * `/pattern/` (or `/pattern/flags`) is a regular expression. An invalid expression matches every run and
+ * says why in `error`.
+ * @param {string} text
+ * @returns {{test: (name: string) => boolean, error: string|null, regex: boolean}}
+ * @example runFilter('/^lr_0\\.1/').test('lr_0.1_b32')  // true
+ */
+export function runFilter(text) {
+  const t = (text || '').trim();
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(t);
+  if (m) {
+    try {
+      const re = new RegExp(m[1], m[2]);
+      return {test: (name) => { re.lastIndex = 0; return re.test(name); }, error: null, regex: true};
+    } catch (e) {
+      return {test: () => true, error: String(e.message || e), regex: true};
+    }
+  }
+  const needle = t.toLowerCase();
+  return {test: (name) => !needle || name.toLowerCase().includes(needle), error: null, regex: false};
+}
+
+/**
+ * The runs whose names match the filter text (`runFilter`), in their order, and the filter's error.
+ * @param {string[]} names
+ * @param {string} text
+ * @returns {{runs: string[], error: string|null}}
+ */
+export function filterRuns(names, text) {
+  const f = runFilter(text);
+  return {runs: names.filter((n) => f.test(n)), error: f.error};
+}
+
+/**
+ * The scalar facts of a `run_info` record a run list can be grouped by, as `{key: value}`: every
+ * `hparams` entry under its own name, the optimizer's (`optimizer.name`, `optimizer.learning_rate`, ...),
+ * and `model`, `params` and `input_shape`. Values are strings, numbers or booleans (an array is joined).
+ * @param {Object<string, *>|null} record  A `run_info` record.
+ * @returns {Object<string, string|number|boolean>}
+ */
+export function groupFacts(record) {
+  const out = {};
+  if (!record || typeof record !== 'object') return out;
+  const scalar = (v) => ['string', 'number', 'boolean'].includes(typeof v);
+  const put = (k, v) => {
+    if (scalar(v)) out[k] = v;
+    else if (Array.isArray(v) && v.every((x) => x === null || scalar(x))) out[k] = v.map((x) => (x === null ? '?' : x)).join('x');
+  };
+  for (const [k, v] of Object.entries(record.hparams || {})) put(k, v);
+  for (const [k, v] of Object.entries(record.optimizer || {})) if (!(`optimizer.${k}` in out)) put(`optimizer.${k}`, v);
+  for (const k of ['model', 'params', 'input_shape']) if (!(k in out)) put(k, record[k]);
+  return out;
+}
+
+/**
+ * The keys the run list can be grouped by: those of `groupFacts` whose value differs across the runs of
+ * `index` that record it, yet is shared by some of them (a key with one value, or a distinct value per
+ * run, groups nothing). Sorted by name.
+ * @param {IndexDoc|null} index
+ * @returns {string[]}
+ */
+export function groupKeys(index) {
+  const runs = index ? index.runs : [];
+  const values = new Map();
+  for (const info of runs) {
+    for (const [k, v] of Object.entries(groupFacts(info.run_info))) {
+      if (!values.has(k)) values.set(k, []);
+      values.get(k).push(JSON.stringify(v));
+    }
+  }
+  const keys = [];
+  for (const [k, list] of values) {
+    const distinct = new Set(list).size;
+    if (distinct > 1 && distinct < list.length) keys.push(k);
+  }
+  return keys.sort();
+}
+
+/**
+ * The runs of `index` (in its order, or only `names` when given) grouped by the value of `key` in their
+ * `run_info` (`groupFacts`): one group per value, numbers in increasing order, then other values by name,
+ * then the runs without the key (`value` null, label "key: not recorded").
+ * @param {IndexDoc|null} index
+ * @param {string} key
+ * @param {string[]} [names]  The runs to group (default every run of `index`).
+ * @returns {Array<{value: string|number|boolean|null, label: string, runs: string[]}>}
+ * @example groupRuns(index, 'learning_rate')  // [{value: 0.001, label: 'learning_rate = 0.001', runs: [...]}, ...]
+ */
+export function groupRuns(index, key, names) {
+  const infos = index ? index.runs : [];
+  const wanted = names ? new Set(names) : null;
+  const groups = new Map();
+  for (const info of infos) {
+    if (wanted && !wanted.has(info.run)) continue;
+    const facts = groupFacts(info.run_info);
+    const value = key in facts ? facts[key] : null;
+    const id = JSON.stringify(value);
+    if (!groups.has(id)) groups.set(id, {value, label: value === null ? `${key}: not recorded` : `${key} = ${value}`, runs: []});
+    groups.get(id).runs.push(info.run);
+  }
+  const rank = (g) => (g.value === null ? 2 : typeof g.value === 'number' ? 0 : 1);
+  return [...groups.values()].sort((a, b) => {
+    if (rank(a) !== rank(b)) return rank(a) - rank(b);
+    if (rank(a) === 0) return a.value - b.value;
+    const x = String(a.value);
+    const y = String(b.value);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 /**
@@ -423,6 +637,20 @@ export function normalisedPatch(index, state, didAutoSelect) {
  */
 export function shownRuns(app) {
   return selectedRuns(app.index, app.store.get());
+}
+
+/**
+ * The line style of a selected run: by its group when the run list is grouped (`groupSlotStyle` of
+ * `app.groupSlots`), else `slotStyle` of its slot in `app.slots` (else of its place among the selected runs); the neutral colour, solid, for a run that is not selected.
+ * @param {App} app
+ * @param {string} run
+ * @returns {{slot: number, color: string, dash: string, dasharray: string}}
+ */
+export function shownRunStyle(app, run) {
+  const grouped = app.store.get().group && app.groupSlots ? app.groupSlots[run] : undefined;
+  if (grouped) return groupSlotStyle(grouped[0], grouped[1]);
+  const slots = app.slots && run in app.slots ? app.slots : assignSlots(app.slots, shownRuns(app));
+  return run in slots ? slotStyle(slots[run]) : {slot: -1, color: UNSELECTED_COLOR, dash: 'solid', dasharray: ''};
 }
 
 /**

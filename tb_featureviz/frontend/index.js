@@ -17,12 +17,12 @@ import {colorize, lut} from './colormap.js';
 import {pickEpoch, setEpoch, stepEpoch, syncControls, togglePlay} from './controls.js';
 import {exportMenu} from './exportmenu.js';
 import {wireExport} from './exporting.js';
-import {alignMode, layersFor, metricOrder, normalisedPatch, partialRuns, runColor, runListNote, shownEpoch, shownEpochs,
-  shownRuns} from './facts.js';
+import {alignMode, assignSlots, filterRuns, groupedSlots, groupKeys, groupRuns, layersFor, metricOrder, normalisedPatch,
+  partialRuns, runListNote, shownEpoch, shownEpochs, shownRuns, shownRunStyle, UNSELECTED_COLOR} from './facts.js';
 import {tileAt} from './layout.js';
 import {MAX_INDEX_RUNS, fetchIndex, fetchScalars} from './model.js';
 import {applyZoomAll, redrawOpacity, renderPanels} from './panels.js';
-import {createStore, defaultState, readUrl, writeUrl} from './state.js';
+import {COMPACT_AUTO, createStore, defaultState, readUrl, writeUrl} from './state.js';
 import * as views from './views.js';
 
 /**
@@ -51,6 +51,9 @@ function createApp(store, ui) {
     scalarsText: new Map(),
     charts: new Map(),
     panels: new Map(),
+    slots: {},
+    groupSlots: null,
+    hoverRun: null,
     playTimer: null,
     firstGridMarked: false,
     didAutoSelect: false,
@@ -102,7 +105,19 @@ function wireControls(app) {
     if (ui.followCheckbox.checked) togglePlay(app, false);
     set({follow: ui.followCheckbox.checked, epoch: ui.followCheckbox.checked ? null : shownEpoch(app)});
   });
-  ui.runFilter.addEventListener('input', () => renderRunList(app));
+  ui.runFilter.addEventListener('input', () => set({filter: ui.runFilter.value}));
+  ui.groupSelect.addEventListener('change', () => set({group: ui.groupSelect.value || null}));
+  ui.compactCheckbox.addEventListener('change', () => set({compact: ui.compactCheckbox.checked}));
+  ui.selectShown.addEventListener('click', () => {
+    const runs = app.store.get().runs;
+    set({runs: [...runs, ...listedRuns(app).runs.filter((r) => !runs.includes(r))]});
+    normalise(app);
+  });
+  ui.clearRuns.addEventListener('click', () => set({runs: []}));
+  ui.legend.addEventListener('mouseover', (event) => hoverFrom(app, event, '.legend-item'));
+  ui.legend.addEventListener('mouseleave', () => setHover(app, null));
+  ui.runList.addEventListener('mouseover', (event) => hoverFrom(app, event, '.run-item'));
+  ui.runList.addEventListener('mouseleave', () => setHover(app, null));
   document.addEventListener('keydown', (event) => {
     const t = event.target;
     const tag = t && t.tagName;
@@ -122,22 +137,114 @@ function wireControls(app) {
 }
 
 /**
- * Draws the run list (filtered by the filter box; selected runs always stay).
+ * The runs the run list shows: those of `/index` that match the filter (facts.js `filterRuns`).
+ * @param {App} app
+ * @returns {{runs: string[], error: string|null}}
+ */
+function listedRuns(app) {
+  return filterRuns(app.index ? app.index.runs.map((r) => r.run) : [], app.store.get().filter);
+}
+
+/**
+ * Keeps every selected run's colour slot (facts.js `assignSlots`), new runs taking the free ones, and,
+ * when the run list is grouped, its slot within its group (`groupedSlots`). Restyles the open panels.
+ * @param {App} app
+ */
+function syncSlots(app) {
+  const runs = shownRuns(app);
+  app.slots = assignSlots(app.slots, runs);
+  const key = app.store.get().group;
+  app.groupSlots = key ? groupedSlots(app.groupSlots, groupRuns(app.index, key).map((g) => runs.filter((r) => g.runs.includes(r)))) : null;
+  for (const [run, p] of app.panels) views.restylePanel(p.element, shownRunStyle(app, run));
+}
+
+/**
+ * Compact panels when the user asked for them, or by themselves for more than `COMPACT_AUTO` runs.
+ * @param {App} app
+ */
+function applyCompact(app) {
+  const s = app.store.get();
+  const on = s.compact === null || s.compact === undefined ? shownRuns(app).length > COMPACT_AUTO : s.compact;
+  const was = app.ui.root.classList.contains('compact');
+  app.ui.root.classList.toggle('compact', on);
+  app.ui.compactCheckbox.checked = on;
+  if (was !== on) applyZoomAll(app);  // fitted grids are capped in height in compact panels
+}
+
+/**
+ * Highlights `run` (null: none) in every chart, the run list, the legend and the panels.
+ * @param {App} app
+ * @param {string|null} run
+ */
+function setHover(app, run) {
+  if (app.hoverRun === run) return;
+  app.hoverRun = run;
+  for (const chart of app.charts.values()) chart.highlight(run);
+  for (const node of app.ui.root.querySelectorAll('.run-item, .legend-item[data-run], .panel[data-run]')) {
+    node.classList.toggle('hovered', run !== null && node.dataset.run === run);
+  }
+}
+
+/**
+ * Highlights the selected run whose entry (`selector`) the pointer is over.
+ * @param {App} app
+ * @param {MouseEvent} event
+ * @param {string} selector
+ */
+function hoverFrom(app, event, selector) {
+  const item = event.target && event.target.closest ? event.target.closest(selector) : null;
+  const run = item ? item.dataset.run : null;
+  setHover(app, run && shownRuns(app).includes(run) ? run : null);
+}
+
+/**
+ * Draws the run list: the runs that match the filter (an invalid expression says so and filters nothing),
+ * in groups under a header when grouped by a `run_info` key; the group menu lists the keys that differ.
  * @param {App} app
  */
 function renderRunList(app) {
   const ui = app.ui;
   const s = app.store.get();
-  const filter = ui.runFilter.value.trim().toLowerCase();
-  const items = [];
-  for (const info of app.index.runs) {
-    if (filter && !info.run.toLowerCase().includes(filter) && !s.runs.includes(info.run)) continue;
+  const {runs: listed, error} = listedRuns(app);
+  const item = (run) => {
+    const info = app.index.runs.find((r) => r.run === run);
     const note = runListNote(info);
-    items.push(views.runItem(info.run, runColor(app.index, info.run), s.runs.includes(info.run), note,
-      (run, on) => toggleRun(app, run, on)));
+    const style = s.runs.includes(run) ? shownRunStyle(app, run) : null;
+    return views.runItem(run, style ? style.color : UNSELECTED_COLOR, Boolean(style), note,
+      (r, checked) => toggleRun(app, r, checked), style);
+  };
+  const keys = groupKeys(app.index);
+  const group = s.group || null;
+  const items = [];
+  if (group) {
+    for (const g of groupRuns(app.index, group, listed)) {
+      items.push(views.runGroupHead(g.label, g.runs.length, () => {
+        const runs = app.store.get().runs;
+        app.store.set({runs: [...runs, ...g.runs.filter((r) => !runs.includes(r))]});
+        normalise(app);
+      }));
+      items.push(...g.runs.map(item));
+    }
+  } else {
+    items.push(...listed.map(item));
   }
   ui.runList.replaceChildren(...items);
-  ui.runFilter.hidden = app.index.runs.length < 8;
+  ui.runList.classList.toggle('grouped', Boolean(group));
+  if (document.activeElement !== ui.runFilter && ui.runFilter.value !== s.filter) ui.runFilter.value = s.filter;
+  ui.runFilter.hidden = app.index.runs.length < 8 && !s.filter;
+  ui.runFilter.setAttribute('aria-invalid', error ? 'true' : 'false');
+  ui.runFilterError.hidden = !error;
+  ui.runFilterError.textContent = error ? `${error}. Showing every run.` : '';
+  const hidden = s.runs.filter((r) => !listed.includes(r)).length;
+  ui.runFilterNote.hidden = !hidden;
+  ui.runFilterNote.textContent = hidden ? `${hidden} selected run${hidden === 1 ? '' : 's'} hidden by the filter` : '';
+  const options = [['', 'nothing'], ...keys.map((k) => [k, k])];
+  if (s.group && !keys.includes(s.group)) options.push([s.group, `${s.group} (same in every run)`]);
+  views.setOptions(ui.groupSelect, options, s.group || '');
+  ui.groupField.hidden = !keys.length && !s.group;
+  ui.selectShown.hidden = listed.length < 2;
+  ui.clearRuns.hidden = !s.runs.length;
+  if (app.hoverRun) for (const node of ui.runList.querySelectorAll('.run-item')) node.classList.toggle('hovered', node.dataset.run === app.hoverRun);
 }
 
 /**
@@ -166,15 +273,16 @@ function chartSpecs(app, runs) {
   for (const run of runs) {
     const sc = app.scalars.get(run);
     if (!sc) continue;
+    const style = shownRunStyle(app, run);
     for (const series of sc.series) {
       if (!byMetric.has(series.metric)) byMetric.set(series.metric, []);
       byMetric.get(series.metric).push({
-        run, split: series.split, color: runColor(app.index, run), points: series.points.map((p) => [p[0], p[2]]),
+        run, split: series.split, color: style.color, dash: style.dasharray, points: series.points.map((p) => [p[0], p[2]]),
       });
     }
   }
   const specs = [...byMetric.keys()].sort(metricOrder).map((metric) => [metric, {title: metric, series: byMetric.get(metric)}]);
-  for (const {group, measures, series, footnote} of checkCharts(app.scalars, runs, (run) => runColor(app.index, run))) {
+  for (const {group, measures, series, footnote} of checkCharts(app.scalars, runs, (run) => shownRunStyle(app, run).color)) {
     // The key names the measures, so a chart is made again when a measure appears.
     specs.push([`check:${group.id}:${measures.map((m) => m.tag).join(',')}`, {title: group.title, series, footnote,
       domain: group.domain, id: `check:${group.id}`, note: () => views.checkKey(group.caption, measures)}]);
@@ -201,16 +309,18 @@ function renderCharts(app) {
   const ordered = [];
   for (const [key, spec] of specs) {
     if (!app.charts.has(key)) {
-      app.charts.set(key, createChart({title: spec.title, onPick: (epoch) => pickEpoch(app, epoch), domain: spec.domain,
+      app.charts.set(key, createChart({title: spec.title, onPick: (epoch) => pickEpoch(app, epoch),
+        onHover: (run) => setHover(app, run), domain: spec.domain,
         note: spec.note ? spec.note() : null, id: spec.id || key}));
     }
     const chart = app.charts.get(key);
     chart.update({series: spec.series, cursor, xDomain, footnote: spec.footnote || ''});
+    chart.highlight(app.hoverRun);
     ordered.push(chart.element);
   }
   if (!specs.size) ordered.push(views.noCurves(runs.some((r) => !app.scalars.has(r))));
   ui.charts.replaceChildren(...ordered);
-  ui.legend.replaceChildren(...(specs.size ? views.legend(runs.map((r) => [r, runColor(app.index, r)])) : []));
+  ui.legend.replaceChildren(...(specs.size ? views.legend(runs.map((r) => [r, shownRunStyle(app, r)])) : []));
 }
 
 /**
@@ -272,6 +382,8 @@ async function poll(app) {
     app.index = data;
     app.indexText = text;
     normalise(app);
+    syncSlots(app);
+    applyCompact(app);
     showEmptyPage(app);
     renderRunList(app);
     syncControls(app);
@@ -291,9 +403,13 @@ async function poll(app) {
 function onStateChange(app, state, changed) {
   writeUrl(state);
   if (!app.index) return;
+  if (changed.has('runs') || changed.has('group')) syncSlots(app);
+  if (changed.has('group') && !changed.has('runs')) renderCharts(app);
+  if (changed.has('runs') || changed.has('compact')) applyCompact(app);
+  if (changed.has('runs') && app.hoverRun && !shownRuns(app).includes(app.hoverRun)) setHover(app, null);
+  if (changed.has('runs') || changed.has('filter') || changed.has('group')) renderRunList(app);
   if (changed.has('runs')) {
     if (partialRuns(app.index, state.runs).length) poll(app);  // their steps come with the next /index
-    renderRunList(app);
     refreshScalars(app, shownRuns(app).filter((r) => !app.scalars.has(r)));
     renderCharts(app);
   }

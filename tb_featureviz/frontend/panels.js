@@ -4,8 +4,8 @@
 
 import {pickEpoch} from './controls.js';
 import {syncExport} from './exporting.js';
-import {alignedStage, alignMode, camColormap, className, entriesOf, entryFor, KIND_NOUN, panelLayer, runColor,
-  runFactsLine, runInfo, sharedLayer, shownEpoch, shownRuns, stageLabel, stageOfLayer} from './facts.js';
+import {alignedStage, alignMode, camColormap, className, entriesOf, entryFor, KIND_NOUN, panelLayer,
+  runFactsLine, runInfo, sharedLayer, shownEpoch, shownRuns, shownRunStyle, stageLabel, stageOfLayer} from './facts.js';
 import {exemplarsNote, exemplarsView} from './exemplars.js';
 import {gradcamView} from './gradcam.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
@@ -55,7 +55,8 @@ function ensurePanels(app) {
   }
   const ordered = runs.map((run) => {
     if (!app.panels.has(run)) {
-      const p = {...views.panel(run, runColor(app.index, run)), seq: 0, channelShown: null};
+      const style = shownRunStyle(app, run);
+      const p = {...views.panel(run, style.color, style), seq: 0, channelShown: null};
       p.layerPick.addEventListener('change', () => pickLayer(app, run, p.layerPick.value));
       app.panels.set(run, p);
     }

@@ -10,6 +10,8 @@ export const KINDS = ['activations', 'filters', 'gradcam'];
 export const ZOOMS = ['fit', '1', '2', '3', '4', '6', '8'];
 /** URL key prefix of a run's own layer: `layer@<run>=<layer>` (the export route takes the same). */
 export const PICK_PREFIX = 'layer@';
+/** More selected runs than this make the panels compact unless the user says otherwise. */
+export const COMPACT_AUTO = 6;
 /** A shared stage choice: "k/n". */
 export const STAGE_RE = /^[1-9]\d{0,5}\/[1-9]\d{0,5}$/;
 
@@ -28,6 +30,9 @@ export function defaultState() {
     opacity: 0.5,      // Grad-CAM heatmap opacity
     follow: true,      // keep the newest epoch on show while training writes
     channel: null,     // drilled-down channel (activations) or filter index (filters), not a tile; or null
+    filter: '',        // the run list's filter: a name substring, or /regex/
+    group: null,       // the run_info key the run list is grouped by (facts.js groupKeys), or null
+    compact: null,     // compact panels: true, false, or null (automatic: on for more than COMPACT_AUTO runs)
   };
 }
 
@@ -47,6 +52,9 @@ export function toParams(state) {
   if (state.opacity !== d.opacity) p.set('opacity', String(Math.round(state.opacity * 100)));
   if (!state.follow) p.set('follow', '0');
   if (state.channel !== null) p.set('channel', String(state.channel));
+  if (state.filter) p.set('filter', state.filter);
+  if (state.group) p.set('group', state.group);
+  if (state.compact !== null && state.compact !== undefined) p.set('compact', state.compact ? '1' : '0');
   return p;
 }
 
@@ -77,6 +85,10 @@ export function fromParams(p) {
   if (p.get('follow') === '0') s.follow = false;
   if (p.get('follow') === '1') s.follow = true;
   if (p.has('channel')) s.channel = intOr(p.get('channel'), null);
+  if (p.get('filter')) s.filter = p.get('filter');
+  if (p.get('group')) s.group = p.get('group');
+  if (p.get('compact') === '1') s.compact = true;
+  if (p.get('compact') === '0') s.compact = false;
   return s;
 }
 

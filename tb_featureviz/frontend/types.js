@@ -249,6 +249,9 @@
  * @property {number} opacity  Grad-CAM heatmap opacity, 0..1.
  * @property {boolean} follow  Keep the newest epoch on show.
  * @property {number|null} channel  Drilled-down channel or filter index (never a tile position).
+ * @property {string} filter  The run list's filter: a name substring, or `/regex/` (facts.js `runFilter`).
+ * @property {string|null} group  The `run_info` key the run list is grouped by (facts.js `groupKeys`).
+ * @property {boolean|null} compact  Compact panels; null: automatic (state.js `COMPACT_AUTO`).
  */
 
 /**
@@ -290,6 +293,10 @@
  * @property {Map<string, PanelState>} panels  Run -> panel.
  * @property {number|null} playTimer  The interval of Play, or null.
  * @property {boolean} firstGridMarked  Whether the `featureviz:first-grid` mark was set.
+ * @property {Object<string, number>} slots  Selected run -> its colour slot (facts.js `assignSlots`).
+ * @property {Object<string, [number, number]>|null} groupSlots  Grouped run list: selected run -> its group
+ *     and slot in it (facts.js `groupedSlots`); null when not grouped (or too many to tell apart).
+ * @property {string|null} hoverRun  The run the pointer is on (its curves drawn bold), or null.
  * @property {boolean} didAutoSelect  Whether a run was picked for the user once runs appeared.
  * @property {Date|null} lastPoll
  * @property {string|null} exporting  The format being exported, or null.

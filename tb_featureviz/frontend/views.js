@@ -92,13 +92,27 @@ export function shell(menu) {
       refs.followCheckbox, h('span', {text: 'Follow latest'})),
     refs.status);
 
-  refs.runFilter = h('input', {type: 'search', class: 'run-filter', placeholder: 'Filter runs', 'aria-label': 'Filter runs'});
+  refs.runFilter = h('input', {type: 'search', class: 'run-filter', placeholder: 'Filter runs: text or /regex/',
+    'aria-label': 'Filter runs', title: 'A part of the run name, or a regular expression between slashes: /lr_0\\.1/'});
+  refs.runFilterError = h('p', {class: 'run-filter-error', role: 'alert', hidden: true});
+  refs.groupSelect = h('select', {class: 'group-select', 'aria-label': 'Group runs by'});
+  refs.groupField = h('label', {class: 'field-inline', title: 'Group the run list by a hyper-parameter the runs differ in'},
+    h('span', {text: 'Group by'}), refs.groupSelect);
+  refs.selectShown = h('button', {type: 'button', class: 'link-btn select-shown', text: 'Select listed',
+    title: 'Select every run the list shows'});
+  refs.clearRuns = h('button', {type: 'button', class: 'link-btn clear-runs', text: 'Clear', title: 'Deselect every run'});
+  refs.compactCheckbox = h('input', {type: 'checkbox', class: 'compact-check'});
+  refs.compactField = h('label', {class: 'compact-toggle', title: 'Smaller panels in a denser grid (on by itself for many runs)'},
+    refs.compactCheckbox, h('span', {text: 'Compact'}));
+  refs.runTools = h('div', {class: 'run-tools'}, refs.groupField, refs.selectShown, refs.clearRuns, refs.compactField);
   refs.runList = h('ul', {class: 'run-list', 'aria-label': 'Runs'});
+  refs.runFilterNote = h('p', {class: 'run-filter-note', hidden: true});
   refs.runHint = h('p', {class: 'hint', text: 'Tick two or more runs to compare them side by side.'});
   refs.charts = h('div', {class: 'charts'});
   refs.legend = h('div', {class: 'legend'});
   const sidebar = h('aside', {class: 'sidebar'},
-    h('section', {class: 'card'}, h('h2', {text: 'Runs'}), refs.runFilter, refs.runList, refs.runHint),
+    h('section', {class: 'card runs-card'}, h('h2', {text: 'Runs'}), refs.runFilter, refs.runFilterError, refs.runTools,
+      refs.runList, refs.runFilterNote, refs.runHint),
     h('section', {class: 'card curves'}, h('h2', {text: 'Curves'}), refs.legend, refs.charts));
 
   refs.panels = h('div', {class: 'panels', id: 'panels'});
@@ -119,8 +133,30 @@ export function setOptions(select, options, selected) {
   select.disabled = options.length === 0;
 }
 
-/** One entry of the run list: checkbox, colour swatch, name, a short note. */
-export function runItem(run, color, checked, note, onToggle) {
+/**
+ * A short line in a run's colour and dash (facts.js `slotStyle`).
+ * @param {{color: string, dash: string, dasharray: string}} style
+ * @returns {SVGSVGElement}
+ */
+export function dashSample(style) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'dash-sample');
+  svg.setAttribute('viewBox', '0 0 22 8');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.dataset.dash = style.dash;
+  const line = document.createElementNS(ns, 'line');
+  for (const [k, v] of Object.entries({x1: 1, y1: 4, x2: 21, y2: 4, stroke: style.color})) line.setAttribute(k, String(v));
+  if (style.dasharray) line.setAttribute('stroke-dasharray', style.dasharray);
+  svg.appendChild(line);
+  return svg;
+}
+
+/**
+ * One entry of the run list: checkbox, colour swatch (and, for a selected run, its line style), name, a
+ * short note. `style` is the run's line style (facts.js `slotStyle`), or null for a run not selected.
+ */
+export function runItem(run, color, checked, note, onToggle, style = null) {
   const box = h('input', {type: 'checkbox', class: 'run-check'});
   box.checked = checked;
   box.addEventListener('change', () => onToggle(run, box.checked));
@@ -128,17 +164,35 @@ export function runItem(run, color, checked, note, onToggle) {
     h('label', {title: run},
       box,
       h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}),
+      style ? dashSample(style) : null,
       h('span', {class: 'run-name', text: run}),
       h('span', {class: 'run-note', text: note})));
 }
 
-/** The chart legend: one entry per selected run plus the line styles. */
+/**
+ * The header of a group of the run list: its label, the number of runs, a button that selects them all.
+ * @param {string} label
+ * @param {number} count
+ * @param {() => void} onSelect
+ * @returns {HTMLElement}
+ */
+export function runGroupHead(label, count, onSelect) {
+  return h('li', {class: 'run-group-head', role: 'presentation', dataset: {group: label}},
+    h('span', {class: 'run-group-label', text: label}), h('span', {class: 'run-group-count', text: `(${count})`}),
+    h('button', {type: 'button', class: 'link-btn', text: 'select', title: `Select the runs with ${label}`, onclick: onSelect}));
+}
+
+/**
+ * The chart legend: one entry per selected run (its line style and name) plus the split's line styles.
+ * @param {Array<[string, {color: string, dash: string, dasharray: string}]>} runs
+ */
 export function legend(runs) {
   return [
-    ...runs.map(([run, color]) => h('span', {class: 'legend-item'},
-      h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}), h('span', {class: 'legend-run', text: run}))),
+    ...runs.map(([run, style]) => h('span', {class: 'legend-item', dataset: {run}},
+      dashSample(style), h('span', {class: 'legend-run', text: run}))),
     h('span', {class: 'legend-item muted'}, h('span', {class: 'line-sample solid', 'aria-hidden': 'true'}), 'train'),
-    h('span', {class: 'legend-item muted'}, h('span', {class: 'line-sample dashed', 'aria-hidden': 'true'}), 'validation'),
+    h('span', {class: 'legend-item muted'}, h('span', {class: 'line-sample dashed', 'aria-hidden': 'true'}),
+      runs.some(([, style]) => style.dasharray) ? 'validation (faded for a dash-dot or dotted run)' : 'validation'),
   ];
 }
 
@@ -157,10 +211,11 @@ export function checkKey(caption, measures) {
 }
 
 /**
- * A run's panel: a coloured border and label, a sub-title line, the run's facts, the budget line of the
+ * A run's panel (`style`: its line style, facts.js `slotStyle`, shown beside the swatch for a dashed run): a
+ * coloured border and label, a sub-title line, the run's facts, the budget line of the
  * epoch on show (hidden until its plan record is here), a body and a drill-down area.
  */
-export function panel(run, color) {
+export function panel(run, color, style = null) {
   const title = h('span', {class: 'panel-run', text: run});
   const subtitle = h('span', {class: 'panel-sub'});
   const layerPick = h('select', {class: 'panel-layer', 'aria-label': `Layer of run ${run}`, hidden: true});
@@ -172,10 +227,28 @@ export function panel(run, color) {
   const detail = h('div', {class: 'panel-detail'});
   const element = h('section', {class: 'panel', dataset: {run}, style: {borderColor: color}, 'aria-label': `Run ${run}`},
     h('header', {class: 'panel-head', style: {'--run-color': color}},
-      h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}), title, layerPick, layerNote,
+      h('span', {class: 'swatch', style: {background: color}, 'aria-hidden': 'true'}),
+      style && style.dasharray ? dashSample(style) : null, title, layerPick, layerNote,
       subtitle),
     facts, budget, alert, body, detail);
   return {element, title, subtitle, facts, budget, alert, body, detail, layerPick, layerNote};
+}
+
+/**
+ * Gives a panel (`panel`'s element) another line style: border, header swatch and dash sample.
+ * @param {HTMLElement} element
+ * @param {{color: string, dash: string, dasharray: string}} style
+ */
+export function restylePanel(element, style) {
+  element.style.borderColor = style.color;
+  const head = element.querySelector('.panel-head');
+  if (!head) return;
+  head.style.setProperty('--run-color', style.color);
+  const swatch = head.querySelector('.swatch');
+  if (swatch) swatch.style.background = style.color;
+  const old = head.querySelector('.dash-sample');
+  if (old) old.remove();
+  if (style.dasharray && swatch) swatch.after(dashSample(style));
 }
 
 /**
@@ -276,10 +349,13 @@ export function noRunPanel() {
     message('No run selected', 'Tick a run in the list on the left to see what its network learned.'));
 }
 
+/** The most a fitted grid may be high in compact panels (px). */
+export const COMPACT_GRID_H = 120;
+
 /**
  * Sizes a `canvas.zoomable` for `zoom`: an integer factor, or "fit" (the largest integer factor that fits
- * its box, at most `data-max-fit`; shrunk to the box's width when even 1× does not fit). Sets
- * `data-zoom` to the factor.
+ * its box, at most `data-max-fit`, and in compact panels at most `COMPACT_GRID_H` high; shrunk, keeping its
+ * aspect ratio, when even 1× does not fit). Sets `data-zoom` to the factor.
  * @param {HTMLCanvasElement} canvas
  * @param {string} zoom  state.js `ZOOMS`.
  */
@@ -289,11 +365,15 @@ export function applyZoom(canvas, zoom) {
   const padding = style ? (parseFloat(style.paddingLeft) || 0) + (parseFloat(style.paddingRight) || 0) : 0;
   const available = Math.max(64, (box ? box.clientWidth - padding : 400) - 2);
   const maxFit = Number(canvas.dataset.maxFit || 0);
+  // Compact panels (many runs): a fitted grid is at most COMPACT_GRID_H pixels high too.
+  const maxHeight = canvas.closest('.featureviz.compact') ? COMPACT_GRID_H : Infinity;
   let k = zoom !== 'fit' ? Number(zoom) : Math.max(1, Math.floor(available / canvas.width));
   if (zoom === 'fit' && maxFit) k = Math.min(k, maxFit);
-  const fitsNatively = canvas.width <= available;
+  if (zoom === 'fit') k = Math.max(1, Math.min(k, Math.floor(maxHeight / canvas.height)));
+  const fitsNatively = canvas.width <= available && canvas.height <= maxHeight;
   if (zoom === 'fit' && !fitsNatively) {
-    canvas.style.width = '100%';
+    // Shrunk, keeping the aspect ratio (the element's box is the picture: clicks map onto tiles).
+    canvas.style.width = maxHeight < Infinity ? `${Math.min(available, (maxHeight * canvas.width) / canvas.height)}px` : '100%';
     canvas.style.height = 'auto';
   } else {
     canvas.style.width = `${canvas.width * k}px`;

@@ -206,6 +206,8 @@ class LogdirSpec:
             ``tile`` pixels square (a model with several resolution stages); see :meth:`tile_of`.
         model_order: Whether ``run_info`` records the model order of the layers (``"layers"``, as the
             callback writes it); older logs have none.
+        hparams: Extra ``run_info["hparams"]`` entries per run (beside ``"run"``), e.g.
+            ``{"exp1": {"learning_rate": 0.01}}``.
     """
 
     root: str
@@ -240,6 +242,7 @@ class LogdirSpec:
     nonfinite: tuple[tuple[str, int, str, int], ...] = ()
     layer_tiles: dict[str, int] = field(default_factory=dict)
     model_order: bool = False
+    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -516,7 +519,7 @@ class LogdirSpec:
             "params": 1234,
             "input_shape": [None, self.image_size, self.image_size, 3],
             "optimizer": {"name": "RMSprop", "learning_rate": 0.0001},
-            "hparams": {"run": run},
+            "hparams": {"run": run, **self.hparams.get(run, {})},
             "class_names": list(self.class_names),
             "first_epoch": 0,
             "started": "2023-11-14T22:13:20+00:00",
@@ -856,6 +859,7 @@ def write_logdir(
     nonfinite: Sequence[tuple[str, int, str, int]] = (),
     layer_tiles: dict[str, int] | None = None,
     model_order: bool = False,
+    hparams: dict[str, dict[str, Any]] | None = None,
 ) -> LogdirSpec:
     """Writes a logdir of featureviz runs with predictable content.
 
@@ -895,6 +899,7 @@ def write_logdir(
         nonfinite: ``(run, epoch, tag, n)`` of records to write with ``"nonfinite": n``.
         layer_tiles: Spatial size (tile side) of layers that differ from ``tile``: several stages.
         model_order: Record the model order (``layers``, in the given order) in ``run_info``.
+        hparams: Extra ``run_info["hparams"]`` entries per run, e.g. ``{"exp1": {"learning_rate": 0.01}}``.
 
     Returns:
         The :class:`LogdirSpec` describing (and predicting) everything written.
@@ -950,6 +955,7 @@ def write_logdir(
         nonfinite=tuple((str(r), int(e), str(t), int(n)) for r, e, t, n in nonfinite),
         layer_tiles=dict(layer_tiles or {}),
         model_order=model_order,
+        hparams={str(r): dict(h) for r, h in (hparams or {}).items()},
     )
     os.makedirs(spec.root, exist_ok=True)
     for run in spec.runs:
