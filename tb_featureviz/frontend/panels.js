@@ -4,7 +4,8 @@
 //
 // Scrubbing (issue 19): every panel in view asks for its epoch in the same tick, so model.js sends one
 // `/frame` request for all of them, with the next epochs in the scrub direction (prefetched). Panels out of
-// view load nothing until they scroll in (IntersectionObserver). Once every panel in view shows the epoch,
+// view load nothing until they scroll in (IntersectionObserver). A view that did not move prefetches the
+// epochs on both sides once drawn. Once every panel in view shows the epoch,
 // `performance.mark('featureviz:frame', {detail: {epoch}})` is set (benchmarks/_scrub.py reads it).
 
 import {pickEpoch} from './controls.js';
@@ -34,6 +35,7 @@ import * as views from './views.js';
  * @param {App} app
  */
 export function applyZoomAll(app) {
+  for (const p of app.panels.values()) p.zoomRoom = null;
   for (const c of app.ui.panels.querySelectorAll('canvas.zoomable')) views.applyZoom(c, app.store.get().zoom);
 }
 
@@ -46,8 +48,9 @@ export function redrawOpacity(app) {
   for (const c of app.ui.panels.querySelectorAll('canvas.cam-canvas')) if (c.redraw) c.redraw(o);
 }
 
-/** Epochs prefetched ahead in the scrub direction. */
-const PREFETCH_EPOCHS = 2;
+/** Epochs prefetched ahead in the scrub direction; and on each side once a view that did not move is drawn. */
+const PREFETCH_EPOCHS = 3;
+const PREFETCH_IDLE = 2;
 
 /**
  * What the panels' loading keeps beside the app: the visibility observer, the last epoch drawn (the scrub
@@ -74,7 +77,7 @@ function loadingOf(app) {
           updates.push(updatePanel(app, run));
         }
       }
-      if (updates.length) markFrame(app, updates);
+      if (updates.length) markFrame(app, updates, true);
     });
     l = {observer, lastEpoch: null, renders: 0, cam: new Map()};
     loading.set(app, l);
@@ -108,7 +111,10 @@ function ensurePanels(app) {
   });
   const ui = app.ui;
   const cur = [...ui.panels.children];
-  if (cur.length !== ordered.length || cur.some((c, i) => c !== ordered[i])) ui.panels.replaceChildren(...ordered);
+  if (cur.length !== ordered.length || cur.some((c, i) => c !== ordered[i])) {
+    ui.panels.replaceChildren(...ordered);
+    for (const p of app.panels.values()) p.zoomRoom = null;  // the panels' widths may have changed
+  }
   ui.panels.dataset.count = String(ordered.length);
   if (!ordered.length) ui.panels.replaceChildren(views.noRunPanel());
 }
@@ -178,10 +184,10 @@ export function renderPanels(app) {
   }
   // Same tick as the panels' own requests: the next epochs in the scrub direction join their /frame.
   const direction = epoch === null || l.lastEpoch === null ? 0 : Math.sign(epoch - l.lastEpoch);
-  if (direction) prefetch(app, inView, epoch, direction);
+  if (direction) prefetch(app, inView, epoch, direction, PREFETCH_EPOCHS);
   l.lastEpoch = epoch;
   // Panels not known to be in view or out of it yet: the observer's first answer loads them and marks.
-  if (![...app.panels.values()].some((p) => p.visible === null)) markFrame(app, updates);
+  if (![...app.panels.values()].some((p) => p.visible === null)) markFrame(app, updates, !direction);
   else l.renders++;
 }
 
@@ -191,8 +197,10 @@ export function renderPanels(app) {
  * scrubbing waits for (benchmarks/_scrub.py).
  * @param {App} app
  * @param {Array<Promise<*>>} updates
+ * @param {boolean} [settled]  The epoch did not move: once drawn, the epochs on both sides are prefetched
+ *     (the first press of a scrub finds its frame in memory).
  */
-function markFrame(app, updates) {
+function markFrame(app, updates, settled = false) {
   const l = loadingOf(app);
   const render = ++l.renders;
   const epoch = shownEpoch(app);
@@ -202,6 +210,10 @@ function markFrame(app, updates) {
       performance.mark('featureviz:frame', {detail: {epoch}});
     } catch (e) {
       // Old browsers: no marks.
+    }
+    if (settled && epoch !== null) {
+      const inView = shownRuns(app).filter((run) => (app.panels.get(run) || {}).visible === true);
+      for (const direction of [1, -1]) prefetch(app, inView, epoch, direction, PREFETCH_IDLE);
     }
   });
 }
@@ -227,18 +239,19 @@ function panelNeeds(app, run, epoch) {
 }
 
 /**
- * Asks for the next PREFETCH_EPOCHS epochs after `epoch` in `direction` for the panels in view (answers are
- * kept in memory by model.js; nothing is drawn).
+ * Asks for the next `count` epochs after `epoch` in `direction` for the panels in view (answers are kept
+ * in memory by model.js; nothing is drawn).
  * @param {App} app
  * @param {string[]} runs
  * @param {number} epoch
  * @param {number} direction  1 or -1.
+ * @param {number} count
  */
-function prefetch(app, runs, epoch, direction) {
+function prefetch(app, runs, epoch, direction, count) {
   const epochs = shownEpochs(app);
   const at = epochs.indexOf(epoch);
   if (at < 0) return;
-  for (let k = 1; k <= PREFETCH_EPOCHS; k++) {
+  for (let k = 1; k <= count; k++) {
     const next = epochs[at + k * direction];
     if (next === undefined) break;
     for (const run of runs) for (const [tag, indices] of panelNeeds(app, run, next)) loadStep(run, tag, next, indices);
@@ -456,7 +469,10 @@ async function showGrid(app, p, run, entry, epoch, show, stale) {
     detail.push(dd.element);
   }
   show([grid.element], `${entry.layer} · epoch ${epoch}`, detail);
-  views.applyZoom(grid.canvas, app.store.get().zoom);
+  // The room a grid may take is measured once per panel layout (a measure per draw forces a layout of the
+  // page per panel while scrubbing); a resize or a new set of panels measures it again.
+  if (!p.zoomRoom) p.zoomRoom = views.zoomRoom(grid.canvas);
+  views.applyZoom(grid.canvas, app.store.get().zoom, p.zoomRoom);
   if (stale()) return;
   p.channelShown = grid.openTile !== null ? s.channel : null;
   syncExport(app);

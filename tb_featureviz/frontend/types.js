@@ -273,6 +273,7 @@
  * @property {number|null} channelShown  The channel or filter drilled down at this epoch, or null.
  * @property {boolean|null} visible  Whether it is in view (IntersectionObserver; null until it says).
  * @property {boolean} dirty  It has an update to make once it scrolls into view.
+ * @property {number|null} [zoomRoom]  The width its grid may take (`views.zoomRoom`), measured once per layout.
  */
 
 /**
