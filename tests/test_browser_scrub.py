@@ -122,3 +122,36 @@ def test_one_arrow_press_is_one_frame_request_and_going_back_is_none(
     for run in RUNS:
         want = [lut[spec.activation_value(run, 2, "conv2d", 0, k)].tolist() for k in range(spec.channels)]
         assert grid_pixels(page, run, centres) == want
+
+
+@LOADERS
+def test_panels_out_of_view_load_nothing_until_they_scroll_in(
+    watched: Watched, servers: LoaderServers, load_fast: bool
+) -> None:
+    page = watched.page
+    page.set_viewport_size({"width": 1400, "height": 240})  # the top of the first row of panels only
+    seen = data_requests(page)
+    open_entry(page, servers.url(load_fast), "run=a&run=b&run=c&layer=conv2d&epoch=1")
+    wait_frame(page, 1)
+    page.wait_for_timeout(300)
+    in_view = page.evaluate(
+        """() => [...document.querySelectorAll('.panel')].filter((p) => {
+            const r = p.getBoundingClientRect();
+            return r.bottom > 0 && r.top < innerHeight;
+        }).map((p) => p.dataset.run)"""
+    )
+    assert in_view == ["a", "b"], in_view  # two panels a row
+    asked = {item[0] for path in seen if path.startswith("/frame") for item in frame_items(path)}
+    assert asked == {"a", "b"} and all(p.startswith("/frame") for p in seen), seen
+    panel_c = page.locator('.panel[data-run="c"]')
+    expect(panel_c.locator("canvas.grid-canvas")).to_have_count(0)
+    before = len(seen)
+    panel_c.scroll_into_view_if_needed()
+    expect(panel_c.locator("canvas.grid-canvas")).to_be_visible()
+    expect(panel_c).to_have_attribute("data-epoch", "1")
+    page.wait_for_timeout(300)
+    # One frame for c's epoch, then (once drawn) c's neighbouring epochs, prefetched; never /step or /blob.
+    assert all(p.startswith("/frame") for p in seen[before:]), seen[before:]
+    assert frame_items(seen[before]) == [["c", TAG, 1, [0]]]
+    prefetched = sorted(item[2] for path in seen[before + 1 :] for item in frame_items(path))
+    assert prefetched == [0, 2, 3], seen[before:]
