@@ -214,11 +214,14 @@ function renderCharts(app) {
 }
 
 /**
- * Fetches the curves of `runs` (a failure reads as no curves), then redraws the charts and controls.
+ * Fetches the curves of `runs` (a failure reads as no curves), then redraws the charts and controls when
+ * they changed or `force` (a poll that found nothing new redraws nothing: it would stall a scrub).
  * @param {App} app
  * @param {string[]} runs
+ * @param {boolean} [force]
  */
-async function refreshScalars(app, runs) {
+async function refreshScalars(app, runs, force = true) {
+  let changed = force;
   await Promise.all(runs.map(async (run) => {
     try {
       const data = await fetchScalars(run);
@@ -226,10 +229,13 @@ async function refreshScalars(app, runs) {
       if (app.scalarsText.get(run) === text) return;
       app.scalarsText.set(run, text);
       app.scalars.set(run, data);
+      changed = true;
     } catch (e) {
       app.scalars.set(run, {run, series: []});
+      changed = true;
     }
   }));
+  if (!changed) return;
   renderCharts(app);
   syncControls(app);
 }
@@ -267,7 +273,8 @@ async function poll(app) {
   app.lastPoll = new Date();
   ui.status.textContent = `Live · checked ${app.lastPoll.toLocaleTimeString()}`;
   const text = JSON.stringify(data);
-  if (text !== app.indexText) {
+  const fresh = text !== app.indexText;
+  if (fresh) {
     app.index = data;
     app.indexText = text;
     normalise(app);
@@ -276,7 +283,7 @@ async function poll(app) {
     syncControls(app);
     renderPanels(app);
   }
-  await refreshScalars(app, shownRuns(app));
+  await refreshScalars(app, shownRuns(app), fresh);
 }
 
 /**
