@@ -113,7 +113,7 @@ def blob_etag(key: str) -> str:
 
     Example:
         >>> blob_etag("abc")
-        'b-ba9b0ca0bc6cc10a35e9e2afb2ac25ad'
+        'b-cf4ab791c62b8d2b2109c90275287816'
     """
     return "b-" + hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
 
