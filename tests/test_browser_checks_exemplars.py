@@ -112,6 +112,8 @@ def test_check_curves_one_line_per_run_and_measure(watched: Watched, tb_server: 
     expect(sanity.locator(".chart-tooltip .tt-name")).to_have_text(names)
     point.click()
     expect(frame.locator("#epoch-label")).to_have_text("Epoch 4")
+    # The panels sit below the charts, out of view: they load the epoch once scrolled in (issue 19).
+    frame.locator('.panel[data-run="exp1"]').scroll_into_view_if_needed()
     expect(frame.locator('.panel[data-run="exp1"]')).to_have_attribute("data-epoch", "4")
     assert abs(float(cursor.get_attribute("x1") or "nan") - float(point.get_attribute("cx") or "nan")) < 0.01
     loss_cursor = charts.first.locator("line.cursor").get_attribute("x1")

@@ -14,14 +14,14 @@ const CROP_PX = 64;
  * @property {number} y
  * @property {number} x
  * @property {number|null} value  The channel's response there.
- * @property {HTMLImageElement|null} img  The decoded sample image, null when it did not load.
+ * @property {HTMLImageElement|ImageBitmap|null} img  The decoded sample image, null when it did not load.
  * @property {[number, number, number, number]|null} box  `[x0, y0, x1, y1]` of the crop in `img`.
  * @property {boolean} [damaged]  The sample image is damaged in the event file.
  */
 
 /**
  * The crop `box` of `img` on a canvas of the crop's size (pixels as stored), shown about CROP_PX across.
- * @param {HTMLImageElement} img
+ * @param {HTMLImageElement|ImageBitmap} img
  * @param {[number, number, number, number]} box
  * @returns {HTMLCanvasElement}
  */

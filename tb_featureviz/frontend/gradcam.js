@@ -37,8 +37,8 @@ function camFigure(canvas, heading, lines) {
 /**
  * The canvas of one heatmap over the probe image. `canvas.redraw(opacity)` draws it again at another
  * heatmap opacity (the probe image stays opaque; without one the heatmap is drawn alone).
- * @param {HTMLImageElement} heat  The grayscale heatmap.
- * @param {HTMLImageElement|null} probeImg
+ * @param {HTMLImageElement|ImageBitmap} heat  The grayscale heatmap.
+ * @param {HTMLImageElement|ImageBitmap|null} probeImg
  * @param {string} cmap
  * @param {number} opacity  0..1.
  * @param {string} target
@@ -46,8 +46,8 @@ function camFigure(canvas, heading, lines) {
  */
 function camCanvas(heat, probeImg, cmap, opacity, target) {
   const canvas = document.createElement('canvas');
-  canvas.width = heat.naturalWidth;
-  canvas.height = heat.naturalHeight;
+  canvas.width = (heat.naturalWidth || heat.width);
+  canvas.height = (heat.naturalHeight || heat.height);
   canvas.className = 'cam-canvas zoomable';
   canvas.dataset.target = target;
   canvas.dataset.maxFit = '4';
@@ -68,13 +68,13 @@ function camCanvas(heat, probeImg, cmap, opacity, target) {
 
 /**
  * The lowest and highest gray level of a decoded heatmap.
- * @param {HTMLImageElement} heat
+ * @param {HTMLImageElement|ImageBitmap} heat
  * @returns {[number, number]}
  */
 export function heatRange(heat) {
   const c = document.createElement('canvas');
-  c.width = heat.naturalWidth;
-  c.height = heat.naturalHeight;
+  c.width = (heat.naturalWidth || heat.width);
+  c.height = (heat.naturalHeight || heat.height);
   const ctx = c.getContext('2d', {willReadFrequently: true});
   ctx.drawImage(heat, 0, 0);
   const d = ctx.getImageData(0, 0, c.width, c.height).data;
@@ -129,9 +129,9 @@ function verdict(rec, nameOf) {
  * The Grad-CAM view of one probe image at one epoch.
  * @param {Object} g
  * @param {GradcamProbe} g.rec  The probe's entry of the step's record.
- * @param {Array<HTMLImageElement|Error>} g.heats  The heatmap of each of `rec.targets`; an Error (damaged)
+ * @param {Array<HTMLImageElement|ImageBitmap|Error>} g.heats  The heatmap of each of `rec.targets`; an Error (damaged)
  *     becomes a "damaged" tile in its place.
- * @param {HTMLImageElement|null} g.probeImg
+ * @param {HTMLImageElement|ImageBitmap|null} g.probeImg
  * @param {boolean} g.probeDamaged  Why `probeImg` is null: damaged rather than missing.
  * @param {string} g.cmap
  * @param {number} g.opacity

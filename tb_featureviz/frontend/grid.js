@@ -147,7 +147,7 @@ export function gridLegend(cmap, deadShown, empty) {
  * The figure of one grid image: the colourised canvas, a caption of what it shows, the non-finite
  * warning, and (with a layout) pickable tiles with the open channel highlighted.
  * @param {Object} g
- * @param {HTMLImageElement} g.img  The decoded grid PNG.
+ * @param {HTMLImageElement|ImageBitmap} g.img  The decoded grid PNG.
  * @param {string} g.kind  "activations" or "filters".
  * @param {string} g.layer
  * @param {number} g.epoch
@@ -165,8 +165,8 @@ export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, 
   canvas.className = 'grid-canvas zoomable';
   canvas.tabIndex = 0;
   canvas.dataset.ownKeys = '1';
-  canvas.dataset.naturalWidth = String(img.naturalWidth);
-  canvas.dataset.naturalHeight = String(img.naturalHeight);
+  canvas.dataset.naturalWidth = String(img.naturalWidth || img.width);
+  canvas.dataset.naturalHeight = String(img.naturalHeight || img.height);
   const count = layout ? layout.count : 0;
   const noun = kind === 'activations' ? 'channel' : 'filter';
   canvas.setAttribute('role', 'img');
@@ -174,7 +174,7 @@ export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, 
     `Arrow keys choose a ${noun}, Enter opens it.`);
   const dead = new Set(kind === 'activations' ? record.dead || [] : []);
   const isDead = (k) => dead.has(tileChannel(kind, record, k));
-  const captionBits = [gridSummary(kind, record, layout, count), `${img.naturalWidth}×${img.naturalHeight} px`];
+  const captionBits = [gridSummary(kind, record, layout, count), `${img.naturalWidth || img.width}×${img.naturalHeight || img.height} px`];
   if (dead.size) {
     const list = tileList(kind, record);
     const shown = list ? list.filter((c) => dead.has(c)).length : dead.size;
@@ -200,7 +200,7 @@ export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, 
 
 /**
  * Tile `k` of a grid image, colourised, on a canvas of the tile's size.
- * @param {HTMLImageElement} img
+ * @param {HTMLImageElement|ImageBitmap} img
  * @param {GridLayout} layout
  * @param {number} k
  * @param {string|null} cmap
@@ -265,7 +265,7 @@ function tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom})
  * @param {number} d.epoch
  * @param {GridRecord} d.record
  * @param {GridLayout} d.layout
- * @param {HTMLImageElement} d.img
+ * @param {HTMLImageElement|ImageBitmap} d.img
  * @param {number|null} d.tile  The tile that shows `channel` at this epoch, or null.
  * @param {number} d.channel
  * @param {number} d.probe
@@ -346,7 +346,7 @@ export function filmstrip(strip, items, epoch, onPick) {
 
 /**
  * The canvas of a filmstrip frame: tile `k` of one epoch's grid, about 56 px across.
- * @param {HTMLImageElement} img
+ * @param {HTMLImageElement|ImageBitmap} img
  * @param {GridLayout} layout
  * @param {number} k
  * @param {string|null} cmap

@@ -324,11 +324,14 @@ function renderCharts(app) {
 }
 
 /**
- * Fetches the curves of `runs` (a failure reads as no curves), then redraws the charts and controls.
+ * Fetches the curves of `runs` (a failure reads as no curves), then redraws the charts and controls when
+ * they changed or `force` (a poll that found nothing new redraws nothing: it would stall a scrub).
  * @param {App} app
  * @param {string[]} runs
+ * @param {boolean} [force]
  */
-async function refreshScalars(app, runs) {
+async function refreshScalars(app, runs, force = true) {
+  let changed = force;
   await Promise.all(runs.map(async (run) => {
     try {
       const data = await fetchScalars(run);
@@ -336,10 +339,13 @@ async function refreshScalars(app, runs) {
       if (app.scalarsText.get(run) === text) return;
       app.scalarsText.set(run, text);
       app.scalars.set(run, data);
+      changed = true;
     } catch (e) {
       app.scalars.set(run, {run, series: []});
+      changed = true;
     }
   }));
+  if (!changed) return;
   renderCharts(app);
   syncControls(app);
 }
@@ -378,7 +384,8 @@ async function poll(app) {
   app.lastPoll = new Date();
   ui.status.textContent = `Live · checked ${app.lastPoll.toLocaleTimeString()}`;
   const text = data === app.index ? app.indexText : JSON.stringify(data);  // the same object: unchanged
-  if (text !== app.indexText) {
+  const fresh = text !== app.indexText;
+  if (fresh) {
     app.index = data;
     app.indexText = text;
     normalise(app);
@@ -391,7 +398,7 @@ async function poll(app) {
   }
   // Runs selected since the request (the first auto-selection, say) that came listed only: ask again.
   if (partialRuns(app.index, app.store.get().runs).some((run) => !asked.includes(run))) return poll(app);
-  await refreshScalars(app, shownRuns(app));
+  await refreshScalars(app, shownRuns(app), fresh);
 }
 
 /**

@@ -1,7 +1,8 @@
 // Talks to the plugin's HTTP API (tb_featureviz/plugin/http_api.md). Only relative URLs: TensorBoard
 // serves this page with <base href="plugin/featureviz/">, and may mount everything under
 // /experiment/<id>/ or a --path_prefix, so "index" resolves to .../data/plugin/featureviz/index.
-// Only fetching and caching here: no DOM beyond decoding images, no view state.
+// Only fetching and caching here: no DOM beyond decoding images, no view state. The panels' steps and
+// images come through one `/frame` request per tick (`loadStep`), kept in memory bounded by bytes.
 
 /**
  * @typedef {import('./types.js').IndexDoc} IndexDoc
@@ -110,24 +111,266 @@ export function fetchScalars(run) {
   return getJSON('scalars', {run});
 }
 
-const stepCache = new Map();
+/**
+ * A map bounded by the bytes of what it holds: the least recently used entries go first.
+ */
+class ByteLRU {
+  /** @param {number} maxBytes */
+  constructor(maxBytes) {
+    this.maxBytes = maxBytes;
+    this.bytes = 0;
+    /** @type {Map<string, {value: *, size: number}>} */
+    this.entries = new Map();
+  }
+
+  /** @param {string} key */
+  get(key) {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    this.entries.delete(key);  // now the most recently used
+    this.entries.set(key, e);
+    return e.value;
+  }
+
+  /**
+   * @param {string} key
+   * @param {*} value
+   * @param {number} size  Its bytes (a decoded image: width x height x 4).
+   */
+  set(key, value, size) {
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.bytes -= old.size;
+    }
+    if (size > this.maxBytes / 4) return;  // never let one entry push out a quarter of the rest
+    this.entries.set(key, {value, size});
+    this.bytes += size;
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= e.size;
+    }
+  }
+}
+
+/** Written steps never change: their documents (by [run, tag, step]) and decoded images (by blob URL) are kept. */
+const stepDocs = new ByteLRU(16 * 1024 * 1024);
+const bitmaps = new ByteLRU(192 * 1024 * 1024);
+/** Blob URL -> the ApiError of an image the server reports damaged (it stays damaged); at most 1000 kept. */
+const damagedImages = new Map();
+/** [run, tag, step] -> its document while a frame that holds it is on the way; `...#i` -> image i. */
+const inflightDocs = new Map();
+const inflightImages = new Map();
+
+/** Most items of one /frame request, and images per item (the server's bounds, http_api.md). */
+export const FRAME_MAX_ITEMS = 64;
+const FRAME_MAX_IMAGES = 16;
+/** Longest `q` sent (characters, URL-encoded); a longer batch is split. */
+const FRAME_MAX_QUERY = 12000;
+
+/** The requests of this tick, sent together by `flushFrame` (one /frame request). */
+let batch = null;
+
+function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => {});  // a caller that never awaits it (a prefetch) leaves no unhandled rejection
+  return {promise, resolve, reject};
+}
+
+function stepKey(run, tag, step) {
+  return JSON.stringify([run, tag, step]);
+}
 
 /**
- * The record and image URLs of one written step: GET step?run=&tag=&step=. A written step never
- * changes, so answers are kept (failures are not).
+ * Adds `[run, tag, step]` (and image `index`, unless null) to this tick's batch.
+ * @returns {Promise<*>}  The document (index null) or the decoded image.
+ */
+function enqueue(run, tag, step, index) {
+  if (!batch) {
+    batch = new Map();
+    queueMicrotask(flushFrame);
+  }
+  const key = stepKey(run, tag, step);
+  let item = batch.get(key);
+  if (!item) {
+    item = {key, run, tag, step, doc: deferred(), images: new Map()};
+    batch.set(key, item);
+    if (!inflightDocs.has(key)) inflightDocs.set(key, item.doc.promise);
+    item.doc.promise.then(() => forget(inflightDocs, key, item.doc.promise), () => forget(inflightDocs, key, item.doc.promise));
+  }
+  if (index === null) return inflightDocs.get(key) || item.doc.promise;
+  let d = item.images.get(index);
+  if (!d) {
+    d = deferred();
+    item.images.set(index, d);
+    const ik = `${key}#${index}`;
+    inflightImages.set(ik, d.promise);
+    d.promise.then(() => forget(inflightImages, ik, d.promise), () => forget(inflightImages, ik, d.promise));
+  }
+  return d.promise;
+}
+
+function forget(map, key, promise) {
+  if (map.get(key) === promise) map.delete(key);
+}
+
+/**
+ * One written step and some of its decoded images, through the frame loader: every call of one tick goes
+ * into one `/frame` request (a panel's grid, its plan record, the prefetched epochs), and what was loaded
+ * before is answered from memory. A written step never changes.
+ * @param {string} run
+ * @param {string} tag
+ * @param {number} step
+ * @param {number[]} [indices]  Indices into the step's `images`.
+ * @returns {{doc: Promise<StepDoc>, images: Array<Promise<ImageBitmap>>}}  The document (rejects with the
+ *     item's ApiError: unknown run, tag or step, damaged record) and each image (an ApiError, `damaged`
+ *     true for damaged bytes, when it cannot be shown).
+ */
+export function loadStep(run, tag, step, indices = []) {
+  const key = stepKey(run, tag, step);
+  const cached = stepDocs.get(key);
+  const doc = cached ? Promise.resolve(cached) : (inflightDocs.get(key) || enqueue(run, tag, step, null));
+  const images = indices.map((i) => {
+    if (cached) {
+      const url = cached.images[i];
+      if (url === undefined) return Promise.reject(new ApiError(404, `Run ${run} tag ${tag} step ${step} has no image ${i}.`));
+      const bitmap = bitmaps.get(url);
+      if (bitmap) return Promise.resolve(bitmap);
+      if (damagedImages.has(url)) return Promise.reject(damagedImages.get(url));
+    }
+    return inflightImages.get(`${key}#${i}`) || enqueue(run, tag, step, i);
+  });
+  for (const p of images) p.catch(() => {});
+  return {doc, images};
+}
+
+/**
+ * The document of a written step if it is in memory (no request), else null.
+ * @param {string} run
+ * @param {string} tag
+ * @param {number} step
+ * @returns {StepDoc|null}
+ */
+export function peekStep(run, tag, step) {
+  return stepDocs.get(stepKey(run, tag, step)) || null;
+}
+
+/**
+ * The record and image URLs of one written step (through the frame loader, see `loadStep`).
  * @param {string} run
  * @param {string} tag
  * @param {number} step
  * @returns {Promise<StepDoc>}
  */
 export function fetchStep(run, tag, step) {
-  const key = JSON.stringify([run, tag, step]);
-  if (!stepCache.has(key)) {
-    const p = getJSON('step', {run, tag, step}, {cache: 'default'});
-    p.catch(() => stepCache.delete(key));
-    stepCache.set(key, p);
+  return loadStep(run, tag, step).doc;
+}
+
+/** Sends this tick's batch: one `/frame` request per FRAME_MAX_ITEMS items (and per FRAME_MAX_QUERY characters). */
+function flushFrame() {
+  const items = [];
+  for (const item of batch.values()) {
+    const indices = [...item.images.keys()];
+    if (indices.length <= FRAME_MAX_IMAGES) items.push({item, indices});
+    else for (let i = 0; i < indices.length; i += FRAME_MAX_IMAGES) items.push({item, indices: indices.slice(i, i + FRAME_MAX_IMAGES)});
   }
-  return stepCache.get(key);
+  batch = null;
+  let chunk = [];
+  let length = 0;
+  for (const part of items) {
+    const size = encodeURIComponent(JSON.stringify([part.item.run, part.item.tag, part.item.step, part.indices])).length + 3;
+    if (chunk.length && (chunk.length >= FRAME_MAX_ITEMS || length + size > FRAME_MAX_QUERY)) {
+      requestFrame(chunk);
+      chunk = [];
+      length = 0;
+    }
+    chunk.push(part);
+    length += size;
+  }
+  if (chunk.length) requestFrame(chunk);
+}
+
+/**
+ * GET frame?q=[[run, tag, step, [indices]], ...]: the bundle of http_api.md (a 4-byte big-endian header
+ * length, the JSON header, the image bytes). Settles every part: documents into memory, images decoded off
+ * the main thread (`createImageBitmap`).
+ * @param {Array<{item: *, indices: number[]}>} parts
+ */
+async function requestFrame(parts) {
+  const q = JSON.stringify(parts.map(({item, indices}) => [item.run, item.tag, item.step, indices]));
+  let header;
+  let buffer;
+  try {
+    const response = await fetch(query('frame', {q}), {cache: 'default', credentials: 'same-origin'});
+    if (!response.ok) {
+      let body = null;
+      try {
+        body = await response.json();
+      } catch (e) {
+        body = null;
+      }
+      throw new ApiError(response.status, body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`);
+    }
+    buffer = await response.arrayBuffer();
+    const n = new DataView(buffer).getUint32(0);
+    header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
+    const body = 4 + n;
+    parts.forEach((part, j) => settle(part, header.items[j], buffer, body));
+  } catch (e) {
+    const error = e instanceof ApiError ? e : new ApiError(0, `could not load a frame: ${e && e.message ? e.message : e}`);
+    for (const {item, indices} of parts) {
+      item.doc.reject(error);
+      for (const i of indices) item.images.get(i).reject(error);
+    }
+  }
+}
+
+/**
+ * Settles one part of a frame from its header entry.
+ * @param {{item: *, indices: number[]}} part
+ * @param {*} entry  The item of the frame's header.
+ * @param {ArrayBuffer} buffer
+ * @param {number} body  Where the image bytes start.
+ */
+function settle({item, indices}, entry, buffer, body) {
+  if (!entry || entry.status !== 200) {
+    const error = new ApiError(entry ? entry.status : 0, entry ? entry.error : 'missing from the frame', Boolean(entry && entry.damaged));
+    item.doc.reject(error);
+    for (const i of indices) item.images.get(i).reject(error);
+    return;
+  }
+  const doc = entry.doc;
+  stepDocs.set(item.key, doc, 2 * JSON.stringify(doc).length);
+  item.doc.resolve(doc);
+  const byIndex = new Map(entry.images.map((e) => [e.index, e]));
+  for (const i of indices) {
+    const d = item.images.get(i);
+    const e = byIndex.get(i);
+    const url = doc.images[i];
+    if (!e || e.status !== 200) {
+      const error = new ApiError(e ? e.status : 404, e ? e.error : `no image ${i} in the frame`, Boolean(e && e.damaged));
+      if (error.damaged && url) rememberDamaged(url, error);
+      d.reject(error);
+      continue;
+    }
+    const blob = new Blob([new Uint8Array(buffer, body + e.offset, e.length)], {type: e.type});
+    createImageBitmap(blob).then((bitmap) => {
+      bitmaps.set(url, bitmap, bitmap.width * bitmap.height * 4);
+      d.resolve(bitmap);
+    }, () => {
+      const error = new ApiError(200, 'the image does not decode', true);
+      rememberDamaged(url, error);
+      d.reject(error);
+    });
+  }
+}
+
+function rememberDamaged(url, error) {
+  damagedImages.set(url, error);
+  if (damagedImages.size > 1000) damagedImages.delete(damagedImages.keys().next().value);
 }
 
 const seriesCache = new Map();
@@ -151,53 +394,56 @@ export function fetchSeries(run, tag, index, version = 0) {
   return seriesCache.get(key);
 }
 
-const imageCache = new Map();
+const imageLoads = new Map();
 
 /**
- * Why an image URL did not load: asks the server again for its JSON error. Resolves to an ApiError;
- * `damaged` is true when the server reports the image damaged, or serves bytes that do not decode.
- */
-/**
+ * Loads and decodes an image URL given by the server (relative, e.g. "blob?key=..."), off the main thread
+ * (`createImageBitmap`); images a frame brought are answered from memory. Resolves to the ImageBitmap;
+ * rejects with an ApiError carrying the server's JSON message (`damaged` true for an image the server
+ * reports damaged, or bytes that do not decode). A damaged image stays rejected; other failures are retried
+ * next time.
  * @param {string} url
- * @returns {Promise<ApiError>}
- */
-async function imageError(url) {
-  try {
-    const response = await fetch(url, {cache: 'no-store', credentials: 'same-origin'});
-    if (response.ok) return new ApiError(response.status, 'the image does not decode', true);
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (e) {
-      body = null;
-    }
-    const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
-    return new ApiError(response.status, message, Boolean(body && body.damaged === true));
-  } catch (e) {
-    return new ApiError(0, `could not load image ${url}`);
-  }
-}
-
-/**
- * Loads and decodes an image URL given by the server (relative, e.g. "blob?key=...").
- * Resolves to the HTMLImageElement once decoded; rejects with an ApiError (`damaged` true for an image
- * the server reports damaged). A damaged image stays rejected; other failures are retried next time.
- * @param {string} url
- * @returns {Promise<HTMLImageElement>}
+ * @returns {Promise<ImageBitmap>}
  */
 export function loadImage(url) {
-  if (!imageCache.has(url)) {
-    const img = new Image();
-    img.decoding = 'async';
-    const p = new Promise((resolve, reject) => {
-      img.onload = () => resolve(img);
-      img.onerror = () => imageError(url).then(reject);
-    }).then(() => (img.decode ? img.decode().then(() => img, () => img) : img));
-    p.catch((e) => { if (!(e && e.damaged)) imageCache.delete(url); });
-    img.src = url;
-    imageCache.set(url, p);
+  const bitmap = bitmaps.get(url);
+  if (bitmap) return Promise.resolve(bitmap);
+  if (damagedImages.has(url)) return Promise.reject(damagedImages.get(url));
+  if (!imageLoads.has(url)) {
+    const p = (async () => {
+      let response;
+      try {
+        response = await fetch(url, {cache: 'default', credentials: 'same-origin'});
+      } catch (e) {
+        throw new ApiError(0, `could not load image ${url}`);
+      }
+      if (!response.ok) {
+        let body = null;
+        try {
+          body = await response.json();
+        } catch (e) {
+          body = null;
+        }
+        const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
+        const error = new ApiError(response.status, message, Boolean(body && body.damaged === true));
+        if (error.damaged) rememberDamaged(url, error);
+        throw error;
+      }
+      let decoded;
+      try {
+        decoded = await createImageBitmap(await response.blob());
+      } catch (e) {
+        const error = new ApiError(response.status, 'the image does not decode', true);
+        rememberDamaged(url, error);
+        throw error;
+      }
+      bitmaps.set(url, decoded, decoded.width * decoded.height * 4);
+      return decoded;
+    })();
+    imageLoads.set(url, p);
+    p.then(() => imageLoads.delete(url), () => imageLoads.delete(url));
   }
-  return imageCache.get(url);
+  return imageLoads.get(url);
 }
 
 const probeImageCache = new Map();
@@ -208,7 +454,7 @@ const probeImageCache = new Map();
  * @param {string} run
  * @param {number} probe
  * @param {string[]|undefined|null} knownUrls
- * @returns {Promise<HTMLImageElement>}
+ * @returns {Promise<ImageBitmap>}
  */
 export function loadProbeImage(run, probe, knownUrls) {
   const key = JSON.stringify([run, probe]);

@@ -1,16 +1,22 @@
 // Panel controller: one panel per selected run, showing the chosen kind, layer, epoch and probe. It
 // loads what a panel needs through model.js and has grid.js, gradcam.js and views.js build the DOM. An
 // update that a newer one overtook (the user moved on while it loaded) draws nothing.
+//
+// Scrubbing (issue 19): every panel in view asks for its epoch in the same tick, so model.js sends one
+// `/frame` request for all of them, with the next epochs in the scrub direction (prefetched). Panels out of
+// view load nothing until they scroll in (IntersectionObserver). A view that did not move prefetches the
+// epochs on both sides once drawn. Once every panel in view shows the epoch,
+// `performance.mark('featureviz:frame', {detail: {epoch}})` is set (benchmarks/_scrub.py reads it).
 
 import {pickEpoch} from './controls.js';
 import {syncExport} from './exporting.js';
 import {alignedStage, alignMode, camColormap, className, entriesOf, entryFor, KIND_NOUN, panelLayer,
-  runFactsLine, runInfo, sharedLayer, shownEpoch, shownRuns, shownRunStyle, stageLabel, stageOfLayer} from './facts.js';
+  runFactsLine, runInfo, sharedLayer, shownEpoch, shownEpochs, shownRuns, shownRunStyle, stageLabel, stageOfLayer} from './facts.js';
 import {exemplarsNote, exemplarsView} from './exemplars.js';
 import {gradcamView} from './gradcam.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
 import {cropBox} from './layout.js';
-import {fetchSeries, fetchStep, loadImage, loadProbeImage} from './model.js';
+import {fetchSeries, fetchStep, loadImage, loadProbeImage, loadStep} from './model.js';
 import {exemplarsOf, nonfiniteText, planDetails, planLine, probeLabel, stepAtOrBefore, tileList, tileOf} from './records.js';
 import * as views from './views.js';
 
@@ -29,6 +35,7 @@ import * as views from './views.js';
  * @param {App} app
  */
 export function applyZoomAll(app) {
+  for (const p of app.panels.values()) p.zoomRoom = null;
   for (const c of app.ui.panels.querySelectorAll('canvas.zoomable')) views.applyZoom(c, app.store.get().zoom);
 }
 
@@ -41,14 +48,53 @@ export function redrawOpacity(app) {
   for (const c of app.ui.panels.querySelectorAll('canvas.cam-canvas')) if (c.redraw) c.redraw(o);
 }
 
+/** Epochs prefetched ahead in the scrub direction; and on each side once a view that did not move is drawn. */
+const PREFETCH_EPOCHS = 3;
+const PREFETCH_IDLE = 2;
+
+/**
+ * What the panels' loading keeps beside the app: the visibility observer, the last epoch drawn (the scrub
+ * direction), the count of renders (a frame mark only for the newest), Grad-CAM's image indices per probe.
+ * @type {WeakMap<App, {observer: IntersectionObserver, lastEpoch: number|null, renders: number, cam: Map<string, number[]>}>}
+ */
+const loading = new WeakMap();
+
+/**
+ * @param {App} app
+ */
+function loadingOf(app) {
+  let l = loading.get(app);
+  if (!l) {
+    const observer = new IntersectionObserver((entries) => {
+      const updates = [];
+      for (const en of entries) {
+        const run = en.target.dataset.run;
+        const p = app.panels.get(run);
+        if (!p || p.element !== en.target) continue;
+        p.visible = en.isIntersecting;
+        if (p.visible && p.dirty) {  // scrolled in: load what it missed
+          p.dirty = false;
+          updates.push(updatePanel(app, run));
+        }
+      }
+      if (updates.length) markFrame(app, updates, true);
+    });
+    l = {observer, lastEpoch: null, renders: 0, cam: new Map()};
+    loading.set(app, l);
+  }
+  return l;
+}
+
 /**
  * Adds and removes panels to match the selected runs, in selection order.
  * @param {App} app
  */
 function ensurePanels(app) {
   const runs = shownRuns(app);
+  const {observer} = loadingOf(app);
   for (const [run, p] of app.panels) {
     if (!runs.includes(run)) {
+      observer.unobserve(p.element);
       p.element.remove();
       app.panels.delete(run);
     }
@@ -56,15 +102,20 @@ function ensurePanels(app) {
   const ordered = runs.map((run) => {
     if (!app.panels.has(run)) {
       const style = shownRunStyle(app, run);
-      const p = {...views.panel(run, style.color, style), seq: 0, channelShown: null};
+      // visible: null until the observer says; dirty: it has an update to make once in view.
+      const p = {...views.panel(run, style.color, style), seq: 0, channelShown: null, visible: null, dirty: true};
       p.layerPick.addEventListener('change', () => pickLayer(app, run, p.layerPick.value));
       app.panels.set(run, p);
+      observer.observe(p.element);
     }
     return app.panels.get(run).element;
   });
   const ui = app.ui;
   const cur = [...ui.panels.children];
-  if (cur.length !== ordered.length || cur.some((c, i) => c !== ordered[i])) ui.panels.replaceChildren(...ordered);
+  if (cur.length !== ordered.length || cur.some((c, i) => c !== ordered[i])) {
+    ui.panels.replaceChildren(...ordered);
+    for (const p of app.panels.values()) p.zoomRoom = null;  // the panels' widths may have changed
+  }
   ui.panels.dataset.count = String(ordered.length);
   if (!ordered.length) ui.panels.replaceChildren(views.noRunPanel());
 }
@@ -118,7 +169,98 @@ function syncPanelHead(app, p, info, layer) {
  */
 export function renderPanels(app) {
   ensurePanels(app);
-  for (const run of shownRuns(app)) updatePanel(app, run);
+  const l = loadingOf(app);
+  const epoch = shownEpoch(app);
+  const updates = [];
+  const inView = [];
+  for (const run of shownRuns(app)) {
+    const p = app.panels.get(run);
+    if (p.visible !== true) {
+      p.dirty = true;  // out of view (or not known yet): costs nothing until it scrolls in
+      continue;
+    }
+    p.dirty = false;
+    inView.push(run);
+    updates.push(updatePanel(app, run));
+  }
+  // Same tick as the panels' own requests: the next epochs in the scrub direction join their /frame.
+  const direction = epoch === null || l.lastEpoch === null ? 0 : Math.sign(epoch - l.lastEpoch);
+  if (direction) prefetch(app, inView, epoch, direction, PREFETCH_EPOCHS);
+  l.lastEpoch = epoch;
+  // Panels not known to be in view or out of it yet: the observer's first answer loads them and marks.
+  if (![...app.panels.values()].some((p) => p.visible === null)) markFrame(app, updates, !direction);
+  else l.renders++;
+}
+
+/**
+ * Sets `performance.mark('featureviz:frame', {detail: {epoch}})` once `updates` (the panels in view) are
+ * drawn, unless a newer render overtook them: the time from a key press to that mark is what a person
+ * scrubbing waits for (benchmarks/_scrub.py).
+ * @param {App} app
+ * @param {Array<Promise<*>>} updates
+ * @param {boolean} [settled]  The epoch did not move: once drawn, the epochs on both sides are prefetched
+ *     (the first press of a scrub finds its frame in memory).
+ */
+function markFrame(app, updates, settled = false) {
+  const l = loadingOf(app);
+  const render = ++l.renders;
+  const epoch = shownEpoch(app);
+  Promise.all(updates).then(() => {
+    if (render !== l.renders) return;
+    try {
+      performance.mark('featureviz:frame', {detail: {epoch}});
+    } catch (e) {
+      // Old browsers: no marks.
+    }
+    if (settled && epoch !== null) {
+      const inView = shownRuns(app).filter((run) => (app.panels.get(run) || {}).visible === true);
+      for (const direction of [1, -1]) prefetch(app, inView, epoch, direction, PREFETCH_IDLE);
+    }
+  });
+}
+
+/**
+ * What the panel of `run` loads at `epoch`: `[tag, image indices]` of its view and its plan record.
+ * @param {App} app
+ * @param {string} run
+ * @param {number} epoch
+ * @returns {Array<[string, number[]]>}
+ */
+function panelNeeds(app, run, epoch) {
+  const s = app.store.get();
+  const info = runInfo(app.index, run);
+  if (!info || !info.featureviz) return [];
+  const needs = [];
+  if (Array.isArray(info.plan) && info.plan.includes(epoch)) needs.push(['plan', []]);
+  const entry = entryFor(info, s.kind, panelLayer(app.index, s, run, shownRuns(app)));
+  if (!entry || !entry.steps.includes(epoch)) return needs;
+  if (s.kind === 'gradcam') needs.push([entry.tag, loadingOf(app).cam.get(camKey(run, entry.tag, s.probe)) || []]);
+  else needs.push([entry.tag, [s.kind === 'activations' ? s.probe : 0]]);
+  return needs;
+}
+
+/**
+ * Asks for the next `count` epochs after `epoch` in `direction` for the panels in view (answers are kept
+ * in memory by model.js; nothing is drawn).
+ * @param {App} app
+ * @param {string[]} runs
+ * @param {number} epoch
+ * @param {number} direction  1 or -1.
+ * @param {number} count
+ */
+function prefetch(app, runs, epoch, direction, count) {
+  const epochs = shownEpochs(app);
+  const at = epochs.indexOf(epoch);
+  if (at < 0) return;
+  for (let k = 1; k <= count; k++) {
+    const next = epochs[at + k * direction];
+    if (next === undefined) break;
+    for (const run of runs) for (const [tag, indices] of panelNeeds(app, run, next)) loadStep(run, tag, next, indices);
+  }
+}
+
+function camKey(run, tag, probe) {
+  return JSON.stringify([run, tag, probe]);
 }
 
 /**
@@ -291,9 +433,10 @@ async function fillBudget(p, run, info, epoch, stale) {
  */
 async function showGrid(app, p, run, entry, epoch, show, stale) {
   const s = app.store.get();
-  const step = await fetchStep(run, entry.tag, epoch);
-  if (stale()) return;
   const imageIndex = s.kind === 'activations' ? s.probe : 0;
+  const loaded = loadStep(run, entry.tag, epoch, [imageIndex]);
+  const step = await loaded.doc;
+  if (stale()) return;
   const url = step.images[imageIndex];
   if (!url) {
     show([views.message(`No image for ${probeLabel(s.probe)} at epoch ${epoch}`, '')], entry.layer);
@@ -301,7 +444,7 @@ async function showGrid(app, p, run, entry, epoch, show, stale) {
   }
   let img;
   try {
-    img = await loadImage(url);
+    img = await loaded.images[0];
   } catch (e) {
     if (!(e && e.damaged)) throw e;
     if (stale()) return;
@@ -327,7 +470,10 @@ async function showGrid(app, p, run, entry, epoch, show, stale) {
     detail.push(dd.element);
   }
   show([grid.element], `${entry.layer} · epoch ${epoch}`, detail);
-  views.applyZoom(grid.canvas, app.store.get().zoom);
+  // The room a grid may take is measured once per panel layout (a measure per draw forces a layout of the
+  // page per panel while scrubbing); a resize or a new set of panels measures it again.
+  if (!p.zoomRoom) p.zoomRoom = views.zoomRoom(grid.canvas);
+  views.applyZoom(grid.canvas, app.store.get().zoom, p.zoomRoom);
   if (stale()) return;
   p.channelShown = grid.openTile !== null ? s.channel : null;
   syncExport(app);
@@ -441,7 +587,7 @@ async function fillExemplars(dd, run, info, layer, channel, epoch) {
       try {
         if (!sample.images[e.image]) throw new Error(`no sample image ${e.image}`);
         const img = await loadImage(sample.images[e.image]);
-        return {...e, img, box: cropBox(e.y, e.x, record.size, img.naturalHeight, img.naturalWidth)};
+        return {...e, img, box: cropBox(e.y, e.x, record.size, img.naturalHeight || img.height, img.naturalWidth || img.width)};
       } catch (err) {
         return {...e, img: null, box: null, damaged: Boolean(err && err.damaged)};
       }
@@ -464,7 +610,18 @@ async function fillExemplars(dd, run, info, layer, channel, epoch) {
  */
 async function showGradcam(app, run, info, entry, epoch, show, stale) {
   const s = app.store.get();
-  const step = await fetchStep(run, entry.tag, epoch);
+  // One frame: the record with the heatmaps the probe had at the last epoch seen (the same at every epoch,
+  // checked below), and the probe image the first time.
+  const guesses = loadingOf(app).cam;
+  const key = camKey(run, entry.tag, s.probe);
+  const guess = guesses.get(key) || [];
+  const loaded = loadStep(run, entry.tag, epoch, guess);
+  const probes = (runInfo(app.index, run) || {}).probes || {};
+  const probeLoad = Number.isInteger(probes.step) && probes.images && probes.images[s.probe]
+    ? loadStep(run, 'probes', probes.step, [s.probe]).images[0].catch(() => loadProbeImage(run, s.probe, probes.images))
+    : loadProbeImage(run, s.probe, probes.images);
+  probeLoad.catch(() => {});
+  const step = await loaded.doc;
   if (stale()) return;
   const rec = ((step.record || {}).probes || []).find((q) => q.probe === s.probe) || (step.record.probes || [])[s.probe];
   if (!rec) {
@@ -474,16 +631,22 @@ async function showGradcam(app, run, info, entry, epoch, show, stale) {
   let probeImg = null;
   let probeDamaged = false;
   try {
-    probeImg = await loadProbeImage(run, s.probe, ((runInfo(app.index, run) || {}).probes || {}).images);
+    probeImg = await probeLoad;
   } catch (e) {
     probeImg = null;
     probeDamaged = Boolean(e && e.damaged);
   }
+  const wanted = (rec.targets || []).map((t) => t.heatmap - 1);
+  guesses.set(key, wanted);
   // A damaged heatmap becomes a "damaged" tile in its place; the other targets are still drawn.
-  const heats = await Promise.all((rec.targets || []).map((t) => loadImage(step.images[t.heatmap - 1]).catch((e) => {
-    if (e && e.damaged) return e;
-    throw e;
-  })));
+  const heats = await Promise.all(wanted.map((i) => {
+    const at = guess.indexOf(i);
+    const p = at >= 0 ? loaded.images[at] : loadStep(run, entry.tag, epoch, [i]).images[0];
+    return p.catch((e) => {
+      if (e && e.damaged) return e;
+      throw e;
+    });
+  }));
   if (stale()) return;
   const cam = gradcamView({rec, heats, probeImg, probeDamaged, cmap: camColormap(s.cmap), opacity: s.opacity,
     probe: s.probe, epoch, layer: entry.layer, nameOf: (c) => className(info, entry, c), nonfinite: nonfiniteText(step.record)});

@@ -276,6 +276,9 @@
  * @property {HTMLElement} layerNote  The stage of the layer on show, for runs of different architectures.
  * @property {number} seq  Bumped by each update; an update whose seq is no longer current draws nothing.
  * @property {number|null} channelShown  The channel or filter drilled down at this epoch, or null.
+ * @property {boolean|null} visible  Whether it is in view (IntersectionObserver; null until it says).
+ * @property {boolean} dirty  It has an update to make once it scrolls into view.
+ * @property {number|null} [zoomRoom]  The width its grid may take (`views.zoomRoom`), measured once per layout.
  */
 
 /**

@@ -353,17 +353,27 @@ export function noRunPanel() {
 export const COMPACT_GRID_H = 120;
 
 /**
+ * The width a `canvas.zoomable` may take: its box's inner width (reads the layout).
+ * @param {HTMLCanvasElement} canvas
+ * @returns {number}
+ */
+export function zoomRoom(canvas) {
+  const box = canvas.closest('.grid-scroll') || canvas.parentElement;
+  const style = box ? getComputedStyle(box) : null;
+  const padding = style ? (parseFloat(style.paddingLeft) || 0) + (parseFloat(style.paddingRight) || 0) : 0;
+  return Math.max(64, (box ? box.clientWidth - padding : 400) - 2);
+}
+
+/**
  * Sizes a `canvas.zoomable` for `zoom`: an integer factor, or "fit" (the largest integer factor that fits
  * its box, at most `data-max-fit`, and in compact panels at most `COMPACT_GRID_H` high; shrunk, keeping its
  * aspect ratio, when even 1× does not fit). Sets `data-zoom` to the factor.
  * @param {HTMLCanvasElement} canvas
  * @param {string} zoom  state.js `ZOOMS`.
+ * @param {number} [available]  `zoomRoom(canvas)`, when the caller measured it before changing the DOM (a
+ *     measure after each change forces a layout per canvas).
  */
-export function applyZoom(canvas, zoom) {
-  const box = canvas.closest('.grid-scroll') || canvas.parentElement;
-  const style = box ? getComputedStyle(box) : null;
-  const padding = style ? (parseFloat(style.paddingLeft) || 0) + (parseFloat(style.paddingRight) || 0) : 0;
-  const available = Math.max(64, (box ? box.clientWidth - padding : 400) - 2);
+export function applyZoom(canvas, zoom, available = zoomRoom(canvas)) {
   const maxFit = Number(canvas.dataset.maxFit || 0);
   // Compact panels (many runs): a fitted grid is at most COMPACT_GRID_H pixels high too.
   const maxHeight = canvas.closest('.featureviz.compact') ? COMPACT_GRID_H : Infinity;

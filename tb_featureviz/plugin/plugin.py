@@ -14,6 +14,7 @@ No TensorFlow import.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import pathlib
@@ -38,14 +39,16 @@ from tb_featureviz.reader import (
     png_content_type,
 )
 from tb_featureviz.reader.cache import DETAIL_RUNS
+from tb_featureviz.reader.documents import FRAME_CONTENT_TYPE, encode_frame
 from tb_featureviz.reader.integrity import clip
+from tb_featureviz.reader.reader import MAX_FRAME_IMAGES, MAX_FRAME_ITEMS, FrameRequest, blob_etag
 
 if TYPE_CHECKING:
     from tb_featureviz.export.model import DamagedImage
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["STATIC_CONTENT_TYPES", "FeatureVizPlugin", "blob_url", "frontend_dir"]
+__all__ = ["STATIC_CONTENT_TYPES", "FeatureVizPlugin", "blob_url", "frontend_dir", "parse_frame_query"]
 
 _JSON = "application/json"
 BLOB_MAX_AGE_S = 365 * 24 * 3600
@@ -71,6 +74,9 @@ _MAX_STATIC_PATH = 512
 MAX_INDEX_RUNS = DETAIL_RUNS
 """Most ``run`` parameters of one ``/index`` request (the runs it reads in full)."""
 _INT_RE = re.compile(r"-?[0-9]{1,18}")
+MAX_FRAME_QUERY = 64 * 1024
+"""Longest ``q`` of ``/frame`` (characters), checked before it is parsed."""
+_FRAME_ITEM_FORM = "[run, tag, step, [image indices]]"
 
 _Handler = Callable[[wrappers.Request], wrappers.Response]
 
@@ -141,6 +147,77 @@ def _int_arg(request: wrappers.Request, name: str) -> int:
     return int(raw)
 
 
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value < high
+
+
+def parse_frame_query(raw: str) -> list[FrameRequest]:
+    """The items of ``/frame?q=``: a JSON list of ``[run, tag, step, [image indices]]`` (the list may be left
+    out: no images).
+
+    Raises:
+        InvalidArgumentError: ``q`` is too long, not such a list, or has more than ``MAX_FRAME_ITEMS`` items
+            or an item more than ``MAX_FRAME_IMAGES`` images; the message names the value.
+    """
+    if len(raw) > MAX_FRAME_QUERY:
+        raise errors.InvalidArgumentError(
+            f"Query parameter 'q' is {len(raw)} characters, more than {MAX_FRAME_QUERY}; ask for fewer items."
+        )
+    try:
+        items = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise errors.InvalidArgumentError(
+            f"Query parameter 'q' must be a JSON list of {_FRAME_ITEM_FORM}. Received: q={clip(raw)}"
+        ) from e
+    if not isinstance(items, list):
+        raise errors.InvalidArgumentError(
+            f"Query parameter 'q' must be a JSON list of {_FRAME_ITEM_FORM}. Received: q={clip(raw)}"
+        )
+    if len(items) > MAX_FRAME_ITEMS:
+        raise errors.InvalidArgumentError(
+            f"Query parameter 'q' has {len(items)} items; a frame holds at most {MAX_FRAME_ITEMS}."
+        )
+    requests = []
+    for n, item in enumerate(items):
+        if isinstance(item, list) and len(item) == 4 and isinstance(item[3], list) and len(item[3]) > MAX_FRAME_IMAGES:
+            raise errors.InvalidArgumentError(
+                f"Item {n} of query parameter 'q' asks for {len(item[3])} images; an item asks for at most "
+                f"{MAX_FRAME_IMAGES}."
+            )
+        ok = (
+            isinstance(item, list)
+            and len(item) in (3, 4)
+            and all(isinstance(v, str) and v for v in item[:2])
+            and _is_int(item[2], -(1 << 63), 1 << 63)
+            and (len(item) == 3 or (isinstance(item[3], list) and all(_is_int(i, 0, 1 << 31) for i in item[3])))
+        )
+        if not ok:
+            raise errors.InvalidArgumentError(
+                f"Item {n} of query parameter 'q' must be {_FRAME_ITEM_FORM} (strings, an integer step, "
+                f"image indices >= 0). Received: {clip(json.dumps(item))}"
+            )
+        requests.append(FrameRequest(item[0], item[1], item[2], tuple(item[3]) if len(item) == 4 else ()))
+    return requests
+
+
+class _NotModified(wrappers.Response):
+    """A 304 that keeps its ``Content-Type`` (werkzeug drops it; TensorBoard's response checks want it)."""
+
+    def get_wsgi_headers(self, environ: Any) -> Any:
+        headers = super().get_wsgi_headers(environ)
+        headers["Content-Type"] = self.headers["Content-Type"]
+        return headers
+
+
+def _not_modified(etag: str, content_type: str) -> wrappers.Response:
+    """A 304 with no body for a client that holds ``etag``."""
+    response = _NotModified(status=304, content_type=content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = BLOB_CACHE_CONTROL
+    return response
+
+
 class FeatureVizPlugin(base_plugin.TBPlugin):
     """Serves activation grids, filter patterns, Grad-CAM and curves to the ``featureviz`` tab.
 
@@ -178,6 +255,7 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
             "/step": self._serve_step,
             "/series": self._serve_series,
             "/blob": self._serve_blob,
+            "/frame": self._serve_frame,
             "/scalars": self._serve_scalars,
             "/export": self._serve_export,
             "/export_progress": self._serve_export_progress,
@@ -235,10 +313,33 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
     @_route
     def _serve_blob(self, request: wrappers.Request) -> wrappers.Response:
         key = _arg(request, "key")
+        ctx = plugin_util.context(request.environ)
         eid = plugin_util.experiment_id(request.environ)
-        data = self.reader.blob(plugin_util.context(request.environ), key, experiment_id=eid)
+        if request.if_none_match:  # a revalidation: the key is checked, the bytes are not read
+            etag = self.reader.blob_etag(ctx, key, experiment_id=eid)
+            if request.if_none_match.contains(etag):
+                return _not_modified(etag, "image/png")
+        data = self.reader.blob(ctx, key, experiment_id=eid)
         response = http_util.Respond(request, data, png_content_type(data), expires=BLOB_MAX_AGE_S)
         response.headers["Cache-Control"] = BLOB_CACHE_CONTROL
+        response.set_etag(blob_etag(key))
+        return response
+
+    @_route
+    def _serve_frame(self, request: wrappers.Request) -> wrappers.Response:
+        requests = parse_frame_query(_arg(request, "q"))
+        ctx = plugin_util.context(request.environ)
+        eid = plugin_util.experiment_id(request.environ)
+        held = request.if_none_match.as_set() if request.if_none_match else set()
+        frame = self.reader.frame(ctx, requests, experiment_id=eid, if_none_match=held)
+        if frame.not_modified and frame.etag is not None:
+            return _not_modified(frame.etag, FRAME_CONTENT_TYPE)
+        body = encode_frame(frame.header, frame.blobs, blob_url)
+        if frame.etag is None:  # something was missing: it may be written later
+            return http_util.Respond(request, body, FRAME_CONTENT_TYPE)
+        response = http_util.Respond(request, body, FRAME_CONTENT_TYPE, expires=BLOB_MAX_AGE_S)
+        response.headers["Cache-Control"] = BLOB_CACHE_CONTROL
+        response.set_etag(frame.etag)
         return response
 
     @_route

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import re
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,13 +27,18 @@ from tb_featureviz.reader.keys import BlobKey
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "FRAME_CONTENT_TYPE",
     "GRID_KINDS",
     "INDEX_KINDS",
     "KERAS_SPLITS",
     "RunGroup",
     "add_align_tables",
+    "encode_frame",
     "encode_json",
     "featureviz_run",
+    "frame_error_item",
+    "frame_image_entry",
+    "frame_item",
     "group_runs",
     "index_entry",
     "layer_size",
@@ -158,6 +164,42 @@ def step_doc(run: str, tag: str, datum: provider.BlobSequenceDatum, record: Any)
         "record": record,
         "images": [BlobKey(ref.blob_key) for ref in datum.values[1:]],
     }
+
+
+FRAME_CONTENT_TYPE = "application/x-featureviz-frame"
+"""The media type of a ``/frame`` bundle (:func:`encode_frame`)."""
+
+_FRAME_HEADER_LEN = struct.Struct(">I")
+
+
+def frame_item(step: dict[str, Any], images: list[dict[str, Any]]) -> dict[str, Any]:
+    """One found item of the ``/frame`` header: its ``/step`` document and an entry per requested image."""
+    return {"status": 200, "doc": step, "images": images}
+
+
+def frame_error_item(code: int, message: str, *, damaged: bool = False, index: int | None = None) -> dict[str, Any]:
+    """One item (or, with its ``index``, image entry) of the ``/frame`` header that failed: the status and
+    JSON error of the single-item route (``/step``, ``/blob``), ``"damaged": true`` for damaged bytes."""
+    head = {} if index is None else {"index": index}
+    return {**head, "status": code, "error": message, **({"damaged": True} if damaged else {})}
+
+
+def frame_image_entry(index: int, offset: int, length: int, content_type: str) -> dict[str, Any]:
+    """A served image of a ``/frame`` item: where its bytes lie in the bundle's body."""
+    return {"index": index, "status": 200, "offset": offset, "length": length, "type": content_type}
+
+
+def encode_frame(header: Any, blobs: Sequence[bytes], blob_ref: Callable[[BlobKey], Any]) -> bytes:
+    """The ``/frame`` bundle: a 4-byte big-endian length ``n``, ``n`` bytes of UTF-8 JSON ``header``
+    (:func:`encode_json`, each :class:`BlobKey` written by ``blob_ref``), then ``blobs`` concatenated in
+    order (the header's ``offset``/``length`` count from the first byte after the header).
+
+    Example:
+        >>> encode_frame({"items": []}, [b"ab"], str)
+        b'\\x00\\x00\\x00\\x0c{"items":[]}ab'
+    """
+    head = encode_json(header, blob_ref)
+    return b"".join((_FRAME_HEADER_LEN.pack(len(head)), head, *blobs))
 
 
 def series_doc(run: str, tag: str, index: int, chosen: Sequence[provider.BlobSequenceDatum]) -> dict[str, Any]:

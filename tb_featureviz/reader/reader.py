@@ -23,11 +23,12 @@ import collections
 import dataclasses
 import gzip
 import hashlib
+import json
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent import futures
 from typing import Any, TypeVar
 
@@ -39,13 +40,31 @@ from tb_featureviz import metadata
 from tb_featureviz.reader import documents
 from tb_featureviz.reader.cache import DETAIL_RUNS, BlobCache, ExperimentState, Snapshot, SnapshotCache
 from tb_featureviz.reader.documents import RunGroup
-from tb_featureviz.reader.integrity import DamagedBlobError, clip, png_problem, record_problem, sample
-from tb_featureviz.reader.keys import BLOB_KEY_RE, BlobKey, decode_blob_key
+from tb_featureviz.reader.integrity import (
+    DamagedBlobError,
+    clip,
+    png_content_type,
+    png_problem,
+    record_problem,
+    sample,
+)
+from tb_featureviz.reader.keys import BLOB_KEY_RE, BlobAddress, BlobKey, decode_blob_key
 from tb_featureviz.validation import positive_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DOWNSAMPLE_ALL", "MAX_EXPERIMENTS", "SCALARS_PLUGIN", "FeatureVizReader", "downsample_from_hint"]
+__all__ = [
+    "DOWNSAMPLE_ALL",
+    "MAX_EXPERIMENTS",
+    "MAX_FRAME_IMAGES",
+    "MAX_FRAME_ITEMS",
+    "SCALARS_PLUGIN",
+    "FeatureVizReader",
+    "Frame",
+    "FrameRequest",
+    "blob_etag",
+    "downsample_from_hint",
+]
 
 DOWNSAMPLE_ALL = 1_000_000_000
 """``downsample`` meaning "every step" (TensorBoard treats ``downsample=0`` as "nothing")."""
@@ -58,6 +77,15 @@ MAX_EXPERIMENTS = 32
 
 _INDEX_RECORDS = tuple(metadata.tag_for(kind) for kind in ("probes", "sample", "run_info", "status"))
 """The record tags whose contents the index shows."""
+
+MAX_FRAME_ITEMS = 64
+"""Most items (run, tag, step) one :meth:`FeatureVizReader.frame` reads."""
+
+MAX_FRAME_IMAGES = 16
+"""Most images one item of a frame asks for."""
+
+_FRAME_FORMAT = "fvf1"
+"""Version of the frame bundle, part of its ETag (a new format never matches an old cached one)."""
 
 _MAX_DAMAGED = 4096
 _T = TypeVar("_T")
@@ -85,6 +113,53 @@ def _with_own_stages(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _key_itself(key: BlobKey) -> str:
     return key.key
+
+
+def blob_etag(key: str) -> str:
+    """The entity tag of a blob: derived from its key (a written blob never changes), 34 characters.
+
+    Example:
+        >>> blob_etag("abc")
+        'b-cf4ab791c62b8d2b2109c90275287816'
+    """
+    return "b-" + hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameRequest:
+    """One item of a frame: a step of a tag of a run, and which of its images to send.
+
+    Attributes:
+        run: Run group name (``"exp1"``).
+        tag: Featureviz tag (``"activations/conv2d"``).
+        step: The epoch.
+        images: Indices into the step's ``images`` (``0`` is element 1 of the blob sequence).
+    """
+
+    run: str
+    tag: str
+    step: int
+    images: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass
+class Frame:
+    """What :meth:`FeatureVizReader.frame` read.
+
+    Attributes:
+        header: ``{"items": [...]}``, one item per request in order (``http_api.md``, ``/frame``), with
+            :class:`BlobKey` references; ``None`` when ``not_modified``.
+        blobs: The bytes of the images the header lists, in order (their ``offset`` counts into their
+            concatenation).
+        etag: The frame's entity tag when every item and image was found (a frame of written steps never
+            changes), else ``None``.
+        not_modified: ``etag`` was one of ``if_none_match``: nothing was read.
+    """
+
+    header: dict[str, Any] | None
+    blobs: list[bytes]
+    etag: str | None
+    not_modified: bool = False
 
 
 class FeatureVizReader:
@@ -288,6 +363,130 @@ class FeatureVizReader:
             )
         return documents.series_doc(run, tag, index, chosen)
 
+    def frame(
+        self,
+        ctx: tb_context.RequestContext | None,
+        requests: Sequence[FrameRequest],
+        *,
+        experiment_id: str | None = None,
+        if_none_match: Collection[str] = (),
+    ) -> Frame:
+        """Several steps with the bytes of some of their images, in one go (the dashboard's scrubbing).
+
+        Each item is what :meth:`step` answers plus the checked bytes of its requested images; an item
+        that fails (unknown run, tag or step, damaged record) or an image that does (no such index,
+        damaged bytes) says so in its place, with the status and message of the single-item route, and
+        the rest is served. Only blobs the snapshot lists are read (as :meth:`step` and :meth:`blob`).
+
+        Args:
+            ctx: Request context.
+            requests: At most :data:`MAX_FRAME_ITEMS` items of at most :data:`MAX_FRAME_IMAGES` images.
+            experiment_id: The experiment of the request (default the reader's).
+            if_none_match: Entity tags the client holds: when the frame's is one of them, nothing is read
+                and the answer is ``not_modified``.
+
+        Returns:
+            A :class:`Frame`.
+
+        Raises:
+            InvalidArgumentError: too many items or images, or a negative image index.
+        """
+        if len(requests) > MAX_FRAME_ITEMS:
+            raise errors.InvalidArgumentError(
+                f"A frame holds at most {MAX_FRAME_ITEMS} items. Received: {len(requests)} items"
+            )
+        for r in requests:
+            if len(r.images) > MAX_FRAME_IMAGES:
+                raise errors.InvalidArgumentError(
+                    f"A frame item asks for at most {MAX_FRAME_IMAGES} images. Received: {len(r.images)} images "
+                    f"for run {clip(r.run)} tag {clip(r.tag)} step {r.step}"
+                )
+            if any(i < 0 for i in r.images):
+                raise errors.InvalidArgumentError(f"Image indices must be >= 0. Received: {list(r.images)}")
+        ctx = ctx or tb_context.RequestContext()
+        eid = self._eid(experiment_id)
+        # One snapshot with every run of the frame read in full (one build for a sweep's listed runs, not one each).
+        self._snapshot(ctx, eid, groups=list(dict.fromkeys(r.run for r in requests)))
+        found: list[provider.BlobSequenceDatum | errors.PublicError] = []
+        for r in requests:
+            try:
+                found.append(self._find_datum(ctx, eid, r.run, r.tag, r.step))
+            except errors.PublicError as e:
+                found.append(e)
+        etag = self._frame_etag(eid, requests, found)
+        if etag is not None and etag in if_none_match:
+            return Frame(header=None, blobs=[], etag=etag, not_modified=True)
+        # Read every blob first (concurrently: the Rust data server answers each in ~1 ms), then lay out.
+        wanted: list[tuple[str, int]] = []
+        for r, datum in zip(requests, found, strict=True):
+            if isinstance(datum, provider.BlobSequenceDatum) and datum.values:
+                wanted.append((datum.values[0].blob_key, 0))
+                wanted.extend((datum.values[i + 1].blob_key, i + 1) for i in r.images if i + 1 < len(datum.values))
+        reads = (
+            [self._read_or_error(ctx, k, i, eid) for k, i in wanted]
+            if len(wanted) <= 1
+            else list(self._pool.map(lambda w: self._read_or_error(ctx, w[0], w[1], eid), wanted))
+        )
+        read = dict(zip(wanted, reads, strict=True))
+        items: list[dict[str, Any]] = []
+        blobs: list[bytes] = []
+        offset = 0
+        complete = True
+        for r, datum in zip(requests, found, strict=True):
+            if not isinstance(datum, provider.BlobSequenceDatum):
+                items.append(documents.frame_error_item(datum.http_code, str(datum)))
+                complete = False
+                continue
+            record: Any = None
+            if datum.values:
+                raw = read[(datum.values[0].blob_key, 0)]
+                if isinstance(raw, errors.PublicError):
+                    items.append(
+                        documents.frame_error_item(raw.http_code, str(raw), damaged=isinstance(raw, DamagedBlobError))
+                    )
+                    complete = False
+                    continue
+                record = metadata.decode_record(raw)
+            entries: list[dict[str, Any]] = []
+            for i in r.images:
+                if i + 1 >= len(datum.values):
+                    complete = False
+                    count = max(len(datum.values) - 1, 0)
+                    missing = errors.NotFoundError(
+                        f"Run {clip(r.run)} tag {clip(r.tag)} step {r.step} has {count} image(s); no index {i}."
+                    )
+                    entries.append(documents.frame_error_item(404, str(missing), index=i))
+                    continue
+                data = read[(datum.values[i + 1].blob_key, i + 1)]
+                if isinstance(data, errors.PublicError):
+                    complete = False
+                    damaged = isinstance(data, DamagedBlobError)
+                    entries.append(documents.frame_error_item(data.http_code, str(data), damaged=damaged, index=i))
+                    continue
+                entries.append(documents.frame_image_entry(i, offset, len(data), png_content_type(data)))
+                blobs.append(data)
+                offset += len(data)
+            items.append(documents.frame_item(documents.step_doc(r.run, r.tag, datum, record), entries))
+        return Frame(header={"items": items}, blobs=blobs, etag=etag if complete else None)
+
+    def blob_etag(self, ctx: tb_context.RequestContext | None, key: str, *, experiment_id: str | None = None) -> str:
+        """The entity tag of the blob ``key`` names (:func:`blob_etag`), once the key is checked as
+        :meth:`blob` checks it; its bytes are not read.
+
+        Raises:
+            NotFoundError: the key is malformed or names no blob of this experiment.
+            DamagedBlobError: the blob is known to be damaged.
+        """
+        ctx = ctx or tb_context.RequestContext()
+        eid = self._eid(experiment_id)
+        if self.blobs.get(key) is None:
+            addr = self._checked_address(ctx, key, eid)
+            with self._damaged_lock:
+                reason = self._damaged.get(key)
+            if reason is not None:
+                raise DamagedBlobError(key, reason, "record" if addr.index == 0 else "image")
+        return blob_etag(key)
+
     def blob(
         self, ctx: tb_context.RequestContext | None, key: BlobKey | str, *, experiment_id: str | None = None
     ) -> bytes:
@@ -311,6 +510,15 @@ class FeatureVizReader:
             key = key.key
         ctx = ctx or tb_context.RequestContext()
         eid = self._eid(experiment_id)
+        self._decoded_key(key, eid)
+        cached = self.blobs.get(key)
+        if cached is not None:
+            return cached
+        addr = self._checked_address(ctx, key, eid)
+        return self._read_checked(ctx, key, addr.index, eid)
+
+    def _decoded_key(self, key: Any, eid: str) -> BlobAddress:
+        """The fields of a key a client sent, checked for form and experiment (no snapshot lookup)."""
         if not isinstance(key, str) or not BLOB_KEY_RE.fullmatch(key):
             raise errors.NotFoundError(f"Malformed blob key {clip(str(key))}.")
         addr = decode_blob_key(key)
@@ -318,9 +526,11 @@ class FeatureVizReader:
             raise errors.NotFoundError(f"No blob with key {clip(key)}: not a key of a featureviz blob.")
         if addr.experiment_id != eid:
             raise errors.NotFoundError(f"No blob with key {clip(key)}: it is not a key of this experiment.")
-        cached = self.blobs.get(key)
-        if cached is not None:
-            return cached
+        return addr
+
+    def _checked_address(self, ctx: tb_context.RequestContext, key: str, eid: str) -> BlobAddress:
+        """The fields of ``key``, once the snapshot lists that very key (rebuilt once when it does not)."""
+        addr = self._decoded_key(key, eid)
         problem: str | None = None
         for attempt in range(2):  # the key may name a step written since the snapshot: rebuild once
             snap = self._snapshot(
@@ -328,7 +538,7 @@ class FeatureVizReader:
             )
             problem = snap.address_problem(addr, key)
             if problem is None:
-                return self._read_checked(ctx, key, addr.index, eid)
+                return addr
         raise errors.NotFoundError(f"No blob with key {clip(key)}: {problem}.")
 
     def scalars(
@@ -567,6 +777,33 @@ class FeatureVizReader:
         raise errors.NotFoundError(
             f"Run {clip(run)} tag {clip(tag)} has no step {step}. Existing steps: {sample(d.step for d in data)}"
         )
+
+    def _read_or_error(
+        self, ctx: tb_context.RequestContext, key: str, index: int, eid: str
+    ) -> bytes | errors.PublicError:
+        """:meth:`_read_checked`, its ``NotFoundError``/``DamagedBlobError`` returned instead of raised."""
+        try:
+            return self._read_checked(ctx, key, index, eid)
+        except errors.PublicError as e:
+            return e
+
+    @staticmethod
+    def _frame_etag(
+        eid: str,
+        requests: Sequence[FrameRequest],
+        found: Sequence[provider.BlobSequenceDatum | errors.PublicError],
+    ) -> str | None:
+        """A frame's entity tag, from the keys of every blob it serves (``None`` when an item or image is
+        missing: such an answer is not cached)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{_FRAME_FORMAT}\0{eid}\0".encode())
+        for r, datum in zip(requests, found, strict=True):
+            if not isinstance(datum, provider.BlobSequenceDatum) or any(i + 1 >= len(datum.values) for i in r.images):
+                return None
+            keys = [datum.values[0].blob_key] if datum.values else []
+            keys += [datum.values[i + 1].blob_key for i in r.images]
+            h.update(json.dumps([r.run, r.tag, r.step, list(r.images), keys]).encode())
+        return f"{_FRAME_FORMAT}-{h.hexdigest()}"
 
     def _read_checked(self, ctx: tb_context.RequestContext, key: str, index: int, eid: str) -> bytes:
         """Reads a blob the snapshot lists (element ``index`` of its sequence) and checks its bytes.
