@@ -178,6 +178,8 @@ def one(
             row["index_idle_ms"] = _get_json(f"{base}{PLUGIN}/index")[1] * 1e3
         if scrub is not None:
             row["scrub"] = {n: scrub(tb.url, runs, epochs, panels=n) for n in (1, 20) if n <= len(runs)}
+            for r in row["scrub"].values():
+                r.pop("times_ms", None)
         row["rss"] = process_rss(tb.pid)
     finally:
         tb.stop()
@@ -241,9 +243,9 @@ def main() -> None:
     for n, loader, row in rows:
         t = row["times"]
         sc = row.get("scrub", {})
-        one_p = f"{sc[1]['p50']:.0f}/{sc[1]['p95']:.0f}" if 1 in sc else "-"
+        one_p = f"{sc[1]['cold']['p50_ms']:.0f}/{sc[1]['cold']['p95_ms']:.0f}" if 1 in sc else "-"
         many = sc.get(20)
-        many_p = f"{many['p50']:.0f}/{many['p95']:.0f}" if many else "-"
+        many_p = f"{many['cold']['p50_ms']:.0f}/{many['cold']['p95_ms']:.0f}" if many else "-"
         req = f"{many['requests_per_frame']:.1f}" if many else "-"
         idle = f"{row['index_idle_ms']:.0f}" if "index_idle_ms" in row else "-"
         print(
