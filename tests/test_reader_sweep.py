@@ -14,7 +14,7 @@ import pytest
 from tensorboard import errors
 
 from tb_featureviz import reader as reader_lib
-from tb_featureviz.reader.cache import ByteLRU, ExperimentState
+from tb_featureviz.reader.cache import ByteLRU, ExperimentState, ScalarsEntry
 from tests.support import logdir_factory
 from tests.support.routes import PLUGIN_ROUTE
 from tests.support.server import make_provider
@@ -169,9 +169,8 @@ def test_byte_lru_evicts_by_bytes_and_skips_values_over_a_quarter() -> None:
 
 def test_scalars_documents_are_cached_within_a_byte_bound() -> None:
     state = ExperimentState(scalars_bytes=3000, wanted_runs=2)
-    for run in "abcd":
-        state.scalars.put(run, ((), {"run": run}, 700))
-    state.scalars.put("e", ((), {"run": "e"}, 700))  # 3500 > 3000: a goes
+    for run in "abcde":  # 3 x 148 + 256 = 700 bytes each: the fifth makes 3500 > 3000 and a goes
+        state.scalars.put(run, ScalarsEntry((), {"run": run}, b"x" * 148, '"e"'))
     assert [r for r in "abcde" if state.scalars.get(r) is not None] == ["b", "c", "d", "e"]
     state.want(["x/featureviz", "y/featureviz", "z/featureviz"])
     assert state.wanted_now() == {"y/featureviz", "z/featureviz"}
@@ -190,3 +189,16 @@ def test_the_index_has_an_entity_tag_and_answers_304_while_unchanged(sweep: tupl
     assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["ETag"] == etag[:-1] + '-gzip"'
     assert client.get(f"{PLUGIN_ROUTE}/index", headers={"If-None-Match": '"other"'}).status_code == 200
     assert client.get(f"{PLUGIN_ROUTE}/index", headers={"If-None-Match": f'"x", W/{etag}'}).status_code == 304
+
+
+def test_scalars_have_an_entity_tag_and_answer_304_while_unchanged(sweep: tuple[Any, Any]) -> None:
+    dp, spec = sweep
+    client = Client(dp, spec.root).client
+    first = client.get(f"{PLUGIN_ROUTE}/scalars?run=exp2")
+    etag = first.headers["ETag"]
+    assert (first.status_code, first.headers["Cache-Control"], len(etag)) == (200, "no-cache", 26)
+    assert json.loads(first.data)["run"] == "exp2"
+    again = client.get(f"{PLUGIN_ROUTE}/scalars?run=exp2", headers={"If-None-Match": etag})
+    assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", etag)
+    other = client.get(f"{PLUGIN_ROUTE}/scalars?run=exp3")
+    assert other.headers["ETag"] != etag

@@ -335,6 +335,7 @@ async function refreshScalars(app, runs, force = true) {
   await Promise.all(runs.map(async (run) => {
     try {
       const data = await fetchScalars(run);
+      if (app.scalars.get(run) === data) return;  // revalidated: the very document on show
       const text = JSON.stringify(data);
       if (app.scalarsText.get(run) === text) return;
       app.scalarsText.set(run, text);

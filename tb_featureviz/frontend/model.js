@@ -79,9 +79,6 @@ async function readJSON(response) {
 /** Most runs one `/index` request reads in full (the plugin's MAX_INDEX_RUNS). */
 export const MAX_INDEX_RUNS = 64;
 
-/** The last `/index` document parsed and its entity tag. */
-let lastIndex = {etag: null, doc: null};
-
 /**
  * Every run with what it holds: GET index?run=&run=... In a sweep of many runs the plugin lists most
  * runs from TensorBoard's listing only (`partial: true`, no steps); the runs named here (the ones on
@@ -89,18 +86,38 @@ let lastIndex = {etag: null, doc: null};
  * @param {string[]} [runs]
  * @returns {Promise<IndexDoc>}
  */
-export async function fetchIndex(runs = []) {
-  // 'no-cache': the browser keeps the answer and revalidates it (If-None-Match); an unchanged index is a
-  // 304, and the document parsed last time is handed back as is (the same object: nothing to redraw).
-  const url = query('index', {run: runs.slice(-MAX_INDEX_RUNS)});
-  const response = await fetch(url, {cache: 'no-cache', credentials: 'same-origin'});
-  const etag = response.ok ? response.headers.get('ETag') : null;
-  if (etag && lastIndex.etag === etag) return lastIndex.doc;
-  const body = await readJSON(response);
-  if (etag) lastIndex = {etag, doc: body};
-  return body;
+export function fetchIndex(runs = []) {
+  return getRevalidated(query('index', {run: runs.slice(-MAX_INDEX_RUNS)}), 'index');
 }
 
+/** Most documents `getRevalidated` keeps (one per run's curves, and the index). */
+const MAX_KEPT_DOCS = 256;
+
+/** slot -> {etag, doc}: the last document parsed for a polled route, most recently used last. */
+const keptDocs = new Map();
+
+/**
+ * GETs a polled JSON route that the browser keeps and revalidates (`cache: 'no-cache'`, If-None-Match). While
+ * its entity tag holds (a 304 behind the scenes), the document parsed last time for `slot` is handed back
+ * as is: the same object, so the caller can tell nothing changed without parsing or comparing.
+ * @param {string} url
+ * @param {string} slot
+ * @returns {Promise<*>}
+ */
+async function getRevalidated(url, slot) {
+  const response = await fetch(url, {cache: 'no-cache', credentials: 'same-origin'});
+  const etag = response.ok ? response.headers.get('ETag') : null;
+  const kept = keptDocs.get(slot);
+  keptDocs.delete(slot);
+  if (etag && kept && kept.etag === etag) {
+    keptDocs.set(slot, kept);
+    return kept.doc;
+  }
+  const doc = await readJSON(response);
+  if (etag) keptDocs.set(slot, {etag, doc});
+  while (keptDocs.size > MAX_KEPT_DOCS) keptDocs.delete(keptDocs.keys().next().value);
+  return doc;
+}
 
 /**
  * Loss and metric curves of one run: GET scalars?run=.
@@ -108,7 +125,7 @@ export async function fetchIndex(runs = []) {
  * @returns {Promise<ScalarsDoc>}
  */
 export function fetchScalars(run) {
-  return getJSON('scalars', {run});
+  return getRevalidated(query('scalars', {run}), `scalars:${run}`);
 }
 
 /**

@@ -131,6 +131,20 @@ def _etags(request: wrappers.Request) -> set[str]:
     return {t.strip().removeprefix("W/") for t in raw.split(",") if t.strip()}
 
 
+def _revalidated(
+    request: wrappers.Request, body: bytes, etag: str, *, content_encoding: str | None = None
+) -> wrappers.Response:
+    """A JSON answer the client keeps and revalidates on every poll (``no-cache``): a 304 without a body
+    when its ``If-None-Match`` holds ``etag``."""
+    if etag in _etags(request):  # unchanged since the client's copy: no body to send or parse
+        response = wrappers.Response(status=304)
+    else:
+        response = http_util.Respond(request, body, _JSON, content_encoding=content_encoding)
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 def _arg(request: wrappers.Request, name: str) -> str:
     value = request.args.get(name)
     if value is None or value == "":
@@ -285,13 +299,7 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         body, etag = self.reader.index_payload(ctx, experiment_id=eid, gzipped=gzipped, runs=runs)
         if gzipped:  # another representation, another tag
             etag = etag[:-1] + '-gzip"'
-        if etag in _etags(request):  # unchanged since the client's copy: no body to send or parse
-            response = wrappers.Response(status=304)
-        else:
-            response = http_util.Respond(request, body, _JSON, content_encoding="gzip" if gzipped else None)
-        response.headers["ETag"] = etag
-        response.headers["Cache-Control"] = "no-cache"  # kept, and revalidated on every poll
-        return response
+        return _revalidated(request, body, etag, content_encoding="gzip" if gzipped else None)
 
     @_route
     def _serve_step(self, request: wrappers.Request) -> wrappers.Response:
@@ -347,7 +355,8 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         run = _arg(request, "run")
         ctx = plugin_util.context(request.environ)
         eid = plugin_util.experiment_id(request.environ)
-        return http_util.Respond(request, self.reader.scalars(ctx, run, experiment_id=eid), _JSON)
+        body, etag = self.reader.scalars_payload(ctx, run, experiment_id=eid)
+        return _revalidated(request, body, etag)
 
     @_route
     def _serve_export(self, request: wrappers.Request) -> wrappers.Response:

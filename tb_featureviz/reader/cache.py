@@ -43,7 +43,7 @@ from tb_featureviz.validation import non_negative_int, positive_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BlobCache", "ByteLRU", "Snapshot", "SnapshotCache"]
+__all__ = ["BlobCache", "ByteLRU", "ScalarsEntry", "Snapshot", "SnapshotCache"]
 
 _V = TypeVar("_V")
 
@@ -244,6 +244,20 @@ SCALARS_CACHE_BYTES = 32 * 1024 * 1024
 """Capacity of each experiment's cache of ``/scalars`` documents (sized by their JSON)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ScalarsEntry:
+    """A cached ``/scalars`` document, its JSON encoding and entity tag, and the listing it was read from."""
+
+    fingerprint: tuple[Any, ...]
+    doc: dict[str, Any]
+    body: bytes
+    etag: str
+
+    def size(self) -> int:
+        """Bytes it holds, roughly: the encoding, and about twice that in the parsed document."""
+        return 3 * len(self.body) + 256
+
+
 class ExperimentState:
     """The cached state of one experiment id: its snapshot and its ``/scalars`` documents."""
 
@@ -252,10 +266,8 @@ class ExperimentState:
         self.build_seconds = 0.0  # how long the last build took
         self.build_lock = threading.Lock()
         self.refreshing = False
-        # run -> (fingerprint, document, size): a document is reused while its fingerprint holds.
-        self.scalars: ByteLRU[tuple[tuple[Any, ...], dict[str, Any], int]] = ByteLRU(
-            scalars_bytes, size_of=lambda entry: entry[2]
-        )
+        # run -> its /scalars document, reused while its fingerprint holds.
+        self.scalars: ByteLRU[ScalarsEntry] = ByteLRU(scalars_bytes, size_of=ScalarsEntry.size)
         # The featureviz TensorBoard runs asked for lately, most recent last: read in full by every build.
         self.wanted: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.wanted_runs = wanted_runs

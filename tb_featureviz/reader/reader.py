@@ -34,11 +34,12 @@ from typing import Any, TypeVar
 
 from tensorboard import context as tb_context
 from tensorboard import errors
+from tensorboard.backend import json_util
 from tensorboard.data import provider
 
 from tb_featureviz import metadata
 from tb_featureviz.reader import documents
-from tb_featureviz.reader.cache import DETAIL_RUNS, BlobCache, ExperimentState, Snapshot, SnapshotCache
+from tb_featureviz.reader.cache import DETAIL_RUNS, BlobCache, ExperimentState, ScalarsEntry, Snapshot, SnapshotCache
 from tb_featureviz.reader.documents import RunGroup
 from tb_featureviz.reader.integrity import (
     DamagedBlobError,
@@ -103,6 +104,11 @@ def downsample_from_hint(hint: int | None) -> int:
     if hint is None or hint <= 0:
         return DOWNSAMPLE_ALL
     return int(hint)
+
+
+def _etag(body: bytes) -> str:
+    """A strong HTTP entity tag of ``body`` (quoted, 26 characters)."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
 def _with_own_stages(entry: dict[str, Any]) -> dict[str, Any]:
@@ -558,6 +564,18 @@ class FeatureVizReader:
         Raises:
             NotFoundError: unknown run.
         """
+        return self._scalars_entry(ctx, run, experiment_id).doc
+
+    def scalars_payload(
+        self, ctx: tb_context.RequestContext | None, run: str, *, experiment_id: str | None = None
+    ) -> tuple[bytes, str]:
+        """:meth:`scalars` as UTF-8 JSON bytes with their HTTP entity tag (quoted), encoded once per change."""
+        entry = self._scalars_entry(ctx, run, experiment_id)
+        return entry.body, entry.etag
+
+    def _scalars_entry(
+        self, ctx: tb_context.RequestContext | None, run: str, experiment_id: str | None
+    ) -> ScalarsEntry:
         ctx = ctx or tb_context.RequestContext()
         eid = self._eid(experiment_id)
         snap = self._snapshot(ctx, eid)
@@ -569,8 +587,8 @@ class FeatureVizReader:
         fingerprint = tuple((r, tuple(sorted(snap.scalar_tags.get(r, {}).items()))) for r in tb_runs)
         state = self.snapshots.state(eid)
         cached = state.scalars.get(run)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1]
+        if cached is not None and cached.fingerprint == fingerprint:
+            return cached
         data: Mapping[str, Mapping[str, Sequence[provider.ScalarDatum]]] = {}
         if any(snap.scalar_tags.get(r) for r in tb_runs):
             data = self.data_provider.read_scalars(
@@ -581,9 +599,11 @@ class FeatureVizReader:
                 run_tag_filter=provider.RunTagFilter(runs=tb_runs),
             )
         doc = documents.scalars_doc(run, group, data)
-        size = sum(len(p) for s in (*doc["series"], *doc["health"], *doc["checks"]) for p in s["points"]) * 40
-        state.scalars.put(run, (fingerprint, doc, size + 1024))
-        return doc
+        # As TensorBoard's http_util.Respond encodes a dict (NaN and infinities as strings: a diverged run).
+        body = json.dumps(json_util.Cleanse(doc, "utf-8"), ensure_ascii=True).encode("ascii")
+        entry = ScalarsEntry(fingerprint, doc, body, _etag(body))
+        state.scalars.put(run, entry)
+        return entry
 
     def close(self) -> None:
         """Stops the background refresh workers."""
@@ -672,7 +692,7 @@ class FeatureVizReader:
         snap.index = self._build_index(ctx, eid, snap, listed_blobs, previous)
         snap.index_bytes = documents.encode_json(snap.index, self.blob_ref)
         snap.index_gzip = gzip.compress(snap.index_bytes, compresslevel=6, mtime=0)
-        snap.index_etag = '"' + hashlib.blake2b(snap.index_bytes, digest_size=12).hexdigest() + '"'
+        snap.index_etag = _etag(snap.index_bytes)
         return snap
 
     def _build_index(
