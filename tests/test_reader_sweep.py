@@ -202,3 +202,24 @@ def test_scalars_have_an_entity_tag_and_answer_304_while_unchanged(sweep: tuple[
     assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", etag)
     other = client.get(f"{PLUGIN_ROUTE}/scalars?run=exp3")
     assert other.headers["ETag"] != etag
+
+
+def test_names_that_are_not_listed_never_push_a_run_out(sweep: tuple[Any, Any]) -> None:
+    dp, _ = sweep
+    reader = reader_lib.FeatureVizReader(dp, detail_runs=2)
+    reader.index(None, runs=["exp1", "exp2"])
+    index = reader.index(None, runs=["ghost", "gone/run", "exp9"])  # a bookmark of deleted runs, say
+    assert [e.get("partial", False) for e in index["runs"]] == [False, False, True, True]
+    assert reader.snapshots.state("").wanted_now() == {"exp1/featureviz", "exp2/featureviz"}
+    reader.close()
+
+
+def test_an_export_of_more_runs_than_are_read_in_full_says_so(sweep: tuple[Any, Any]) -> None:
+    from tb_featureviz.export import ExportArgumentError, ExportOptions
+    from tb_featureviz.export.api import export_from_reader
+
+    dp, _ = sweep
+    reader = reader_lib.FeatureVizReader(dp, detail_runs=2)
+    with pytest.raises(ExportArgumentError, match=r"at most 2 runs in full at a time.*Received: 3 runs"):
+        export_from_reader(reader, None, ExportOptions.parse("exp1,exp2,exp3", format="zip"))
+    reader.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tb_featureviz.export.collect import Reader, read_plan
-from tb_featureviz.export.errors import ExportNotFoundError
+from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
 from tb_featureviz.export.model import DamagedImage, Report
 from tb_featureviz.export.options import EpochSpec, ExportOptions, parse_names
 from tb_featureviz.export.plan import plan_export
@@ -117,8 +117,14 @@ def export_from_reader(
 def _index(reader: Reader, ctx: Any, options: ExportOptions) -> Mapping[str, Any]:
     """The index with the exported runs read in full (a sweep's other runs may be listed only): each name as
     given and each comma-separated part of it, as ``plan_export`` matches them."""
-    names = [*options.runs, *(parse_names(options.runs) or [])]
-    return reader.index(ctx, runs=list(dict.fromkeys(names)))
+    names = list(dict.fromkeys([*options.runs, *(parse_names(options.runs) or [])]))
+    most = getattr(reader, "detail_runs", None)
+    if isinstance(most, int) and len(parse_names(options.runs) or []) > most:
+        raise ExportArgumentError(
+            f"this TensorBoard reads at most {most} runs in full at a time (--featureviz_full_runs); export at "
+            f"most {most} runs, or use `featureviz export`. Received: {len(parse_names(options.runs) or [])} runs"
+        )
+    return reader.index(ctx, runs=names)
 
 
 def collect(

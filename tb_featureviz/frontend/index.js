@@ -368,9 +368,10 @@ function showEmptyPage(app) {
  * One poll: `/index` (everything redrawn when it changed), then the selected runs' curves.
  * @param {App} app
  */
-async function poll(app) {
+async function poll(app, again = true) {
   const ui = app.ui;
   const asked = app.store.get().runs.slice(-MAX_INDEX_RUNS);
+  const seq = app.pollSeq = (app.pollSeq || 0) + 1;
   let data;
   try {
     data = await fetchIndex(asked);
@@ -380,6 +381,8 @@ async function poll(app) {
     ui.status.classList.add('error');
     return;
   }
+  if (seq < (app.pollShown || 0)) return;  // a newer poll's answer is on show already
+  app.pollShown = seq;
   app.error = null;
   ui.status.classList.remove('error');
   app.lastPoll = new Date();
@@ -397,8 +400,10 @@ async function poll(app) {
     syncControls(app);
     renderPanels(app);
   }
-  // Runs selected since the request (the first auto-selection, say) that came listed only: ask again.
-  if (partialRuns(app.index, app.store.get().runs).some((run) => !asked.includes(run))) return poll(app);
+  // Runs selected since the request (the first auto-selection, say) that came listed only: ask again, once
+  // (runs past the MAX_INDEX_RUNS asked for stay listed only).
+  const late = partialRuns(app.index, app.store.get().runs.slice(-MAX_INDEX_RUNS));
+  if (again && late.some((run) => !asked.includes(run))) return poll(app, false);
   await refreshScalars(app, shownRuns(app), fresh);
 }
 

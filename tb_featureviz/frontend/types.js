@@ -288,6 +288,8 @@
  * @property {Object<string, *>} ui  The element references of views.js `shell`.
  * @property {IndexDoc|null} index  The last `/index`, null before the first answer.
  * @property {string} indexText  Its JSON text (change detection).
+ * @property {number} [pollSeq]  The number of the last `/index` request sent.
+ * @property {number} [pollShown]  The number of the request whose answer is on show (older answers are dropped).
  * @property {Error|null} error  Why the last poll failed, or null.
  * @property {Map<string, ScalarsDoc>} scalars  Run -> curves.
  * @property {Map<string, string>} scalarsText  Run -> JSON text of its curves (change detection).

@@ -137,7 +137,8 @@ def _revalidated(
     """A JSON answer the client keeps and revalidates on every poll (``no-cache``): a 304 without a body
     when its ``If-None-Match`` holds ``etag``."""
     if etag in _etags(request):  # unchanged since the client's copy: no body to send or parse
-        response = wrappers.Response(status=304)
+        response = _NotModified(status=304, content_type=_JSON)
+        response.headers["X-Content-Type-Options"] = "nosniff"  # what TensorBoard's security check wants
     else:
         response = http_util.Respond(request, body, _JSON, content_encoding=content_encoding)
     response.headers["ETag"] = etag
@@ -292,9 +293,10 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
         # Served pre-encoded (and pre-compressed): the index of a large logdir is ~100 kB of JSON.
         gzipped = "gzip" in request.headers.get("Accept-Encoding", "").lower()
         runs = request.args.getlist("run")
-        if len(runs) > MAX_INDEX_RUNS:
+        most = max(MAX_INDEX_RUNS, self.reader.detail_runs)
+        if len(runs) > most:
             raise errors.InvalidArgumentError(
-                f"/index reads at most {MAX_INDEX_RUNS} runs in full at a time. Received: {len(runs)} run parameters"
+                f"/index reads at most {most} runs in full at a time. Received: {len(runs)} run parameters"
             )
         body, etag = self.reader.index_payload(ctx, experiment_id=eid, gzipped=gzipped, runs=runs)
         if gzipped:  # another representation, another tag

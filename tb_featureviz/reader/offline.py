@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["open_logdir"]
 
 
+ALL_RUNS = 1_000_000_000
+"""``detail_runs`` of an offline reader: read every run it is asked for (one export, no browsing)."""
+
+
 def _wait_until_loaded(dp: provider.DataProvider, timeout_s: float) -> None:
     """Polls a data provider until two successive listings agree and are not empty (or timeout)."""
     ctx = tb_context.RequestContext()
@@ -72,7 +76,8 @@ def open_logdir(
         samples_per_plugin: Per-plugin sampling, as ``--samples_per_plugin``; featureviz keeps every
             step by default.
         timeout_s: With ``load_fast``, how long to wait for the data server to finish loading.
-        **reader_kwargs: Passed to :class:`FeatureVizReader`.
+        **reader_kwargs: Passed to :class:`FeatureVizReader`. ``detail_runs`` defaults to every run: an
+            export reads the runs it names however large the sweep.
 
     Yields:
         A :class:`FeatureVizReader`; call its methods with ``ctx=None``.
@@ -85,7 +90,9 @@ def open_logdir(
         multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance=dict(samples))
         multiplexer.AddRunsFromDirectory(logdir)
         multiplexer.Reload()
-        reader = FeatureVizReader(mux_provider.MultiplexerDataProvider(multiplexer, logdir), **reader_kwargs)
+        reader = FeatureVizReader(
+            mux_provider.MultiplexerDataProvider(multiplexer, logdir), **{"detail_runs": ALL_RUNS, **reader_kwargs}
+        )
         try:
             yield reader
         finally:
@@ -103,7 +110,7 @@ def open_logdir(
         samples_per_plugin=dict(samples),
     )
     ingester.start()
-    reader = FeatureVizReader(ingester.data_provider, **reader_kwargs)
+    reader = FeatureVizReader(ingester.data_provider, **{"detail_runs": ALL_RUNS, **reader_kwargs})
     try:
         _wait_until_loaded(ingester.data_provider, timeout_s)
         yield reader

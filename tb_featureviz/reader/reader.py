@@ -629,8 +629,13 @@ class FeatureVizReader:
         if not groups and not tb_runs:
             return self.snapshots.get(ctx, eid, rebuild_older_than=rebuild_older_than)
         state: ExperimentState = self.snapshots.state(eid)
-        # The most recent ones first out: at most ``detail_runs`` are read in full at a time.
-        wanted = [*(documents.featureviz_run(name) for name in groups), *tb_runs][-state.wanted_runs :]
+        listed = (state.snapshot or self.snapshots.get(ctx, eid)).run_fingerprints
+        # Only runs the listing has (a bookmarked name of a deleted run, or a made-up one, never pushes a real
+        # run out), and at most ``detail_runs`` of them: the ones named last.
+        names = dict.fromkeys([*(documents.featureviz_run(name) for name in groups), *tb_runs])
+        wanted = [run for run in names if run in listed][-state.wanted_runs :]
+        if not wanted:
+            return self.snapshots.get(ctx, eid, rebuild_older_than=rebuild_older_than)
         state.want(wanted)
         return self.snapshots.get(
             ctx,
@@ -687,12 +692,14 @@ class FeatureVizReader:
             index={},
             partial=frozenset(run_fingerprints.keys() - full),
             run_fingerprints=run_fingerprints,
-            by_step={k: v for k, v in previous.by_step.items() if k[0] in kept} if previous is not None else {},
+            # A copy first: request threads add to ``previous.by_step`` while this reads it.
+            by_step={k: v for k, v in dict(previous.by_step).items() if k[0] in kept} if previous is not None else {},
         )
         snap.index = self._build_index(ctx, eid, snap, listed_blobs, previous)
         snap.index_bytes = documents.encode_json(snap.index, self.blob_ref)
         snap.index_gzip = gzip.compress(snap.index_bytes, compresslevel=6, mtime=0)
         snap.index_etag = _etag(snap.index_bytes)
+        snap.built = time.monotonic()  # its age counts from when it is ready
         return snap
 
     def _build_index(
