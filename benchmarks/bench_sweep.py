@@ -6,7 +6,8 @@ images-plugin data) and each loader, in one run:
 * **listing**: a real TensorBoard is started and, from the moment it is launched, ``/index`` and the images
   plugin's ``/tags`` are polled side by side; reported are the seconds until the featureviz tab lists
   every run, until it shows every run's last epoch, and until the images plugin lists every run's tags;
-* **/index** warm (p50/p95 of 50 requests) and, with ``--idle``, the first one after a minute idle;
+* **/index** warm (p50/p95 of 50 requests, beside the images plugin's ``/tags``) and, with ``--idle``, the
+  first one after a minute idle;
 * **scrub**: in real Chromium at 1400x900, the arrow key held over every epoch with 1 and 20 panels, first
   pass: ms per frame (p50/p95) and requests per frame (``benchmarks/_scrub.py``);
 * **memory**: the resident memory of TensorBoard and its Rust data server after all that, against the same
@@ -173,6 +174,7 @@ def one(
     try:
         base = tb.url.rstrip("/")
         row["index_warm_ms"] = _pct([_get_json(f"{base}{PLUGIN}/index")[1] * 1e3 for _ in range(50)])
+        row["images_tags_warm_ms"] = _pct([_get_json(f"{base}/data/plugin/images/tags")[1] * 1e3 for _ in range(50)])
         if idle:
             time.sleep(65)
             row["index_idle_ms"] = _get_json(f"{base}{PLUGIN}/index")[1] * 1e3
@@ -238,7 +240,7 @@ def main() -> None:
     print(
         f"{'runs':>5} {'loader':7} {'listed s':>9} {'last epoch s':>13} {'images s':>9} {'ratio':>6} "
         f"{'/index p50/p95 ms':>18} {'idle ms':>8} {'scrub 1 p50/p95':>16} {'scrub 20 p50/p95':>17} "
-        f"{'req/frame':>9} {'RSS GB':>7} {'without':>8} {'ratio':>6}"
+        f"{'req/frame':>9} {'RSS GB':>7} {'without':>8} {'ratio':>6} {'images /tags p50/p95':>21}"
     )
     for n, loader, row in rows:
         t = row["times"]
@@ -252,7 +254,8 @@ def main() -> None:
             f"{n:>5} {loader:7} {t['listed']:9.1f} {t['complete']:13.1f} {t['images']:9.1f} "
             f"{t['listed'] / t['images']:6.2f} {row['index_warm_ms']['p50']:8.1f}/{row['index_warm_ms']['p95']:<9.1f} "
             f"{idle:>8} {one_p:>16} {many_p:>17} {req:>9} {row['rss'] / 1e9:7.2f} {row['rss_without'] / 1e9:8.2f} "
-            f"{row['rss'] / max(row['rss_without'], 1):6.2f}"
+            f"{row['rss'] / max(row['rss_without'], 1):6.2f} "
+            f"{row['images_tags_warm_ms']['p50']:10.1f}/{row['images_tags_warm_ms']['p95']:<10.1f}"
         )
 
 
