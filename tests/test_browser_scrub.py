@@ -155,3 +155,47 @@ def test_panels_out_of_view_load_nothing_until_they_scroll_in(
     assert frame_items(seen[before]) == [["c", TAG, 1, [0]]]
     prefetched = sorted(item[2] for path in seen[before + 1 :] for item in frame_items(path))
     assert prefetched == [0, 2, 3], seen[before:]
+
+
+def test_a_scrub_faster_than_the_server_drops_the_epochs_it_passed(browser: Any) -> None:
+    """Two frames on the way at most; a waiting one loses the droppable steps the view moved past (model.js)."""
+    from tests.support.browser import module_page
+
+    with module_page(browser, {"model": "model.js"}, "model.js") as page:
+        sent = page.evaluate(
+            """async () => {
+              const sent = [];
+              const pending = [];
+              window.fetch = (url) => new Promise((resolve) => {
+                const q = JSON.parse(new URL(url, location.href).searchParams.get('q'));
+                sent.push(q.map((item) => item[2]));
+                const header = new TextEncoder().encode(JSON.stringify({items: q.map(([run, tag, step]) => (
+                  {status: 200, doc: {run, tag, step, wall_time: 0, record: null, images: []}, images: []}))}));
+                const body = new Uint8Array(4 + header.length);
+                new DataView(body.buffer).setUint32(0, header.length);
+                body.set(header, 4);
+                pending.push(() => resolve(new Response(body, {status: 200})));
+              });
+              const tick = () => new Promise((r) => setTimeout(r, 0));
+              let wantedFrom = 0;
+              window.model.setStillWanted((run, tag, step) => step >= wantedFrom);
+              const results = [];
+              for (let step = 0; step < 8; step++) {
+                results.push(window.model.loadStep('a', 't', step, [], {droppable: true}).doc.then(
+                  (d) => `ok ${d.step}`, (e) => (e.superseded ? `dropped ${step}` : `error ${e.message}`)));
+                await tick();
+              }
+              // A step a filmstrip must have (not droppable) joins step 3's waiting frame and keeps it.
+              window.model.loadStep('a', 't', 3);
+              const inFlightAtFirst = sent.length;
+              wantedFrom = 6;  // the view moved on to epoch 6
+              while (pending.length) {
+                pending.shift()();
+                await tick(); await tick();
+              }
+              return {inFlightAtFirst, sent, results: await Promise.all(results)};
+            }"""
+        )
+    assert sent["inFlightAtFirst"] == 2
+    assert sent["sent"] == [[0], [1], [3], [6], [7]]
+    assert sent["results"] == ["ok 0", "ok 1", "dropped 2", "ok 3", "dropped 4", "dropped 5", "ok 6", "ok 7"]

@@ -27,6 +27,8 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.damaged = damaged;
+    /** A waiting frame dropped it: the view moved past that epoch before it could be asked for. */
+    this.superseded = false;
   }
 }
 
@@ -178,6 +180,8 @@ const bitmaps = new ByteLRU(192 * 1024 * 1024);
 const damagedImages = new Map();
 /** [run, tag, step] -> its document while a frame that holds it is on the way; `...#i` -> image i. */
 const inflightDocs = new Map();
+/** [run, tag, step] -> its item while it is not settled (batched, waiting or on the way). */
+const queuedItems = new Map();
 const inflightImages = new Map();
 
 /** Most items of one /frame request, and images per item (the server's bounds, http_api.md). */
@@ -188,6 +192,28 @@ const FRAME_MAX_QUERY = 12000;
 
 /** The requests of this tick, sent together by `flushFrame` (one /frame request). */
 let batch = null;
+
+/**
+ * Most `/frame` requests on the way at once. Holding an arrow key asks for epochs faster than a loaded
+ * server reads them (20 panels under the Rust loader: ~40 blobs of ~1 ms each per epoch, 30 epochs a
+ * second); further frames wait, and when one may go, what the view has moved past is dropped from it, so
+ * the screen follows the key instead of working through a backlog.
+ */
+const MAX_FRAMES_IN_FLIGHT = 2;
+let framesInFlight = 0;
+/** @type {Array<Array<{item: *, indices: number[]}>>} */
+const waitingFrames = [];
+/** Whether a droppable step is still wanted when its frame may go (set by the panels: the view's epochs). */
+let stillWanted = (run, tag, step) => true;
+
+/**
+ * Sets what a waiting frame keeps of its droppable items (the panels' views and prefetches): a step for
+ * which `wanted(run, tag, step)` is false is dropped, its promises rejected with `superseded` set.
+ * @param {function(string, string, number): boolean} wanted
+ */
+export function setStillWanted(wanted) {
+  stillWanted = wanted;
+}
 
 function deferred() {
   let resolve;
@@ -205,15 +231,18 @@ function stepKey(run, tag, step) {
  * Adds `[run, tag, step]` (and image `index`, unless null) to this tick's batch.
  * @returns {Promise<*>}  The document (index null) or the decoded image.
  */
-function enqueue(run, tag, step, index) {
+function enqueue(run, tag, step, index, droppable = false) {
   if (!batch) {
     batch = new Map();
     queueMicrotask(flushFrame);
   }
   const key = stepKey(run, tag, step);
   let item = batch.get(key);
+  if (item) item.droppable = item.droppable && droppable;  // one caller that must have it keeps it
   if (!item) {
-    item = {key, run, tag, step, doc: deferred(), images: new Map()};
+    item = {key, run, tag, step, doc: deferred(), images: new Map(), droppable};
+    queuedItems.set(key, item);
+    item.doc.promise.then(() => forget(queuedItems, key, item), () => forget(queuedItems, key, item));
     batch.set(key, item);
     if (!inflightDocs.has(key)) inflightDocs.set(key, item.doc.promise);
     item.doc.promise.then(() => forget(inflightDocs, key, item.doc.promise), () => forget(inflightDocs, key, item.doc.promise));
@@ -242,14 +271,18 @@ function forget(map, key, promise) {
  * @param {string} tag
  * @param {number} step
  * @param {number[]} [indices]  Indices into the step's `images`.
+ * @param {{droppable?: boolean}} [options]  `droppable`: a view or prefetch of an epoch that may be dropped
+ *     from a waiting frame once the view moved past it (its promises reject with `superseded` set).
  * @returns {{doc: Promise<StepDoc>, images: Array<Promise<ImageBitmap>>}}  The document (rejects with the
  *     item's ApiError: unknown run, tag or step, damaged record) and each image (an ApiError, `damaged`
  *     true for damaged bytes, when it cannot be shown).
  */
-export function loadStep(run, tag, step, indices = []) {
+export function loadStep(run, tag, step, indices = [], {droppable = false} = {}) {
   const key = stepKey(run, tag, step);
+  const queued = queuedItems.get(key);
+  if (queued && !droppable) queued.droppable = false;  // a caller that must have it: never dropped
   const cached = stepDocs.get(key);
-  const doc = cached ? Promise.resolve(cached) : (inflightDocs.get(key) || enqueue(run, tag, step, null));
+  const doc = cached ? Promise.resolve(cached) : (inflightDocs.get(key) || enqueue(run, tag, step, null, droppable));
   const images = indices.map((i) => {
     if (cached) {
       const url = cached.images[i];
@@ -258,7 +291,7 @@ export function loadStep(run, tag, step, indices = []) {
       if (bitmap) return Promise.resolve(bitmap);
       if (damagedImages.has(url)) return Promise.reject(damagedImages.get(url));
     }
-    return inflightImages.get(`${key}#${i}`) || enqueue(run, tag, step, i);
+    return inflightImages.get(`${key}#${i}`) || enqueue(run, tag, step, i, droppable);
   });
   for (const p of images) p.catch(() => {});
   return {doc, images};
@@ -300,14 +333,49 @@ function flushFrame() {
   for (const part of items) {
     const size = encodeURIComponent(JSON.stringify([part.item.run, part.item.tag, part.item.step, part.indices])).length + 3;
     if (chunk.length && (chunk.length >= FRAME_MAX_ITEMS || length + size > FRAME_MAX_QUERY)) {
-      requestFrame(chunk);
+      sendFrame(chunk);
       chunk = [];
       length = 0;
     }
     chunk.push(part);
     length += size;
   }
-  if (chunk.length) requestFrame(chunk);
+  if (chunk.length) sendFrame(chunk);
+}
+
+/**
+ * Sends a frame, or lets it wait while MAX_FRAMES_IN_FLIGHT are on the way.
+ * @param {Array<{item: *, indices: number[]}>} parts
+ */
+function sendFrame(parts) {
+  if (framesInFlight >= MAX_FRAMES_IN_FLIGHT) {
+    waitingFrames.push(parts);
+    return;
+  }
+  framesInFlight++;
+  requestFrame(parts).finally(() => {
+    framesInFlight--;
+    sendWaitingFrame();
+  });
+}
+
+/** Sends the oldest waiting frame, without the droppable steps the view has moved past. */
+function sendWaitingFrame() {
+  while (waitingFrames.length && framesInFlight < MAX_FRAMES_IN_FLIGHT) {
+    const kept = [];
+    for (const part of waitingFrames.shift()) {
+      const {item} = part;
+      if (!item.droppable || stillWanted(item.run, item.tag, item.step)) {
+        kept.push(part);
+        continue;
+      }
+      const error = new ApiError(0, `epoch ${item.step} was passed before it was loaded`);
+      error.superseded = true;
+      item.doc.reject(error);
+      for (const i of part.indices) item.images.get(i).reject(error);
+    }
+    if (kept.length) sendFrame(kept);
+  }
 }
 
 /**

@@ -16,7 +16,7 @@ import {exemplarsNote, exemplarsView} from './exemplars.js';
 import {gradcamView} from './gradcam.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
 import {cropBox} from './layout.js';
-import {fetchSeries, fetchStep, loadImage, loadProbeImage, loadStep} from './model.js';
+import {fetchSeries, fetchStep, loadImage, loadProbeImage, loadStep, setStillWanted} from './model.js';
 import {exemplarsOf, nonfiniteText, planDetails, planLine, probeLabel, stepAtOrBefore, tileList, tileOf} from './records.js';
 import * as views from './views.js';
 
@@ -169,6 +169,13 @@ function syncPanelHead(app, p, info, layer) {
  */
 export function renderPanels(app) {
   ensurePanels(app);
+  // A frame that waited behind others drops the epochs the view has moved past (model.js).
+  setStillWanted((run, tag, step) => {
+    const epochs = shownEpochs(app);
+    const at = epochs.indexOf(shownEpoch(app));
+    const k = epochs.indexOf(step);
+    return at < 0 || k < 0 || Math.abs(k - at) <= PREFETCH_EPOCHS;
+  });
   const l = loadingOf(app);
   const epoch = shownEpoch(app);
   const updates = [];
@@ -255,7 +262,9 @@ function prefetch(app, runs, epoch, direction, count) {
   for (let k = 1; k <= count; k++) {
     const next = epochs[at + k * direction];
     if (next === undefined) break;
-    for (const run of runs) for (const [tag, indices] of panelNeeds(app, run, next)) loadStep(run, tag, next, indices);
+    for (const run of runs) {
+      for (const [tag, indices] of panelNeeds(app, run, next)) loadStep(run, tag, next, indices, {droppable: true});
+    }
   }
 }
 
@@ -413,7 +422,7 @@ async function fillBudget(p, run, info, epoch, stale) {
   if (p.budget.dataset.epoch === String(epoch) && !p.budget.hidden) return;  // already on show
   const order = info.run_info && Array.isArray(info.run_info.layers) ? info.run_info.layers.map(String) : null;
   try {
-    const record = (await fetchStep(run, 'plan', epoch)).record;
+    const record = (await loadStep(run, 'plan', epoch, [], {droppable: true}).doc).record;
     if (stale()) return;
     views.budgetLine(p.budget, epoch, record ? planLine(record, order) : null, record ? planDetails(record, order) : []);
   } catch (e) {
@@ -434,7 +443,7 @@ async function fillBudget(p, run, info, epoch, stale) {
 async function showGrid(app, p, run, entry, epoch, show, stale) {
   const s = app.store.get();
   const imageIndex = s.kind === 'activations' ? s.probe : 0;
-  const loaded = loadStep(run, entry.tag, epoch, [imageIndex]);
+  const loaded = loadStep(run, entry.tag, epoch, [imageIndex], {droppable: true});
   const step = await loaded.doc;
   if (stale()) return;
   const url = step.images[imageIndex];
@@ -615,7 +624,7 @@ async function showGradcam(app, run, info, entry, epoch, show, stale) {
   const guesses = loadingOf(app).cam;
   const key = camKey(run, entry.tag, s.probe);
   const guess = guesses.get(key) || [];
-  const loaded = loadStep(run, entry.tag, epoch, guess);
+  const loaded = loadStep(run, entry.tag, epoch, guess, {droppable: true});
   const probes = (runInfo(app.index, run) || {}).probes || {};
   const probeLoad = Number.isInteger(probes.step) && probes.images && probes.images[s.probe]
     ? loadStep(run, 'probes', probes.step, [s.probe]).images[0].catch(() => loadProbeImage(run, s.probe, probes.images))
@@ -641,7 +650,7 @@ async function showGradcam(app, run, info, entry, epoch, show, stale) {
   // A damaged heatmap becomes a "damaged" tile in its place; the other targets are still drawn.
   const heats = await Promise.all(wanted.map((i) => {
     const at = guess.indexOf(i);
-    const p = at >= 0 ? loaded.images[at] : loadStep(run, entry.tag, epoch, [i]).images[0];
+    const p = at >= 0 ? loaded.images[at] : loadStep(run, entry.tag, epoch, [i], {droppable: true}).images[0];
     return p.catch((e) => {
       if (e && e.damaged) return e;
       throw e;
