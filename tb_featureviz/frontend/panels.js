@@ -51,6 +51,8 @@ export function redrawOpacity(app) {
 /** Epochs prefetched ahead in the scrub direction; and on each side once a view that did not move is drawn. */
 const PREFETCH_EPOCHS = 3;
 const PREFETCH_IDLE = 2;
+/** A render still drawing after this long no longer holds the next one back (a request that hangs). */
+const PACE_TIMEOUT_MS = 1500;
 
 /**
  * What the panels' loading keeps beside the app: the visibility observer, the last epoch drawn (the scrub
@@ -79,7 +81,8 @@ function loadingOf(app) {
       }
       if (updates.length) markFrame(app, updates, true);
     });
-    l = {observer, lastEpoch: null, renders: 0, cam: new Map()};
+    // drawing: when the render on the way started (null: none); again: a render was asked for meanwhile.
+    l = {observer, lastEpoch: null, renders: 0, cam: new Map(), drawing: null, drawingRender: null, again: false};
     loading.set(app, l);
   }
   return l;
@@ -168,6 +171,14 @@ function syncPanelHead(app, p, info, layer) {
  * @param {App} app
  */
 export function renderPanels(app) {
+  // Paced like video: while the panels draw one epoch, a held key's further epochs wait, and the next
+  // render shows the latest one (the epochs in between are skipped, not queued).
+  const pace = loadingOf(app);
+  if (pace.drawing !== null && performance.now() - pace.drawing < PACE_TIMEOUT_MS) {
+    pace.again = true;
+    return;
+  }
+  pace.again = false;
   ensurePanels(app);
   // A frame that waited behind others drops the epochs the view has moved past (model.js).
   setStillWanted((run, tag, step) => {
@@ -195,8 +206,12 @@ export function renderPanels(app) {
   if (direction) prefetch(app, inView, epoch, direction, PREFETCH_EPOCHS);
   l.lastEpoch = epoch;
   // Panels not known to be in view or out of it yet: the observer's first answer loads them and marks.
-  if (![...app.panels.values()].some((p) => p.visible === null)) markFrame(app, updates, !direction);
-  else l.renders++;
+  if (![...app.panels.values()].some((p) => p.visible === null)) {
+    l.drawing = performance.now();
+    l.drawingRender = markFrame(app, updates, !direction);
+  } else {
+    l.renders++;
+  }
 }
 
 /**
@@ -207,23 +222,33 @@ export function renderPanels(app) {
  * @param {Array<Promise<*>>} updates
  * @param {boolean} [settled]  The epoch did not move: once drawn, the epochs on both sides are prefetched
  *     (the first press of a scrub finds its frame in memory).
+ * @returns {number}  The render's number.
  */
 function markFrame(app, updates, settled = false) {
   const l = loadingOf(app);
   const render = ++l.renders;
   const epoch = shownEpoch(app);
-  Promise.all(updates).then(() => {
-    if (render !== l.renders) return;
-    try {
-      performance.mark('featureviz:frame', {detail: {epoch}});
-    } catch (e) {
-      // Old browsers: no marks.
+  Promise.allSettled(updates).then(() => {
+    const paced = render === l.drawingRender;
+    if (paced) l.drawing = l.drawingRender = null;
+    const current = render === l.renders;
+    if (current) {
+      try {
+        performance.mark('featureviz:frame', {detail: {epoch}});
+      } catch (e) {
+        // Old browsers: no marks.
+      }
     }
-    if (settled && epoch !== null) {
+    if (paced && l.again) {
+      renderPanels(app);  // the view moved on while this epoch drew: show the latest
+      return;
+    }
+    if (current && settled && epoch !== null) {
       const inView = shownRuns(app).filter((run) => (app.panels.get(run) || {}).visible === true);
       for (const direction of [1, -1]) prefetch(app, inView, epoch, direction, PREFETCH_IDLE);
     }
   });
+  return render;
 }
 
 /**
