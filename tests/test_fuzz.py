@@ -24,7 +24,17 @@ MAX_GROWTH = 48 * 1024 * 1024
 
 def test_fuzzer_covers_every_documented_route() -> None:
     documented = fuzz_http.documented_routes()
-    assert documented == ["/index", "/step", "/series", "/blob", "/scalars", "/export", "/export_progress", "/static"]
+    assert documented == [
+        "/index",
+        "/step",
+        "/series",
+        "/blob",
+        "/frame",
+        "/scalars",
+        "/export",
+        "/export_progress",
+        "/static",
+    ]
     assert set(documented) == set(fuzz_http.CLASSES.values())
 
 

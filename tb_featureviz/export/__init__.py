@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tb_featureviz.export.api import (
         ExportResult,
-        collect,
         export,
         export_from_reader,
         render_outputs,
@@ -33,8 +32,20 @@ if TYPE_CHECKING:
     from tb_featureviz.export.options import EpochSelection, ExportOptions, parse_epochs
     from tb_featureviz.export.progress import ProgressBar
 
+# The submodule ``collect`` is bound to this package when it is first imported, which would shadow the
+# function ``collect`` that __getattr__ serves: import it first, then define the function over it.
+from tb_featureviz.export import collect as _collect_module  # noqa: F401
+
+
+def collect(*args: Any, **kwargs: Any) -> Any:
+    """:func:`tb_featureviz.export.api.collect`, imported on first use."""
+    from tb_featureviz.export.api import collect as collect_report
+
+    return collect_report(*args, **kwargs)
+
+
 _HOMES = {
-    "api": ("ExportResult", "collect", "export", "export_from_reader", "render_outputs", "write_export"),
+    "api": ("ExportResult", "export", "export_from_reader", "render_outputs", "write_export"),
     "errors": ("ExportArgumentError", "ExportNotFoundError", "ExportOutputError"),
     "model": ("EXPORT_KINDS", "FORMATS", "Curve", "CurvePoint", "Figure", "Report", "RunExport"),
     "options": ("EpochSelection", "ExportOptions", "parse_epochs"),

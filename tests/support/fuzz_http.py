@@ -35,6 +35,7 @@ CLASSES: dict[str, str] = {
     "series": "/series",
     "blob": "/blob",
     "forged_blob": "/blob",
+    "frame": "/frame",
     "scalars": "/scalars",
     "export": "/export",
     "export_progress": "/export_progress",
@@ -49,6 +50,7 @@ WEIGHTS: dict[str, int] = {
     "series": 2,
     "blob": 2,
     "forged_blob": 3,
+    "frame": 2,
     "scalars": 1,
     "export": 2,
     "export_progress": 1,
@@ -251,6 +253,8 @@ class Fuzzer:
             key = self.rng.choice(forged_keys(run, tag, self.rng.choice(self.steps)))
             prefix = f"/experiment/x{self.rng.randint(0, 3)}" if self.rng.random() < 0.1 else ""
             return f"{prefix}{ROUTE}/blob?{q({'key': key})}"
+        if cls == "frame":
+            return f"{ROUTE}/frame?{q({'q': self._frame_query()})}"
         if cls == "scalars":
             return f"{ROUTE}/scalars?{q({'run': self.run()})}"
         if cls == "export":
@@ -261,6 +265,22 @@ class Fuzzer:
         if cls == "static":
             return f"{ROUTE}/static/{self._static_name()}"
         raise ValueError(f"unknown request class {cls!r}")
+
+    def _frame_query(self) -> str:
+        """A ``/frame`` ``q``: items of listed or hostile runs, tags, steps and image indices, or hostile JSON."""
+        if self.rng.random() < 0.25:
+            return self.rng.choice(
+                ["", "[", "{}", "[[]]", '[["a"]]', "[1,2]", "null", "[" * 5000, '[["r","t",0,[-1]]]', "x" * 20000]
+            )
+        n = self.rng.choice([1, 2, 5, 20, 64, 65, 100])
+        items: list[Any] = []
+        for _ in range(n):
+            step: Any = self._pick(self.steps, [-1, 10**18, 10**30, "7", 1.5, None, True], 0.8)
+            images: Any = self.rng.choice([[], [0], [0, 1, 2, 3], list(range(17)), [99], [-1], "0"])
+            items.append([self.run(), self.tag(), step, images])
+        while len(items) > 1 and len(json.dumps(items)) > 20000:  # under the HTTP server's URL limit (its 414)
+            items.pop()
+        return json.dumps(items)
 
     def _export_params(self) -> dict[str, str]:
         rng = self.rng
