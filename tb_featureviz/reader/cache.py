@@ -381,10 +381,10 @@ class SnapshotCache:
         """The age after which ``state``'s snapshot is refreshed: ``fresh_s``, or :data:`REFRESH_COST_FACTOR`
         times its last build (at most :data:`MAX_REFRESH_S`), whichever is longer: listing a 1,000-run sweep
         costs ~0.3 s of CPU, so it is refreshed every 3 s and takes a tenth of a core from TensorBoard. While
-        the builds find new data (TensorBoard is still loading the logdir), a quarter of ``fresh_s`` or three
-        builds: a sweep is listed as soon as TensorBoard has it."""
-        if state.changing:  # TensorBoard is loading: follow it closely (a quarter of fresh_s, three builds)
-            return max(self.fresh_s / 4, min(3 * state.build_seconds, MAX_REFRESH_S))
+        the builds find new data (TensorBoard is still loading the logdir), a quarter of ``fresh_s`` or one
+        build: a sweep is listed as soon as TensorBoard has it, for at most half a core while it loads."""
+        if state.changing:  # TensorBoard is loading: follow it closely (a quarter of fresh_s, one build)
+            return max(self.fresh_s / 4, min(state.build_seconds, MAX_REFRESH_S))
         return max(self.fresh_s, min(REFRESH_COST_FACTOR * state.build_seconds, MAX_REFRESH_S))
 
     def _timed_build(
