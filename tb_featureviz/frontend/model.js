@@ -60,22 +60,33 @@ async function getJSON(route, params, {cache = 'no-store'} = {}) {
 }
 
 /**
- * The JSON body of a response; rejects with an ApiError carrying the server's JSON message.
+ * The JSON body of a response; rejects with the response's ApiError when it is not ok.
  * @param {Response} response
  * @returns {Promise<*>}
  */
 async function readJSON(response) {
+  if (!response.ok) throw await responseError(response);
+  try {
+    return await response.json();
+  } catch (e) {
+    return null;
+  }
+}
+
+/**
+ * The ApiError of a response that is not ok: the server's JSON message and `damaged` flag, else its status line.
+ * @param {Response} response
+ * @returns {Promise<ApiError>}
+ */
+async function responseError(response) {
   let body = null;
   try {
     body = await response.json();
   } catch (e) {
     body = null;
   }
-  if (!response.ok) {
-    const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, message, Boolean(body && body.damaged === true));
-  }
-  return body;
+  const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
+  return new ApiError(response.status, message, Boolean(body && body.damaged === true));
 }
 
 /** Most runs one `/index` request reads in full (the plugin's MAX_INDEX_RUNS). */
@@ -390,15 +401,7 @@ async function requestFrame(parts) {
   let buffer;
   try {
     const response = await fetch(query('frame', {q}), {cache: 'default', credentials: 'same-origin'});
-    if (!response.ok) {
-      let body = null;
-      try {
-        body = await response.json();
-      } catch (e) {
-        body = null;
-      }
-      throw new ApiError(response.status, body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`);
-    }
+    if (!response.ok) throw await responseError(response);
     buffer = await response.arrayBuffer();
     const n = new DataView(buffer).getUint32(0);
     header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
@@ -503,14 +506,7 @@ export function loadImage(url) {
         throw new ApiError(0, `could not load image ${url}`);
       }
       if (!response.ok) {
-        let body = null;
-        try {
-          body = await response.json();
-        } catch (e) {
-          body = null;
-        }
-        const message = body && typeof body.error === 'string' ? body.error : `${response.status} ${response.statusText}`;
-        const error = new ApiError(response.status, message, Boolean(body && body.damaged === true));
+        const error = await responseError(response);
         if (error.damaged) rememberDamaged(url, error);
         throw error;
       }
@@ -627,16 +623,7 @@ export function fetchExportProgress(job) {
  */
 export async function fetchExport(url, fallbackName = 'featureviz-export') {
   const response = await fetch(url, {cache: 'no-store', credentials: 'same-origin'});
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      const body = await response.json();
-      if (body && typeof body.error === 'string') message = body.error;
-    } catch (e) {
-      // Not JSON: keep the status line.
-    }
-    throw new ApiError(response.status, message);
-  }
+  if (!response.ok) throw await responseError(response);
   const blob = await response.blob();
   const damaged = Number(response.headers.get('X-FeatureViz-Damaged')) || 0;  // images left out of the file
   return {blob, filename: attachmentFilename(response.headers.get('Content-Disposition'), fallbackName), damaged};

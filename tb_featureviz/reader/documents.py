@@ -263,16 +263,7 @@ def index_entry(
         content = contents.get(tag)
         if content is None or content.kind not in kinds:
             continue
-        kinds[content.kind].append(
-            {
-                "tag": tag,
-                "layer": content.layer,
-                "steps": steps,
-                "images": max((len(d.values) - 1 for d in data), default=0),
-                "layout": content.layout.to_json() if content.layout else None,
-                "extra": content.extra,
-            }
-        )
+        kinds[content.kind].append(_tag_entry(tag, content, steps, max((len(d.values) - 1 for d in data), default=0)))
     # Model order where the callback recorded it (run_info "layers"), natural tag order otherwise.
     run_info = records.get((group.name, metadata.tag_for("run_info")))
     model_order = (run_info or {}).get("layers")
@@ -307,6 +298,18 @@ def index_entry(
     }
 
 
+def _tag_entry(tag: str, content: metadata.PluginContent, steps: list[int], images: int) -> dict[str, Any]:
+    """One tag of an index entry's ``kinds``: its layer, steps, images per step, layout and extra metadata."""
+    return {
+        "tag": tag,
+        "layer": content.layer,
+        "steps": steps,
+        "images": images,
+        "layout": content.layout.to_json() if content.layout else None,
+        "extra": content.extra,
+    }
+
+
 def partial_entry(
     group: RunGroup,
     listed: Mapping[str, provider.BlobSequenceTimeSeries],
@@ -329,16 +332,7 @@ def partial_entry(
         content = contents.get(tag)
         if content is None or content.kind not in kinds:
             continue
-        kinds[content.kind].append(
-            {
-                "tag": tag,
-                "layer": content.layer,
-                "steps": [],
-                "images": max(ts.max_length - 1, 0),
-                "layout": content.layout.to_json() if content.layout else None,
-                "extra": content.extra,
-            }
-        )
+        kinds[content.kind].append(_tag_entry(tag, content, [], max(ts.max_length - 1, 0)))
     source, curves = _curve_metrics(group, scalar_tags)
     return {
         "run": group.name,

@@ -294,8 +294,7 @@ class FeatureVizReader:
 
         Encoded once per snapshot (in the background refresh), so serving it costs no encoding.
         """
-        snap = self._snapshot(ctx, self._eid(experiment_id), groups=runs)
-        return snap.index_gzip if gzipped else snap.index_bytes
+        return self.index_payload(ctx, experiment_id=experiment_id, gzipped=gzipped, runs=runs)[0]
 
     def step(
         self,
@@ -486,7 +485,7 @@ class FeatureVizReader:
         ctx = ctx or tb_context.RequestContext()
         eid = self._eid(experiment_id)
         if self.blobs.get(key) is None:
-            addr = self._checked_address(ctx, key, eid)
+            addr = self._checked_address(ctx, key, self._decoded_key(key, eid), eid)
             with self._damaged_lock:
                 reason = self._damaged.get(key)
             if reason is not None:
@@ -516,11 +515,11 @@ class FeatureVizReader:
             key = key.key
         ctx = ctx or tb_context.RequestContext()
         eid = self._eid(experiment_id)
-        self._decoded_key(key, eid)
+        addr = self._decoded_key(key, eid)
         cached = self.blobs.get(key)
         if cached is not None:
             return cached
-        addr = self._checked_address(ctx, key, eid)
+        self._checked_address(ctx, key, addr, eid)
         return self._read_checked(ctx, key, addr.index, eid)
 
     def _decoded_key(self, key: Any, eid: str) -> BlobAddress:
@@ -534,9 +533,9 @@ class FeatureVizReader:
             raise errors.NotFoundError(f"No blob with key {clip(key)}: it is not a key of this experiment.")
         return addr
 
-    def _checked_address(self, ctx: tb_context.RequestContext, key: str, eid: str) -> BlobAddress:
-        """The fields of ``key``, once the snapshot lists that very key (rebuilt once when it does not)."""
-        addr = self._decoded_key(key, eid)
+    def _checked_address(self, ctx: tb_context.RequestContext, key: str, addr: BlobAddress, eid: str) -> BlobAddress:
+        """``addr`` (``key`` decoded by :meth:`_decoded_key`), once the snapshot lists that very key (rebuilt
+        once when it does not)."""
         problem: str | None = None
         for attempt in range(2):  # the key may name a step written since the snapshot: rebuild once
             snap = self._snapshot(
