@@ -26,6 +26,8 @@ setup(
         "tb_featureviz.plugin",
         "tb_featureviz.export",
         "tb_featureviz.trainer",
+        "tb_featureviz.writer",
+        "tb_featureviz.sidecar",
         "tb_featureviz.frontend",
     ],
     package_data={

@@ -37,7 +37,7 @@ def pattern_seconds(model: Any, filters: int | None) -> dict[str, Any]:
     import time
 
     from tb_featureviz import compute
-    from tb_featureviz.stages import LayerInfo, filter_stage_layers
+    from tb_featureviz.writer.stages import LayerInfo, filter_stage_layers
 
     infos = [LayerInfo(n, s, k, c, None, rf) for n, s, k, c, rf in compute.layer_table(model)]
     layers = filter_stage_layers(infos)

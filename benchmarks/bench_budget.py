@@ -28,7 +28,7 @@ import numpy as np
 
 from benchmarks.bench_zoo import read_plans
 from tb_featureviz import FeatureVizCallback
-from tb_featureviz import visualizer as visualizer_module
+from tb_featureviz.writer import visualizer as visualizer_module
 from tests.support.keras_example import example_data, example_model
 
 _warm_up_cpu: list[float] = []

@@ -39,9 +39,9 @@ import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import FeatureVizCallback
+from tb_featureviz.sidecar.watch import watch
 from tb_featureviz.trainer.data import synthetic_datasets
 from tb_featureviz.trainer.model import build_cnn, compile_like_tutorial
-from tb_featureviz.watch import watch
 
 
 def _app(factory: Callable[..., keras.Model]) -> Callable[[], keras.Model]:
@@ -196,7 +196,7 @@ def sidecar(name: str, model: keras.Model, tmp: str) -> tuple[list[float], dict[
     model.save(os.path.join(ckpts, "ckpt-001.keras"))
     times: list[float] = []
     _, val_ds, names = datasets(name, 32)
-    from tb_featureviz.probes import select_probes
+    from tb_featureviz.writer.probes import select_probes
 
     images, labels = select_probes(val_ds, 4)
     overrides: dict[str, Any] = {"max_filters": SIDECAR_FILTERS, **CALLBACK_ARGS.get(name, {})}

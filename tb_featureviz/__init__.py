@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "FeatureVizCallback": ("tb_featureviz.callback", "FeatureVizCallback"),
+    "FeatureVizCallback": ("tb_featureviz.writer.callback", "FeatureVizCallback"),
     "activations": ("tb_featureviz.compute", "activations"),
     "filter_patterns": ("tb_featureviz.compute", "filter_patterns"),
     "grad_cam": ("tb_featureviz.compute", "grad_cam"),
@@ -39,8 +39,8 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from tb_featureviz import plot, summary
-    from tb_featureviz.callback import FeatureVizCallback
     from tb_featureviz.compute import activations, filter_patterns, grad_cam
+    from tb_featureviz.writer.callback import FeatureVizCallback
 
 
 def __getattr__(name: str) -> Any:

@@ -204,7 +204,7 @@ def run_watch(args: argparse.Namespace) -> int:
     """``featureviz watch``: summaries from checkpoints, on this machine instead of the training one."""
     import logging
 
-    from tb_featureviz.watch import load_probes_file, watch
+    from tb_featureviz.sidecar.watch import load_probes_file, watch
 
     logging.basicConfig(level=logging.WARNING, format="featureviz watch: %(message)s")
     try:

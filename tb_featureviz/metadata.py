@@ -78,7 +78,7 @@ Tags and their blob sequences:
 
         {"state": "failed", "message": "ModuleNotFoundError: ...", "exit_code": 1, "log_tail": "..."}
 ``plan``
-    ``[record]`` at every logged epoch: what the planner drew and why (``tb_featureviz.plan``)::
+    ``[record]`` at every logged epoch: what the planner drew and why (``tb_featureviz.writer.planner``)::
 
         {"epoch": 3, "activations": [layer, ...], "gradcam": layer | null,
          "grids": {layer: {"channels": n | null, "scale": s}},
@@ -103,7 +103,7 @@ epoch's functions while it trained; ``writer_seconds``: the CPU time of the writ
 next logged epoch); both part of ``spent_seconds``. ``estimates``: an extra's cost estimate before it is first
 drawn (the planner plans with 1.5 times it). ``skipped`` keys are layers, extras, or ``activations/<layer>``
 for a layer whose grid waits while the callback is over budget; the reasons follow
-``tb_featureviz.plan.SKIP_REASONS``.
+``tb_featureviz.writer.planner.SKIP_REASONS``.
 
 Any record may carry ``"nonfinite": n``: the model produced ``n`` NaN or inf values for it (a diverged
 model); they are drawn as 0 in the images and written as ``null`` in the record's floats.

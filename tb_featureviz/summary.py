@@ -368,7 +368,7 @@ def run_info(info: Mapping[str, Any], step: int | None = None) -> bool:
 
 
 def plan(record: Mapping[str, Any], step: int | None = None) -> bool:
-    """Writes what the planner chose at this epoch and why (see ``tb_featureviz.plan``) as a JSON record.
+    """Writes what the planner chose at this epoch and why (see ``tb_featureviz.writer.planner``) as a JSON record.
 
     Args:
         record: JSON-serialisable mapping: the layers and filters drawn, the measured costs, the budget.

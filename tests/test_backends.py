@@ -380,7 +380,7 @@ def test_unsupported_backend_gets_a_clear_error():
 
 def test_probes_from_any_iterable_of_batches():
     """A torch DataLoader, Keras' NumPy iterator on JAX/PyTorch, a generator: batches of (x, y)."""
-    from tb_featureviz.probes import check_probe_array, select_probes
+    from tb_featureviz.writer.probes import check_probe_array, select_probes
 
     x = np.arange(6, dtype=np.float32)[:, None, None, None] * np.ones((6, 2, 2, 1), np.float32)
     y = np.array([1, 1, 0, 1, 0, 0])

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from tb_featureviz import FeatureVizCallback, compute, metadata, render
-from tb_featureviz.distributed import chief_task, is_chief
+from tb_featureviz.writer.distributed import chief_task, is_chief
 from tests.support.events import read_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -252,7 +252,7 @@ def test_only_the_chief_of_a_multi_worker_cluster_writes(tmp_path, monkeypatch):
     resolver = _tf_config(monkeypatch, "worker", 1)
     assert not is_chief(resolver=resolver)
 
-    import tb_featureviz.callback as callback_module
+    import tb_featureviz.writer.callback as callback_module
 
     monkeypatch.setattr(callback_module, "is_chief", lambda model: is_chief(resolver=resolver))
     model = wide_model()
@@ -325,7 +325,7 @@ def test_mobilenetv2_at_defaults_writes_its_stages_under_1_mb(tmp_path):
 
 def _skip_rules() -> list[re.Pattern[str]]:
     """One pattern per rule of ``SKIP_REASONS``, its numbers and names as wildcards."""
-    from tb_featureviz.plan import SKIP_REASONS
+    from tb_featureviz.writer.planner import SKIP_REASONS
 
     out = []
     for template in SKIP_REASONS.values():

@@ -12,7 +12,7 @@ import tensorflow as tf
 from tensorboard.compat.proto import summary_pb2
 
 from tb_featureviz import FeatureVizCallback, compute, metadata, render
-from tb_featureviz.callback import select_probes
+from tb_featureviz.writer.callback import select_probes
 from tests.support.events import read_run
 from tests.support.models import SIZE, tiny_data, tiny_model
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from tb_featureviz import FeatureVizCallback, compute, render
 from tb_featureviz.compute.exemplars import crop_box, top_exemplars
-from tb_featureviz.probes import select_probes
+from tb_featureviz.writer.probes import select_probes
 from tests.support.events import read_run
 from tests.support.models import SIZE, tiny_data, tiny_model
 

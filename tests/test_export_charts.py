@@ -12,7 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from tb_featureviz.export import charts
-from tb_featureviz.export.model import Curve, CurvePoint
+from tb_featureviz.export.content import Curve, CurvePoint
 from tb_featureviz.metadata import GridLayout
 from tb_featureviz.render import SEPARATOR_RGB
 

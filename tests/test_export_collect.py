@@ -18,7 +18,7 @@ def test_run_names_with_commas_export_from_cli_api_and_route(tmp_path):
     from tensorboard.context import RequestContext
     from werkzeug.datastructures import MultiDict
 
-    from tb_featureviz.export.plan import parse_run_names
+    from tb_featureviz.export.selection import parse_run_names
     from tb_featureviz.plugin.export_route import handle_export
     from tb_featureviz.reader import open_logdir
 

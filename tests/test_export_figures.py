@@ -17,8 +17,8 @@ import pytest
 
 from tb_featureviz.export import ExportArgumentError
 from tb_featureviz.export import export as export_any
+from tb_featureviz.export.content import ratio_text
 from tb_featureviz.export.figures import CAPTION_HEIGHT, STAMP_HEIGHT
-from tb_featureviz.export.model import ratio_text
 from tb_featureviz.render import SEPARATOR_RGB, apply_colormap, colormap_lut, heatmap_overlay, separator_mask
 from tests.support import logdir_factory
 from tests.support.exports import figure_images as _figure_images

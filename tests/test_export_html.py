@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from tb_featureviz.export import export as export_any
-from tb_featureviz.export.model import ratio_text
+from tb_featureviz.export.content import ratio_text
 from tb_featureviz.render import apply_colormap, neutral_separators
 from tests.support.exports import RUNS
 from tests.support.exports import figure_images as _figure_images

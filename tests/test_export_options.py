@@ -25,7 +25,7 @@ from tb_featureviz.export.collect import read_plan
 from tb_featureviz.export.figures import figure_pixels, gif_animation, png_figure
 from tb_featureviz.export.html import render_html
 from tb_featureviz.export.options import EpochSelection
-from tb_featureviz.export.plan import plan_export
+from tb_featureviz.export.selection import plan_export
 from tb_featureviz.export.writers import gif_outputs, html_outputs, png_outputs
 from tb_featureviz.plugin.export_route import handle_export, query_options
 from tb_featureviz.reader import open_logdir

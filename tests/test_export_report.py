@@ -150,7 +150,7 @@ def test_full_detail_keeps_the_exhaustive_report_and_summary_formats_refuse_it(s
 def test_summary_reads_at_most_six_epochs_of_images(tmp_path):
     """A long run's summary reads the final epoch and six filmstrip epochs, not every epoch."""
     from tb_featureviz.export.options import ExportOptions
-    from tb_featureviz.export.plan import plan_export, spread
+    from tb_featureviz.export.selection import plan_export, spread
     from tests.support import logdir_factory
 
     spec = logdir_factory.write_logdir(tmp_path / "logs", runs=("long",), epochs=12)

@@ -520,7 +520,7 @@ def test_nonfinite_records_are_flagged_in_exports() -> None:
     """The viewer half of a diverged model's epochs (issue 9, item 8): records with ``"nonfinite": n`` are
     flagged in export captions and the manifest; null scores stay null."""
     from tb_featureviz.export.collect import _figures
-    from tb_featureviz.export.model import RunExport
+    from tb_featureviz.export.content import RunExport
 
     png = logdir_factory._png_constant_tiles("L", (0, 0), 2, 4, 1)
     run = RunExport(run="exp1", steps=[0], epochs=[0])

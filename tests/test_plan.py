@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tb_featureviz.plan import (
+from tb_featureviz.writer.planner import (
     LIGHT_CHECKS,
     SKIP_REASONS,
     Budget,

@@ -102,8 +102,8 @@ def test_the_checks_form_a_curve_full_at_the_first_epoch_light_between(logdir):
 
     from tb_featureviz.export.collect import read_plan
     from tb_featureviz.export.options import ExportOptions
-    from tb_featureviz.export.plan import plan_export
     from tb_featureviz.export.report import check_epochs, light_epochs
+    from tb_featureviz.export.selection import plan_export
     from tb_featureviz.reader import open_logdir
 
     options = ExportOptions.parse(RUN, format="pdf")

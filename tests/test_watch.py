@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tb_featureviz import FeatureVizCallback, cli, render
-from tb_featureviz.watch import checkpoint_step, find_checkpoints, watch
+from tb_featureviz.sidecar.watch import checkpoint_step, find_checkpoints, watch
 from tests.support.events import TIMING_TAGS, read_run
 from tests.support.models import tiny_data, tiny_model
 

@@ -21,7 +21,6 @@ Example:
 """
 
 from tb_featureviz.compute import backend
-from tb_featureviz.compute._graph import check_model
 from tb_featureviz.compute.activations import ActivationExtractor, activations
 from tb_featureviz.compute.cam import BaseCAM, GradCAM, grad_cam
 from tb_featureviz.compute.faithfulness import MapChecks
@@ -36,6 +35,7 @@ from tb_featureviz.compute.layers import (
     select_layers,
     validate_images,
 )
+from tb_featureviz.compute.model_graph import check_model
 
 __all__ = [
     "ActivationExtractor",

@@ -9,7 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tb_featureviz.compute import _graph, backend
+from tb_featureviz.compute import backend, model_graph
 from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ class ActivationExtractor:
     """
 
     def __init__(self, model: keras.Model, layers: Sequence[str | type] | None = None) -> None:
-        trace = _graph.trace_of(model)
-        records = _graph.resolve_layers(trace, layers)
+        trace = model_graph.trace_of(model)
+        records = model_graph.resolve_layers(trace, layers)
         self._keras_model = model
         self.layer_names: list[str] = [r.name for r in records]
         self._model = keras.Model(trace.input, [r.output for r in records], name=f"{model.name}_featureviz_acts")

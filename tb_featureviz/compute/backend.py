@@ -327,7 +327,7 @@ def _torch_with_gradient() -> Any:
 def process_index() -> int:
     """This process's index among the processes of a JAX or PyTorch distributed run (0 when alone).
 
-    TensorFlow's ``tf.distribute`` has its own chief rule (``tb_featureviz.distributed``).
+    TensorFlow's ``tf.distribute`` has its own chief rule (``tb_featureviz.writer.distributed``).
     """
     backend = name()
     if backend == "jax":

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tb_featureviz.compute import _graph, backend
+from tb_featureviz.compute import backend, model_graph
 from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def _activation_name(layer: Any) -> str:
     return getattr(fn, "__name__", "linear") if fn is not None else "linear"
 
 
-def default_layer(trace: _graph.Trace) -> _graph.LayerRecord:
+def default_layer(trace: model_graph.Trace) -> model_graph.LayerRecord:
     """The default CAM layer: the last feature layer whose map is more than one pixel.
 
     A 1x1 map (MobileNetV2's ``out_relu`` at a 32-pixel input, say) gives a constant heatmap that says
@@ -82,12 +82,12 @@ class BaseCAM:
     """
 
     def __init__(self, model: keras.Model, layer: str | None = None) -> None:
-        trace = _graph.trace_of(model)
+        trace = model_graph.trace_of(model)
         self.model = model
         if layer is None:
             record = default_layer(trace)
         else:
-            record = _graph.resolve_layers(trace, [layer])[0] if isinstance(layer, str) else None
+            record = model_graph.resolve_layers(trace, [layer])[0] if isinstance(layer, str) else None
             if record is None:
                 raise TypeError(f"layer must be a layer name or None. Received: layer={layer!r}")
         self.layer_name: str = record.name
@@ -101,8 +101,8 @@ class BaseCAM:
         self.single_unit = units == 1
         self.num_classes: int = 2 if self.single_unit else units
         # The same replay with a tap on the target layer: the gradient with respect to the tap is the gradient
-        # with respect to the layer's output (see _graph.build_trace).
-        tapped = _graph.build_trace(model, tuple(trace.input.shape[1:]), tap=record.path)
+        # with respect to the layer's output (see model_graph.build_trace).
+        tapped = model_graph.build_trace(model, tuple(trace.input.shape[1:]), tap=record.path)
         tap_record = tapped.find(record.name)
         tap_head, _, _ = self._find_head(tapped, warn=False)
         self._model = keras.Model(
@@ -121,7 +121,7 @@ class BaseCAM:
         self._probs = backend.compile_step(self._probs_fn, weights, [image_spec], feature="class probabilities")
 
     @staticmethod
-    def _find_head(trace: _graph.Trace, warn: bool = True) -> tuple[Any, keras.layers.Layer | None, str]:
+    def _find_head(trace: model_graph.Trace, warn: bool = True) -> tuple[Any, keras.layers.Layer | None, str]:
         leaves = [r for r in trace.records if not r.container]
         last = leaves[-1] if leaves else None
         if last is None or id(last.output) != id(trace.output) or len(last.inputs) != 1:

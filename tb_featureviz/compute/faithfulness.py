@@ -46,7 +46,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tb_featureviz.compute import _graph
+from tb_featureviz.compute import model_graph
 from tb_featureviz.compute.cam import BaseCAM, GradCAM
 from tb_featureviz.metadata import FAITHFULNESS_PREFIX as FAITHFULNESS
 from tb_featureviz.metadata import SANITY_PREFIX as SANITY
@@ -405,7 +405,7 @@ class RandomizedCopy:
     ) -> None:
         self.copy = keras.models.clone_model(model)
         self.copy.set_weights(model.get_weights())
-        source, target = _graph.trace_of(model), _graph.trace_of(self.copy)
+        source, target = model_graph.trace_of(model), model_graph.trace_of(self.copy)
         names = [r.name for r in source.records]
         if names != [r.name for r in target.records]:
             raise ValueError(f"clone_model changed the layers of model {model.name!r}; cannot pair them")

@@ -50,7 +50,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tb_featureviz.compute import _graph, backend
+from tb_featureviz.compute import backend, model_graph
 from tb_featureviz.compute.ascent import (
     DEFAULT_STEPS as DEFAULT_STEPS,
 )
@@ -166,10 +166,10 @@ class FilterPatternGenerator(AscentSteps):
         self.parameterization = check_parameterization(parameterization)
         self.quality: str = check_quality(quality)
         tier = QUALITIES[self.quality]
-        trace = _graph.trace_of(model)
+        trace = model_graph.trace_of(model)
         if not isinstance(layer, str):
             raise TypeError(f"layer must be a layer name. Received: layer={layer!r}")
-        record = _graph.resolve_layers(trace, [layer])[0]
+        record = model_graph.resolve_layers(trace, [layer])[0]
         self.layer_name: str = record.name
         channels = int(record.output.shape[-1])
         self.filters: list[int] = self._check_filters(filters, channels)
@@ -242,12 +242,12 @@ class FilterPatternGenerator(AscentSteps):
         return out
 
     def _truncated_model(
-        self, model: keras.Model, record: _graph.LayerRecord, hw: tuple[int, int] | None
+        self, model: keras.Model, record: model_graph.LayerRecord, hw: tuple[int, int] | None
     ) -> tuple[keras.Model, float]:
         """The model from the input to the target layer (to its input, for the leaky conv objective)."""
 
         def build(shape: tuple[int | None, ...]) -> tuple[keras.Model, float]:
-            trace = _graph.build_trace(model, shape, stop_at=record.path)
+            trace = model_graph.build_trace(model, shape, stop_at=record.path)
             last = trace.records[-1]
             leaky = self._conv_layer is not None or self._act_layer is not None
             out = last.inputs[0] if leaky else last.output
@@ -517,7 +517,7 @@ def filter_patterns(
 _ACTIVATION_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.Activation)
 
 
-def _is_activation(record: _graph.LayerRecord) -> bool:
+def _is_activation(record: model_graph.LayerRecord) -> bool:
     """An element-wise activation layer with one 4-D input (softmax over channels is not element-wise)."""
     layer = record.layer
     if not isinstance(layer, _ACTIVATION_LAYERS) or len(record.inputs) != 1:

@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tb_featureviz.compute import _graph
+from tb_featureviz.compute import model_graph
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ _AUGMENTATION_PREFIXES = ("Random", "Resizing", "CenterCrop", "AutoContrast", "E
 def _leading_affine(model: keras.Model) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """The per-channel affine map ``x * s + o`` of the value-changing preprocessing layers at the model's
     start (``Rescaling``, ``Normalization``), through augmentation layers, or None when there are none."""
-    trace = _graph.trace_of(model)
+    trace = model_graph.trace_of(model)
     channels = int(trace.input.shape[-1])
     s, o = np.ones(channels), np.zeros(channels)
     seen: list[str] = []
@@ -413,7 +413,7 @@ def resolve_input_space(
         >>> resolve_input_space(model).describe()
         '0-255 RGB (model: Rescaling(1/255))'
     """
-    channels = int(_graph.check_model(model)[-1] or 3)
+    channels = int(model_graph.check_model(model)[-1] or 3)
     if input_range is not None and preprocess is not None:
         raise ValueError(
             "Give input_range or preprocess, not both. "

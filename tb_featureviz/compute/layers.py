@@ -1,8 +1,8 @@
 """What a model's layers are: names, shapes, receptive fields, and the images a model accepts.
 
-Public queries over the replayed layer graph of ``tb_featureviz.compute._graph`` (nested models
+Public queries over the replayed layer graph of ``tb_featureviz.compute.model_graph`` (nested models
 descended into, names ``outer/inner`` where a plain name is ambiguous). They return plain Python and
-NumPy values; the planner (``tb_featureviz.plan``) and the callback decide from them.
+NumPy values; the planner (``tb_featureviz.writer.planner``) and the callback decide from them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tb_featureviz.compute._graph import check_model, resolve_layers, trace_of
+from tb_featureviz.compute.model_graph import check_model, resolve_layers, trace_of
 
 __all__ = [
     "CONV_CLASSES",
@@ -73,7 +73,7 @@ def layer_table(model: keras.Model) -> list[tuple[str, tuple[int | None, int | N
 
     In model order; the receptive field is in input pixels (``inf`` after global pooling).
 
-    What the planner (``tb_featureviz.plan``) needs to know of a model, without TensorFlow types.
+    What the planner (``tb_featureviz.writer.planner``) needs to know of a model, without TensorFlow types.
 
     Args:
         model: A built single-input Keras model on the TensorFlow backend.

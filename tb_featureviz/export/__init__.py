@@ -27,8 +27,8 @@ if TYPE_CHECKING:
         render_outputs,
         write_export,
     )
+    from tb_featureviz.export.content import EXPORT_KINDS, FORMATS, Curve, CurvePoint, Figure, Report, RunExport
     from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError, ExportOutputError
-    from tb_featureviz.export.model import EXPORT_KINDS, FORMATS, Curve, CurvePoint, Figure, Report, RunExport
     from tb_featureviz.export.options import EpochSelection, ExportOptions, parse_epochs
     from tb_featureviz.export.progress import ProgressBar
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from tb_featureviz.export.collect import Reader, read_plan
+from tb_featureviz.export.content import DamagedImage, Report
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
-from tb_featureviz.export.model import DamagedImage, Report
 from tb_featureviz.export.options import EpochSpec, ExportOptions, parse_names
-from tb_featureviz.export.plan import plan_export
 from tb_featureviz.export.progress import ProgressCallback
+from tb_featureviz.export.selection import plan_export
 from tb_featureviz.export.writers import (
     EXTENSIONS,
     SINGLE_FILE_FORMATS,

@@ -27,8 +27,8 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import LogLocator, MaxNLocator
 
+from tb_featureviz.export.content import Curve
 from tb_featureviz.export.figures import crop_tile
-from tb_featureviz.export.model import Curve
 from tb_featureviz.metadata import GridLayout
 from tb_featureviz.render import SEPARATOR_RGB, colormap_lut
 

@@ -16,8 +16,8 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
+from tb_featureviz.export.content import DETAILS, EXPORT_KINDS, FORMATS
 from tb_featureviz.export.errors import ExportArgumentError, public_message
-from tb_featureviz.export.model import DETAILS, EXPORT_KINDS, FORMATS
 from tb_featureviz.export.options import MAX_SCALE, ExportOptions
 from tb_featureviz.reader.integrity import clip
 from tb_featureviz.render import COLORMAPS

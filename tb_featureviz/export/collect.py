@@ -14,9 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
-from tb_featureviz.export.figures import compact_ranges, overlay_pixels, tile_for_channel
-from tb_featureviz.export.model import (
+from tb_featureviz.export.content import (
     Curve,
     CurvePoint,
     DamagedImage,
@@ -26,9 +24,11 @@ from tb_featureviz.export.model import (
     Report,
     RunExport,
 )
+from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
+from tb_featureviz.export.figures import compact_ranges, overlay_pixels, tile_for_channel
 from tb_featureviz.export.options import ExportOptions
-from tb_featureviz.export.plan import ExportPlan, RunPlan, describe_steps, list_names
 from tb_featureviz.export.progress import ProgressCallback
+from tb_featureviz.export.selection import ExportPlan, RunPlan, describe_steps, list_names
 from tb_featureviz.metadata import GridLayout, crop_box
 from tb_featureviz.reader import BlobKey
 from tb_featureviz.reader.integrity import DamagedBlobError
@@ -99,7 +99,7 @@ def read_plan(reader: Reader, ctx: Any, plan: ExportPlan, *, progress: ProgressC
         reader: A ``tb_featureviz.reader.FeatureVizReader`` (or anything with its ``index``/``step``/``blob``/
             ``scalars`` methods).
         ctx: The ``RequestContext`` to pass to the reader.
-        plan: What to read (``tb_featureviz.export.plan.plan_export``), with the checked options.
+        plan: What to read (``tb_featureviz.export.selection.plan_export``), with the checked options.
         progress: Called with ``(done, total, what)`` as steps are read.
 
     Returns:

@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tb_featureviz.export.model import Figure, RunExport
+from tb_featureviz.export.content import Figure, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.metadata import GridLayout
 from tb_featureviz.render import (

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from tb_featureviz.export.content import ExemplarSet, Figure, Report, RunExport
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, figure_pixels
-from tb_featureviz.export.model import ExemplarSet, Figure, Report, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.report import Document, FigureBlock, TableBlock, TextBlock

@@ -28,8 +28,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from tb_featureviz.export.content import DETAILS, EXPORT_KINDS, FORMATS, SUMMARY_FORMATS
 from tb_featureviz.export.errors import ExportArgumentError
-from tb_featureviz.export.model import DETAILS, EXPORT_KINDS, FORMATS, SUMMARY_FORMATS
 from tb_featureviz.reader.alignment import parse_stage
 from tb_featureviz.reader.integrity import MAX_ECHO, clip
 from tb_featureviz.render import COLORMAPS
@@ -104,7 +104,7 @@ class ExportOptions:
     Attributes:
         runs: The runs as given: each item a run name or comma-separated names. They are matched with the
             logdir's runs when the export is planned, and a name that exists is never split
-            (``lr=1e-4,bs=20`` is one run; see ``tb_featureviz.export.plan.parse_run_names``).
+            (``lr=1e-4,bs=20`` is one run; see ``tb_featureviz.export.selection.parse_run_names``).
         epochs: ``"last"`` (each run's last written epoch), ``"all"``, or an :class:`EpochSelection`; None (the
             default): ``"all"`` for a summary (its filmstrips pick at most six of them), ``"last"`` otherwise.
         kinds: Some of ``EXPORT_KINDS``, kept in that (display) order.

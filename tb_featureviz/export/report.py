@@ -1,6 +1,6 @@
 """The summary report: what a person hands in, as a document of numbered figures and tables.
 
-:func:`build_summary` turns a collected :class:`~tb_featureviz.export.model.Report` into a :class:`Document`:
+:func:`build_summary` turns a collected :class:`~tb_featureviz.export.content.Report` into a :class:`Document`:
 
 1. **Summary**: the runs' facts and hyper-parameters (Table 1), the training curves, the Grad-CAM checks and
    what they say in words, and what the budget left out;
@@ -25,8 +25,8 @@ import numpy as np
 
 from tb_featureviz.export import charts
 from tb_featureviz.export.charts import FigureLike, GridImage, Panel
+from tb_featureviz.export.content import Figure, Report, RunExport
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, crop_tile, figure_pixels
-from tb_featureviz.export.model import Figure, Report, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.metadata import probe_label
 from tb_featureviz.render import apply_colormap, decode_png
@@ -236,7 +236,7 @@ def checks_verdict(run: RunExport) -> str:
     """What the Grad-CAM checks say, in words, at the last epoch that has them.
 
     Example:
-        >>> from tb_featureviz.export.model import Curve, CurvePoint
+        >>> from tb_featureviz.export.content import Curve, CurvePoint
         >>> run = RunExport(run="a", steps=[0, 9], epochs=[9], checks=[
         ...     Curve("faithfulness/deletion_auc", "check", (CurvePoint(9, 0.1),)),
         ...     Curve("faithfulness/insertion_auc", "check", (CurvePoint(9, 0.8),)),

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tb_featureviz.export.content import Figure, Report, RunExport
 from tb_featureviz.export.errors import ExportOutputError
 from tb_featureviz.export.figures import gif_animation, png_figure
 from tb_featureviz.export.html import render_html
-from tb_featureviz.export.model import Figure, Report, RunExport
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
 

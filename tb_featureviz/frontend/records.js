@@ -219,7 +219,7 @@ function seconds(v) {
 }
 
 /**
- * The short form of a skip reason (tb_featureviz.plan.SKIP_REASONS): `{needs, left}` for "needs ~X s, the
+ * The short form of a skip reason (tb_featureviz.writer.planner.SKIP_REASONS): `{needs, left}` for "needs ~X s, the
  * budget has Y s left[ after keeping ...]", else a short phrase.
  * @param {string} reason
  * @returns {{needs?: number, left?: number, text?: string}}

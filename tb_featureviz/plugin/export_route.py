@@ -39,8 +39,8 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from tb_featureviz.export.api import export_from_reader
+from tb_featureviz.export.content import DamagedImage
 from tb_featureviz.export.errors import ExportArgumentError
-from tb_featureviz.export.model import DamagedImage
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.writers import MIMETYPES, default_filename
 from tb_featureviz.plugin.export_jobs import ExportJobs

@@ -44,7 +44,7 @@ from tb_featureviz.reader.integrity import clip
 from tb_featureviz.reader.reader import MAX_FRAME_IMAGES, MAX_FRAME_ITEMS, FrameRequest, blob_etag
 
 if TYPE_CHECKING:
-    from tb_featureviz.export.model import DamagedImage
+    from tb_featureviz.export.content import DamagedImage
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ maps a stage of one run onto another run's stages, and :func:`aligned_layer` res
 to one run's layer from its ``/index`` entry. The ``/index`` document carries the result (``stages``,
 ``http_api.md``), so the dashboard and ``featureviz export`` use the same answer.
 
-The stage rule mirrors the writer's (``tb_featureviz.stages.stage_layers``): layers of one spatial size
+The stage rule mirrors the writer's (``tb_featureviz.writer.stages.stage_layers``): layers of one spatial size
 form a stage, maps of 1x1 or unknown size are not stages, and the representative of a stage is its last
 layer in model order. Stages are numbered from the largest map (stage 1) to the smallest.
 """

@@ -137,9 +137,9 @@ def train(
     use_backend(backend)
     import keras
 
-    from tb_featureviz.callback import FeatureVizCallback
     from tb_featureviz.trainer import data as data_mod
     from tb_featureviz.trainer import model as model_mod
+    from tb_featureviz.writer.callback import FeatureVizCallback
 
     out = out or sys.stdout
     one_of("base", base, BASES)

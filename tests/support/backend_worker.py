@@ -215,7 +215,7 @@ def callback_run(out: str, results: dict[str, Any], eager: EagerOps | None) -> N
 
 def sidecar_run(out: str, model: Any, probes: np.ndarray, labels: np.ndarray) -> None:
     """``featureviz watch --once`` on a checkpoint of the callback run's model (unlimited budget: every kind)."""
-    from tb_featureviz.watch import watch
+    from tb_featureviz.sidecar.watch import watch
 
     checkpoints = os.path.join(out, "checkpoints")
     os.makedirs(checkpoints)

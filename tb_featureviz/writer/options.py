@@ -14,8 +14,8 @@ from typing import Any
 
 from tb_featureviz.compute.filters import check_parameterization
 from tb_featureviz.compute.input_space import STYLES, InputSpace
-from tb_featureviz.plan import Budget
 from tb_featureviz.validation import integer, non_negative_int, optional_positive_int, positive_int
+from tb_featureviz.writer.planner import Budget
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_GRID_PIXELS", "Options"]
 

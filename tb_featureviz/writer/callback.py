@@ -12,13 +12,19 @@ import keras
 import numpy as np
 
 from tb_featureviz import metadata
-from tb_featureviz.distributed import is_chief
-from tb_featureviz.options import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, Options
-from tb_featureviz.plan import Budget
-from tb_featureviz.probes import check_probe_array, check_probe_boxes, fit_validation_data, labels_to_int, select_probes
+from tb_featureviz.sidecar.watch import SOURCE_SUBDIR, write_probes_file
 from tb_featureviz.validation import positive_int
-from tb_featureviz.visualizer import Visualizer
-from tb_featureviz.watch import SOURCE_SUBDIR, write_probes_file
+from tb_featureviz.writer.distributed import is_chief
+from tb_featureviz.writer.options import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, Options
+from tb_featureviz.writer.planner import Budget
+from tb_featureviz.writer.probes import (
+    check_probe_array,
+    check_probe_boxes,
+    fit_validation_data,
+    labels_to_int,
+    select_probes,
+)
+from tb_featureviz.writer.visualizer import Visualizer
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +41,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
 
     **Cost.** The callback's own time on the training thread stays within ``budget`` (a fraction of the
     training time so far; cumulative, so a dear epoch is paid back by cheap ones). A planner
-    (``tb_featureviz.plan``) picks what fits from the costs it measures: by default one layer per
+    (``tb_featureviz.writer.planner``) picks what fits from the costs it measures: by default one layer per
     resolution stage (about 5 for ResNet50, all 8 for the tutorial CNN), Grad-CAM and those activations
     at every logged epoch, and filter patterns when the budget has room, rotating through the filters of
     each layer. Rendering and writing run on a background thread. Grids past ``max_grid_pixels`` are
@@ -60,7 +66,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         budget_seconds: Instead of ``budget``: seconds per logged epoch.
         visualize: False to write only the curves, the probes and the run info, to
             ``<log_dir>/featureviz-source``, for ``featureviz watch`` to draw the rest from checkpoints
-            (``tb_featureviz.watch``): no visualisation work on the training machine at all.
+            (``tb_featureviz.sidecar.watch``): no visualisation work on the training machine at all.
         layers: Layers for activation grids: names and/or layer classes. Default: one per resolution
             stage, more as the budget allows.
         every_n_epochs: Write every n epochs (the first and the last epoch are always written).

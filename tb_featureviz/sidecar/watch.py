@@ -31,9 +31,9 @@ from tensorboard.backend.event_processing import event_file_loader
 
 from tb_featureviz import metadata
 from tb_featureviz.compute.input_space import InputSpace
-from tb_featureviz.options import Options
-from tb_featureviz.plan import Budget
-from tb_featureviz.visualizer import Visualizer
+from tb_featureviz.writer.options import Options
+from tb_featureviz.writer.planner import Budget
+from tb_featureviz.writer.visualizer import Visualizer
 
 logger = logging.getLogger(__name__)
 

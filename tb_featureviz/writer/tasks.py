@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.exemplars import top_exemplars
-from tb_featureviz.options import Options
+from tb_featureviz.writer.options import Options
 
 __all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask", "FilterTask"]
 

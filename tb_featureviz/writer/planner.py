@@ -1,6 +1,6 @@
 """The planner: what the writer side computes at an epoch, from measured costs and a budget.
 
-Pure Python, no TensorFlow: given the model's feature layers (``LayerInfo``, from ``tb_featureviz.stages``),
+Pure Python, no TensorFlow: given the model's feature layers (``LayerInfo``, from ``tb_featureviz.writer.stages``),
 the costs measured so far and the budget, ``Planner.plan`` returns an ``EpochPlan``. The callback and
 ``featureviz watch`` both run what it returns; the callback with the user's budget, ``watch`` with an unlimited one.
 
@@ -57,8 +57,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tb_featureviz import metadata
-from tb_featureviz.stages import _NOT_STAGE, FIXED_FILTERS, FilterRotation, LayerInfo, filter_stage_layers, stage_layers
 from tb_featureviz.validation import positive_float
+from tb_featureviz.writer.stages import (
+    _NOT_STAGE,
+    FIXED_FILTERS,
+    FilterRotation,
+    LayerInfo,
+    filter_stage_layers,
+    stage_layers,
+)
 
 __all__ = [
     "FIXED_FILTERS",

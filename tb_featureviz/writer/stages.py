@@ -1,7 +1,7 @@
 """Which layers and filters the planner draws from: resolution stages and the filter rotation.
 
 Pure Python. ``stage_layers`` picks one layer per resolution stage; ``FilterRotation`` walks a layer's
-filters in windows, after a fixed seeded subset drawn at every pass. ``tb_featureviz.plan`` decides when.
+filters in windows, after a fixed seeded subset drawn at every pass. ``tb_featureviz.writer.planner`` decides when.
 """
 
 from __future__ import annotations

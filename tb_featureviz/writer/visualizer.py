@@ -1,6 +1,6 @@
 """The orchestrator behind the callback and ``featureviz watch``: plan, compute, hand off to the writer.
 
-``Visualizer.visualize(epoch, ...)`` asks the planner (``tb_featureviz.plan``) what fits, computes it with
+``Visualizer.visualize(epoch, ...)`` asks the planner (``tb_featureviz.writer.planner``) what fits, computes it with
 ``tb_featureviz.compute`` on the calling thread (it needs the model's current weights), and queues the
 rendering and writing on a ``SummaryWorker``. Everything is built lazily: the activation extractor and
 Grad-CAM at the first epoch, each layer's filter-pattern generator at its first pass.
@@ -27,11 +27,11 @@ from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.exemplars import top_exemplars
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
-from tb_featureviz.extras import ChecksTask, ExemplarsTask, FilterTask
-from tb_featureviz.options import Options
-from tb_featureviz.plan import LIGHT_CHECKS, EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
-from tb_featureviz.probes import run_facts
-from tb_featureviz.writer import SummaryWorker
+from tb_featureviz.writer.options import Options
+from tb_featureviz.writer.planner import LIGHT_CHECKS, EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
+from tb_featureviz.writer.probes import run_facts
+from tb_featureviz.writer.tasks import ChecksTask, ExemplarsTask, FilterTask
+from tb_featureviz.writer.worker import SummaryWorker
 
 logger = logging.getLogger(__name__)
 
