@@ -120,11 +120,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from tensorboard.compat.proto import summary_pb2
 
 from tb_featureviz.validation import non_negative_int, positive_int
+
+Record: TypeAlias = dict[str, Any]
+"""A JSON object as stored in a summary or served over HTTP: a decoded record, a document, an index entry."""
 
 PLUGIN_NAME = "featureviz"
 """The plugin name: in summary metadata, TensorBoard routes and the run subdirectory."""

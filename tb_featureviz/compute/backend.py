@@ -23,7 +23,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import keras
 import numpy as np
@@ -35,6 +35,7 @@ __all__ = [
     "SUPPORTED",
     "BackendError",
     "Step",
+    "Tensor",
     "compile_step",
     "compiles",
     "name",
@@ -58,6 +59,10 @@ callback writes the rest)."""
 
 Signature = Sequence[tuple[tuple[int | None, ...], str]]
 """A step's inputs as ``(shape, dtype)`` pairs; ``None`` for an axis of any length (TensorFlow traces once)."""
+
+Tensor: TypeAlias = Any
+"""A tensor of the active Keras backend (``tf.Tensor``, ``jax.Array``, ``torch.Tensor``) or a NumPy array:
+whatever ``keras.ops`` takes and returns. An alias, so signatures say what they take."""
 
 
 class BackendError(ValueError):
