@@ -9,7 +9,7 @@ from keras.applications import densenet, mobilenet_v2, resnet50
 
 from tb_featureviz import compute
 from tb_featureviz.compute.input_space import InputSpace, from_model_layers, from_probes, resolve_input_space
-from tb_featureviz.writer.options import Options
+from tb_featureviz.writer.options import WriterOptions as Options
 from tests.support.models import zero_mean_kernels
 
 KERAS_STYLES = {

@@ -31,7 +31,7 @@ from tensorboard.backend.event_processing import event_file_loader
 
 from tb_featureviz import metadata
 from tb_featureviz.compute.input_space import InputSpace
-from tb_featureviz.writer.options import Options
+from tb_featureviz.writer.options import WriterOptions
 from tb_featureviz.writer.planner import Budget
 from tb_featureviz.writer.visualizer import Visualizer
 
@@ -161,7 +161,7 @@ class Source:
     sample_labels: np.ndarray | None = None
     logs: dict[int, dict[str, float]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
-    """The callback's options (``Options.to_json``), from its ``run_info``."""
+    """The callback's options (``WriterOptions.to_json``), from its ``run_info``."""
     input_space: dict[str, Any] | None = None
     """The input space the callback learnt (``InputSpace.to_json``), from its ``run_info``."""
 
@@ -223,7 +223,7 @@ def watch(
     probes: np.ndarray | None = None,
     labels: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
-    options: Options | None = None,
+    options: WriterOptions | None = None,
     overrides: dict[str, Any] | None = None,
     once: bool = False,
     poll_seconds: float = 10.0,
@@ -243,7 +243,7 @@ def watch(
         options: What to draw; default the callback's defaults with an unlimited budget. The options a
             ``FeatureVizCallback(visualize=False)`` recorded in the run replace these, so the sidecar draws
             what that callback would have drawn.
-        overrides: Options to use whatever the callback recorded (``{"max_filters": 16}``).
+        overrides: WriterOptions to use whatever the callback recorded (``{"max_filters": 16}``).
         once: Process the checkpoints there now and return, instead of following the directory.
         poll_seconds: How often to look for new checkpoints.
         retries: With ``once``, how many more looks a checkpoint that cannot be read yet gets.
@@ -255,7 +255,7 @@ def watch(
     Raises:
         ValueError: there are no probes, or they do not fit the model.
     """
-    options = options or Options(budget=Budget(fraction=None))
+    options = options or WriterOptions(budget=Budget(fraction=None))
     source = read_source(log_dir)
     if class_names is not None:
         overrides = dict(overrides or {}, class_names=list(class_names))

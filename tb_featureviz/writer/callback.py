@@ -15,7 +15,7 @@ from tb_featureviz import metadata
 from tb_featureviz.sidecar.watch import SOURCE_SUBDIR, write_probes_file
 from tb_featureviz.validation import positive_int
 from tb_featureviz.writer.distributed import is_chief
-from tb_featureviz.writer.options import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, Options
+from tb_featureviz.writer.options import DEFAULT_MAX_BYTES, DEFAULT_MAX_GRID_PIXELS, WriterOptions
 from tb_featureviz.writer.planner import Budget
 from tb_featureviz.writer.probes import (
     check_probe_array,
@@ -157,30 +157,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
         self.num_probes = positive_int("num_probes", num_probes)
         self.exemplar_images = positive_int("exemplar_images", exemplar_images)
-        self.options = Options(
-            layers=layers,
-            filter_patterns=bool(filter_patterns),
-            filter_layers=filter_layers,
-            filter_every_n_epochs=filter_every_n_epochs,
-            max_filters=max_filters,
-            filter_steps=filter_steps,
-            filter_parameterization=filter_parameterization,
-            gradcam=bool(gradcam),
-            gradcam_layer=gradcam_layer,
-            gradcam_overlays=bool(gradcam_overlays),
-            faithfulness=bool(faithfulness),
-            exemplars=exemplars,
-            max_grid_pixels=max_grid_pixels,
-            max_bytes_per_epoch=max_bytes_per_epoch,
-            budget=Budget.from_args(budget, budget_seconds),
-            class_names=list(class_names) if class_names is not None else None,
-            hparams=dict(hparams or {}),
-            log_metrics=bool(log_metrics),
-            seed=seed,
-            input_range=input_range,
-            preprocess=preprocess,
-            deprocess=deprocess,
-        )
+        # Every WriterOptions field is a keyword argument of the same name (tests/test_writer_options.py).
+        self.options = WriterOptions.from_arguments(locals(), budget=Budget.from_args(budget, budget_seconds))
         self.class_names = self.options.class_names
         self.visualize = bool(visualize)
         self._validation_data = validation_data

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.exemplars import top_exemplars
-from tb_featureviz.writer.options import Options
+from tb_featureviz.writer.options import WriterOptions
 
 __all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask", "FilterTask"]
 
@@ -40,7 +40,7 @@ class FilterTask:
         options: What to draw (steps, seed, parameterisation, ``max_grid_pixels``).
     """
 
-    def __init__(self, model: Any, options: Options) -> None:
+    def __init__(self, model: Any, options: WriterOptions) -> None:
         self.model = model
         self.options = options
         self.generators: dict[str, compute.FilterPatternGenerator] = {}

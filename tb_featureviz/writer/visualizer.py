@@ -27,7 +27,7 @@ from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.exemplars import top_exemplars
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
-from tb_featureviz.writer.options import Options
+from tb_featureviz.writer.options import WriterOptions
 from tb_featureviz.writer.planner import LIGHT_CHECKS, EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
 from tb_featureviz.writer.probes import run_facts
 from tb_featureviz.writer.tasks import ChecksTask, ExemplarsTask, FilterTask
@@ -59,7 +59,7 @@ class Visualizer:
         exemplars: The exemplars task, once an image sample is set (``set_sample``).
     """
 
-    def __init__(self, run_dir: str, options: Options, *, input_space: compute.InputSpace | None = None) -> None:
+    def __init__(self, run_dir: str, options: WriterOptions, *, input_space: compute.InputSpace | None = None) -> None:
         self.run_dir = run_dir
         self.options = options
         self._declared_space = input_space
