@@ -23,7 +23,7 @@ class ProgressBar:
 
     Example:
         >>> bar = ProgressBar()
-        >>> export("runs", ["exp1"], format="html", out="report.html", progress=bar)
+        >>> export("runs", ["exp1"], format="html", out="report.html", progress=bar)  # doctest: +SKIP
         >>> bar.close()
 
     Args:

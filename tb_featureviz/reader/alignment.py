@@ -109,6 +109,7 @@ def run_stages(
 
     Example:
         >>> run_stages([("conv2d", (8, 8)), ("pool", (4, 4)), ("conv2d_1", (4, 4))], filter_layers=["conv2d"])
+        ... # doctest: +NORMALIZE_WHITESPACE
         {'count': 2, 'list': [{'stage': 1, 'height': 8, 'width': 8, 'layers': ['conv2d'],
           'activations': 'conv2d', 'filters': 'conv2d'}, {'stage': 2, 'height': 4, 'width': 4,
           'layers': ['pool', 'conv2d_1'], 'activations': 'conv2d_1', 'filters': None}], 'gradcam': None}

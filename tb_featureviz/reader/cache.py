@@ -59,10 +59,10 @@ class ByteLRU(Generic[_V]):
         size_of: The size of a value in bytes (``len`` by default, right for ``bytes``).
 
     Example:
-        >>> cache = ByteLRU(max_bytes=8)
-        >>> cache.put("a", b"1234"); cache.put("b", b"5678"); cache.put("c", b"90")
-        >>> cache.get("a") is None, cache.get("b"), cache.size
-        (True, b'5678', 6)
+        >>> cache = ByteLRU(max_bytes=16)
+        >>> for key in "abcde": cache.put(key, b"1234")  # 20 bytes: "a", the least recently used, goes
+        >>> cache.get("a") is None, cache.get("e"), cache.size
+        (True, b'1234', 16)
     """
 
     def __init__(self, max_bytes: int, size_of: Callable[[_V], int] = len) -> None:  # type: ignore[assignment]

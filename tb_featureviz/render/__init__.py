@@ -1,8 +1,11 @@
 """Rendering: NumPy arrays in, images and PNG bytes out. NumPy and Pillow only, no TensorFlow.
 
 Example:
-    >>> grid, layout = activation_grid(acts["conv2d"][0])   # [h, w, C] -> uint8 [H, W]
-    >>> png = encode_png(grid)
+    >>> import numpy as np
+    >>> acts = np.random.default_rng(0).random((6, 6, 4), dtype=np.float32)  # one probe's [h, w, C]
+    >>> grid, layout = activation_grid(acts)  # -> uint8 [H, W]
+    >>> grid.dtype, encode_png(grid)[:4]
+    (dtype('uint8'), b'\\x89PNG')
 """
 
 from tb_featureviz.render.colormap import COLORMAPS, apply_colormap, colormap_lut

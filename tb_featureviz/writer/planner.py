@@ -218,9 +218,13 @@ class Planner:
             draw and the last epoch (its cost is ``priors["metrics/light"]`` until measured).
 
     Example:
-        >>> planner = Planner(infos, stage_layers(infos, "conv4"), ["conv1"], True, Budget(0.05), window=64)
+        >>> infos = [LayerInfo("conv1", (32, 32, 8), "Conv2D", conv=True),
+        ...          LayerInfo("conv2", (16, 16, 16), "Conv2D", conv=True)]
+        >>> planner = Planner(infos, stage_layers(infos), ["conv1"], True, Budget(0.05), window=64)
         >>> plan = planner.plan(epoch=0, epochs=10, train_seconds=30.0)
-        >>> planner.record(plan, {"activations": 0.2, "gradcam": 0.1, "filters/conv1": 0.5}, bytes_written=8e5)
+        >>> plan.activations, plan.gradcam, plan.skipped  # filter patterns wait for room
+        (['conv1', 'conv2'], True, {'conv1': 'needs ~145.00 s, the budget has 15.00 s left'})
+        >>> planner.record(plan, {"activations": 0.2, "gradcam": 0.1}, bytes_written=8e5)  # measured costs
     """
 
     def __init__(

@@ -60,8 +60,12 @@ def stage_layers(layers: Sequence[LayerInfo], gradcam_layer: str | None = None) 
         Layer names in model order.
 
     Example:
-        >>> [n for n in stage_layers(infos)]  # ResNet50
-        ['conv1_relu', 'conv2_block3_out', 'conv3_block4_out', 'conv4_block6_out', 'conv5_block3_out']
+        >>> infos = [LayerInfo("conv1", (32, 32, 8), "Conv2D", conv=True),
+        ...          LayerInfo("relu1", (32, 32, 8), "ReLU"),
+        ...          LayerInfo("pool1", (16, 16, 8), "MaxPooling2D"),
+        ...          LayerInfo("conv2", (16, 16, 16), "Conv2D", conv=True)]
+        >>> stage_layers(infos)  # the last layer of each resolution (ResNet50 gives conv1_relu ... conv5_block3_out)
+        ['relu1', 'conv2']
     """
     last: dict[tuple[int, int], str] = {}
     for info in layers:
