@@ -18,12 +18,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tb_featureviz"
 
 
-def _functions(tree: ast.AST, path: Path) -> list[tuple[int, str]]:
+def _functions(tree: ast.AST, path: Path, root: Path) -> list[tuple[int, str]]:
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            out.append((node.end_lineno - start + 1, f"{path.relative_to(PACKAGE.parent)}:{node.name}"))
+            out.append((node.end_lineno - start + 1, f"{path.relative_to(root)}:{node.name}"))
     return out
 
 
@@ -41,7 +41,7 @@ def measure(package: Path = PACKAGE) -> dict:
     for path in sorted(package.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         tree = ast.parse(source)
-        functions.extend(_functions(tree, path))
+        functions.extend(_functions(tree, path, package.parent))
         any_count += _any_count(tree)
         modules.append((source.count("\n"), str(path.relative_to(package.parent))))
     scripts = [
@@ -63,8 +63,10 @@ def measure(package: Path = PACKAGE) -> dict:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    m = measure()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--package", type=Path, default=PACKAGE, help="another checkout's tb_featureviz folder")
+    args = parser.parse_args()
+    m = measure(args.package.resolve())
     print(
         f"functions: {m['functions']}, length p50 {m['p50']:.0f}, p90 {m['p90']:.0f}, max {m['max'][0]} ({m['max'][1]})"
     )
