@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 
 from tb_featureviz.compute import backend, model_graph
+from tb_featureviz.compute.backend import Tensor
 from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
@@ -50,11 +51,11 @@ class ActivationExtractor:
         shape = tuple(trace.input.shape[1:])
         self._fn = backend.compile_step(self._run, model.weights, [((None, *shape), "float32")], feature="activations")
 
-    def _run(self, images: Any) -> list[Any]:
+    def _run(self, images: Tensor) -> list[Tensor]:
         outputs = self._model(images, training=False)
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
-    def __call__(self, images: Any) -> dict[str, np.ndarray]:
+    def __call__(self, images: npt.ArrayLike) -> dict[str, np.ndarray]:
         """Computes the feature maps.
 
         Args:
@@ -72,7 +73,7 @@ class ActivationExtractor:
 
 
 def activations(
-    model: keras.Model, images: Any, *, layers: Sequence[str | type] | None = None
+    model: keras.Model, images: npt.ArrayLike, *, layers: Sequence[str | type] | None = None
 ) -> dict[str, np.ndarray]:
     """The feature maps of ``images`` at every selected layer.
 

@@ -1,9 +1,10 @@
 """The ascent behind ``FilterPatternGenerator``: its constants, tiers and compiled steps, on every backend.
 
-``tb_featureviz.compute.filters`` holds the generator's public face (building the truncated model, the
-filters, the calls); this module holds what one ascent step does (``AscentSteps``, a mixin of the generator:
-the objective, the random view, the roughness penalty, the update, the diversity term) and the tiers and
-constants that set it; ``tb_featureviz.compute.warp`` the image-space operations (the inverse DFT, the views).
+``tb_featureviz.compute.filters`` holds the generator's public face (resolving the layer, truncating the
+model, sizing the pattern, drawing the views, the calls); this module holds the ascent itself
+(``AscentSteps``, the generator's base class: the starting parameters, the objective, the random view, the
+roughness penalty, the update, the diversity term, the compiled steps and their chunked runs) and the tiers
+and constants that set it; ``tb_featureviz.compute.warp`` the image-space operations (the inverse DFT, the views).
 All of it is ``keras.ops``, with gradients and compiled steps from ``tb_featureviz.compute.backend``. See
 ``filters``'s docstring for the recipe.
 """
@@ -12,18 +13,17 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
 from tb_featureviz.compute import backend
+from tb_featureviz.compute.backend import Nest, Tensor
 from tb_featureviz.compute.input_space import InputSpace
 from tb_featureviz.compute.warp import inverse_dft_matrices, inverse_rows, pixel_grid, resample, warp
-from tb_featureviz.validation import positive_float, positive_int
 
 DEFAULT_STEPS = 48
 """Gradient-ascent steps of the default tier for layers whose patterns are cheap; costlier layers get fewer, down
@@ -138,7 +138,7 @@ def tier_steps(steps: int, min_steps: int, work: float) -> int:
     return max(int(min_steps), round(steps * factor))
 
 
-def _seed_for(seed: int, *parts: Any) -> list[int]:
+def _seed_for(seed: int, *parts: object) -> list[int]:
     return [int(seed) & 0xFFFFFFFF, *(zlib.crc32(str(p).encode("utf-8")) for p in parts)]
 
 
@@ -183,14 +183,20 @@ def color_decorrelation_matrix() -> np.ndarray:
 
 
 class AscentSteps:
-    """The compiled steps of the ascent; mixed into ``FilterPatternGenerator``, which sets these attributes.
+    """The ascent of ``FilterPatternGenerator``, its base class: the starting parameters, the constants, the
+    compiled steps and how they are run in chunks.
 
-    Written in ``keras.ops``, with gradients from ``backend.value_and_grad`` and the steps compiled by
-    ``backend.compile_step``: the same ascent runs on TensorFlow, JAX and PyTorch. The loop over steps is a
-    ``keras.ops.fori_loop`` (``tf.while_loop``, ``jax.lax.fori_loop``, a Python loop), so a step's graph is
-    traced once whatever the number of steps.
+    The generator resolves the layer, truncates the model, sizes the pattern and draws the views (the
+    attributes below), then calls ``_build_steps``. Everything from there on is here, written in ``keras.ops``,
+    with gradients from ``backend.value_and_grad`` and the steps compiled by ``backend.compile_step``: the same
+    ascent runs on TensorFlow, JAX and PyTorch. The loop over steps is a ``keras.ops.fori_loop``
+    (``tf.while_loop``, ``jax.lax.fori_loop``, a Python loop), so a step's graph is traced once whatever the
+    number of steps.
     """
 
+    # Set by the generator before ``_build_steps``.
+    layer_name: str
+    seed: int
     size: int
     steps: int
     chunk_size: int
@@ -198,26 +204,94 @@ class AscentSteps:
     _channels: int
     _space: InputSpace
     _roughness_weight: float
-    _conv_layer: Any
-    _act_layer: Any
-    _model: Any
-    _variables: list[Any]
+    _conv_layer: keras.layers.Conv2D | None
+    """The target conv layer, whose convolution the steps apply to ``_model``'s output (the leaky objective)."""
+    _act_layer: keras.layers.Layer | None
+    """The target activation layer, applied by the steps to ``_model``'s output (the leaky objective)."""
+    _model: keras.Model
+    """The model truncated at the target layer (at its input, for the leaky objective)."""
+    _variables: list[keras.Variable]
     _transforms: np.ndarray
-    _consts: dict[str, Any]
+    """``[steps, 8]`` random views (Fourier parameterisation)."""
     _shifts: np.ndarray
+    """``[steps, 2]`` rolls (pixel parameterisation)."""
     _param_shape: tuple[int, ...]
-    _diverse_fns: dict[int, Any]
+    # Set by ``_build_steps``.
+    _consts: dict[str, Tensor]
+    _start_params: dict[tuple[int, int], np.ndarray]
+    _ascend: backend.Step
+    _mean: backend.Step
+    _probe_sum: backend.Step
+    _diverse_fns: dict[int, backend.Step]
 
-    def _filters_or_default(self, filters: Sequence[int] | None) -> list[int]:
-        raise NotImplementedError
+    def _build_steps(self, decay: float) -> None:
+        """The constants and the compiled steps, once the generator has set the layer, the size and the views."""
+        self._set_constants(decay)
+        # Starting parameters are derived per filter when first asked for (a 2048-filter layer need not
+        # hold 2048 spectra when a pass draws 144 of them).
+        self._start_params = {}
+        params = ((None, *self._param_shape), "float32")
+        images = ((None, self.size, self.size, self._channels), "float32")
+        index = ((None,), "int32")
+        self._ascend = self._compile(self._ascend_fn, params, index)
+        self._mean = self._compile(self._mean_fn, images, index)
+        self._diverse_fns = {}
+        self._probe_sum = self._compile(self._probe_sum_fn, ((None, None, None, self._channels), "float32"))
+
+    def _start_image(self, f: int, variant: int = 0) -> np.ndarray:
+        parts = (f,) if variant == 0 else (f, "variant", variant)
+        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, *parts))
+        noise = rng.uniform(-0.1, 0.1, size=(self.size, self.size, self._channels))
+        return (np.asarray(self._space.offset) + np.asarray(self._space.scale) * (0.5 + noise)).astype(np.float32)
+
+    def _start_spectrum(self, f: int, variant: int = 0) -> np.ndarray:
+        """A small random spectrum ``[C, size, size // 2 + 1, 2]`` (real, imaginary): a mid-grey image."""
+        parts = (f,) if variant == 0 else (f, "variant", variant)
+        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, *parts))
+        return rng.normal(0.0, 0.01, size=(self._channels, self.size, self.size // 2 + 1, 2)).astype(np.float32)
 
     def _params_for(self, filters: Sequence[int], variant: int = 0) -> np.ndarray:
-        raise NotImplementedError
+        for f in filters:
+            if (f, variant) not in self._start_params:
+                fourier = self.parameterization == "fourier"
+                start = self._start_spectrum(f, variant) if fourier else self._start_image(f, variant)
+                self._start_params[(f, variant)] = start.astype(np.float32)
+        return np.stack([self._start_params[(f, variant)] for f in filters])
 
     def _run(
-        self, fn: Any, x: np.ndarray, filters: Sequence[int], chunk: int | None = None, *extra: Any, group: int = 1
-    ) -> Any:
-        raise NotImplementedError
+        self,
+        fn: backend.Step,
+        x: np.ndarray,
+        filters: Sequence[int],
+        chunk: int | None = None,
+        *extra: np.generic,
+        group: int = 1,
+    ) -> Nest:
+        """``fn(x, filters, *extra)`` in chunks of ``chunk`` (``chunk_size``) images, concatenated.
+
+        JAX compiles a program per batch size, so there a short chunk is padded (with copies of its first
+        ``group`` images) to ``group`` times a power of two: a layer's ascent compiles a handful of programs,
+        however the callback's passes window its filters. An image's result does not depend on the others in
+        its chunk, nor (``diverse``: ``group`` images per filter, ``chunk`` a multiple of ``group``) on other
+        groups than its own.
+        """
+        idx = np.asarray(filters, np.int32)
+        chunk = chunk or self.chunk_size
+        pad = backend.name() == "jax"
+        outs = []
+        for i in range(0, len(filters), chunk):
+            xs, ids = x[i : i + chunk], idx[i : i + chunk]
+            n = len(ids)
+            if pad and n < chunk:
+                size = min(chunk, group * 2 ** math.ceil(math.log2(n // group)))
+                reps = (size - n) // group
+                xs = np.concatenate([xs, np.tile(xs[:group], (reps, *([1] * (xs.ndim - 1))))])
+                ids = np.concatenate([ids, np.tile(ids[:group], reps)])
+            out = fn(xs, ids, *extra)
+            outs.append(tuple(o[:n] for o in out) if isinstance(out, tuple) else out[:n])
+        if isinstance(outs[0], tuple):
+            return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
+        return np.concatenate([np.asarray(o) for o in outs]).astype(np.float32)
 
     def _set_constants(self, decay: float) -> None:
         """The backend tensors the steps read: the Fourier basis, the colour matrix, the views or the rolls."""
@@ -245,10 +319,10 @@ class AscentSteps:
         consts["clip_high"] = (hi + CLIP_MARGIN * width).astype(np.float32)
         self._consts = {name: ops.convert_to_tensor(value) for name, value in consts.items()}
 
-    def _compile(self, fn: Any, *signature: tuple[tuple[int | None, ...], str]) -> backend.Step:
+    def _compile(self, fn: Callable[..., Nest], *signature: tuple[tuple[int | None, ...], str]) -> backend.Step:
         return backend.compile_step(fn, self._variables, signature, feature="filter patterns")
 
-    def _apply(self, sub: keras.Model, x: Any) -> Any:
+    def _apply(self, sub: keras.Model, x: Tensor) -> Tensor:
         out = sub(x, training=False)
         if self._conv_layer is not None:
             out = self._conv_layer.convolution_op(out, self._conv_layer.kernel)
@@ -256,7 +330,7 @@ class AscentSteps:
                 out = out + self._conv_layer.bias
         return out
 
-    def _activate(self, out: Any) -> Any:
+    def _activate(self, out: Tensor) -> Tensor:
         """The layer's output from ``_apply``'s (the pre-activation, for a conv or an activation layer)."""
         if self._act_layer is not None:
             return self._act_layer.call(out)
@@ -264,7 +338,7 @@ class AscentSteps:
             return out
         return self._conv_layer.activation(out)
 
-    def _objective_of(self, out: Any, idx: Any) -> tuple[Any, Any]:
+    def _objective_of(self, out: Tensor, idx: Tensor) -> tuple[Tensor, Tensor]:
         """(objective [B], mean activation [B]) of filter ``idx[i]`` on ``_apply``'s output ``out[i]``."""
         pick = ops.one_hot(idx, int(out.shape[-1]), dtype="int32")[:, None, None, :] > 0
         out = ops.sum(ops.where(pick, out, 0.0), axis=-1)  # [B, h, w]; a non-finite channel stays in its filter
@@ -274,15 +348,15 @@ class AscentSteps:
         mean = ops.mean(out, axis=(1, 2))
         return mean, mean
 
-    def _objective(self, x: Any, idx: Any) -> tuple[Any, Any]:
+    def _objective(self, x: Tensor, idx: Tensor) -> tuple[Tensor, Tensor]:
         """(objective [B], mean activation [B]) of filter ``idx[i]`` on image ``i``."""
         return self._objective_of(self._apply(self._model, x), idx)
 
-    def _blur(self, x: Any) -> Any:
+    def _blur(self, x: Tensor) -> Tensor:
         padded = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
         return ops.depthwise_conv(padded, self._consts["blur"], strides=1, padding="valid")
 
-    def _image(self, params: Any) -> Any:
+    def _image(self, params: Tensor) -> Tensor:
         """Images ``[B, size, size, C]`` in model input space from the optimised parameters."""
         params = ops.convert_to_tensor(params)
         if self.parameterization == "pixel":
@@ -298,7 +372,7 @@ class AscentSteps:
             rgb = ops.take(rgb, k["space_order"], axis=3)
         return rgb * k["space_scale"] + k["space_offset"]
 
-    def _view(self, image: Any, step: Any) -> Any:
+    def _view(self, image: Tensor, step: Tensor) -> Tensor:
         """The image as the ascent sees it at ``step``: a random affine view (Fourier) or a roll (pixel)."""
         n = self.size
         if self.parameterization == "pixel":
@@ -310,13 +384,13 @@ class AscentSteps:
         view, back = ops.take(k["views"], step, axis=0), ops.take(k["views_back"], step, axis=0)
         return warp(image, view, back, (k["grid_x"], k["grid_y"]))
 
-    def _roughness(self, img: Any) -> Any:
+    def _roughness(self, img: Tensor) -> Tensor:
         """``[B]`` mean squared difference of neighbouring pixels over the pixel variance (contrast-free)."""
         diff = ops.concatenate([img - ops.roll(img, 1, axis=2), img - ops.roll(img, 1, axis=1)], axis=3)  # periodic
         centred = img - ops.mean(img, axis=(1, 2), keepdims=True)
         return 2.0 * ops.mean(ops.square(diff), axis=(1, 2, 3)) / (ops.mean(ops.square(centred), axis=(1, 2, 3)) + 1e-4)
 
-    def _step(self, x: Any, grad: Any) -> Any:
+    def _step(self, x: Tensor, grad: Tensor) -> Tensor:
         """One normalised gradient-ascent step on the parameters ``x``.
 
         Pixel space: the gradient is normalised to unit RMS per image, then the image is blurred a little and
@@ -333,7 +407,7 @@ class AscentSteps:
             x = ops.minimum(ops.maximum(x, self._consts["clip_low"]), self._consts["clip_high"])
         return x
 
-    def _loss(self, x: Any, idx: Any, step: Any) -> tuple[Any, Any]:
+    def _loss(self, x: Tensor, idx: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
         """(objective ``[B]`` to maximise at ``step``, ``_apply``'s output on the step's view)."""
         img = self._image(x)
         out = self._apply(self._model, self._view(img, step))
@@ -343,12 +417,14 @@ class AscentSteps:
             objective = objective - penalty
         return objective, out
 
-    def _ascend_fn(self, params: Any, idx: Any, weight: Any = None, count: int = 1) -> tuple[Any, Any]:
+    def _ascend_fn(
+        self, params: Tensor, idx: Tensor, weight: Tensor | None = None, count: int = 1
+    ) -> tuple[Tensor, Tensor]:
         """``steps`` ascent steps from ``params``; with ``count > 1``, minus ``weight`` times the diversity of each
         group of ``count`` images. Returns (images, each filter's mean activation on its image)."""
 
-        def total(step: Any) -> Any:
-            def value(x: Any) -> tuple[Any, Any]:
+        def total(step: Tensor) -> Tensor:
+            def value(x: Tensor) -> tuple[Tensor, Tensor]:
                 objective, out = self._loss(x, idx, step)
                 if count > 1:
                     scale = ops.stop_gradient(ops.abs(objective) + 1e-6)
@@ -357,7 +433,7 @@ class AscentSteps:
 
             return value
 
-        def body(step: Any, x: Any) -> Any:
+        def body(step: Tensor, x: Tensor) -> Tensor:
             _, _, grad = backend.value_and_grad(total(step), x)
             return self._step(x, grad)
 
@@ -366,7 +442,7 @@ class AscentSteps:
         _, reached = self._objective(img, idx)
         return img, reached
 
-    def _diversity(self, out: Any, count: int) -> Any:
+    def _diversity(self, out: Tensor, count: int) -> Tensor:
         """``[B]`` mean cosine similarity of each image's Gram matrix to those of the other ``count - 1``
         images of its group (Lucid's ``diversity`` objective, Olah et al. 2017)."""
         act = self._activate(out)
@@ -378,57 +454,10 @@ class AscentSteps:
         off = ops.sum(sim * (1.0 - ops.eye(count, dtype=sim.dtype)), axis=-1)
         return ops.reshape(off, (-1,)) / float(count - 1)
 
-    def _mean_fn(self, images: Any, idx: Any) -> Any:
+    def _mean_fn(self, images: Tensor, idx: Tensor) -> Tensor:
         return self._objective(images, idx)[1]
 
-    def _probe_sum_fn(self, images: Any) -> tuple[Any, Any]:
+    def _probe_sum_fn(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """(``[channels]`` sum over images and positions of every filter's activation, number of positions)."""
         act = self._activate(self._apply(self._model, images))
         return ops.sum(act, axis=(0, 1, 2)), ops.sum(ops.ones_like(act[..., 0], dtype="int32"))
-
-    def diverse(
-        self, filters: Sequence[int] | None = None, *, count: int = 4, weight: float = DIVERSITY
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``count`` different patterns per filter, optimised together with a diversity term.
-
-        The objective of each image is its filter's activation minus ``weight`` times (the activation's size
-        times) the mean cosine similarity of its Gram matrix (of the layer's channels) to those of the other
-        images of the same filter (Olah et al. 2017, "Feature Visualization", section "Diversity"). The first
-        image of each filter starts where ``optimize`` starts.
-
-        Args:
-            filters: Filter indices; ``None`` for ``self.filters``.
-            count: Patterns per filter, at least 2.
-            weight: Weight of the diversity term (``DIVERSITY`` by default; 0 optimises the ``count`` starts
-                independently).
-
-        Returns:
-            ``(patterns, reached)``: ``[F, count, size, size, 3]`` float32 in [0, 1] (stretched as
-            ``__call__``'s) and ``[F, count]`` float32 activations on the unstretched images.
-
-        Raises:
-            ValueError: ``count`` below 2, a negative ``weight`` or a bad filter index.
-        """
-        chosen = self._filters_or_default(filters)
-        count = positive_int("count", count)
-        if count < 2:
-            raise ValueError(f"count must be at least 2. Received: count={count!r}")
-        weight = 0.0 if weight == 0 else positive_float("weight", weight)
-        fn = self._diverse_fns.get(count)
-        if fn is None:
-
-            def run(params: Any, idx: Any, w: Any) -> tuple[Any, Any]:
-                return self._ascend_fn(params, idx, w, count)
-
-            fn = self._compile(run, ((None, *self._param_shape), "float32"), ((None,), "int32"), ((), "float32"))
-            self._diverse_fns[count] = fn
-        starts = np.stack([self._params_for(chosen, v) for v in range(count)], axis=1)  # [F, count, ...]
-        params = starts.reshape(len(chosen) * count, *starts.shape[2:])
-        idx = np.repeat(np.asarray(chosen), count).tolist()
-        chunk = count * max(1, self.chunk_size // count)
-        images, reached = self._run(fn, params, idx, chunk, np.float32(weight), group=count)
-        patterns = _normalise(_to_rgb(self._space.to_display(images, clip=False)))
-        return (
-            patterns.reshape(len(chosen), count, *patterns.shape[1:]),
-            reached.astype(np.float32).reshape(len(chosen), count),
-        )

@@ -34,6 +34,7 @@ __all__ = [
     "LIMITED",
     "SUPPORTED",
     "BackendError",
+    "Nest",
     "Step",
     "Tensor",
     "compile_step",
@@ -63,6 +64,10 @@ Signature = Sequence[tuple[tuple[int | None, ...], str]]
 Tensor: TypeAlias = Any
 """A tensor of the active Keras backend (``tf.Tensor``, ``jax.Array``, ``torch.Tensor``) or a NumPy array:
 whatever ``keras.ops`` takes and returns. An alias, so signatures say what they take."""
+
+Nest: TypeAlias = Any
+"""A ``Tensor`` or a nested list, tuple or dict of them (what ``keras.tree`` maps over): a step's outputs, the
+auxiliary outputs of ``value_and_grad``."""
 
 
 class BackendError(ValueError):
@@ -125,14 +130,14 @@ def compiles() -> bool:
     return name() in ("tensorflow", "jax")
 
 
-def to_numpy(value: Any) -> np.ndarray:
+def to_numpy(value: Tensor) -> np.ndarray:
     """A backend tensor (or a NumPy value) as a NumPy array, detached and on the host."""
     if hasattr(value, "detach"):  # torch: no autograd history, host memory
         value = value.detach().cpu()
     return np.asarray(value)
 
 
-def per_instance_function(fn: Callable[..., Any], **options: Any) -> Any:
+def per_instance_function(fn: Callable[..., Nest], **options: object) -> Callable[..., Nest]:
     """``tf.function(fn, **options)`` that TensorFlow counts as its own function (TensorFlow backend only).
 
     TensorFlow's retracing warning counts traces by code object, so every step built from the same method
@@ -148,7 +153,11 @@ def per_instance_function(fn: Callable[..., Any], **options: Any) -> Any:
 
 
 def compile_step(
-    fn: Callable[..., Any], variables: Sequence[Any], signature: Signature, *, feature: str = "this computation"
+    fn: Callable[..., Nest],
+    variables: Sequence[keras.Variable],
+    signature: Signature,
+    *,
+    feature: str = "this computation",
 ) -> Step:
     """``fn`` compiled for the running backend: NumPy arrays in, NumPy arrays (same structure) out.
 
@@ -184,10 +193,11 @@ class Step:
     """A compiled step (see ``compile_step``): NumPy arrays in, NumPy arrays out."""
 
     def __init__(self, compiled: Any, backend: str) -> None:
+        # Untyped: a tf.function, or a function with a ``jitted`` attribute (JAX), whose counts ``traces`` reads.
         self.compiled = compiled
         self.backend = backend
 
-    def __call__(self, *arrays: Any) -> Any:
+    def __call__(self, *arrays: np.ndarray | np.generic) -> Nest:
         return keras.tree.map_structure(to_numpy, self.compiled(*arrays))
 
     def traces(self) -> int:
@@ -199,7 +209,7 @@ class Step:
         return 0
 
 
-def _tf_step(fn: Callable[..., Any], signature: Signature) -> Callable[..., Any]:
+def _tf_step(fn: Callable[..., Nest], signature: Signature) -> Callable[..., Nest]:
     import tensorflow as tf
 
     specs = [tf.TensorSpec(shape, tf.as_dtype(dtype)) for shape, dtype in signature]
@@ -209,28 +219,28 @@ def _tf_step(fn: Callable[..., Any], signature: Signature) -> Callable[..., Any]
     return per_instance_function(fn, input_signature=specs, reduce_retracing=True, autograph=False)
 
 
-def _jax_step(fn: Callable[..., Any], variables: Sequence[Any]) -> Callable[..., Any]:
+def _jax_step(fn: Callable[..., Nest], variables: Sequence[keras.Variable]) -> Callable[..., Nest]:
     import jax
 
     variables = list(variables)
 
-    def pure(values: list[Any], *args: Any) -> Any:
+    def pure(values: list[Tensor], *args: Tensor) -> Nest:
         with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
             return fn(*args)
 
     jitted = jax.jit(pure)
 
-    def run(*args: Any) -> Any:
+    def run(*args: Tensor) -> Nest:
         return jitted([v.value for v in variables], *args)
 
     run.jitted = jitted  # type: ignore[attr-defined]
     return run
 
 
-def _torch_step(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _torch_step(fn: Callable[..., Nest]) -> Callable[..., Nest]:
     import torch
 
-    def run(*args: Any) -> Any:
+    def run(*args: Tensor) -> Nest:
         tensors = [keras.ops.convert_to_tensor(a) for a in args]
         with torch.no_grad():
             return fn(*tensors)
@@ -238,7 +248,7 @@ def _torch_step(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def value_and_grad(fn: Callable[[Any], tuple[Any, Any]], x: Any) -> tuple[Any, Any, Any]:
+def value_and_grad(fn: Callable[[Tensor], tuple[Tensor, Nest]], x: Tensor) -> tuple[Tensor, Nest, Tensor]:
     """A scalar function's value, its auxiliary outputs and its gradient with respect to ``x``.
 
     Call it inside a ``compile_step`` function. Where the value does not depend on ``x`` the gradient is zeros.
@@ -280,7 +290,7 @@ def value_and_grad(fn: Callable[[Any], tuple[Any, Any]], x: Any) -> tuple[Any, A
     return value.detach(), aux, torch.zeros_like(x) if grad is None else grad
 
 
-def with_gradient(forward: Callable[..., Any], backward: Callable[..., Any], x: Any, *args: Any) -> Any:
+def with_gradient(forward: Callable[..., Tensor], backward: Callable[..., Tensor], x: Tensor, *args: Tensor) -> Tensor:
     """``forward(x, *args)``, whose gradient with respect to ``x`` is ``backward(upstream, *args)``.
 
     For a linear map whose automatic gradient (its exact adjoint) is costly or worse-conditioned than another
@@ -296,7 +306,7 @@ def with_gradient(forward: Callable[..., Any], backward: Callable[..., Any], x: 
         import tensorflow as tf
 
         @tf.custom_gradient
-        def tf_fn(value: Any) -> Any:
+        def tf_fn(value: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
             return forward(value, *args), lambda upstream: backward(upstream, *args)
 
         return tf_fn(x)
@@ -318,12 +328,14 @@ def _torch_with_gradient() -> Any:
 
     class WithGradient(torch.autograd.Function):
         @staticmethod
-        def forward(ctx: Any, forward: Any, backward: Any, x: Any, *args: Any) -> Any:
+        def forward(
+            ctx: Any, forward: Callable[..., Tensor], backward: Callable[..., Tensor], x: Tensor, *args: Tensor
+        ) -> Tensor:
             ctx.backward, ctx.args = backward, args
             return forward(x, *args)
 
         @staticmethod
-        def backward(ctx: Any, upstream: Any) -> Any:
+        def backward(ctx: Any, upstream: Tensor) -> tuple[Tensor | None, ...]:
             return (None, None, ctx.backward(upstream, *ctx.args), *(None for _ in ctx.args))
 
     return WithGradient

@@ -9,9 +9,11 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 from keras import ops
 
 from tb_featureviz.compute import backend, model_graph
+from tb_featureviz.compute.backend import Tensor
 from tb_featureviz.compute.layers import validate_images
 
 logger = logging.getLogger(__name__)
@@ -20,7 +22,7 @@ EPSILON = 1e-7
 """A map whose maximum is below this is all zero after normalisation (no division by ~0)."""
 
 
-def _activation_name(layer: Any) -> str:
+def _activation_name(layer: keras.layers.Layer) -> str:
     fn = getattr(layer, "activation", None)
     return getattr(fn, "__name__", "linear") if fn is not None else "linear"
 
@@ -121,7 +123,9 @@ class BaseCAM:
         self._probs = backend.compile_step(self._probs_fn, weights, [image_spec], feature="class probabilities")
 
     @staticmethod
-    def _find_head(trace: model_graph.Trace, warn: bool = True) -> tuple[Any, keras.layers.Layer | None, str]:
+    def _find_head(
+        trace: model_graph.Trace, warn: bool = True
+    ) -> tuple[keras.KerasTensor, keras.layers.Layer | None, str]:
         leaves = [r for r in trace.records if not r.container]
         last = leaves[-1] if leaves else None
         if last is None or id(last.output) != id(trace.output) or len(last.inputs) != 1:
@@ -141,7 +145,7 @@ class BaseCAM:
             )
         return trace.output, None, "output"
 
-    def _logits(self, head_input: Any) -> Any:
+    def _logits(self, head_input: Tensor) -> Tensor:
         if self._dense is None:
             return ops.convert_to_tensor(head_input)
         logits = ops.matmul(head_input, self._dense.kernel)
@@ -150,17 +154,17 @@ class BaseCAM:
         return logits
 
     @staticmethod
-    def _rows(x: Any) -> Any:
+    def _rows(x: Tensor) -> Tensor:
         return ops.reshape(x, (ops.shape(x)[0], -1))
 
-    def _class_scores(self, logits: Any) -> Any:
+    def _class_scores(self, logits: Tensor) -> Tensor:
         """``[N, num_classes]`` scores whose gradients the maps use."""
         logits = self._rows(logits)
         if self.single_unit:
             return ops.concatenate([-logits, logits], axis=1)
         return logits
 
-    def _probabilities(self, logits: Any) -> Any:
+    def _probabilities(self, logits: Tensor) -> Tensor:
         logits = self._rows(logits)
         kind = self.head.removeprefix("dense_")
         if kind == "output":
@@ -171,7 +175,7 @@ class BaseCAM:
             return ops.concatenate([1.0 - p, p], axis=1)
         return ops.sigmoid(logits) if kind == "sigmoid" else ops.softmax(logits, axis=-1)
 
-    def channel_weights(self, activations: Any, gradients: Any) -> Any:
+    def channel_weights(self, activations: Tensor, gradients: Tensor) -> Tensor:
         """The hook: one weight per image and channel.
 
         Runs inside a compiled step of the running backend (``tf.function``, ``jax.jit``): use ``keras.ops``.
@@ -185,8 +189,8 @@ class BaseCAM:
         """
         raise NotImplementedError
 
-    def _maps_fn(self, images: Any, classes: Any, tap: Any) -> Any:
-        def score(zeros: Any) -> tuple[Any, Any]:
+    def _maps_fn(self, images: Tensor, classes: Tensor, tap: Tensor) -> Tensor:
+        def score(zeros: Tensor) -> tuple[Tensor, Tensor]:
             fmap, head_input = self._model([images, zeros], training=False)
             scores = self._class_scores(self._logits(head_input))
             # Images are independent (inference mode), so one gradient of the sum gives every image's own.
@@ -204,7 +208,7 @@ class BaseCAM:
         peak = ops.max(cam, axis=(1, 2), keepdims=True)
         return ops.where(peak > EPSILON, cam / ops.maximum(peak, EPSILON), ops.zeros_like(cam))
 
-    def _probs_fn(self, images: Any) -> Any:
+    def _probs_fn(self, images: Tensor) -> Tensor:
         return self._probabilities(self._logits(self._head_model(images, training=False)))
 
     def _tap_zeros(self, images_shape: tuple[int, ...]) -> np.ndarray:
@@ -219,7 +223,7 @@ class BaseCAM:
             self._fmap_shapes[images_shape] = shape
         return np.zeros(shape, np.float32)
 
-    def class_probabilities(self, images: Any) -> np.ndarray:
+    def class_probabilities(self, images: npt.ArrayLike) -> np.ndarray:
         """The model's class probabilities.
 
         Args:
@@ -234,11 +238,11 @@ class BaseCAM:
         x = validate_images(self.model, images)
         return np.asarray(self._probs(x), dtype=np.float32)
 
-    def _class_indices(self, class_index: Any, n: int, x: np.ndarray) -> np.ndarray:
+    def _class_indices(self, class_index: int | Sequence[int] | np.ndarray | None, n: int, x: np.ndarray) -> np.ndarray:
         if class_index is None:
             return np.argmax(self.class_probabilities(x), axis=1).astype(np.int32)
         if isinstance(class_index, (numbers.Integral, np.integer)) and not isinstance(class_index, bool):
-            values: list[Any] = [int(class_index)] * n
+            values: list[Any] = [int(class_index)] * n  # ints, NumPy integers, or a None that fails the check
         elif isinstance(class_index, (Sequence, np.ndarray)) and not isinstance(class_index, str):
             values = list(np.asarray(class_index).reshape(-1)) if np.ndim(class_index) else [None]
             if any(
@@ -257,7 +261,9 @@ class BaseCAM:
             raise ValueError(f"class_index out of range [0, {self.num_classes}). Received: class_index={class_index!r}")
         return np.asarray(values, dtype=np.int32)
 
-    def __call__(self, images: Any, class_index: int | Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self, images: npt.ArrayLike, class_index: int | Sequence[int] | np.ndarray | None = None
+    ) -> np.ndarray:
         """Computes the maps.
 
         Args:
@@ -294,13 +300,13 @@ class GradCAM(BaseCAM):
         >>> heat_true = cam(images, class_index=labels)
     """
 
-    def channel_weights(self, activations: Any, gradients: Any) -> Any:
+    def channel_weights(self, activations: Tensor, gradients: Tensor) -> Tensor:
         return ops.mean(gradients, axis=(1, 2))
 
 
 def grad_cam(
     model: keras.Model,
-    images: Any,
+    images: npt.ArrayLike,
     *,
     class_index: int | Sequence[int] | np.ndarray | None = None,
     layer: str | None = None,

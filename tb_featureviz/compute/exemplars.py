@@ -13,9 +13,9 @@ written once, and a viewer cuts the crops out of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tb_featureviz.metadata import crop_box
 from tb_featureviz.validation import positive_int
@@ -55,7 +55,7 @@ class Exemplars:
         return out
 
 
-def top_exemplars(activations: Any, k: int = DEFAULT_EXEMPLARS, *, input_hw: tuple[int, int]) -> Exemplars:
+def top_exemplars(activations: npt.ArrayLike, k: int = DEFAULT_EXEMPLARS, *, input_hw: tuple[int, int]) -> Exemplars:
     """The ``k`` images of a sample where each channel's strongest response is highest.
 
     Args:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import keras
 import numpy as np
@@ -50,6 +49,7 @@ from tb_featureviz.compute import model_graph
 from tb_featureviz.compute.cam import BaseCAM, GradCAM
 from tb_featureviz.metadata import FAITHFULNESS_PREFIX as FAITHFULNESS
 from tb_featureviz.metadata import SANITY_PREFIX as SANITY
+from tb_featureviz.metadata import Record
 from tb_featureviz.validation import non_negative_int, one_of, positive_int
 
 __all__ = [
@@ -413,9 +413,9 @@ class RandomizedCopy:
         # A CAM layer without weights (a pooling layer) is re-initialised with the layer that feeds it.
         while start > 0 and not source.records[start].layer.weights:
             start -= 1
-        self.pairs: list[tuple[Any, Any]] = []
+        self.pairs: list[tuple[keras.Variable, keras.Variable]] = []
         self.randomized: list[str] = []
-        top: list[Any] = []
+        top: list[tuple[str, keras.Variable]] = []
         seen: set[int] = set()
         for i, (mine, theirs) in enumerate(zip(source.records, target.records, strict=True)):
             if mine.container or not theirs.layer.weights or id(theirs.layer) in seen:
@@ -545,7 +545,7 @@ class MapChecks:
         self.seed = seed
         self.copy: RandomizedCopy | None = None
         self._previous: np.ndarray | None = None
-        self.detail: dict[str, Any] = {}
+        self.detail: Record = {}
         self.setup_seconds = 0.0
 
     def forward_images(self, probes: int, *, light: bool = False) -> int:

@@ -45,16 +45,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 
 from tb_featureviz.compute import backend, model_graph
 from tb_featureviz.compute.ascent import (
     DEFAULT_STEPS as DEFAULT_STEPS,
 )
 from tb_featureviz.compute.ascent import (
+    DIVERSITY,
     MEMORY_BUDGET,
     PARAMETERIZATIONS,
     QUALITIES,
@@ -70,11 +71,12 @@ from tb_featureviz.compute.ascent import MIN_SIZE as MIN_SIZE
 from tb_featureviz.compute.ascent import SIZE_FACTOR as SIZE_FACTOR
 from tb_featureviz.compute.ascent import STEP_WORK as STEP_WORK
 from tb_featureviz.compute.ascent import color_decorrelation_matrix as color_decorrelation_matrix
+from tb_featureviz.compute.backend import Tensor
 from tb_featureviz.compute.input_space import InputSpace, from_model_layers, resolve_input_space
 from tb_featureviz.compute.pattern_metrics import affine_rows
 from tb_featureviz.compute.pattern_metrics import layer_relative_activation as layer_relative_activation
 from tb_featureviz.compute.pattern_metrics import relative_activation as relative_activation
-from tb_featureviz.validation import ArgumentTypeError, positive_int
+from tb_featureviz.validation import ArgumentTypeError, positive_float, positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -211,18 +213,8 @@ class FilterPatternGenerator(AscentSteps):
             jitter = max(1, round(self.size / 16))
             self._shifts = rng.integers(-jitter, jitter + 1, size=(self.steps, 2)).astype(np.int32)
             self._param_shape = (self.size, self.size, self._channels)
-        self._set_constants(tier.decay)
-        # Starting parameters are derived per filter when first asked for (a 2048-filter layer need not
-        # hold 2048 spectra when a pass draws 144 of them).
-        self._start_params: dict[tuple[int, int], np.ndarray] = {}
         self._channels_out = channels
-        params = ((None, *self._param_shape), "float32")
-        images = ((None, self.size, self.size, self._channels), "float32")
-        index = ((None,), "int32")
-        self._ascend = self._compile(self._ascend_fn, params, index)
-        self._mean = self._compile(self._mean_fn, images, index)
-        self._diverse_fns: dict[int, Any] = {}
-        self._probe_sum = self._compile(self._probe_sum_fn, ((None, None, None, self._channels), "float32"))
+        self._build_steps(tier.decay)
 
     @staticmethod
     def _check_filters(filters: Sequence[int] | None, channels: int) -> list[int]:
@@ -283,26 +275,6 @@ class FilterPatternGenerator(AscentSteps):
                 ) from e
             return build((hw[0], hw[1], self._channels))
 
-    def _start_image(self, f: int, variant: int = 0) -> np.ndarray:
-        parts = (f,) if variant == 0 else (f, "variant", variant)
-        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, *parts))
-        noise = rng.uniform(-0.1, 0.1, size=(self.size, self.size, self._channels))
-        return (np.asarray(self._space.offset) + np.asarray(self._space.scale) * (0.5 + noise)).astype(np.float32)
-
-    def _start_spectrum(self, f: int, variant: int = 0) -> np.ndarray:
-        """A small random spectrum ``[C, size, size // 2 + 1, 2]`` (real, imaginary): a mid-grey image."""
-        parts = (f,) if variant == 0 else (f, "variant", variant)
-        rng = np.random.default_rng(_seed_for(self.seed, self.layer_name, *parts))
-        return rng.normal(0.0, 0.01, size=(self._channels, self.size, self.size // 2 + 1, 2)).astype(np.float32)
-
-    def _params_for(self, filters: Sequence[int], variant: int = 0) -> np.ndarray:
-        for f in filters:
-            if (f, variant) not in self._start_params:
-                fourier = self.parameterization == "fourier"
-                start = self._start_spectrum(f, variant) if fourier else self._start_image(f, variant)
-                self._start_params[(f, variant)] = start.astype(np.float32)
-        return np.stack([self._start_params[(f, variant)] for f in filters])
-
     def _filters_or_default(self, filters: Sequence[int] | None) -> list[int]:
         return list(self.filters) if filters is None else self._check_filters(filters, self._channels_out)
 
@@ -318,7 +290,7 @@ class FilterPatternGenerator(AscentSteps):
         params = self._params_for(self._filters_or_default(filters))
         return backend.to_numpy(self._image(params)).astype(np.float32)
 
-    def mean_activation(self, images: Any, filters: Sequence[int] | None = None) -> np.ndarray:
+    def mean_activation(self, images: npt.ArrayLike, filters: Sequence[int] | None = None) -> np.ndarray:
         """Mean activation of filter ``filters[i]`` on ``images[i]`` (the layer's output, after activation).
 
         Args:
@@ -338,7 +310,7 @@ class FilterPatternGenerator(AscentSteps):
             raise ValueError(f"images must have shape {want}. Received shape {x.shape}")
         return self._run(self._mean, x, chosen)
 
-    def probe_activation(self, images: Any, filters: Sequence[int] | None = None) -> np.ndarray:
+    def probe_activation(self, images: npt.ArrayLike, filters: Sequence[int] | None = None) -> np.ndarray:
         """Mean activation of each filter over real images (the probes), for ``relative_activation``.
 
         Args:
@@ -371,7 +343,7 @@ class FilterPatternGenerator(AscentSteps):
         return total[chosen] / max(positions, 1)
 
     def relative_activation(
-        self, reached: Any, images: Any, filters: Sequence[int] | None = None
+        self, reached: npt.ArrayLike, images: npt.ArrayLike, filters: Sequence[int] | None = None
     ) -> tuple[np.ndarray, float]:
         """The patterns' activation relative to the probe images' (see ``pattern_metrics.relative_activation``).
 
@@ -390,34 +362,52 @@ class FilterPatternGenerator(AscentSteps):
         probe = self.probe_activation(images, filters)
         return relative_activation(reached, probe), layer_relative_activation(reached, probe)
 
-    def _run(
-        self, fn: Any, x: np.ndarray, filters: Sequence[int], chunk: int | None = None, *extra: Any, group: int = 1
-    ) -> Any:
-        """``fn(x, filters, *extra)`` in chunks of ``chunk`` (``chunk_size``) images, concatenated.
+    def diverse(
+        self, filters: Sequence[int] | None = None, *, count: int = 4, weight: float = DIVERSITY
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` different patterns per filter, optimised together with a diversity term.
 
-        JAX compiles a program per batch size, so there a short chunk is padded (with copies of its first
-        ``group`` images) to ``group`` times a power of two: a layer's ascent compiles a handful of programs,
-        however the callback's passes window its filters. An image's result does not depend on the others in
-        its chunk, nor (``diverse``: ``group`` images per filter, ``chunk`` a multiple of ``group``) on other
-        groups than its own.
+        The objective of each image is its filter's activation minus ``weight`` times (the activation's size
+        times) the mean cosine similarity of its Gram matrix (of the layer's channels) to those of the other
+        images of the same filter (Olah et al. 2017, "Feature Visualization", section "Diversity"). The first
+        image of each filter starts where ``optimize`` starts.
+
+        Args:
+            filters: Filter indices; ``None`` for ``self.filters``.
+            count: Patterns per filter, at least 2.
+            weight: Weight of the diversity term (``DIVERSITY`` by default; 0 optimises the ``count`` starts
+                independently).
+
+        Returns:
+            ``(patterns, reached)``: ``[F, count, size, size, 3]`` float32 in [0, 1] (stretched as
+            ``__call__``'s) and ``[F, count]`` float32 activations on the unstretched images.
+
+        Raises:
+            ValueError: ``count`` below 2, a negative ``weight`` or a bad filter index.
         """
-        idx = np.asarray(filters, np.int32)
-        chunk = chunk or self.chunk_size
-        pad = backend.name() == "jax"
-        outs = []
-        for i in range(0, len(filters), chunk):
-            xs, ids = x[i : i + chunk], idx[i : i + chunk]
-            n = len(ids)
-            if pad and n < chunk:
-                size = min(chunk, group * 2 ** math.ceil(math.log2(n // group)))
-                reps = (size - n) // group
-                xs = np.concatenate([xs, np.tile(xs[:group], (reps, *([1] * (xs.ndim - 1))))])
-                ids = np.concatenate([ids, np.tile(ids[:group], reps)])
-            out = fn(xs, ids, *extra)
-            outs.append(tuple(o[:n] for o in out) if isinstance(out, tuple) else out[:n])
-        if isinstance(outs[0], tuple):
-            return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
-        return np.concatenate([np.asarray(o) for o in outs]).astype(np.float32)
+        chosen = self._filters_or_default(filters)
+        count = positive_int("count", count)
+        if count < 2:
+            raise ValueError(f"count must be at least 2. Received: count={count!r}")
+        weight = 0.0 if weight == 0 else positive_float("weight", weight)
+        fn = self._diverse_fns.get(count)
+        if fn is None:
+
+            def run(params: Tensor, idx: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+                return self._ascend_fn(params, idx, w, count)
+
+            fn = self._compile(run, ((None, *self._param_shape), "float32"), ((None,), "int32"), ((), "float32"))
+            self._diverse_fns[count] = fn
+        starts = np.stack([self._params_for(chosen, v) for v in range(count)], axis=1)  # [F, count, ...]
+        params = starts.reshape(len(chosen) * count, *starts.shape[2:])
+        idx = np.repeat(np.asarray(chosen), count).tolist()
+        chunk = count * max(1, self.chunk_size // count)
+        images, reached = self._run(fn, params, idx, chunk, np.float32(weight), group=count)
+        patterns = _normalise(_to_rgb(self._space.to_display(images, clip=False)))
+        return (
+            patterns.reshape(len(chosen), count, *patterns.shape[1:]),
+            reached.astype(np.float32).reshape(len(chosen), count),
+        )
 
     def optimize(self, filters: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Runs the ascent from the fixed starting images with the current weights.
@@ -468,7 +458,7 @@ def filter_patterns(
     parameterization: str = "fourier",
     quality: str = "default",
     input_range: tuple[float, float] | None = None,
-    preprocess: str | Callable[[np.ndarray], Any] | None = None,
+    preprocess: str | Callable[[np.ndarray], Tensor] | None = None,
 ) -> np.ndarray:
     """Filter patterns of ``layer``: for each filter, the input that maximises its mean activation.
 

@@ -23,12 +23,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 
 from tb_featureviz.compute import model_graph
+from tb_featureviz.compute.backend import Tensor
+from tb_featureviz.metadata import Record
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +124,10 @@ class InputSpace:
     @classmethod
     def from_callable(
         cls,
-        preprocess: Callable[[np.ndarray], Any],
+        preprocess: Callable[[np.ndarray], Tensor],
         channels: int = 3,
         *,
-        deprocess: Callable[[np.ndarray], Any] | None = None,
+        deprocess: Callable[[np.ndarray], Tensor] | None = None,
         source: str = "preprocess=<callable>",
     ) -> InputSpace:
         """Fits the map of a ``preprocess`` callable that takes RGB pixels in [0, 255] (like
@@ -190,7 +192,7 @@ class InputSpace:
         return space
 
     @classmethod
-    def from_json(cls, record: Mapping[str, Any] | None) -> InputSpace | None:
+    def from_json(cls, record: Record | None) -> InputSpace | None:
         """The space stored by ``to_json`` in ``run_info``; ``None`` for a missing or malformed record."""
         if not isinstance(record, Mapping):
             return None
@@ -217,7 +219,7 @@ class InputSpace:
         """``([C], [C])``: each model-input channel's values for display black and white."""
         return np.asarray(self.offset, np.float64), np.asarray(self.offset, np.float64) + np.asarray(self.scale)
 
-    def to_model(self, rgb01: Any) -> np.ndarray:
+    def to_model(self, rgb01: npt.ArrayLike) -> np.ndarray:
         """Display images as model input.
 
         Args:
@@ -229,7 +231,7 @@ class InputSpace:
         x = np.asarray(rgb01, dtype=np.float64)[..., list(self.order)]
         return (x * np.asarray(self.scale) + np.asarray(self.offset)).astype(np.float32)
 
-    def to_display(self, images: Any, *, clip: bool = True) -> np.ndarray:
+    def to_display(self, images: npt.ArrayLike, *, clip: bool = True) -> np.ndarray:
         """Model inputs as displayable RGB (or grey).
 
         Args:
@@ -258,7 +260,7 @@ class InputSpace:
             what = "fitted " + ("BGR" if self.order == (2, 1, 0) else "RGB") + " affine map"
         return f"{what} ({self.source})"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> Record:
         """The ``run_info["input_space"]`` record (``from_json`` reads it back), with a ``description``."""
         return {
             "style": self.style,
@@ -323,7 +325,7 @@ def _leading_affine(model: keras.Model) -> tuple[np.ndarray, np.ndarray, list[st
     return (s, o, seen) if seen else None
 
 
-def _per_channel(value: Any, channels: int) -> np.ndarray | None:
+def _per_channel(value: Tensor | None, channels: int) -> np.ndarray | None:
     """A layer's scalar or per-channel constant as ``[channels]`` float64; None if it is neither."""
     if value is None:
         return None
@@ -384,8 +386,8 @@ def resolve_input_space(
     model: keras.Model,
     *,
     input_range: Sequence[float] | None = None,
-    preprocess: str | Callable[[np.ndarray], Any] | None = None,
-    deprocess: Callable[[np.ndarray], Any] | None = None,
+    preprocess: str | Callable[[np.ndarray], Tensor] | None = None,
+    deprocess: Callable[[np.ndarray], Tensor] | None = None,
     probes: np.ndarray | None = None,
 ) -> InputSpace:
     """What the model expects, in this order: declared (``input_range`` or ``preprocess``), else the model's

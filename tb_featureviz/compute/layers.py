@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 
 from tb_featureviz.compute.model_graph import check_model, resolve_layers, trace_of
 
@@ -168,7 +168,7 @@ def receptive_field(model: keras.Model, layer: str) -> int:
     return math.ceil(record.rf - 1e-9)
 
 
-def validate_images(model: keras.Model, images: Any) -> np.ndarray:
+def validate_images(model: keras.Model, images: npt.ArrayLike) -> np.ndarray:
     """Checks probe images against the model's input and returns them as float32.
 
     Args:

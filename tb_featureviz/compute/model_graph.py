@@ -19,12 +19,12 @@ import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import keras
 import numpy as np
 
 from tb_featureviz.compute import backend
+from tb_featureviz.compute.backend import Nest
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ class LayerRecord:
     name: str
     path: tuple[str, ...]
     layer: keras.layers.Layer
-    inputs: list[Any]
-    output: Any
+    inputs: list[keras.KerasTensor]
+    output: Nest
     container: bool
     rf: float
     jump: float
@@ -105,10 +105,10 @@ class Trace:
             to it (see ``build_trace``); else ``None``.
     """
 
-    input: Any
-    output: Any = None
+    input: keras.KerasTensor
+    output: Nest = None
     records: list[LayerRecord] = field(default_factory=list)
-    tap: Any = None
+    tap: keras.KerasTensor | None = None
     _by_name: dict[str, LayerRecord] = field(default_factory=dict)
 
     def names(self, predicate: Callable[[LayerRecord], bool] | None = None) -> list[str]:
@@ -134,11 +134,11 @@ def _is_input(record: LayerRecord) -> bool:
     return isinstance(record.layer, keras.layers.InputLayer)
 
 
-def _is_sequential(layer: Any) -> bool:
+def _is_sequential(layer: object) -> bool:
     return isinstance(layer, keras.Sequential)
 
 
-def _is_functional(layer: Any) -> bool:
+def _is_functional(layer: object) -> bool:
     # keras.src.models.functional.Functional is private; its graph attributes identify it.
     return (
         isinstance(layer, keras.Model)
@@ -148,7 +148,7 @@ def _is_functional(layer: Any) -> bool:
     )
 
 
-def _rf_update(layer: Any, rf: float, jump: float) -> tuple[float, float]:
+def _rf_update(layer: keras.layers.Layer, rf: float, jump: float) -> tuple[float, float]:
     """Receptive field and jump after ``layer`` (per spatial axis, the larger of the two)."""
     name = type(layer).__name__
     if name.startswith("Global") or isinstance(layer, (keras.layers.Flatten, keras.layers.Dense)):
@@ -175,7 +175,7 @@ class _Replayer:
         self.tap = tap
         self.geometry: dict[int, tuple[float, float]] = {}
 
-    def geometry_of(self, args: Any) -> tuple[float, float]:
+    def geometry_of(self, args: Nest) -> tuple[float, float]:
         rf, jump = 1.0, 1.0
         found = [self.geometry[id(t)] for t in keras.tree.flatten(args) if id(t) in self.geometry]
         # A merge of a feature map with a global branch (squeeze-and-excitation's channel gates) keeps the
@@ -187,7 +187,9 @@ class _Replayer:
             jump = max(g[1] for g in found)
         return rf, jump
 
-    def call(self, op: Any, args: tuple[Any, ...], kwargs: dict[str, Any], prefix: tuple[str, ...]) -> Any:
+    def call(
+        self, op: keras.Operation, args: tuple[Nest, ...], kwargs: dict[str, object], prefix: tuple[str, ...]
+    ) -> Nest:
         is_layer = isinstance(op, keras.layers.Layer)
         path = (*prefix, op.name) if is_layer else prefix
         rf, jump = self.geometry_of(args)
@@ -215,14 +217,14 @@ class _Replayer:
                 raise _Stop
         return out
 
-    def replay(self, model: keras.Model, x: Any, prefix: tuple[str, ...]) -> Any:
+    def replay(self, model: keras.Model, x: Nest, prefix: tuple[str, ...]) -> Nest:
         if _is_sequential(model):
             for layer in model.layers:
                 x = self.call(layer, (x,), {}, prefix)
             return x
 
-        def operation_fn(op: Any) -> Callable[..., Any]:
-            def run(*args: Any, **kwargs: Any) -> Any:
+        def operation_fn(op: keras.Operation) -> Callable[..., Nest]:
+            def run(*args: Nest, **kwargs: object) -> Nest:
                 return self.call(op, args, kwargs, prefix)
 
             return run
@@ -233,7 +235,7 @@ class _Replayer:
         return out
 
 
-def check_model(model: Any) -> tuple[int | None, ...]:
+def check_model(model: object) -> tuple[int | None, ...]:
     """Checks that featureviz supports ``model``; returns its input shape without the batch axis.
 
     Raises:
@@ -282,7 +284,7 @@ def check_model(model: Any) -> tuple[int | None, ...]:
     return shape[1:]
 
 
-def _all_layers(model: keras.Model) -> list[Any]:
+def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
     out = []
     for layer in model.layers:
         out.append(layer)

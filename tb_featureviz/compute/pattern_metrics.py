@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 VIEWS = 16
 """Random views per pattern in ``activation_under_views``."""
@@ -97,7 +97,7 @@ def affine_rows(scales: np.ndarray, angles: np.ndarray, shifts: np.ndarray, size
     return np.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1).astype(np.float32)
 
 
-def apply_transform(images: Any, transform: Any) -> np.ndarray:
+def apply_transform(images: npt.ArrayLike, transform: npt.ArrayLike) -> np.ndarray:
     """``images`` ``[N, S, S, C]`` resampled bilinearly by one projective row ``[8]`` (or one per image,
     ``[N, 8]``), with reflected borders: what ``tf.raw_ops.ImageProjectiveTransformV3`` does with
     ``fill_mode="REFLECT"`` (the tests hold it to that op), in NumPy, so it runs whatever the Keras backend."""
@@ -163,7 +163,7 @@ def bilinear_taps(transform: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
 
 
 def random_views(
-    images: Any,
+    images: npt.ArrayLike,
     count: int = VIEWS,
     *,
     seed: int = 0,
@@ -192,8 +192,8 @@ def random_views(
 
 
 def activation_under_views(
-    mean_activation: Callable[[np.ndarray], Any],
-    images: Any,
+    mean_activation: Callable[[np.ndarray], npt.ArrayLike],
+    images: npt.ArrayLike,
     count: int = VIEWS,
     *,
     seed: int = 0,
@@ -216,7 +216,7 @@ def activation_under_views(
     return np.mean([np.asarray(mean_activation(v), np.float64) for v in views], axis=0)
 
 
-def survival(under_views: Any, unperturbed: Any) -> float:
+def survival(under_views: npt.ArrayLike, unperturbed: npt.ArrayLike) -> float:
     """The share of the unperturbed activation that survives the views: ``sum(under_views) / sum(unperturbed)``.
 
     Args:
@@ -231,7 +231,7 @@ def survival(under_views: Any, unperturbed: Any) -> float:
     return num / den if den > 0 else math.nan
 
 
-def radial_power_spectrum(images: Any) -> tuple[np.ndarray, np.ndarray]:
+def radial_power_spectrum(images: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Radially averaged power spectrum of square images, averaged over images and channels.
 
     Each channel has its mean removed and is multiplied by a 2-D Hann window (so the border of a
@@ -268,7 +268,7 @@ def radial_power_spectrum(images: Any) -> tuple[np.ndarray, np.ndarray]:
     return ks / size, sums[ks] / np.maximum(counts[ks], 1)
 
 
-def spectral_slope(images: Any) -> float:
+def spectral_slope(images: npt.ArrayLike) -> float:
     """Slope of the least-squares line through ``log(power)`` against ``log(frequency)``.
 
     Args:
@@ -290,7 +290,7 @@ def spectral_slope(images: Any) -> float:
     return float(slope)
 
 
-def relative_activation(pattern_activation: Any, probe_activation: Any) -> np.ndarray:
+def relative_activation(pattern_activation: npt.ArrayLike, probe_activation: npt.ArrayLike) -> np.ndarray:
     """Each filter's activation on its pattern divided by its mean activation on the probe images.
 
     A value of 3 says the pattern drives the filter three times as hard as the real inputs do on average;
@@ -325,7 +325,7 @@ def relative_activation(pattern_activation: Any, probe_activation: Any) -> np.nd
     return out
 
 
-def layer_relative_activation(pattern_activation: Any, probe_activation: Any) -> float:
+def layer_relative_activation(pattern_activation: npt.ArrayLike, probe_activation: npt.ArrayLike) -> float:
     """One scalar per layer: the mean pattern activation over the mean probe activation of the same filters.
 
     Args:

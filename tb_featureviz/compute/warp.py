@@ -11,12 +11,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from keras import ops
 
 from tb_featureviz.compute import backend
+from tb_featureviz.compute.backend import Tensor
 
 
 def inverse_dft_matrices(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -58,7 +57,7 @@ def inverse_rows(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reflect(coord: Any, length: int) -> Any:
+def _reflect(coord: Tensor, length: int) -> Tensor:
     """``pattern_metrics._reflect`` in ``keras.ops``: ``ImageProjectiveTransformV3``'s ``REFLECT`` of coordinates."""
     if length <= 1:
         return ops.zeros_like(coord)
@@ -77,7 +76,7 @@ def pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return x.ravel(), y.ravel()
 
 
-def bilinear_taps(transform: Any, size: int, grid: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+def bilinear_taps(transform: Tensor, size: int, grid: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """``pattern_metrics.bilinear_taps`` in ``keras.ops``, flat: ``(index, weights)``, ``[size**2 * 4]`` each.
 
     Computed inside the step from the step's row: a ``steps x size**2 x 4`` table would not fit large patterns.
@@ -96,7 +95,7 @@ def bilinear_taps(transform: Any, size: int, grid: tuple[Any, Any] | None = None
     return ops.reshape(index, (-1,)), ops.reshape(weights, (-1,))
 
 
-def resample(images: Any, index: Any, weights: Any | None = None) -> Any:
+def resample(images: Tensor, index: Tensor, weights: Tensor | None = None) -> Tensor:
     """``images`` ``[B, n, n, C]`` resampled: output pixel ``p`` (row major) is ``sum_k weights[4p + k] *
     images[index[4p + k]]`` (four taps per pixel), or ``images[index[p]]`` without ``weights``.
 
@@ -111,7 +110,7 @@ def resample(images: Any, index: Any, weights: Any | None = None) -> Any:
     return ops.transpose(ops.reshape(out, (n, n, -1, c)), (2, 0, 1, 3))
 
 
-def warp(images: Any, view: Any, view_back: Any, grid: tuple[Any, Any] | None = None) -> Any:
+def warp(images: Tensor, view: Tensor, view_back: Tensor, grid: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """``images`` ``[B, n, n, C]`` seen through the projective row ``view`` ``[8]``; the gradient is the upstream
     gradient seen through ``view_back`` (``inverse_rows`` of ``view``). ``grid``: see ``bilinear_taps``."""
     n = int(images.shape[1])
@@ -120,9 +119,9 @@ def warp(images: Any, view: Any, view_back: Any, grid: tuple[Any, Any] | None = 
     return backend.with_gradient(_forward, _backward, images, index, weights, back_index, back_weights)
 
 
-def _forward(x: Any, index: Any, weights: Any, back_index: Any, back_weights: Any) -> Any:
+def _forward(x: Tensor, index: Tensor, weights: Tensor, back_index: Tensor, back_weights: Tensor) -> Tensor:
     return resample(x, index, weights)
 
 
-def _backward(upstream: Any, index: Any, weights: Any, back_index: Any, back_weights: Any) -> Any:
+def _backward(upstream: Tensor, index: Tensor, weights: Tensor, back_index: Tensor, back_weights: Tensor) -> Tensor:
     return resample(upstream, back_index, back_weights)
