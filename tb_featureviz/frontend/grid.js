@@ -6,7 +6,8 @@ import {colorizedCanvas, cssColour, lowestColourName, SEPARATOR_RGB} from './col
 import {tileAt, tileRect} from './layout.js';
 import {gridSummary, nonfiniteText, probeLabel, RELATIVE_MEANING, relativeText, rotating, span, tileChannel, tileList,
   tileName, tileOf, tileRelativeText} from './records.js';
-import {h, KIND_LABELS, message, nonfiniteNote} from './views.js';
+import {KIND_LABELS} from './kinds.js';
+import {h, message, nonfiniteNote} from './views.js';
 
 /**
  * @typedef {import('./types.js').GridLayout} GridLayout
