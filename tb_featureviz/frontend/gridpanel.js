@@ -1,14 +1,14 @@
 // The grid kinds' panel (activations and filter patterns, view-activations.js and view-filters.js): loads
-// and draws a grid, the drill-down of its open tile and the tile's filmstrip across the epochs. The DOM is
-// grid.js's.
+// and draws a grid, the drill-down of its open tile, and the frames of the tile's filmstrip (which frames:
+// the kind's view). The DOM is grid.js's.
 
 import {pickEpoch} from './controls.js';
 import {syncExport} from './exporting.js';
 import {runInfo} from './facts.js';
 import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
 import {kindsAt, kindView} from './kinds.js';
-import {fetchSeries, fetchStep, loadImage, loadStep} from './model.js';
-import {probeLabel, tileOf} from './records.js';
+import {fetchStep, loadImage, loadStep} from './model.js';
+import {probeLabel} from './records.js';
 import * as views from './views.js';
 
 /**
@@ -71,55 +71,6 @@ export async function showGrid({app, p, run, entry, epoch, show, stale, drawn}) 
 }
 
 /**
- * The filmstrip of a tile that is the same at every epoch (activation grids: channels never move).
- * @param {App} app
- * @param {{strip: HTMLElement}} dd
- * @param {string} run
- * @param {TagEntry} entry
- * @param {number} imageIndex
- * @param {number} tile
- * @param {string|null} cmap
- * @param {number} epoch
- */
-export async function fillFilmstrip(app, dd, run, entry, imageIndex, tile, cmap, epoch) {
-  let steps = entry.steps;
-  let urls = null;
-  try {
-    const series = await fetchSeries(run, entry.tag, imageIndex, entry.steps.length);
-    steps = series.steps;
-    urls = series.images;
-  } catch (e) {
-    urls = null; // Fall back to one /step request per epoch.
-  }
-  const items = steps.map((step, i) => ({step, url: urls ? urls[i] : null, tile}));
-  await fillFrames(app, dd.strip, run, entry, imageIndex, cmap, epoch, items);
-}
-
-/**
- * The filmstrip of a filter: at each epoch the tile that drew it; epochs whose rotation left it out are
- * skipped.
- * @param {App} app
- * @param {{strip: HTMLElement, label: HTMLElement}} dd
- * @param {string} run
- * @param {TagEntry} entry
- * @param {number} filter
- * @param {number} epoch
- */
-export async function fillFilterFilmstrip(app, dd, run, entry, filter, epoch) {
-  const steps = await Promise.all(entry.steps.map((step) => fetchStep(run, entry.tag, step).catch(() => null)));
-  const items = [];
-  for (const [i, step] of entry.steps.entries()) {
-    const data = steps[i];
-    const tile = data ? tileOf('filters', data.record || {}, filter, entry.layout.count) : null;
-    if (tile !== null && data.images[0]) items.push({step, url: data.images[0], tile});
-  }
-  const skipped = entry.steps.length - items.length;
-  if (!items.length) dd.label.textContent = `No epoch drew filter ${filter}`;
-  else if (skipped) dd.label.textContent = `Epochs that drew filter ${filter} (${items.length} of ${entry.steps.length}; click a frame to go there)`;
-  await fillFrames(app, dd.strip, run, entry, 0, null, epoch, items);
-}
-
-/**
  * Fills a filmstrip with one frame per item: that tile of that epoch's grid (its URL asked of /step when
  * the item has none).
  * @param {App} app
@@ -131,7 +82,7 @@ export async function fillFilterFilmstrip(app, dd, run, entry, filter, epoch) {
  * @param {number} epoch
  * @param {Array<{step: number, url: string|null, tile: number}>} items
  */
-async function fillFrames(app, strip, run, entry, imageIndex, cmap, epoch, items) {
+export async function fillFrames(app, strip, run, entry, imageIndex, cmap, epoch, items) {
   const frames = filmstrip(strip, items, epoch, (e) => pickEpoch(app, e));
   await Promise.all(frames.map(async (f) => {
     try {
