@@ -22,7 +22,7 @@ export const STAGE_RE = /^[1-9]\d{0,5}\/[1-9]\d{0,5}$/;
 export function defaultState() {
   return {
     runs: [],          // selected runs, in selection order
-    kind: 'activations',
+    kind: TAB_KINDS[0], // the first kind of the toolbar (kinds.js)
     layer: null,       // layer name of the chosen kind (runs that share their layer names)
     stage: null,       // "k/n": stage k of an n-stage run (runs of different architectures), or null
     picks: {},         // run -> its own layer for the view, where the user picked one in its panel
