@@ -102,8 +102,12 @@ def test_table_text_matches_the_module_node_runs() -> None:
         "drilldown": {"fillDrilldown"},
         "charts": {"chartSpecs"},
     }
+    # A grid kind (gridpanel.js, grid.js) also reads its own record.
+    grid = {"imageIndex", "damagedWhat", "tiles", "deadChannels", "gridSummary", "relativeNote", "tileShape"}
+    grid |= {"tileDetails", "opensDrilldown", "missingTile", "stripWithoutTile", "fillFilmstrip"}
     for e in got["views"]:
-        missing = needs[e["place"]] - set(e["members"])
+        wanted = needs[e["place"]] | (grid if "tiles" in e["members"] else set())
+        missing = wanted - set(e["members"])
         assert not missing, f"view-{e['name']}.js lacks {sorted(missing)}"
 
 
