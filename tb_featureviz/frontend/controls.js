@@ -3,8 +3,9 @@
 
 import {COLORMAPS, cssGradient} from './colormap.js';
 import {syncExport} from './exporting.js';
-import {alignMode, camColormap, epochRangeText, KIND_NOUN, kindsAvailable, layersFor, nearest, probeInfo, shownEpoch,
-  shownEpochs, shownRuns, stageOptions} from './facts.js';
+import {alignMode, camColormap, epochRangeText, kindsAvailable, layersFor, nearest, probeInfo, shownEpoch, shownEpochs,
+  shownRuns, stageOptions} from './facts.js';
+import {KIND_NOUN, kindView} from './kinds.js';
 import {probeLabel} from './records.js';
 import {ZOOMS} from './state.js';
 import {setOptions} from './views.js';
@@ -46,19 +47,20 @@ export function syncControls(app) {
     b.title = available.includes(kind) ? '' : `The selected runs have no ${KIND_NOUN[kind]}`;
   }
   // Runs of one architecture share layer names; different architectures share a stage (aligned per run).
+  const view = kindView(s.kind);
   const staged = alignMode(app.index, s.kind, runs) === 'stage';
-  if (staged) setOptions(ui.layerSelect, stageOptions(app.index, s.kind, runs), s.kind === 'gradcam' ? 'gradcam' : s.stage);
+  if (staged) setOptions(ui.layerSelect, stageOptions(app.index, s.kind, runs), view.stage.shared ? s.stage : view.stage.option[0]);
   else setOptions(ui.layerSelect, layersFor(app.index, s.kind, runs).map((l) => [l, l]), s.layer);
-  ui.layerLabel.textContent = staged && s.kind !== 'gradcam' ? 'Stage' : 'Layer';
+  ui.layerLabel.textContent = staged && view.stage.shared ? 'Stage' : 'Layer';
   ui.layerField.title = staged ? 'The runs have different layers: each panel shows its own layer for this choice ' +
     '(pick another in its header)' : '';
   setOptions(ui.probeSelect, probeOptions(probeInfo(app.index, runs)), s.probe);
-  ui.probeField.hidden = s.kind === 'filters';
+  ui.probeField.hidden = !view.fields.probe;
   setOptions(ui.cmapSelect, COLORMAPS.map((c) => [c, c]), s.cmap);
   ui.cmapSwatch.style.background = cssGradient(camColormap(s.cmap));
-  ui.cmapField.hidden = s.kind === 'filters';
+  ui.cmapField.hidden = !view.fields.cmap;
   setOptions(ui.zoomSelect, ZOOMS.map((z) => [z, z === 'fit' ? 'Fit' : `${z}×`]), s.zoom);
-  ui.opacityField.hidden = s.kind !== 'gradcam';
+  ui.opacityField.hidden = !view.fields.opacity;
   ui.opacityInput.value = String(Math.round(s.opacity * 100));
   ui.opacityValue.textContent = `${Math.round(s.opacity * 100)}%`;
 

@@ -3,10 +3,11 @@
 // The menu's DOM is exportmenu.js; the requests are model.js.
 
 import * as menu from './exportmenu.js';
-import {alignMode, camColormap, panelLayer, runInfo, shownEpoch, shownEpochs, shownRuns} from './facts.js';
+import {alignMode, panelLayer, runInfo, shownEpoch, shownEpochs, shownRuns} from './facts.js';
+import {KIND_LABELS, kindView} from './kinds.js';
 import {exportUrl, fetchExport, fetchExportProgress, newJobId} from './model.js';
 import {probeLabel} from './records.js';
-import {KIND_LABELS, saveBlob} from './views.js';
+import {saveBlob} from './views.js';
 
 /**
  * @typedef {import('./types.js').App} App
@@ -18,13 +19,13 @@ const PHASE_TEXT = {read: 'Reading', render: 'Rendering'};
 
 /**
  * The open channel (activations) or filter (filters) of the view, when a panel shows its tile drilled
- * down at this epoch (not for Grad-CAM).
+ * down at this epoch (not for a kind without a drill-down, as Grad-CAM).
  * @param {App} app
  * @returns {number|null}
  */
 function openChannel(app) {
   const s = app.store.get();
-  if (s.channel === null || s.kind === 'gradcam') return null;
+  if (s.channel === null || !kindView(s.kind).tileNoun) return null;
   return shownRuns(app).some((r) => (app.panels.get(r) || {}).channelShown === s.channel) ? s.channel : null;
 }
 
@@ -78,8 +79,8 @@ function exportView(app, format) {
     layer: shown,
     layers,
     epochs: allEpochs ? 'all' : epoch,
-    probe: s.kind === 'filters' ? null : s.probe,
-    colormap: s.kind === 'activations' ? s.cmap : s.kind === 'gradcam' ? camColormap(s.cmap) : null,
+    probe: kindView(s.kind).fields.probe ? s.probe : null,
+    colormap: kindView(s.kind).colormap(s),
     channel,
     scale: format === 'png' || format === 'gif' ? screenScale(app, channel) : null,
   };
@@ -110,7 +111,7 @@ export function syncExport(app) {
     epochs: shownEpochs(app),
     summary: bits.join(' · '),
     channel: openChannel(app),
-    noun: s.kind === 'filters' ? 'Filter' : 'Channel',
+    noun: kindView(s.kind).tileNoun || 'Channel',
   }, app.exporting);
 }
 

@@ -3,7 +3,7 @@
 // touches the DOM or the network.
 
 import {COLORMAPS} from './colormap.js';
-import {KINDS} from './state.js';
+import {kindView, TAB_KINDS} from './kinds.js';
 
 /**
  * @typedef {import('./types.js').App} App
@@ -33,8 +33,6 @@ export const DASHES = [
 /** The swatch of a run that is not selected (it has no slot, hence no colour). */
 export const UNSELECTED_COLOR = '#c4c9cf';
 const METRIC_ORDER = ['loss', 'accuracy', 'acc'];
-/** The plural noun of each kind, for messages. */
-export const KIND_NOUN = {activations: 'activation grids', filters: 'filter patterns', gradcam: 'Grad-CAM heatmaps'};
 
 /**
  * @param {IndexDoc|null} index
@@ -345,17 +343,19 @@ export function stageLabel(stage, count) {
 }
 
 /**
- * The options of the shared menu in stage mode, as `[value, label]`: the reference run's stages ("k/n";
- * for filters only those with a filter layer), or one "Grad-CAM layer" option (value "gradcam").
+ * The options of the shared menu in stage mode, as `[value, label]`: the reference run's stages ("k/n"; only
+ * those with a layer of the kind, as filters need a filter layer), or the kind's one option where each run
+ * shows its own layer (the kind's view `stage`, kinds.js: Grad-CAM's "Grad-CAM layer", value "gradcam").
  * @param {IndexDoc|null} index
  * @param {string} kind
  * @param {string[]} runs
  * @returns {Array<[string, string]>}
  */
 export function stageOptions(index, kind, runs) {
-  if (kind === 'gradcam') return [['gradcam', 'Grad-CAM layer (each run its own)']];
+  const stage = kindView(kind).stage;
+  if (!stage.shared) return [stage.option];
   const st = stagesOf(stageReference(index, runs));
-  return st.list.filter((s) => kind !== 'filters' || s.filters)
+  return st.list.filter((s) => stage.layer(s))
     .map((s) => [`${s.stage}/${st.count}`, stageLabel(s, st.count)]);
 }
 
@@ -401,9 +401,10 @@ export function panelLayer(index, state, run, runs) {
 export function sharedLayer(index, state, run, runs) {
   if (alignMode(index, state.kind, runs) === 'layer') return state.layer;
   const info = runInfo(index, run);
-  if (state.kind === 'gradcam') return stagesOf(info).gradcam;
+  const view = kindView(state.kind);
+  if (!view.stage.shared) return view.stage.runLayer(stagesOf(info));
   const stage = alignedStage(info, state.stage);
-  return stage ? (state.kind === 'filters' ? stage.filters : stage.activations) : null;
+  return stage ? view.stage.layer(stage) : null;
 }
 
 /**
@@ -425,7 +426,7 @@ export function stageOfLayer(info, layer) {
  * @returns {string[]}
  */
 export function kindsAvailable(index, runs) {
-  return KINDS.filter((k) => runs.some((r) => entriesOf(runInfo(index, r), k).length));
+  return TAB_KINDS.filter((k) => runs.some((r) => entriesOf(runInfo(index, r), k).length));
 }
 
 /**
@@ -610,7 +611,7 @@ export function normalisedPatch(index, state, didAutoSelect) {
   const kind = patch.kind || state.kind;
   const layers = layersFor(index, kind, selected);
   if (layers.length && !layers.includes(state.layer)) patch.layer = layers[0];
-  if (kind !== 'gradcam' && alignMode(index, kind, selected) === 'stage') {
+  if (kindView(kind).stage.shared && alignMode(index, kind, selected) === 'stage') {
     // The shared stage, in the terms of the first run's stages (the menu lists those).
     const values = stageOptions(index, kind, selected).map(([v]) => v);
     if (values.length && !values.includes(state.stage)) {

@@ -4,9 +4,9 @@
 
 import {colorizedCanvas, cssColour, lowestColourName, SEPARATOR_RGB} from './colormap.js';
 import {tileAt, tileRect} from './layout.js';
-import {gridSummary, nonfiniteText, probeLabel, RELATIVE_MEANING, relativeText, rotating, span, tileChannel, tileList,
-  tileName, tileOf, tileRelativeText} from './records.js';
-import {h, KIND_LABELS, message, nonfiniteNote} from './views.js';
+import {KIND_LABELS, kindView} from './kinds.js';
+import {nonfiniteText, probeLabel, RELATIVE_MEANING, tileChannel, tileName, tileOf} from './records.js';
+import {h, message, nonfiniteNote} from './views.js';
 
 /**
  * @typedef {import('./types.js').GridLayout} GridLayout
@@ -66,26 +66,26 @@ function gridFigure(canvas, caption) {
  * @param {HTMLCanvasElement} canvas
  * @param {{highlight: HTMLElement, focus: HTMLElement}} fig
  * @param {Object} grid
- * @param {string} grid.kind
- * @param {GridRecord} grid.record
+ * @param {string} grid.noun  What a tile is called ("Channel", "Filter").
+ * @param {number[]|null} grid.list  The record's tile list.
  * @param {GridLayout} grid.layout
  * @param {number|null} grid.openTile
  * @param {(k: number) => boolean} grid.isDead
  * @param {(channel: number) => void} grid.onPick
  * @param {() => void} grid.onClose
  */
-function wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick, onClose}) {
+function wireTiles(canvas, fig, {noun, list, layout, openTile, isDead, onPick, onClose}) {
   const count = layout.count;
   let focusK = openTile !== null ? openTile : 0;
   placeBox(fig.highlight, canvas, layout, openTile);
-  const pick = (k) => onPick(tileChannel(kind, record, k));
+  const pick = (k) => onPick(tileChannel(list, k));
   canvas.addEventListener('click', (event) => {
     const k = tileOfEvent(event, canvas, layout);
     if (k !== null) pick(k);
   });
   canvas.addEventListener('mousemove', (event) => {
     const k = tileOfEvent(event, canvas, layout);
-    canvas.title = k === null ? '' : `${tileName(kind, record, k)}${isDead(k) ? ' (dead)' : ''} — click to enlarge`;
+    canvas.title = k === null ? '' : `${tileName(noun, list, k)}${isDead(k) ? ' (dead)' : ''} — click to enlarge`;
     canvas.style.cursor = k === null ? 'default' : 'pointer';
   });
   canvas.addEventListener('focus', () => placeBox(fig.focus, canvas, layout, focusK));
@@ -95,7 +95,7 @@ function wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick,
     if (event.key in moves) {
       focusK = Math.max(0, Math.min(count - 1, focusK + moves[event.key]));
       placeBox(fig.focus, canvas, layout, focusK);
-      canvas.setAttribute('aria-label', `${tileName(kind, record, focusK)} selected. Press Enter to open it.`);
+      canvas.setAttribute('aria-label', `${tileName(noun, list, focusK)} selected. Press Enter to open it.`);
       event.preventDefault();
     } else if (event.key === 'Enter' || event.key === ' ') {
       pick(focusK);
@@ -148,7 +148,7 @@ export function gridLegend(cmap, deadShown, empty) {
  * warning, and (with a layout) pickable tiles with the open channel highlighted.
  * @param {Object} g
  * @param {HTMLImageElement|ImageBitmap} g.img  The decoded grid PNG.
- * @param {string} g.kind  "activations" or "filters".
+ * @param {string} g.kind  A grid kind (its view module: view-activations.js, view-filters.js).
  * @param {string} g.layer
  * @param {number} g.epoch
  * @param {GridLayout|null} g.layout
@@ -167,34 +167,33 @@ export function gridView({img, kind, layer, epoch, layout, record, probe, cmap, 
   canvas.dataset.ownKeys = '1';
   canvas.dataset.naturalWidth = String(img.naturalWidth || img.width);
   canvas.dataset.naturalHeight = String(img.naturalHeight || img.height);
+  const view = kindView(kind);
+  const list = view.tiles(record);
   const count = layout ? layout.count : 0;
-  const noun = kind === 'activations' ? 'channel' : 'filter';
+  const noun = view.tileNoun.toLowerCase();
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `${KIND_LABELS[kind]} of ${layer}, epoch ${epoch}: ${count} ${noun}s. ` +
     `Arrow keys choose a ${noun}, Enter opens it.`);
-  const dead = new Set(kind === 'activations' ? record.dead || [] : []);
-  const isDead = (k) => dead.has(tileChannel(kind, record, k));
-  const captionBits = [gridSummary(kind, record, layout, count), `${img.naturalWidth || img.width}×${img.naturalHeight || img.height} px`];
+  const dead = new Set(view.deadChannels(record));
+  const isDead = (k) => dead.has(tileChannel(list, k));
+  const captionBits = [view.gridSummary(record, layout, count), `${img.naturalWidth || img.width}×${img.naturalHeight || img.height} px`];
   if (dead.size) {
-    const list = tileList(kind, record);
     const shown = list ? list.filter((c) => dead.has(c)).length : dead.size;
     captionBits.push(`${dead.size} dead (all zero)${shown < dead.size ? `, ${shown || 'none'} shown` : ''}`);
   }
-  if (kind === 'activations') captionBits.push(probeLabel(probe));
+  if (view.fields.probe) captionBits.push(probeLabel(probe));  // a grid of the probe image on show
   const fig = gridFigure(canvas, captionBits.join(' · '));
-  const openTile = layout ? tileOf(kind, record, channel, count) : null;
+  const openTile = layout ? tileOf(list, channel, count) : null;
   const deadTiles = layout ? Array.from({length: count}, (_, k) => k).filter(isDead) : [];
   if (layout) {
     markDead(fig.frame, canvas, layout, deadTiles);
     fig.element.appendChild(gridLegend(cmap, deadTiles.length, layout.rows * layout.cols > count));
   }
-  // One relative-activation figure: the open filter's own, else the layer's median.
-  const relative = kind === 'filters'
-    ? (openTile !== null ? tileRelativeText(record, openTile) : null) || relativeText(record) : null;
+  const relative = view.relativeNote(record, openTile);
   if (relative) fig.element.appendChild(h('p', {class: 'relative-note', title: RELATIVE_MEANING, text: relative}));
   const nonfinite = nonfiniteNote(nonfiniteText(record));
   if (nonfinite) fig.element.appendChild(nonfinite);
-  if (layout) wireTiles(canvas, fig, {kind, record, layout, openTile, isDead, onPick, onClose});
+  if (layout) wireTiles(canvas, fig, {noun: view.tileNoun, list, layout, openTile, isDead, onPick, onClose});
   return {element: fig.element, canvas, openTile};
 }
 
@@ -232,26 +231,16 @@ function drilldownBox(title, onClose) {
 }
 
 /**
- * The facts under an enlarged tile: its size, the probe, dead, mean activation, fixed filter.
+ * The facts under an enlarged tile: its epoch, its size, then the kind's own (view `tileDetails`: the probe,
+ * dead, mean activation, fixed filter).
  * @returns {string[]}
  */
-function tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom}) {
-  const filters = kind === 'filters';
+function tileFacts({view, record, layout, tile, channel, probe, epoch, bigZoom}) {
   const facts = [`epoch ${epoch}`];
-  const shape = record.shape || [];
-  const [h_, w] = filters ? [record.size, record.size] : [shape[0], shape[1]];
+  const [h_, w] = view.tileShape(record);
   const shrunk = record.scale > 1 ? ` (1/${record.scale} of ${w}×${h_})` : '';
   facts.push(`${layout.tile_width}×${layout.tile_height} px${shrunk} shown at ${bigZoom}×`);
-  if (!filters) {
-    facts.push(probeLabel(probe));
-    if ((record.dead || []).includes(channel)) facts.push('dead: zero for every probe image');
-  } else {
-    if (record.activation && record.activation[tile] !== undefined) {
-      const value = record.activation[tile];  // null: non-finite (a diverged model)
-      facts.push(value === null ? 'mean activation non-finite (NaN or inf)' : `mean activation ${Number(value).toPrecision(4)}`);
-    }
-    if (record.schedule && tile < (record.schedule.fixed || 0)) facts.push('one of the fixed filters, drawn at every pass');
-  }
+  facts.push(...view.tileDetails({record, tile, channel, probe}));
   return facts;
 }
 
@@ -275,8 +264,8 @@ function tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom})
  *     label: HTMLElement}}
  */
 export function drilldownView({kind, layer, epoch, record, layout, img, tile, channel, probe, cmap, onClose}) {
-  const filters = kind === 'filters';
-  const name = `${filters ? 'Filter' : 'Channel'} ${channel}`;
+  const view = kindView(kind);
+  const name = `${view.tileNoun} ${channel}`;
   const dd = drilldownBox(`${name} of ${layer}`, onClose);
   dd.element.dataset.channel = String(channel);
   let facts = [`epoch ${epoch}`];
@@ -289,20 +278,14 @@ export function drilldownView({kind, layer, epoch, record, layout, img, tile, ch
     big.setAttribute('role', 'img');
     big.setAttribute('aria-label', `${name} at epoch ${epoch}, enlarged ${bigZoom}×`);
     dd.big.appendChild(big);
-    facts = tileFacts({kind, record, layout, tile, channel, probe, epoch, bigZoom});
-  } else if (filters) {
-    const sch = record.schedule;
-    const fixed = sch && sch.fixed ? ` and ${sch.fixed} fixed ones` : '';
-    const drew = rotating(sch) ? `This epoch drew filters ${span(sch.window)} of ${sch.of}${fixed}.` : '';
-    dd.big.appendChild(message(`Filter ${channel} was not drawn at epoch ${epoch}`,
-      `${drew} The frames below are the epochs that drew it.`.trim()));
+    facts = tileFacts({view, record, layout, tile, channel, probe, epoch, bigZoom});
   } else {
-    dd.big.appendChild(message(`Channel ${channel} is not in this grid`,
-      `The grid shows ${gridSummary('activations', record, layout, layout.count)}.`));
+    const [title, text] = view.missingTile({channel, epoch, record, layout});
+    dd.big.appendChild(message(title, text));
   }
   dd.info.replaceChildren(...facts.map((f) => h('div', {text: f})));
   dd.info.hidden = tile === null;  // the note says it all
-  if (!filters && tile === null) dd.label.hidden = true;
+  if (!view.stripWithoutTile && tile === null) dd.label.hidden = true;
   return dd;
 }
 

@@ -9,16 +9,18 @@
 //   controls.js   toolbar + epoch bar, Play                      panels.js    one panel per run (loads, then draws)
 //   exporting.js  what Export sends, the download                chart.js     the curves (SVG)
 //   checks.js     the Grad-CAM measures' charts (pure)           colormap.js  colour maps
+//   kinds.js      the table of summary kinds: one view module per kind (view-<kind>.js; gridpanel.js draws
+//                 the grid kinds' panels)
 //   views.js, grid.js, gradcam.js, exemplars.js, exportmenu.js: DOM only
 
 import {createChart, epochDomain} from './chart.js';
-import {checkCharts} from './checks.js';
 import {colorize, lut} from './colormap.js';
 import {pickEpoch, setEpoch, stepEpoch, syncControls, togglePlay} from './controls.js';
 import {exportMenu} from './exportmenu.js';
 import {wireExport} from './exporting.js';
 import {alignMode, assignSlots, filterRuns, groupedSlots, groupKeys, groupRuns, layersFor, metricOrder, normalisedPatch,
   partialRuns, runListNote, shownEpoch, shownEpochs, shownRuns, shownRunStyle, UNSELECTED_COLOR} from './facts.js';
+import {kindsAt, kindView} from './kinds.js';
 import {tileAt} from './layout.js';
 import {MAX_INDEX_RUNS, fetchIndex, fetchScalars} from './model.js';
 import {applyZoomAll, redrawOpacity, renderPanels} from './panels.js';
@@ -90,7 +92,7 @@ function wireControls(app) {
     const value = ui.layerSelect.value;
     // A new shared choice drops the runs' own picks.
     if (alignMode(app.index, s.kind, shownRuns(app)) === 'layer') set({layer: value, picks: {}, channel: null});
-    else if (s.kind !== 'gradcam') set({stage: value, picks: {}, channel: null});
+    else if (kindView(s.kind).stage.shared) set({stage: value, picks: {}, channel: null});
   });
   ui.probeSelect.addEventListener('change', () => set({probe: Number(ui.probeSelect.value)}));
   ui.cmapSelect.addEventListener('change', () => set({cmap: ui.cmapSelect.value}));
@@ -261,8 +263,8 @@ function toggleRun(app, run, on) {
 }
 
 /**
- * The charts to draw: one per metric of the selected runs' curves, then one per group of Grad-CAM
- * measures (checks.js), each as `[key, {title, series, domain?, note?}]`.
+ * The charts to draw: one per metric of the selected runs' curves, then those of the kinds shown as charts
+ * (kinds.js; view-checks.js: one per group of Grad-CAM measures), each as `[key, {title, series, domain?, note?}]`.
  * @param {App} app
  * @param {string[]} runs
  * @returns {Array<[string, {title: string, series: Array<Object>, domain?: [number, number], id?: string,
@@ -282,11 +284,7 @@ function chartSpecs(app, runs) {
     }
   }
   const specs = [...byMetric.keys()].sort(metricOrder).map((metric) => [metric, {title: metric, series: byMetric.get(metric)}]);
-  for (const {group, measures, series, footnote} of checkCharts(app.scalars, runs, (run) => shownRunStyle(app, run).color)) {
-    // The key names the measures, so a chart is made again when a measure appears.
-    specs.push([`check:${group.id}:${measures.map((m) => m.tag).join(',')}`, {title: group.title, series, footnote,
-      domain: group.domain, id: `check:${group.id}`, note: () => views.checkKey(group.caption, measures)}]);
-  }
+  for (const k of kindsAt('charts')) specs.push(...k.view.chartSpecs(app.scalars, runs, (run) => shownRunStyle(app, run).color));
   return specs;
 }
 

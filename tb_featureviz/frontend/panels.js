@@ -1,6 +1,7 @@
-// Panel controller: one panel per selected run, showing the chosen kind, layer, epoch and probe. It
-// loads what a panel needs through model.js and has grid.js, gradcam.js and views.js build the DOM. An
-// update that a newer one overtook (the user moved on while it loaded) draws nothing.
+// Panel controller: one panel per selected run, showing the chosen kind, layer, epoch and probe. The kind's
+// view module (kinds.js) loads and draws what the panel shows; this module keeps the panels, their headers
+// and messages, and paces the loading. An update that a newer one overtook (the user moved on while it
+// loaded) draws nothing.
 //
 // Scrubbing (issue 19): every panel in view asks for its epoch in the same tick, so model.js sends one
 // `/frame` request for all of them, with the next epochs in the scrub direction (prefetched). Panels out of
@@ -8,16 +9,11 @@
 // epochs on both sides once drawn. Once every panel in view shows the epoch,
 // `performance.mark('featureviz:frame', {detail: {epoch}})` is set (benchmarks/_scrub.py reads it).
 
-import {pickEpoch} from './controls.js';
-import {syncExport} from './exporting.js';
-import {alignedStage, alignMode, camColormap, className, entriesOf, entryFor, KIND_NOUN, panelLayer,
-  runFactsLine, runInfo, sharedLayer, shownEpoch, shownEpochs, shownRuns, shownRunStyle, stageLabel, stageOfLayer} from './facts.js';
-import {exemplarsNote, exemplarsView} from './exemplars.js';
-import {gradcamView} from './gradcam.js';
-import {drilldownView, filmstrip, frameCanvas, gridView} from './grid.js';
-import {cropBox} from './layout.js';
-import {fetchSeries, fetchStep, loadImage, loadProbeImage, loadStep, setStillWanted} from './model.js';
-import {exemplarsOf, nonfiniteText, planDetails, planLine, probeLabel, stepAtOrBefore, tileList, tileOf} from './records.js';
+import {alignedStage, alignMode, entriesOf, entryFor, panelLayer, runFactsLine, runInfo, sharedLayer, shownEpoch,
+  shownEpochs, shownRuns, shownRunStyle, stageLabel, stageOfLayer} from './facts.js';
+import {KIND_NOUN, kindView} from './kinds.js';
+import {loadStep, setStillWanted} from './model.js';
+import {planDetails, planLine} from './records.js';
 import * as views from './views.js';
 
 /**
@@ -56,8 +52,8 @@ const PACE_TIMEOUT_MS = 1500;
 
 /**
  * What the panels' loading keeps beside the app: the visibility observer, the last epoch drawn (the scrub
- * direction), the count of renders (a frame mark only for the newest), Grad-CAM's image indices per probe.
- * @type {WeakMap<App, {observer: IntersectionObserver, lastEpoch: number|null, renders: number, cam: Map<string, number[]>}>}
+ * direction), the count of renders (a frame mark only for the newest).
+ * @type {WeakMap<App, {observer: IntersectionObserver, lastEpoch: number|null, renders: number}>}
  */
 const loading = new WeakMap();
 
@@ -82,7 +78,7 @@ function loadingOf(app) {
       if (updates.length) markFrame(app, updates, true);
     });
     // drawing: when the render on the way started (null: none); again: a render was asked for meanwhile.
-    l = {observer, lastEpoch: null, renders: 0, cam: new Map(), drawing: null, drawingRender: null, again: false};
+    l = {observer, lastEpoch: null, renders: 0, drawing: null, drawingRender: null, again: false};
     loading.set(app, l);
   }
   return l;
@@ -266,8 +262,7 @@ function panelNeeds(app, run, epoch) {
   if (Array.isArray(info.plan) && info.plan.includes(epoch)) needs.push(['plan', []]);
   const entry = entryFor(info, s.kind, panelLayer(app.index, s, run, shownRuns(app)));
   if (!entry || !entry.steps.includes(epoch)) return needs;
-  if (s.kind === 'gradcam') needs.push([entry.tag, loadingOf(app).cam.get(camKey(run, entry.tag, s.probe)) || []]);
-  else needs.push([entry.tag, [s.kind === 'activations' ? s.probe : 0]]);
+  needs.push([entry.tag, kindView(s.kind).needs(app, run, entry, s)]);
   return needs;
 }
 
@@ -291,10 +286,6 @@ function prefetch(app, runs, epoch, direction, count) {
       for (const [tag, indices] of panelNeeds(app, run, next)) loadStep(run, tag, next, indices, {droppable: true});
     }
   }
-}
-
-function camKey(run, tag, probe) {
-  return JSON.stringify([run, tag, probe]);
 }
 
 /**
@@ -407,7 +398,8 @@ async function updatePanel(app, run) {
   const layer = panelLayer(app.index, s, run, runs);
   syncPanelHead(app, p, info, layer);
   const entry = info.featureviz ? entryFor(info, s.kind, layer) : null;
-  const stage = alignMode(app.index, s.kind, runs) === 'stage' && s.kind !== 'gradcam' ? s.stage : null;
+  const view = kindView(s.kind);
+  const stage = alignMode(app.index, s.kind, runs) === 'stage' && view.stage.shared ? s.stage : null;
   const missing = missingData(info, entry, s.kind, layer, epoch, stage);
   // Training died after some epochs were written: the panel shows them, under a one-line notice.
   const failed = info.featureviz && entry && epoch !== null && entry.steps.includes(epoch) ? failedStatus(info) : null;
@@ -417,8 +409,7 @@ async function updatePanel(app, run) {
     return;
   }
   try {
-    if (s.kind === 'gradcam') await showGradcam(app, run, info, entry, epoch, show, stale);
-    else await showGrid(app, p, run, entry, epoch, show, stale);
+    await view.render({app, p, run, info, entry, epoch, show, stale, drawn: () => markFirstGrid(app)});
   } catch (e) {
     if (e && e.damaged) {  // this epoch's record or image: the other epochs are still readable
       show([views.damagedTile(`The record of ${entry.layer} at epoch ${epoch}`, e.message)],
@@ -453,238 +444,4 @@ async function fillBudget(p, run, info, epoch, stale) {
   } catch (e) {
     if (!stale()) views.budgetLine(p.budget, epoch, null);
   }
-}
-
-/**
- * Draws an activation or filter grid, and the drill-down of the open channel.
- * @param {App} app
- * @param {PanelState} p
- * @param {string} run
- * @param {TagEntry} entry
- * @param {number} epoch
- * @param {Show} show
- * @param {() => boolean} stale
- */
-async function showGrid(app, p, run, entry, epoch, show, stale) {
-  const s = app.store.get();
-  const imageIndex = s.kind === 'activations' ? s.probe : 0;
-  const loaded = loadStep(run, entry.tag, epoch, [imageIndex], {droppable: true});
-  const step = await loaded.doc;
-  if (stale()) return;
-  const url = step.images[imageIndex];
-  if (!url) {
-    show([views.message(`No image for ${probeLabel(s.probe)} at epoch ${epoch}`, '')], entry.layer);
-    return;
-  }
-  let img;
-  try {
-    img = await loaded.images[0];
-  } catch (e) {
-    if (!(e && e.damaged)) throw e;
-    if (stale()) return;
-    const what = s.kind === 'activations' ? `The activation grid of ${probeLabel(s.probe)} at epoch ${epoch}`
-      : `The filter patterns at epoch ${epoch}`;
-    show([views.damagedTile(what, e.message)], `${entry.layer} · epoch ${epoch} · damaged`);
-    return;
-  }
-  if (stale()) return;
-  const layout = entry.layout;
-  const record = step.record || {};
-  const cmap = s.kind === 'activations' ? s.cmap : null;
-  const onClose = () => app.store.set({channel: null});
-  const grid = gridView({img, kind: s.kind, layer: entry.layer, epoch, layout, record, probe: s.probe, cmap,
-    channel: s.channel, onPick: (channel) => app.store.set({channel}), onClose});
-  const detail = [];
-  if (layout && s.channel !== null && (grid.openTile !== null || s.kind === 'filters' || tileList(s.kind, record))) {
-    const dd = drilldownView({kind: s.kind, layer: entry.layer, epoch, record, layout, img, tile: grid.openTile,
-      channel: s.channel, probe: s.probe, cmap, onClose});
-    if (s.kind === 'filters') fillFilterFilmstrip(app, dd, run, entry, s.channel, epoch);
-    else if (grid.openTile !== null) fillFilmstrip(app, dd, run, entry, imageIndex, grid.openTile, cmap, epoch);
-    fillExemplars(dd, run, runInfo(app.index, run), entry.layer, s.channel, epoch);
-    detail.push(dd.element);
-  }
-  show([grid.element], `${entry.layer} · epoch ${epoch}`, detail);
-  // The room a grid may take is measured once per panel layout (a measure per draw forces a layout of the
-  // page per panel while scrubbing); a resize or a new set of panels measures it again.
-  if (!p.zoomRoom) p.zoomRoom = views.zoomRoom(grid.canvas);
-  views.applyZoom(grid.canvas, app.store.get().zoom, p.zoomRoom);
-  if (stale()) return;
-  p.channelShown = grid.openTile !== null ? s.channel : null;
-  syncExport(app);
-  markFirstGrid(app);
-}
-
-/**
- * The filmstrip of a tile that is the same at every epoch (activation grids: channels never move).
- * @param {App} app
- * @param {{strip: HTMLElement}} dd
- * @param {string} run
- * @param {TagEntry} entry
- * @param {number} imageIndex
- * @param {number} tile
- * @param {string|null} cmap
- * @param {number} epoch
- */
-async function fillFilmstrip(app, dd, run, entry, imageIndex, tile, cmap, epoch) {
-  let steps = entry.steps;
-  let urls = null;
-  try {
-    const series = await fetchSeries(run, entry.tag, imageIndex, entry.steps.length);
-    steps = series.steps;
-    urls = series.images;
-  } catch (e) {
-    urls = null; // Fall back to one /step request per epoch.
-  }
-  const items = steps.map((step, i) => ({step, url: urls ? urls[i] : null, tile}));
-  await fillFrames(app, dd.strip, run, entry, imageIndex, cmap, epoch, items);
-}
-
-/**
- * The filmstrip of a filter: at each epoch the tile that drew it; epochs whose rotation left it out are
- * skipped.
- * @param {App} app
- * @param {{strip: HTMLElement, label: HTMLElement}} dd
- * @param {string} run
- * @param {TagEntry} entry
- * @param {number} filter
- * @param {number} epoch
- */
-async function fillFilterFilmstrip(app, dd, run, entry, filter, epoch) {
-  const steps = await Promise.all(entry.steps.map((step) => fetchStep(run, entry.tag, step).catch(() => null)));
-  const items = [];
-  for (const [i, step] of entry.steps.entries()) {
-    const data = steps[i];
-    const tile = data ? tileOf('filters', data.record || {}, filter, entry.layout.count) : null;
-    if (tile !== null && data.images[0]) items.push({step, url: data.images[0], tile});
-  }
-  const skipped = entry.steps.length - items.length;
-  if (!items.length) dd.label.textContent = `No epoch drew filter ${filter}`;
-  else if (skipped) dd.label.textContent = `Epochs that drew filter ${filter} (${items.length} of ${entry.steps.length}; click a frame to go there)`;
-  await fillFrames(app, dd.strip, run, entry, 0, null, epoch, items);
-}
-
-/**
- * Fills a filmstrip with one frame per item: that tile of that epoch's grid (its URL asked of /step when
- * the item has none).
- * @param {App} app
- * @param {HTMLElement} strip
- * @param {string} run
- * @param {TagEntry} entry
- * @param {number} imageIndex
- * @param {string|null} cmap
- * @param {number} epoch
- * @param {Array<{step: number, url: string|null, tile: number}>} items
- */
-async function fillFrames(app, strip, run, entry, imageIndex, cmap, epoch, items) {
-  const frames = filmstrip(strip, items, epoch, (e) => pickEpoch(app, e));
-  await Promise.all(frames.map(async (f) => {
-    try {
-      const url = f.url || (await fetchStep(run, entry.tag, f.step)).images[imageIndex];
-      const img = await loadImage(url);
-      f.slot.replaceChildren(frameCanvas(img, entry.layout, f.tile, cmap));
-    } catch (e) {
-      if (e && e.damaged) f.slot.replaceChildren(views.damagedTile(`Epoch ${f.step}`, e.message, {small: true}));
-      else f.slot.textContent = '–';
-    }
-  }));
-}
-
-/**
- * Fills the drill-down's exemplars: the crops of the sample images that channel `channel` of `layer`
- * responds to most, from the newest exemplars record at or before `epoch`. Nothing when the run wrote no
- * exemplars for the layer.
- * @param {{exemplars: HTMLElement}} dd
- * @param {string} run
- * @param {RunInfo|null} info
- * @param {string} layer
- * @param {number} channel
- * @param {number} epoch
- */
-async function fillExemplars(dd, run, info, layer, channel, epoch) {
-  const entry = entryFor(info, 'exemplars', layer);
-  const sample = info && info.sample;
-  if (!entry || !sample) return;
-  const show = (node) => { dd.exemplars.replaceChildren(node); dd.exemplars.hidden = false; };
-  const step = stepAtOrBefore(entry.steps, epoch);
-  if (step === null) {
-    show(exemplarsNote(`No exemplars of ${layer} yet at epoch ${epoch} (first at epoch ${entry.steps[0]}).`));
-    return;
-  }
-  try {
-    const record = (await fetchStep(run, entry.tag, step)).record || {};
-    const list = exemplarsOf(record, channel);
-    if (!list) {
-      show(exemplarsNote(`Channel ${channel} has no exemplars at epoch ${step}.`));
-      return;
-    }
-    const items = await Promise.all(list.map(async (e) => {
-      try {
-        if (!sample.images[e.image]) throw new Error(`no sample image ${e.image}`);
-        const img = await loadImage(sample.images[e.image]);
-        return {...e, img, box: cropBox(e.y, e.x, record.size, img.naturalHeight || img.height, img.naturalWidth || img.width)};
-      } catch (err) {
-        return {...e, img: null, box: null, damaged: Boolean(err && err.damaged)};
-      }
-    }));
-    show(exemplarsView({channel, items, step, epoch, sample: record.sample || sample.count}));
-  } catch (e) {
-    show(exemplarsNote(`Could not load the exemplars: ${e && e.message ? e.message : e}`));
-  }
-}
-
-/**
- * Draws the Grad-CAM heatmaps of the chosen probe image over it.
- * @param {App} app
- * @param {string} run
- * @param {RunInfo} info
- * @param {TagEntry} entry
- * @param {number} epoch
- * @param {Show} show
- * @param {() => boolean} stale
- */
-async function showGradcam(app, run, info, entry, epoch, show, stale) {
-  const s = app.store.get();
-  // One frame: the record with the heatmaps the probe had at the last epoch seen (the same at every epoch,
-  // checked below), and the probe image the first time.
-  const guesses = loadingOf(app).cam;
-  const key = camKey(run, entry.tag, s.probe);
-  const guess = guesses.get(key) || [];
-  const loaded = loadStep(run, entry.tag, epoch, guess, {droppable: true});
-  const probes = (runInfo(app.index, run) || {}).probes || {};
-  const probeLoad = Number.isInteger(probes.step) && probes.images && probes.images[s.probe]
-    ? loadStep(run, 'probes', probes.step, [s.probe]).images[0].catch(() => loadProbeImage(run, s.probe, probes.images))
-    : loadProbeImage(run, s.probe, probes.images);
-  probeLoad.catch(() => {});
-  const step = await loaded.doc;
-  if (stale()) return;
-  const rec = ((step.record || {}).probes || []).find((q) => q.probe === s.probe) || (step.record.probes || [])[s.probe];
-  if (!rec) {
-    show([views.message(`No Grad-CAM for ${probeLabel(s.probe)} at epoch ${epoch}`, '')], entry.layer);
-    return;
-  }
-  let probeImg = null;
-  let probeDamaged = false;
-  try {
-    probeImg = await probeLoad;
-  } catch (e) {
-    probeImg = null;
-    probeDamaged = Boolean(e && e.damaged);
-  }
-  const wanted = (rec.targets || []).map((t) => t.heatmap - 1);
-  guesses.set(key, wanted);
-  // A damaged heatmap becomes a "damaged" tile in its place; the other targets are still drawn.
-  const heats = await Promise.all(wanted.map((i) => {
-    const at = guess.indexOf(i);
-    const p = at >= 0 ? loaded.images[at] : loadStep(run, entry.tag, epoch, [i], {droppable: true}).images[0];
-    return p.catch((e) => {
-      if (e && e.damaged) return e;
-      throw e;
-    });
-  }));
-  if (stale()) return;
-  const cam = gradcamView({rec, heats, probeImg, probeDamaged, cmap: camColormap(s.cmap), opacity: s.opacity,
-    probe: s.probe, epoch, layer: entry.layer, nameOf: (c) => className(info, entry, c), nonfinite: nonfiniteText(step.record)});
-  show(cam.nodes, `${entry.layer} · epoch ${epoch} · ${probeLabel(s.probe)}`);
-  for (const c of cam.canvases) views.applyZoom(c, app.store.get().zoom);
-  if (!stale()) markFirstGrid(app);
 }

@@ -1,4 +1,5 @@
-// What a `/step` record says about its grid: which channel or filter each tile shows, and the one-line
+// What a `/step` record says about its grid: which channel or filter each tile shows (from the tile list a
+// grid kind's view reads off its record: view-activations.js, view-filters.js `tiles`), and the one-line
 // summaries the panels print; and which exemplars an `exemplars/<layer>` record gives a channel. Pure
 // functions of the record (tb_featureviz/metadata.py has its format).
 //
@@ -16,39 +17,36 @@
  */
 
 /**
- * The channel (or filter) of each tile, when the record lists them.
- * @param {string} kind  "activations" or "filters".
+ * The channel (or filter) of each tile, when the record lists them: `record[key]` (a grid kind's view
+ * names the key: `channels` of an activation grid, `filters` of a filter grid).
  * @param {GridRecord|null} record
+ * @param {string} key
  * @returns {number[]|null}
  */
-export function tileList(kind, record) {
-  const list = kind === 'filters' ? record && record.filters : record && record.channels;
+export function listed(record, key) {
+  const list = record && record[key];
   return Array.isArray(list) ? list : null;
 }
 
 /**
  * The channel (activations) or filter (filters) that tile `k` shows.
- * @param {string} kind
- * @param {GridRecord|null} record
+ * @param {number[]|null} list  The record's tile list (`listed`); null: tile k shows k.
  * @param {number} k
  * @returns {number}
  */
-export function tileChannel(kind, record, k) {
-  const list = tileList(kind, record);
+export function tileChannel(list, k) {
   return list && list[k] !== undefined ? Number(list[k]) : k;
 }
 
 /**
  * The tile that shows channel or filter `c`, or null when this record's grid does not draw it.
- * @param {string} kind
- * @param {GridRecord|null} record
+ * @param {number[]|null} list  The record's tile list (`listed`).
  * @param {number|null} c
  * @param {number} count  Tiles in the grid.
  * @returns {number|null}
  */
-export function tileOf(kind, record, c, count) {
+export function tileOf(list, c, count) {
   if (c === null || c === undefined) return null;
-  const list = tileList(kind, record);
   if (list) {
     const k = list.findIndex((v) => Number(v) === c);
     return k < 0 || k >= count ? null : k;
@@ -58,13 +56,13 @@ export function tileOf(kind, record, c, count) {
 
 /**
  * "Channel 7" or "Filter 7": what tile `k` shows.
- * @param {string} kind
- * @param {GridRecord|null} record
+ * @param {string} noun  "Channel" or "Filter" (the kind's view `tileNoun`).
+ * @param {number[]|null} list
  * @param {number} k
  * @returns {string}
  */
-export function tileName(kind, record, k) {
-  return `${kind === 'filters' ? 'Filter' : 'Channel'} ${tileChannel(kind, record, k)}`;
+export function tileName(noun, list, k) {
+  return `${noun} ${tileChannel(list, k)}`;
 }
 
 /**
@@ -82,7 +80,7 @@ export const span = (pair) => `${pair[0]}–${pair[1]}`;
  * @param {number|undefined} w
  * @returns {string}
  */
-function shrinkText(scale, layout, h, w) {
+export function shrinkText(scale, layout, h, w) {
   if (!(scale > 1) || !layout) return '';
   const of = h && w ? ` of ${w}×${h}` : '';
   return `, tiles ${layout.tile_width}×${layout.tile_height}${of} (1/${scale})`;
@@ -96,36 +94,6 @@ function shrinkText(scale, layout, h, w) {
 export function rotating(schedule) {
   return Boolean(schedule && Array.isArray(schedule.window) && schedule.of &&
     !(schedule.window[0] <= 0 && schedule.window[1] >= schedule.of - 1));
-}
-
-/**
- * What a grid shows: "400 of 512 channels (most variable), tiles 8×8 of 30×30 (1/4)" for a reduced
- * activation grid, "filters 0–127 of 512 (+16 fixed), next 128–255 at epoch 10" under a filter rotation.
- * @param {string} kind
- * @param {GridRecord} record
- * @param {GridLayout|null} layout
- * @param {number} count  Tiles in the grid.
- * @returns {string}
- */
-export function gridSummary(kind, record, layout, count) {
-  if (kind === 'filters') {
-    const sch = record.schedule;
-    let text = `${count} filters`;
-    if (rotating(sch)) {
-      text = `filters ${span(sch.window)} of ${sch.of}${sch.fixed ? ` (+${sch.fixed} fixed)` : ''}`;
-      if (Array.isArray(sch.next)) {
-        const when = sch.next_epoch === null || sch.next_epoch === undefined ? 'when the budget has room' : `at epoch ${sch.next_epoch}`;
-        text += `, next ${span(sch.next)} ${when}`;
-      }
-    }
-    return text + shrinkText(record.scale, layout, record.size, record.size);
-  }
-  const shape = record.shape || [];
-  const total = shape.length === 3 ? shape[2] : count;
-  const list = tileList(kind, record);
-  const shown = list ? list.length : count;
-  const text = list && shown < total ? `${shown} of ${total} channels (most variable)` : `${shown} channels`;
-  return text + shrinkText(record.scale, layout, shape[0], shape[1]);
 }
 
 /**
@@ -165,22 +133,6 @@ export function relativeText(record) {
   const v = record ? record.relative_median : null;
   if (typeof v !== 'number' || !Number.isFinite(v)) return null;
   return `patterns ${ratioText(v)}× the probes' mean activation (median)`;
-}
-
-/**
- * The same figure for the filter of tile `k` alone: "filter 7: pattern 5.0× the probes' mean activation",
- * or null when the record does not say.
- * @param {Object|null} record  A filter record (`relative`, per tile).
- * @param {number} k
- * @returns {string|null}
- */
-export function tileRelativeText(record, k) {
-  const list = record && Array.isArray(record.relative) ? record.relative : null;
-  if (!list || k >= list.length) return null;
-  const v = list[k];
-  const name = `filter ${tileChannel('filters', record, k)}`;
-  if (v === null) return `${name}: the probes leave it silent, so it has no ratio`;
-  return typeof v === 'number' ? `${name}: pattern ${ratioText(v)}× the probes' mean activation` : null;
 }
 
 /**

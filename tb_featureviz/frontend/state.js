@@ -4,9 +4,12 @@
 // mirrored into TensorBoard's page hash with a "p.featureviz." prefix, the convention TensorBoard uses
 // for plugin data in its URL. A bookmark of the TensorBoard page therefore restores the view.
 
+import {TAB_KINDS} from './kinds.js';
+
 const PREFIX = 'p.featureviz.';
 
-export const KINDS = ['activations', 'filters', 'gradcam'];
+/** The kinds the view state's `kind` may name: those of the toolbar (kinds.js). */
+export {TAB_KINDS as KINDS};
 export const ZOOMS = ['fit', '1', '2', '3', '4', '6', '8'];
 /** URL key prefix of a run's own layer: `layer@<run>=<layer>` (the export route takes the same). */
 export const PICK_PREFIX = 'layer@';
@@ -19,7 +22,7 @@ export const STAGE_RE = /^[1-9]\d{0,5}\/[1-9]\d{0,5}$/;
 export function defaultState() {
   return {
     runs: [],          // selected runs, in selection order
-    kind: 'activations',
+    kind: TAB_KINDS[0], // the first kind of the toolbar (kinds.js)
     layer: null,       // layer name of the chosen kind (runs that share their layer names)
     stage: null,       // "k/n": stage k of an n-stage run (runs of different architectures), or null
     picks: {},         // run -> its own layer for the view, where the user picked one in its panel
@@ -68,7 +71,7 @@ export function fromParams(p) {
   const s = {};
   const runs = p.getAll('run');
   if (runs.length) s.runs = runs;
-  if (KINDS.includes(p.get('kind'))) s.kind = p.get('kind');
+  if (TAB_KINDS.includes(p.get('kind'))) s.kind = p.get('kind');
   if (p.get('layer')) s.layer = p.get('layer');
   if (STAGE_RE.test(p.get('stage') || '')) s.stage = p.get('stage');
   const picks = {};

@@ -282,6 +282,20 @@
  */
 
 /**
+ * What panels.js hands a tab kind's `render` (kinds.js): one panel's update.
+ * @typedef {Object} PanelContext
+ * @property {App} app
+ * @property {PanelState} p  The panel.
+ * @property {string} run
+ * @property {RunInfo} info  The run's `/index` entry when the update started.
+ * @property {TagEntry} entry  The tag the panel shows; it has `epoch`.
+ * @property {number} epoch
+ * @property {(nodes: Node[], sub: string, detail?: Node[]) => void} show  Fills the panel unless stale.
+ * @property {() => boolean} stale  Whether a newer update overtook this one (it then draws nothing).
+ * @property {() => void} drawn  To call once the panel shows its picture (the `featureviz:first-grid` mark).
+ */
+
+/**
  * The dashboard's one state object (index.js `createApp`); every field is declared there.
  * @typedef {Object} App
  * @property {Store} store  The view state.

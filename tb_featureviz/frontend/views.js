@@ -4,6 +4,8 @@
 // Every string that comes from the server (run names, layer names, class names, messages) is inserted
 // with textContent or as an attribute value, never parsed as HTML.
 
+import {kindsAt} from './kinds.js';
+
 /**
  * Creates an element. `props`: attributes (strings), except `class`, `text` (textContent), `on<event>`
  * (listeners) and `dataset`. Children: nodes or strings (as text).
@@ -27,8 +29,6 @@ export function h(tag, props = {}, ...children) {
   return node;
 }
 
-export const KIND_LABELS = {activations: 'Activations', filters: 'Filter patterns', gradcam: 'Grad-CAM'};
-
 /** The three lines that add featureviz to a training script. */
 export const SNIPPET = [
   'from tb_featureviz import FeatureVizCallback',
@@ -50,7 +50,7 @@ export function shell(menu) {
   const refs = {};
   refs.kindButtons = {};
   const kinds = h('div', {class: 'segmented', role: 'group', 'aria-label': 'What to show'});
-  for (const [kind, label] of Object.entries(KIND_LABELS)) {
+  for (const {name: kind, label} of kindsAt('tab')) {
     const b = h('button', {type: 'button', class: 'seg', 'aria-pressed': 'false', dataset: {kind}, text: label});
     refs.kindButtons[kind] = b;
     kinds.appendChild(b);
