@@ -3,6 +3,10 @@
 Pure Python, no TensorFlow: given the model's feature layers (``LayerInfo``, from ``tb_featureviz.writer.stages``),
 the costs measured so far and the budget, ``Planner.plan`` returns an ``EpochPlan``. The callback and
 ``featureviz watch`` both run what it returns; the callback with the user's budget, ``watch`` with an unlimited one.
+The caller builds the planner's inputs with the planner's own constructors: ``layer_infos`` (the model's
+feature layers), ``Planner.for_layers`` (the default choice of layers), and at each epoch ``Planner.time_gradcam``
+and ``Planner.price_extras`` with ``CoreTimes`` and ``MeasuresWork.of`` (what the core measured, which prices the
+extras not measured yet).
 
 The rules:
 
@@ -321,7 +325,7 @@ class Planner:
         steps: Gradient-ascent steps of a filter pass (for the cost prior).
         input_pixels: ``H * W`` of the model input (for the cost prior).
         extras: Optional tasks, in order (planned before filter patterns as the room allows). Their cost
-            is ``priors[task]`` (set by the caller) until measured.
+            is ``priors[task]`` (set by the caller with ``price_extras``) until measured.
         core_layers: Activation layers drawn even when the callback is over budget (the Grad-CAM layer);
             the others wait until the run has paid back its debt. Default: the last activation layer.
         light_checks: Whether the measures (``"metrics"``) have a light draw for the epochs between their first
@@ -369,7 +373,7 @@ class Planner:
         """A light draw's cost as a share of a full one's (the caller's model of their work): once a full draw is
         measured, a light one is estimated as that share of it until it is measured itself."""
         self.priors: dict[str, float] = {}
-        """Estimated seconds of each extra task before it is measured (set by the caller)."""
+        """Estimated seconds of each extra task before it is measured (``price_extras``)."""
         self.budget = budget
         self.grow = grow
         self.max_bytes = max_bytes
