@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import IO
 
 
 def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def start_tensorboard(logdir: str, *, host: str = "127.0.0.1", port: int = 0, lo
 class _Tee:
     """Copies a child's stderr to ours line by line, keeping the last lines for a failure report."""
 
-    def __init__(self, stream: Any, keep: int = 60) -> None:
+    def __init__(self, stream: IO[bytes], keep: int = 60) -> None:
         import collections
         import threading
 
@@ -54,7 +54,7 @@ class _Tee:
         self._thread = threading.Thread(target=self._pump, args=(stream,), name="featureviz-demo-tee", daemon=True)
         self._thread.start()
 
-    def _pump(self, stream: Any) -> None:
+    def _pump(self, stream: IO[bytes]) -> None:
         # Keeps draining whatever happens to our own stderr (closed, no .buffer under a notebook kernel, a
         # broken pipe): a child whose stderr pipe fills up blocks, and training would hang.
         for raw in iter(stream.readline, b""):
@@ -126,6 +126,7 @@ def run_demo(args: argparse.Namespace) -> int:
         cmd = [sys.executable, "-m", "tb_featureviz.cli", "train", "--logdir", args.logdir]
         cmd += ["--epochs", str(args.epochs), *train_args]
         child = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+        assert child.stderr is not None  # stderr=PIPE
         tee = _Tee(child.stderr)
     try:
         try:

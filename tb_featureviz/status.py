@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
@@ -43,7 +42,7 @@ def failure_message(log_tail: str, exit_code: int) -> str:
     return lines[-1] if lines else f"the training process exited with code {exit_code}"
 
 
-def write_status(run_dir: str | os.PathLike[str], record: Mapping[str, Any], step: int = 0) -> str:
+def write_status(run_dir: str | os.PathLike[str], record: Mapping[str, object], step: int = 0) -> str:
     """Writes a ``status`` record into ``<run_dir>/featureviz``.
 
     Args:
@@ -58,8 +57,9 @@ def write_status(run_dir: str | os.PathLike[str], record: Mapping[str, Any], ste
         TypeError: ``record`` is not JSON-serialisable.
     """
     record = dict(record)
-    if isinstance(record.get("log_tail"), str):
-        record["log_tail"] = record["log_tail"][-_MAX_TAIL:]
+    tail = record.get("log_tail")
+    if isinstance(tail, str):
+        record["log_tail"] = tail[-_MAX_TAIL:]
     blob = metadata.encode_record(record)
     tensor = tensor_pb2.TensorProto(
         dtype=types_pb2.DT_STRING,

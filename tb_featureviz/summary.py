@@ -15,22 +15,24 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from numpy.typing import ArrayLike
+from tensorboard.compat.proto import summary_pb2
 
 from tb_featureviz import metadata, render
+from tb_featureviz.metadata import Record
 
 __all__ = ["activations", "filter_patterns", "gradcam", "plan", "probes", "run_info"]
 
 
-def _write(tag: str, blobs: Sequence[bytes], step: int | None, meta: Any) -> bool:
+def _write(tag: str, blobs: Sequence[bytes], step: int | None, meta: summary_pb2.SummaryMetadata) -> bool:
     tensor = tf.constant(list(blobs), dtype=tf.string)
     return bool(tf.summary.write(tag, tensor, step=step, metadata=meta))
 
 
-def _finite(data: Any) -> tuple[np.ndarray, int]:
+def _finite(data: ArrayLike) -> tuple[np.ndarray, int]:
     """``data`` as an array with NaN and inf replaced by 0, and how many there were.
 
     A diverged model (a NaN in its weights) must not stop training over its summaries: its non-finite
@@ -44,7 +46,7 @@ def _finite(data: Any) -> tuple[np.ndarray, int]:
     return (np.where(bad, 0.0, a).astype(a.dtype) if count else a), count
 
 
-def _floats(values: Any, digits: int | None = None) -> list[float | None]:
+def _floats(values: ArrayLike, digits: int | None = None) -> list[float | None]:
     """JSON-safe floats: non-finite values become null."""
     out: list[float | None] = []
     for v in np.asarray(values, dtype=np.float64).reshape(-1):
@@ -52,7 +54,7 @@ def _floats(values: Any, digits: int | None = None) -> list[float | None]:
     return out
 
 
-def _as_int_list(values: Any, name: str, n: int) -> list[int] | None:
+def _as_int_list(values: ArrayLike | None, name: str, n: int) -> list[int] | None:
     if values is None:
         return None
     arr = np.asarray(values).reshape(-1)
@@ -98,7 +100,7 @@ def activations(
         raise ValueError(f"channels must be indices in [0, {a.shape[-1]}). Received: channels={channels!r}")
     grids = [render.activation_grid(a[i], cols=cols, channels=kept, scale=scale) for i in range(a.shape[0])]
     layout = grids[0][1]
-    record: dict[str, Any] = {
+    record: Record = {
         "probes": int(a.shape[0]),
         "shape": [int(s) for s in a.shape[1:]],
         "dead": [int(c) for c in render.dead_channels(a)],
@@ -125,7 +127,7 @@ def filter_patterns(
     activation: Sequence[float] | np.ndarray | None = None,
     cols: int | None = None,
     scale: int = 1,
-    schedule: Mapping[str, Any] | None = None,
+    schedule: Mapping[str, object] | None = None,
     relative: Sequence[float] | np.ndarray | None = None,
     description: str | None = None,
 ) -> bool:
@@ -160,7 +162,7 @@ def filter_patterns(
     if act and len(act) != count:
         raise ValueError(f"activation must have {count} entries, one per pattern. Received {len(act)}")
     grid, layout = render.filter_grid(p, cols=cols, scale=scale)
-    record: dict[str, Any] = {"filters": idx, "activation": act, "size": int(p.shape[1])}
+    record: Record = {"filters": idx, "activation": act, "size": int(p.shape[1])}
     if scale > 1:
         record["scale"] = int(scale)
     nonfinite += sum(v is None for v in act)
@@ -275,7 +277,7 @@ def gradcam(
                 "targets": targets,
             }
         )
-    record: dict[str, Any] = {"probes": probe_records}
+    record: Record = {"probes": probe_records}
     if nonfinite:
         record["nonfinite"] = nonfinite
     blobs[0] = metadata.encode_record(record)
@@ -336,7 +338,7 @@ def sample(
     return _write("sample", blobs, step, meta)
 
 
-def exemplars(layer: str, record: Mapping[str, Any], step: int | None = None) -> bool:
+def exemplars(layer: str, record: Mapping[str, object], step: int | None = None) -> bool:
     """Writes a layer's exemplars record: each channel's top images of the ``sample``, and where.
 
     Args:
@@ -353,7 +355,7 @@ def exemplars(layer: str, record: Mapping[str, Any], step: int | None = None) ->
     return _write(metadata.tag_for("exemplars", layer), [metadata.encode_record(dict(record))], step, meta)
 
 
-def run_info(info: Mapping[str, Any], step: int | None = None) -> bool:
+def run_info(info: Mapping[str, object], step: int | None = None) -> bool:
     """Writes facts about the run (model summary, hyper-parameters, start time) as a JSON record.
 
     Args:
@@ -367,7 +369,7 @@ def run_info(info: Mapping[str, Any], step: int | None = None) -> bool:
     return _write("run_info", [metadata.encode_record(dict(info))], step, meta)
 
 
-def plan(record: Mapping[str, Any], step: int | None = None) -> bool:
+def plan(record: Mapping[str, object], step: int | None = None) -> bool:
     """Writes what the planner chose at this epoch and why (see ``tb_featureviz.writer.planner``) as a JSON record.
 
     Args:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Collection
-from typing import Any, TypeVar
+from typing import TypeGuard, TypeVar
 
 __all__ = [
     "ArgumentTypeError",
@@ -46,11 +46,11 @@ class ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong type. Both a ``TypeError`` and a ``ValueError``."""
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[numbers.Integral]:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def integer(name: str, value: Any) -> int:
+def integer(name: str, value: object) -> int:
     """Returns ``value`` as an ``int`` (any sign, e.g. a seed).
 
     Raises:
@@ -61,7 +61,7 @@ def integer(name: str, value: Any) -> int:
     return int(value)
 
 
-def int_at_least(name: str, value: Any, minimum: int) -> int:
+def int_at_least(name: str, value: object, minimum: int) -> int:
     """Returns ``value`` as an ``int`` >= ``minimum``.
 
     Raises:
@@ -76,7 +76,7 @@ def int_at_least(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def positive_int(name: str, value: Any) -> int:
+def positive_int(name: str, value: object) -> int:
     """Returns ``value`` as an ``int`` >= 1.
 
     Raises:
@@ -91,7 +91,7 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def optional_positive_int(name: str, value: Any) -> int | None:
+def optional_positive_int(name: str, value: object) -> int | None:
     """Like :func:`positive_int`, but ``None`` passes through (meaning "no limit" or "the default")."""
     if value is None:
         return None
@@ -103,12 +103,12 @@ def optional_positive_int(name: str, value: Any) -> int | None:
     return int(value)
 
 
-def non_negative_int(name: str, value: Any) -> int:
+def non_negative_int(name: str, value: object) -> int:
     """Returns ``value`` as an ``int`` >= 0 (see :func:`int_at_least`)."""
     return int_at_least(name, value, 0)
 
 
-def positive_float(name: str, value: Any) -> float:
+def positive_float(name: str, value: object) -> float:
     """Returns ``value`` as a finite ``float`` > 0.
 
     Raises:

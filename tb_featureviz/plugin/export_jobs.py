@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TypedDict
 
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
 from tb_featureviz.export.progress import ProgressCallback
@@ -26,6 +26,19 @@ def check_job_id(job: str) -> str:
     if not JOB_ID.fullmatch(job):
         raise ExportArgumentError(f"job must be 1 to 64 letters, digits, '-' or '_'. Received: job={clip(job)}")
     return job
+
+
+class JobProgress(TypedDict):
+    """An export job's progress, as ``/export_progress`` answers it."""
+
+    job: str
+    state: str
+    """``"running"``, ``"done"`` or ``"failed"``."""
+    phase: str
+    """``"read"`` or ``"render"``."""
+    done: int
+    total: int
+    what: str
 
 
 class ExportJobs:
@@ -45,7 +58,7 @@ class ExportJobs:
 
     def __init__(self, keep: int = 64) -> None:
         self._keep = positive_int("keep", keep)
-        self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._jobs: OrderedDict[str, JobProgress] = OrderedDict()
         self._lock = threading.Lock()
 
     def start(self, job: str) -> tuple[ProgressCallback, ProgressCallback]:
@@ -67,7 +80,7 @@ class ExportJobs:
             with self._lock:
                 entry = self._jobs.get(job)
                 if entry is not None:
-                    entry.update(phase=phase, done=int(done), total=int(total), what=str(what))
+                    entry.update({"phase": phase, "done": int(done), "total": int(total), "what": str(what)})
 
         return progress
 
@@ -78,7 +91,7 @@ class ExportJobs:
             if entry is not None:
                 entry["state"] = "done" if ok else "failed"
 
-    def get(self, job: str) -> dict[str, Any]:
+    def get(self, job: str) -> JobProgress:
         """A copy of a job's progress: ``{job, state, phase, done, total, what}``.
 
         Raises:
@@ -90,4 +103,4 @@ class ExportJobs:
             entry = self._jobs.get(job)
             if entry is None:
                 raise ExportNotFoundError(f"no export job {clip(job)} (it has not started, or ended long ago)")
-            return dict(entry)
+            return entry.copy()

@@ -34,17 +34,21 @@ import io
 import re
 import zipfile
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import MultiDict
 
 from tb_featureviz.export.api import export_from_reader
+from tb_featureviz.export.collect import Reader
 from tb_featureviz.export.content import DamagedImage
 from tb_featureviz.export.errors import ExportArgumentError
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.writers import MIMETYPES, default_filename
-from tb_featureviz.plugin.export_jobs import ExportJobs
+from tb_featureviz.plugin.export_jobs import ExportJobs, JobProgress
 from tb_featureviz.reader.integrity import clip
+
+if TYPE_CHECKING:
+    from tensorboard.context import RequestContext
 
 
 def _int_param(query: Mapping[str, str], name: str, *, default: int | None) -> int | None:
@@ -87,26 +91,26 @@ def query_options(query: Mapping[str, str]) -> ExportOptions:
         raise ExportArgumentError("missing query parameter 'run' (repeated) or 'runs' (comma-separated run names)")
     fmt = str(query.get("format") or "html").strip().lower()
     detail = str(query.get("detail") or "").strip().lower() or ("summary" if fmt in ("pdf", "svg") else "full")
-    values: dict[str, Any] = {
-        "epochs": str(query.get("epochs")) if query.get("epochs") else None,
-        "detail": detail,
-        "kinds": query.get("kinds") or None,
-        "layers": query.get("layer") or query.get("layers") or None,
-        "format": fmt,
-        "colormap": str(query.get("colormap")).strip() if query.get("colormap") else None,
-        "scale": _int_param(query, "scale", default=1),
-        "caption": _bool_param(query, "caption", default=True),
-        "channel": _int_param(query, "channel", default=None),
-        "probe": _int_param(query, "probe", default=None),
-        "stage": str(query.get("stage")).strip() if query.get("stage") else None,
-        "run_layers": [(k[len(RUN_LAYER_PREFIX) :], str(query.get(k))) for k in query if k.startswith("layer@")],
-    }
-    return ExportOptions.parse(runs, **values)
+    return ExportOptions.parse(
+        runs,
+        epochs=str(query.get("epochs")) if query.get("epochs") else None,
+        detail=detail,
+        kinds=query.get("kinds") or None,
+        layers=query.get("layer") or query.get("layers") or None,
+        format=fmt,
+        colormap=str(query.get("colormap")).strip() if query.get("colormap") else None,
+        scale=_int_param(query, "scale", default=1),
+        caption=_bool_param(query, "caption", default=True),
+        channel=_int_param(query, "channel", default=None),
+        probe=_int_param(query, "probe", default=None),
+        stage=str(query.get("stage")).strip() if query.get("stage") else None,
+        run_layers=[(k[len(RUN_LAYER_PREFIX) :], str(query.get(k))) for k in query if k.startswith("layer@")],
+    )
 
 
 def handle_export(
-    reader: Any,
-    ctx: Any,
+    reader: Reader,
+    ctx: RequestContext,
     query: Mapping[str, str],
     jobs: ExportJobs | None = None,
     damaged: list[DamagedImage] | None = None,
@@ -159,7 +163,7 @@ def handle_export(
     return buf.getvalue(), MIMETYPES["zip"], filename
 
 
-def handle_export_progress(jobs: ExportJobs, query: Mapping[str, str]) -> dict[str, Any]:
+def handle_export_progress(jobs: ExportJobs, query: Mapping[str, str]) -> JobProgress:
     """The progress of the export started with ``job=<id>``.
 
     Returns:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
 
 from tensorboard.plugins import base_plugin
 
@@ -36,7 +35,7 @@ class FeatureVizLoader(base_plugin.TBLoader):
             "(default 64; more costs memory and listing time)",
         )
 
-    def fix_flags(self, flags: Any) -> None:
+    def fix_flags(self, flags: argparse.Namespace) -> None:
         samples = getattr(flags, "samples_per_plugin", None)
         if isinstance(samples, dict):
             samples.setdefault(PLUGIN_NAME, 0)

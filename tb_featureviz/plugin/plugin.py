@@ -20,8 +20,8 @@ import os
 import pathlib
 import re
 import urllib.parse
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, cast
 
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
@@ -29,6 +29,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_featureviz import metadata
+from tb_featureviz.metadata import Record
 from tb_featureviz.plugin.export_jobs import ExportJobs
 from tb_featureviz.reader import (
     BlobKey,
@@ -44,6 +45,9 @@ from tb_featureviz.reader.integrity import clip
 from tb_featureviz.reader.reader import MAX_FRAME_IMAGES, MAX_FRAME_ITEMS, FrameRequest, blob_etag
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from werkzeug.datastructures import Headers
+
     from tb_featureviz.export.content import DamagedImage
 
 logger = logging.getLogger(__name__)
@@ -79,6 +83,9 @@ MAX_FRAME_QUERY = 64 * 1024
 _FRAME_ITEM_FORM = "[run, tag, step, [image indices]]"
 
 _Handler = Callable[[wrappers.Request], wrappers.Response]
+"""A route as written: a werkzeug request in, a response out."""
+_Route = Callable[["FeatureVizPlugin", "WSGIEnvironment", "StartResponse"], Iterable[bytes]]
+"""A route as ``_route`` makes it: a method whose bound form is the WSGI application TensorBoard serves."""
 
 
 def frontend_dir() -> pathlib.Path | None:
@@ -96,16 +103,16 @@ def blob_url(key: BlobKey) -> str:
     return "blob?key=" + urllib.parse.quote(key.key, safe="")
 
 
-def _with_urls(doc: dict[str, Any]) -> Any:
+def _with_urls(doc: Record) -> Record:
     """A reader document with each :class:`BlobKey` written as its :func:`blob_url`."""
     return map_blob_keys(doc, blob_url)
 
 
-def _json_error(request: wrappers.Request, code: int, message: str, **extra: Any) -> wrappers.Response:
+def _json_error(request: wrappers.Request, code: int, message: str, **extra: object) -> wrappers.Response:
     return http_util.Respond(request, {"error": message, **extra}, _JSON, code=code)
 
 
-def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Response]) -> Any:
+def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Response]) -> _Route:
     """Wraps a route: werkzeug request in, JSON error out for every failure."""
 
     @functools.wraps(handler)
@@ -121,7 +128,7 @@ def _route(handler: Callable[[FeatureVizPlugin, wrappers.Request], wrappers.Resp
             return _json_error(request, 503, "The featureviz data could not be read; see TensorBoard's log.")
 
     # werkzeug's decorator passes the request last, so it also wraps methods.
-    return wrappers.Request.application(cast(Any, wrapper))
+    return cast(_Route, wrappers.Request.application(cast(_Handler, wrapper)))
 
 
 def _etags(request: wrappers.Request) -> set[str]:
@@ -162,7 +169,7 @@ def _int_arg(request: wrappers.Request, name: str) -> int:
     return int(raw)
 
 
-def _is_int(value: Any, low: int, high: int) -> bool:
+def _is_int(value: object, low: int, high: int) -> bool:
     return type(value) is int and low <= value < high
 
 
@@ -218,7 +225,7 @@ def parse_frame_query(raw: str) -> list[FrameRequest]:
 class _NotModified(wrappers.Response):
     """A 304 that keeps its ``Content-Type`` (werkzeug drops it; TensorBoard's response checks want it)."""
 
-    def get_wsgi_headers(self, environ: Any) -> Any:
+    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
         headers = super().get_wsgi_headers(environ)
         headers["Content-Type"] = self.headers["Content-Type"]
         return headers
@@ -264,7 +271,7 @@ class FeatureVizPlugin(base_plugin.TBPlugin):
             raise errors.NotFoundError("TensorBoard has no data provider; featureviz has nothing to show.")
         return self._reader
 
-    def get_plugin_apps(self) -> dict[str, _Handler]:
+    def get_plugin_apps(self) -> dict[str, WSGIApplication]:
         return {
             "/index": self._serve_index,
             "/step": self._serve_step,

@@ -28,14 +28,15 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent import futures
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from tensorboard import context as tb_context
 from tensorboard.data import provider
 
 from tb_featureviz import metadata
+from tb_featureviz.metadata import Record
 from tb_featureviz.reader.documents import RunGroup
 from tb_featureviz.reader.integrity import clip
 from tb_featureviz.reader.keys import BlobAddress
@@ -43,7 +44,27 @@ from tb_featureviz.validation import non_negative_int, positive_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BlobCache", "ByteLRU", "ScalarsEntry", "Snapshot", "SnapshotCache"]
+__all__ = [
+    "BlobCache",
+    "ByteLRU",
+    "EntryKey",
+    "Fingerprint",
+    "RunFingerprint",
+    "ScalarsEntry",
+    "Snapshot",
+    "SnapshotCache",
+]
+
+Fingerprint = tuple[Hashable, ...]
+"""The cheap ``list_*`` answers a cached document was built from, compared for equality only: equal
+fingerprints, equal data."""
+
+RunFingerprint = tuple[tuple[str, int, float, int], ...]
+"""A TensorBoard run's blob listing: ``(tag, max_step, max_wall_time, max_length)`` of each tag, sorted."""
+
+EntryKey = tuple[RunFingerprint | None, tuple[tuple[str, tuple[str, ...]], ...]]
+"""What a run group's index entry was built from: its featureviz run's listing, and the scalar tags of each of
+its TensorBoard runs."""
 
 _V = TypeVar("_V")
 
@@ -159,25 +180,25 @@ class Snapshot:
     """
 
     built: float
-    fingerprint: tuple[Any, ...]
+    fingerprint: Fingerprint
     groups: dict[str, RunGroup]
     contents: dict[str, dict[str, metadata.PluginContent | None]]
     sequences: Mapping[str, Mapping[str, Sequence[provider.BlobSequenceDatum]]]
     scalar_tags: dict[str, dict[str, tuple[int, float]]]
-    index: dict[str, Any]
+    index: Record
     index_bytes: bytes = b""
     index_gzip: bytes = b""
     index_etag: str = ""
     partial: frozenset[str] = frozenset()
-    run_fingerprints: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
-    entries: dict[str, tuple[Any, dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    run_fingerprints: dict[str, RunFingerprint] = dataclasses.field(default_factory=dict)
+    entries: dict[str, tuple[EntryKey, Record]] = dataclasses.field(default_factory=dict)
     by_step: dict[tuple[str, str], dict[int, provider.BlobSequenceDatum]] = dataclasses.field(default_factory=dict)
 
     @staticmethod
     def fingerprint_of(
         listed_blobs: Mapping[str, Mapping[str, provider.BlobSequenceTimeSeries]],
         scalar_tags: Mapping[str, Mapping[str, tuple[int, float]]],
-    ) -> tuple[Any, ...]:
+    ) -> Fingerprint:
         """The fingerprint of a blob listing and the scalar tags (``(max_step, max_wall_time)``) beside it."""
         return (
             tuple(
@@ -193,7 +214,7 @@ class Snapshot:
     @staticmethod
     def run_fingerprints_of(
         listed_blobs: Mapping[str, Mapping[str, provider.BlobSequenceTimeSeries]],
-    ) -> dict[str, tuple[Any, ...]]:
+    ) -> dict[str, RunFingerprint]:
         """Each TensorBoard run's part of the blob listing: equal parts, equal blob sequences."""
         return {
             run: tuple(sorted((tag, ts.max_step, ts.max_wall_time, ts.max_length) for tag, ts in tags.items()))
@@ -248,8 +269,8 @@ SCALARS_CACHE_BYTES = 32 * 1024 * 1024
 class ScalarsEntry:
     """A cached ``/scalars`` document, its JSON encoding and entity tag, and the listing it was read from."""
 
-    fingerprint: tuple[Any, ...]
-    doc: dict[str, Any]
+    fingerprint: Fingerprint
+    doc: Record
     body: bytes
     etag: str
 

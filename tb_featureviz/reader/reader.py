@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent import futures
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from tensorboard import context as tb_context
 from tensorboard import errors
@@ -38,8 +38,17 @@ from tensorboard.backend import json_util
 from tensorboard.data import provider
 
 from tb_featureviz import metadata
+from tb_featureviz.metadata import Record
 from tb_featureviz.reader import documents
-from tb_featureviz.reader.cache import DETAIL_RUNS, BlobCache, ExperimentState, ScalarsEntry, Snapshot, SnapshotCache
+from tb_featureviz.reader.cache import (
+    DETAIL_RUNS,
+    BlobCache,
+    EntryKey,
+    ExperimentState,
+    ScalarsEntry,
+    Snapshot,
+    SnapshotCache,
+)
 from tb_featureviz.reader.documents import RunGroup
 from tb_featureviz.reader.integrity import (
     DamagedBlobError,
@@ -111,7 +120,7 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
-def _with_own_stages(entry: dict[str, Any]) -> dict[str, Any]:
+def _with_own_stages(entry: Record) -> Record:
     """A shallow copy of an index entry with its own ``stages`` dict (``add_align_tables`` writes into it)."""
     stages = entry.get("stages")
     return {**entry, "stages": dict(stages)} if isinstance(stages, dict) else dict(entry)
@@ -162,7 +171,7 @@ class Frame:
         not_modified: ``etag`` was one of ``if_none_match``: nothing was read.
     """
 
-    header: dict[str, Any] | None
+    header: Record | None
     blobs: list[bytes]
     etag: str | None
     not_modified: bool = False
@@ -253,7 +262,7 @@ class FeatureVizReader:
         *,
         experiment_id: str | None = None,
         runs: Sequence[str] = (),
-    ) -> dict[str, Any]:
+    ) -> Record:
         """The ``/index`` document: every run group with its tags, steps, probes and curves.
 
         Args:
@@ -304,7 +313,7 @@ class FeatureVizReader:
         step: int,
         *,
         experiment_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """One step of a featureviz tag: its JSON record and the keys of its images.
 
         Args:
@@ -324,7 +333,7 @@ class FeatureVizReader:
         ctx = ctx or tb_context.RequestContext()
         eid = self._eid(experiment_id)
         datum = self._find_datum(ctx, eid, run, tag, step)
-        record: Any = None
+        record: Record | None = None
         if datum.values:
             raw = self._read_checked(ctx, datum.values[0].blob_key, 0, eid)
             record = metadata.decode_record(raw)
@@ -338,7 +347,7 @@ class FeatureVizReader:
         index: int,
         *,
         experiment_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """One image of a tag across every step that has it (a filmstrip).
 
         Args:
@@ -433,7 +442,7 @@ class FeatureVizReader:
             else list(self._pool.map(lambda w: self._read_or_error(ctx, w[0], w[1], eid), wanted))
         )
         read = dict(zip(wanted, reads, strict=True))
-        items: list[dict[str, Any]] = []
+        items: list[Record] = []
         blobs: list[bytes] = []
         offset = 0
         complete = True
@@ -442,7 +451,7 @@ class FeatureVizReader:
                 items.append(documents.frame_error_item(datum.http_code, str(datum)))
                 complete = False
                 continue
-            record: Any = None
+            record: Record | None = None
             if datum.values:
                 raw = read[(datum.values[0].blob_key, 0)]
                 if isinstance(raw, errors.PublicError):
@@ -452,7 +461,7 @@ class FeatureVizReader:
                     complete = False
                     continue
                 record = metadata.decode_record(raw)
-            entries: list[dict[str, Any]] = []
+            entries: list[Record] = []
             for i in r.images:
                 if i + 1 >= len(datum.values):
                     complete = False
@@ -522,7 +531,7 @@ class FeatureVizReader:
         self._checked_address(ctx, key, addr, eid)
         return self._read_checked(ctx, key, addr.index, eid)
 
-    def _decoded_key(self, key: Any, eid: str) -> BlobAddress:
+    def _decoded_key(self, key: object, eid: str) -> BlobAddress:
         """The fields of a key a client sent, checked for form and experiment (no snapshot lookup)."""
         if not isinstance(key, str) or not BLOB_KEY_RE.fullmatch(key):
             raise errors.NotFoundError(f"Malformed blob key {clip(str(key))}.")
@@ -546,9 +555,7 @@ class FeatureVizReader:
                 return addr
         raise errors.NotFoundError(f"No blob with key {clip(key)}: {problem}.")
 
-    def scalars(
-        self, ctx: tb_context.RequestContext | None, run: str, *, experiment_id: str | None = None
-    ) -> dict[str, Any]:
+    def scalars(self, ctx: tb_context.RequestContext | None, run: str, *, experiment_id: str | None = None) -> Record:
         """Loss and metric curves of a run group, the dead-channel fraction per layer and the Grad-CAM checks.
 
         Curves come from Keras' ``<run>/train`` and ``<run>/validation`` (``source="keras"``) when
@@ -708,9 +715,9 @@ class FeatureVizReader:
         snap: Snapshot,
         listed_blobs: Mapping[str, Mapping[str, provider.BlobSequenceTimeSeries]],
         previous: Snapshot | None,
-    ) -> dict[str, Any]:
-        entries: dict[str, dict[str, Any]] = {}
-        keys: dict[str, Any] = {}
+    ) -> Record:
+        entries: dict[str, Record] = {}
+        keys: dict[str, EntryKey] = {}
         for name, group in snap.groups.items():
             run = group.featureviz or ""
             if run in snap.partial:
@@ -758,7 +765,7 @@ class FeatureVizReader:
             return [fn(i) for i in items]
         return list(self._pool.map(fn, items))
 
-    def _record_or_none(self, ctx: tb_context.RequestContext, key: str, eid: str) -> dict[str, Any] | None:
+    def _record_or_none(self, ctx: tb_context.RequestContext, key: str, eid: str) -> Record | None:
         try:
             return metadata.decode_record(self._read_checked(ctx, key, 0, eid))
         except (errors.PublicError, ValueError):

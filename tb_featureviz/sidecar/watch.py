@@ -20,9 +20,8 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import keras
 import numpy as np
@@ -31,6 +30,7 @@ from tensorboard.backend.event_processing import event_file_loader
 
 from tb_featureviz import metadata
 from tb_featureviz.compute.input_space import InputSpace
+from tb_featureviz.metadata import Record
 from tb_featureviz.writer.options import WriterOptions
 from tb_featureviz.writer.planner import Budget
 from tb_featureviz.writer.visualizer import Visualizer
@@ -86,7 +86,7 @@ def write_probes_file(
     source_dir: str,
     images: np.ndarray,
     labels: np.ndarray | None,
-    class_names: Any,
+    class_names: Sequence[str] | None,
     boxes: np.ndarray | None = None,
     sample: np.ndarray | None = None,
     sample_labels: np.ndarray | None = None,
@@ -94,7 +94,7 @@ def write_probes_file(
     """Writes the exact probe images (and labels, class names, object boxes, the exemplars' image sample and
     its labels) as ``probes.npz`` in ``source_dir``."""
     buffer = io.BytesIO()
-    arrays: dict[str, Any] = {"images": np.asarray(images, np.float32)}
+    arrays: dict[str, np.ndarray] = {"images": np.asarray(images, np.float32)}
     if labels is not None:
         arrays["labels"] = np.asarray(labels, np.int64)
     if boxes is not None:
@@ -105,7 +105,7 @@ def write_probes_file(
         arrays["sample_labels"] = np.asarray(sample_labels, np.int64)
     if class_names:
         arrays["class_names"] = np.asarray(list(class_names), dtype=str)
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=True, **arrays)  # the default, named: the arrays are keyword arguments too
     tf.io.gfile.makedirs(source_dir)
     tmp = posixpath.join(source_dir, PROBES_FILE + ".tmp")
     with tf.io.gfile.GFile(tmp, "wb") as f:
@@ -160,9 +160,9 @@ class Source:
     sample: np.ndarray | None = None
     sample_labels: np.ndarray | None = None
     logs: dict[int, dict[str, float]] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Record = field(default_factory=dict)
     """The callback's options (``WriterOptions.to_json``), from its ``run_info``."""
-    input_space: dict[str, Any] | None = None
+    input_space: Record | None = None
     """The input space the callback learnt (``InputSpace.to_json``), from its ``run_info``."""
 
 
@@ -224,7 +224,7 @@ def watch(
     labels: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
     options: WriterOptions | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, object] | None = None,
     once: bool = False,
     poll_seconds: float = 10.0,
     retries: int = 3,

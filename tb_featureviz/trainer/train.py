@@ -13,9 +13,15 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tb_featureviz.validation import int_at_least, one_of, positive_int
+
+if TYPE_CHECKING:
+    import keras
+
+    from tb_featureviz.metadata import Record
+    from tb_featureviz.trainer.data import SyntheticSet
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +41,7 @@ class TrainResult:
 
     run_dir: Path
     history: dict[str, list[float]]
-    model: Any = None
+    model: keras.Model | None = None
 
 
 def show_progress_lines(stream: TextIO | None = None) -> None:
@@ -158,18 +164,17 @@ def train(
             seed=seed,
         )
         source = f"embedded synthetic set ({synthetic_train} train / {synthetic_validation} validation images)"
-        probes = data_mod.synthetic_probes(validation=synthetic_validation, size=image_size, seed=seed)
-        probe_args: dict[str, Any] = {
-            "probe_images": probes.images,
-            "probe_labels": probes.labels,
-            "probe_boxes": probes.boxes,
-        }
+        probes: SyntheticSet | None = data_mod.synthetic_probes(
+            validation=synthetic_validation, size=image_size, seed=seed
+        )
+        validation_data = None  # the callback takes the exact probes instead
     else:
         train_ds, val_ds, class_names = data_mod.load_image_folder(
             data_dir, image_size=image_size, batch_size=batch_size, seed=seed
         )
         source = os.fspath(data_dir)
-        probe_args = {"validation_data": val_ds}
+        probes = None
+        validation_data = val_ds  # the callback picks its probes from the validation data
 
     if base == "cnn":
         model = model_mod.build_cnn(image_size, augment=augment, seed=seed)
@@ -184,7 +189,7 @@ def train(
         file=out,
         flush=True,
     )
-    hparams: dict[str, Any] = {
+    hparams: Record = {
         "backend": keras.backend.backend(),
         "base": base,
         "augment": augment,
@@ -200,7 +205,10 @@ def train(
         keras.callbacks.TensorBoard(os.fspath(run_dir)),
         FeatureVizCallback(
             run_dir,
-            **probe_args,
+            probe_images=None if probes is None else probes.images,
+            probe_labels=None if probes is None else probes.labels,
+            probe_boxes=None if probes is None else probes.boxes,
+            validation_data=validation_data,
             class_names=class_names,
             filter_every_n_epochs=filter_every_n_epochs,
             budget=budget,

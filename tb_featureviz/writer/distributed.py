@@ -4,16 +4,19 @@ PyTorch distributed run."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import keras
 
 from tb_featureviz.compute import backend
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 __all__ = ["chief_task", "is_chief"]
 
 
-def chief_task(task_type: str | None, task_id: int | None, cluster: Mapping[str, Any] | None) -> bool:
+def chief_task(task_type: str | None, task_id: int | None, cluster: Mapping[str, object] | None) -> bool:
     """Whether a task of a ``tf.distribute`` cluster is the chief (the one that writes).
 
     The chief is the ``chief`` task if the cluster has one, else worker 0; a task outside any cluster
@@ -28,7 +31,9 @@ def chief_task(task_type: str | None, task_id: int | None, cluster: Mapping[str,
     return False
 
 
-def is_chief(model: keras.Model | None = None, resolver: Any = None) -> bool:
+def is_chief(
+    model: keras.Model | None = None, resolver: tf.distribute.cluster_resolver.ClusterResolver | None = None
+) -> bool:
     """Whether this process writes: true except on the non-chief tasks of a multi-worker strategy.
 
     Args:

@@ -3,6 +3,10 @@
 Pure Python, no TensorFlow: given the model's feature layers (``LayerInfo``, from ``tb_featureviz.writer.stages``),
 the costs measured so far and the budget, ``Planner.plan`` returns an ``EpochPlan``. The callback and
 ``featureviz watch`` both run what it returns; the callback with the user's budget, ``watch`` with an unlimited one.
+The caller builds the planner's inputs with the planner's own constructors: ``layer_infos`` (the model's
+feature layers), ``Planner.for_layers`` (the default choice of layers), and at each epoch ``Planner.time_gradcam``
+and ``Planner.price_extras`` with ``CoreTimes`` and ``MeasuresWork.of`` (what the core measured, which prices the
+extras not measured yet).
 
 The rules:
 
@@ -52,11 +56,12 @@ The rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol, TypedDict
 
 from tb_featureviz import metadata
+from tb_featureviz.metadata import Record
 from tb_featureviz.validation import positive_float
 from tb_featureviz.writer.stages import (
     _NOT_STAGE,
@@ -70,11 +75,14 @@ from tb_featureviz.writer.stages import (
 __all__ = [
     "FIXED_FILTERS",
     "Budget",
+    "CoreTimes",
     "EpochPlan",
     "FilterRotation",
     "LayerInfo",
+    "MeasuresWork",
     "Planner",
     "filter_stage_layers",
+    "layer_infos",
     "stage_layers",
 ]
 
@@ -129,7 +137,7 @@ class Budget:
     seconds: float | None = None
 
     @classmethod
-    def from_args(cls, budget: Any, budget_seconds: Any) -> Budget:
+    def from_args(cls, budget: object, budget_seconds: object) -> Budget:
         """Validates the callback's ``budget``/``budget_seconds`` arguments.
 
         Raises:
@@ -164,6 +172,112 @@ class Budget:
         return {"fraction": self.fraction, "seconds_per_epoch": self.seconds}
 
 
+LayerRow = tuple[str, tuple[int | None, int | None, int], str, bool, float]
+"""A feature layer as ``compute.layer_table`` lists it: ``(name, (h, w, channels), class name, conv, rf)``."""
+
+
+def layer_infos(rows: Iterable[LayerRow], pattern_side: Callable[[float], int | None]) -> list[LayerInfo]:
+    """The planner's view of a model's feature layers.
+
+    Args:
+        rows: The feature layers in model order (``compute.layer_table``).
+        pattern_side: Receptive field -> side in pixels of the layer's filter patterns (for the cost prior).
+
+    Returns:
+        One ``LayerInfo`` per row, in the same order.
+    """
+    return [LayerInfo(name, shape, kind, conv, pattern_side(rf), rf) for name, shape, kind, conv, rf in rows]
+
+
+@dataclass(frozen=True)
+class CoreTimes:
+    """What an epoch's core (activations and Grad-CAM) measured, which prices the extras not measured yet.
+
+    Attributes:
+        gradcam: Seconds of the epoch's Grad-CAM (its forward pass and its calls), if it ran.
+        forward: Seconds of one steady forward pass of the probes (their class probabilities), if timed.
+        cam_call: Seconds of one steady Grad-CAM call on the probes, if timed.
+    """
+
+    gradcam: float | None = None
+    forward: float | None = None
+    cam_call: float | None = None
+
+
+class _CountsWork(Protocol):
+    """What ``MapChecks`` says of its own work."""
+
+    draws: int
+    light_draws: int
+
+    def forward_images(self, probes: int, *, light: bool = False) -> int: ...
+
+
+@dataclass(frozen=True)
+class MeasuresWork:
+    """A draw of the Grad-CAM measures (``"metrics"``) in the units of the core's timed calls.
+
+    Attributes:
+        probes: Probe images the measures score (at least 1).
+        images: Images a full draw scores for its deletion and insertion curves.
+        light_images: Images a light draw scores.
+        draws: Grad-CAM calls of the randomised copy in a full draw.
+        light_draws: Grad-CAM calls of the randomised copy in a light draw.
+        in_gradcams: A full draw's cost in the epoch's Grad-CAM seconds, while the core's calls are not timed.
+    """
+
+    probes: int
+    images: int
+    light_images: int
+    draws: int
+    light_draws: int
+    in_gradcams: float
+
+    @classmethod
+    def of(cls, checks: _CountsWork, probes: int, *, in_gradcams: float) -> MeasuresWork:
+        """The work of ``checks`` (a ``MapChecks``) on ``probes`` images."""
+        n = max(1, probes)
+        return cls(
+            probes=n,
+            images=checks.forward_images(n),
+            light_images=checks.forward_images(n, light=True),
+            draws=checks.draws,
+            light_draws=checks.light_draws,
+            in_gradcams=in_gradcams,
+        )
+
+    def prior(self, core: CoreTimes, trace_seconds: float | None, *, light: bool = False) -> float:
+        """What a draw should cost on this model at its first draw (or, ``light``, at a light draw), without running
+        it (running it would trace it before the budget planned it): the curves score ``images`` images, each a
+        share of the probes' forward pass; the randomisation check runs ``draws`` Grad-CAMs of a copy of the
+        model, whose first call traces it like Grad-CAM's first call did (``trace_seconds``; a light draw finds
+        it traced). Else, while the core's calls are not timed, ``in_gradcams`` times Grad-CAM's cost (half of it
+        for a light draw)."""
+        if core.forward is None or not core.gradcam or core.cam_call is None:
+            gradcam = core.gradcam if core.gradcam is not None else 0.0
+            return self.in_gradcams * gradcam / (2.0 if light else 1.0)
+        forward = (self.light_images if light else self.images) / self.probes * core.forward
+        if light:
+            return forward + self.light_draws * core.cam_call
+        return forward + self.draws * core.cam_call + (trace_seconds or 0.0)
+
+
+class _Window(TypedDict):
+    fixed: int
+    window: list[int]
+    of: int
+    next: list[int]
+
+
+class FilterWindow(_Window, total=False):
+    """Where a filter pass is in its layer's rotation (``EpochPlan.windows``; the ``schedule`` of a ``filters``
+    record): the first ``fixed`` filters of the pass are the fixed subset, then the window ``[a, b]`` of the
+    layer's ``of`` filters; ``next`` is the following window, ``next_epoch`` when it is expected (``None``:
+    not at the current rate), set once the epoch's plan is complete."""
+
+    next_epoch: int | None
+
+
 @dataclass
 class EpochPlan:
     """What to compute at one logged epoch.
@@ -187,7 +301,7 @@ class EpochPlan:
     gradcam: bool
     extras: list[str] = field(default_factory=list)
     filters: dict[str, list[int]] = field(default_factory=dict)
-    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    windows: dict[str, FilterWindow] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     room: float = math.inf
     reserved: float = 0.0
@@ -211,7 +325,7 @@ class Planner:
         steps: Gradient-ascent steps of a filter pass (for the cost prior).
         input_pixels: ``H * W`` of the model input (for the cost prior).
         extras: Optional tasks, in order (planned before filter patterns as the room allows). Their cost
-            is ``priors[task]`` (set by the caller) until measured.
+            is ``priors[task]`` (set by the caller with ``price_extras``) until measured.
         core_layers: Activation layers drawn even when the callback is over budget (the Grad-CAM layer);
             the others wait until the run has paid back its debt. Default: the last activation layer.
         light_checks: Whether the measures (``"metrics"``) have a light draw for the epochs between their first
@@ -263,7 +377,7 @@ class Planner:
         """A light draw's cost as a share of a full one's (the caller's model of their work): once a full draw is
         measured, a light one is estimated as that share of it until it is measured itself."""
         self.priors: dict[str, float] = {}
-        """Estimated seconds of each extra task before it is measured (set by the caller)."""
+        """Estimated seconds of each extra task before it is measured (``price_extras``)."""
         self.budget = budget
         self.grow = grow
         self.max_bytes = max_bytes
@@ -288,6 +402,105 @@ class Planner:
         self._last_drawn: dict[str, int] = {}
         self.grown = not grow
         """Whether the layer set is final (grown once, or growing is off)."""
+
+    @classmethod
+    def for_layers(
+        cls,
+        layers: Sequence[LayerInfo],
+        budget: Budget,
+        *,
+        gradcam_layer: str | None,
+        activation_layers: Sequence[str] | None = None,
+        filter_layers: Sequence[str] | None = None,
+        input_hw: tuple[int, int] | None = None,
+        measures: bool = False,
+        window: int = 128,
+        max_bytes: int | None = 1_000_000,
+        seed: int = 0,
+        steps: int = 12,
+    ) -> Planner:
+        """The planner of a model's feature layers, with the default choice of layers where none is given.
+
+        Args:
+            layers: Every feature layer in model order (``layer_infos``).
+            budget: The budget.
+            gradcam_layer: The Grad-CAM layer (``None``: no Grad-CAM). It is the core layer when drawn.
+            activation_layers: The user's activation layers (never grown); default the stage layers
+                (``stage_layers``), grown after the first epoch while there is room.
+            filter_layers: The filter-pattern layers (empty for none); default ``filter_stage_layers``.
+            input_hw: ``(H, W)`` of the model input, when known (for the cost prior).
+            measures: Whether the Grad-CAM measures run: an extra (``"metrics"``) with light draws.
+            window: Filters per rotating window.
+            max_bytes: Bytes of featureviz summaries an epoch may write.
+            seed: Seed of the fixed filter subsets.
+            steps: Gradient-ascent steps of a filter pass.
+        """
+        grow = activation_layers is None
+        drawn = stage_layers(layers, gradcam_layer) if activation_layers is None else list(activation_layers)
+        patterns = filter_stage_layers(layers) if filter_layers is None else list(filter_layers)
+        return cls(
+            layers,
+            drawn,
+            patterns,
+            gradcam_layer is not None,
+            budget,
+            window=window,
+            grow=grow,
+            max_bytes=max_bytes,
+            seed=seed,
+            steps=steps,
+            input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
+            extras=["metrics"] if measures else [],
+            core_layers=[gradcam_layer] if gradcam_layer is not None and gradcam_layer in drawn else drawn[-1:],
+            light_checks=measures,
+        )
+
+    # -- measuring --------------------------------------------------------------------------------
+
+    def time_gradcam(self, calls: Sequence[float], probes: int) -> None:
+        """Takes the seconds of an epoch's Grad-CAM calls on ``probes`` images, one per target class.
+
+        A filter pass not measured yet is priced from a steady forward-and-backward pass of one probe (the second
+        call; the first one traced) and from what the trace cost (the first call's excess over the second).
+        """
+        if len(calls) > 1:
+            self.pass_seconds = calls[-1] / probes
+            if self.trace_seconds is None:
+                self.trace_seconds = max(0.0, calls[0] - calls[-1])
+        elif self.pass_seconds is None:
+            self.pass_seconds = calls[0] / probes
+
+    def price_extras(
+        self,
+        core: CoreTimes,
+        measures: MeasuresWork | None = None,
+        exemplars: Callable[[], float] | None = None,
+    ) -> None:
+        """Sets the priors of the extras not measured yet (``priors``, ``light_share``), after ``measure`` and
+        before ``plan``.
+
+        Args:
+            core: What this epoch's core measured.
+            measures: The Grad-CAM measures' work, when they run (``"metrics"``).
+            exemplars: Prices the exemplars' first draw, when they run; called only while they are not measured.
+        """
+        if measures is not None and "metrics" in self.extras:
+            if "metrics" not in self.costs:
+                self.priors["metrics"] = measures.prior(core, self.trace_seconds)
+            if LIGHT_CHECKS not in self.costs:
+                self.priors[LIGHT_CHECKS] = measures.prior(core, self.trace_seconds, light=True)
+                steady = measures.prior(core, self.trace_seconds) - (self.trace_seconds or 0.0)
+                self.light_share = self.priors[LIGHT_CHECKS] / steady if steady > 0 else None
+        if exemplars is not None and "exemplars" not in self.costs:
+            self.priors["exemplars"] = exemplars()
+
+    def drop_filters(self, plan: EpochPlan, layer: str, reason: str) -> None:
+        """Drops a layer whose filter pass failed, from ``plan`` (``skipped[layer]`` says ``reason``) and for good
+        (it is not retried at later epochs)."""
+        self.rotations.pop(layer, None)
+        plan.filters.pop(layer)
+        plan.windows.pop(layer, None)
+        plan.skipped[layer] = reason
 
     # -- estimates --------------------------------------------------------------------------------
 
@@ -631,10 +844,10 @@ class Planner:
         elapsed: float,
         *,
         activations: Sequence[str],
-        grids: Mapping[str, Any],
+        grids: Mapping[str, Mapping[str, int | None]],
         gradcam: str | None,
-        checks: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        checks: Mapping[str, object] | None = None,
+    ) -> Record:
         """The ``plan`` record of an epoch (``tb_featureviz.metadata``): what was drawn, skipped and spent.
 
         Args:
@@ -666,7 +879,7 @@ class Planner:
             **state,
         }
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> Record:
         """The planner's running totals, for the ``plan`` record."""
         return {
             "budget": self.budget.to_json(),

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeGuard
 
 import keras
 import numpy as np
 import tensorflow as tf
+from numpy.typing import ArrayLike
 
 from tb_featureviz.compute import backend
+from tb_featureviz.compute.backend import Tensor
+from tb_featureviz.metadata import Record
 from tb_featureviz.validation import positive_int
 
 logger = logging.getLogger(__name__)
 
+Batches = Iterable[tuple[Tensor, ...]]
+"""A source of ``(x, y)`` batches: a ``tf.data.Dataset``, a ``torch.utils.data.DataLoader``, an iterator."""
+
 __all__ = [
+    "Batches",
     "check_probe_array",
     "check_probe_boxes",
     "fit_validation_data",
@@ -30,7 +37,7 @@ __all__ = [
 ]
 
 
-def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarray | None:
+def check_probe_array(probe_images: object, labels: np.ndarray | None) -> np.ndarray | None:
     """``probe_images`` as a float32 ``[N, H, W, C]`` array, or None when it is a source to pick from.
 
     Raises:
@@ -46,7 +53,7 @@ def check_probe_array(probe_images: Any, labels: np.ndarray | None) -> np.ndarra
     return images
 
 
-def check_probe_boxes(boxes: Any, images: np.ndarray | None) -> np.ndarray | None:
+def check_probe_boxes(boxes: ArrayLike | None, images: np.ndarray | None) -> np.ndarray | None:
     """``boxes`` as an int64 ``[N, 4]`` array ``(x0, y0, x1, y1)`` for ``images``, or None.
 
     Raises:
@@ -68,7 +75,7 @@ def check_probe_boxes(boxes: Any, images: np.ndarray | None) -> np.ndarray | Non
     return array
 
 
-def _is_batches(data: Any) -> bool:
+def _is_batches(data: object) -> TypeGuard[Iterable[object]]:
     """Whether ``data`` is a source of ``(x, y)`` batches rather than an array: a ``tf.data.Dataset``, a
     ``torch.utils.data.DataLoader``, an iterator or a generator."""
     if isinstance(data, tf.data.Dataset):
@@ -78,7 +85,7 @@ def _is_batches(data: Any) -> bool:
     return hasattr(data, "__iter__")
 
 
-def fit_validation_data(model: keras.Model) -> Any:
+def fit_validation_data(model: keras.Model) -> Batches | None:
     """The ``validation_data`` given to the running ``model.fit``, as batches, or None.
 
     Keras 3 keeps the iterator over it on the model while ``fit`` runs. On the TensorFlow backend it is read
@@ -92,7 +99,7 @@ def fit_validation_data(model: keras.Model) -> Any:
     return adapter.get_tf_dataset() if backend.name() == "tensorflow" else adapter.get_numpy_iterator()
 
 
-def labels_to_int(y: Any) -> np.ndarray:
+def labels_to_int(y: ArrayLike) -> np.ndarray:
     """Class indices from binary ``[N]``/``[N, 1]``, sparse ``[N]`` or one-hot ``[N, K]`` labels."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:
@@ -103,7 +110,7 @@ def labels_to_int(y: Any) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def select_probes(data: Any, count: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
+def select_probes(data: object, count: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
     """Takes a fixed, class-balanced set of probe images from validation data.
 
     The first images of each class in iteration order are taken, round-robin over classes, so the same
@@ -166,10 +173,10 @@ def run_facts(
     *,
     layers: Sequence[str],
     class_names: Sequence[str] | None,
-    hparams: dict[str, Any],
-    params_fit: dict[str, Any] | None,
+    hparams: Mapping[str, object],
+    params_fit: Mapping[str, object] | None,
     first_epoch: int,
-) -> dict[str, Any]:
+) -> Record:
     """The ``run_info`` record: model name, text summary, parameter count, optimizer config, and more.
 
     Args:
@@ -189,7 +196,7 @@ def run_facts(
     except Exception:  # a summary is nice to have; never fail training over it
         logger.debug("model.summary() failed", exc_info=True)
     optimizer = getattr(model, "optimizer", None)
-    opt_config: dict[str, Any] = {}
+    opt_config: Record = {}
     if optimizer is not None:
         try:
             for k, v in optimizer.get_config().items():

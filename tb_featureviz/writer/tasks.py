@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import compute, metadata, render, summary
 from tb_featureviz.compute.exemplars import top_exemplars
+from tb_featureviz.metadata import Record
 from tb_featureviz.writer.options import WriterOptions
+from tb_featureviz.writer.worker import Write
 
-__all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask", "FilterTask"]
+__all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask", "FilterTask", "Write"]
 
 EXEMPLAR_MIN_CROP = 16
 """Smallest crop side in pixels: a 3-pixel receptive field is too small to see."""
-
-Write = Callable[[], Any]
 
 
 class FilterTask:
@@ -40,7 +40,7 @@ class FilterTask:
         options: What to draw (steps, seed, parameterisation, ``max_grid_pixels``).
     """
 
-    def __init__(self, model: Any, options: WriterOptions) -> None:
+    def __init__(self, model: keras.Model, options: WriterOptions) -> None:
         self.model = model
         self.options = options
         self.generators: dict[str, compute.FilterPatternGenerator] = {}
@@ -64,7 +64,7 @@ class FilterTask:
         self,
         layer: str,
         filters: Sequence[int],
-        schedule: Mapping[str, Any],
+        schedule: Mapping[str, object],
         epoch: int,
         probes: np.ndarray,
         input_space: compute.InputSpace | None = None,
@@ -107,7 +107,7 @@ class ChecksTask:
 
     def __init__(self, cam: compute.GradCAM, *, seed: int = 0) -> None:
         self.checks = compute.MapChecks(cam, seed=seed)
-        self.detail: dict[str, Any] = {}
+        self.detail: Record = {}
         """What the last draw was: ``MapChecks.detail`` plus ``drift_from`` (the epoch of the maps the drift
         compares with, ``None`` at the first draw). No clock readings: the record's ``epoch_costs`` has them."""
         self._last_epoch: int | None = None

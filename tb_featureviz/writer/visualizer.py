@@ -17,23 +17,28 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tb_featureviz import compute, metadata, render, summary
+from tb_featureviz.compute.backend import Tensor
 from tb_featureviz.compute.exemplars import top_exemplars
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
+from tb_featureviz.metadata import Record
 from tb_featureviz.writer.options import WriterOptions
-from tb_featureviz.writer.planner import LIGHT_CHECKS, EpochPlan, LayerInfo, Planner, filter_stage_layers, stage_layers
+from tb_featureviz.writer.planner import CoreTimes, EpochPlan, LayerInfo, MeasuresWork, Planner, layer_infos
 from tb_featureviz.writer.probes import run_facts
-from tb_featureviz.writer.tasks import ChecksTask, ExemplarsTask, FilterTask
+from tb_featureviz.writer.tasks import ChecksTask, ExemplarsTask, FilterTask, Write
 from tb_featureviz.writer.worker import SummaryWorker
 
 logger = logging.getLogger(__name__)
+
+Logs = Mapping[str, float | Tensor]
+"""An epoch's metrics as Keras hands them to callbacks: Python floats or backend scalars."""
 
 __all__ = ["Visualizer"]
 
@@ -44,6 +49,32 @@ def _thread_cpu(thread: threading.Thread) -> float | None:
         return time.clock_gettime(time.pthread_getcpuclockid(thread.ident or 0))
     except (AttributeError, OSError, ValueError):
         return None
+
+
+@dataclass
+class _Epoch:
+    """One ``visualize`` call as it goes: the epoch, what it queues and what each task cost.
+
+    Attributes:
+        step: The epoch index (the summaries' step).
+        epochs: Epochs in the run, if known.
+        last: Whether this is the last epoch.
+        first: Whether this is the first epoch visualised.
+        started: ``time.perf_counter()`` at the start of the call.
+        writes: The writes to queue.
+        costs: Seconds each task took (``activations``, ``gradcam``, ``metrics``, ``exemplars``,
+            ``filters/<layer>``).
+        pixels: Pixels of the grids and patterns queued.
+    """
+
+    step: int
+    epochs: int | None
+    last: bool
+    first: bool
+    started: float
+    writes: list[Write] = field(default_factory=list)
+    costs: dict[str, float] = field(default_factory=dict)
+    pixels: int = 0
 
 
 class Visualizer:
@@ -81,7 +112,7 @@ class Visualizer:
         self._infos: dict[str, LayerInfo] = {}
         self._logged = 0
         self._pixels_written: dict[int, int] = {}
-        self._last_plan: dict[str, Any] | None = None
+        self._last_plan: Record | None = None
         self._warned_nonfinite = False
         self._warm_up: threading.Thread | None = None
         self._warm_up_cpu: tuple[float, float] = (0.0, 0.0)  # the warm-up thread's CPU clock at its start, its end
@@ -160,45 +191,38 @@ class Visualizer:
         model = self.model
         hw = self._input_shape[:2]
         input_hw = (int(hw[0]), int(hw[1])) if hw[0] and hw[1] else None
-        infos = [LayerInfo(n, s, k, c, default_size(rf, input_hw), rf) for n, s, k, c, rf in compute.layer_table(model)]
+        infos = layer_infos(compute.layer_table(model), lambda rf: default_size(rf, input_hw))
         self._infos = {i.name: i for i in infos}
         opts = self.options
         if opts.gradcam:
             self._gradcam = compute.GradCAM(model, layer=opts.gradcam_layer)
             if opts.faithfulness:
                 self._checks = ChecksTask(self._gradcam, seed=opts.seed)
-        cam_layer = self._gradcam.layer_name if self._gradcam is not None else None
-        if opts.layers is not None:
-            activation_layers = compute.select_layers(model, opts.layers)
-            grow = False
-        else:
-            activation_layers = stage_layers(infos, cam_layer)
-            grow = True
-        if not opts.filter_patterns or compute.backend.unsupported("filter patterns", "filter_patterns=False"):
-            filter_layers: list[str] = []
-        elif opts.filter_layers is not None:
-            filter_layers = compute.select_layers(model, opts.filter_layers)
-        else:
-            filter_layers = filter_stage_layers(infos)
-        core = [cam_layer] if cam_layer in activation_layers else activation_layers[-1:]
-        self.planner = Planner(
+        self.planner = Planner.for_layers(
             infos,
-            activation_layers,
-            filter_layers,
-            opts.gradcam,
             opts.budget,
+            gradcam_layer=self._gradcam.layer_name if self._gradcam is not None else None,
+            activation_layers=compute.select_layers(model, opts.layers) if opts.layers is not None else None,
+            filter_layers=self._filter_layers(model),
+            input_hw=input_hw,
+            measures=self._checks is not None,
             window=opts.max_filters,
-            grow=grow,
             max_bytes=opts.max_bytes_per_epoch,
             seed=opts.seed,
             steps=opts.filter_steps or DEFAULT_STEPS,
-            input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
-            extras=["metrics"] if self._checks is not None else [],
-            core_layers=core,
-            light_checks=self._checks is not None,
         )
-        self._extractor = compute.ActivationExtractor(model, layers=activation_layers)
+        self._extractor = compute.ActivationExtractor(model, layers=self.planner.activation_layers)
         self._filter_task = FilterTask(model, opts)
+
+    def _filter_layers(self, model: keras.Model) -> list[str] | None:
+        """The user's filter-pattern layers, none when off (or unsupported on this backend), ``None`` for the
+        default."""
+        opts = self.options
+        if not opts.filter_patterns or compute.backend.unsupported("filter patterns", "filter_patterns=False"):
+            return []
+        if opts.filter_layers is not None:
+            return compute.select_layers(model, opts.filter_layers)
+        return None
 
     # -- warm-up -----------------------------------------------------------------------------------
 
@@ -263,12 +287,12 @@ class Visualizer:
         epoch: int,
         *,
         train_seconds: float,
-        logs: Mapping[str, Any] | None = None,
+        logs: Logs | None = None,
         epochs: int | None = None,
         last: bool = False,
-        params_fit: Mapping[str, Any] | None = None,
+        params_fit: Mapping[str, object] | None = None,
         visualize: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """Plans and computes this epoch's summaries and queues them for writing.
 
         Args:
@@ -284,88 +308,128 @@ class Visualizer:
         Returns:
             The ``plan`` record written for this epoch (``{}`` when not visualising).
         """
-        t_start = time.perf_counter()
+        started = time.perf_counter()
         assert self.model is not None and self.probes is not None
         warm_up = self.join_warm_up()
         if not visualize:
             return self._curves_only(epoch, logs, params_fit)
-        first = self._logged == 0
+        now = _Epoch(epoch, epochs, last, first=self._logged == 0, started=started)
+        planner = self._open_epoch(now, warm_up)
+        layers, dropped = planner.core_activations(train_seconds, last=last)
+        now.writes += self._first_writes(epoch, params_fit) if now.first else []
+        now.writes += self._metric_writes(epoch, logs)
+        self._core(now, layers)
+        plan = self._plan(now, train_seconds, layers)
+        plan.skipped.update(dropped)
+        setup = self._extras(now, plan)
+        self._filter_passes(now, plan)
+        planner.record(plan, now.costs, setup=setup)
+        self._pixels_written[epoch] = now.pixels
+        now.writes += self._cost_writes(now, plan)
+        return self._close_epoch(now, plan)
+
+    def _open_epoch(self, now: _Epoch, warm_up: float) -> Planner:
+        """Counts the warm-up's and the writer's CPU time against the budget; after the first epoch, grows the
+        layer set while bytes and time allow."""
         planner = self.planner
         assert planner is not None and self._extractor is not None
         planner.add_warm_up(warm_up)
         self._charge_writer()
-        if not first:
+        if not now.first:
             self._maybe_grow()
-        layers, dropped = planner.core_activations(train_seconds, last=last)
-        writes: list[Any] = self._first_writes(epoch, params_fit) if first else []
-        writes += self._metric_writes(epoch, logs)
-        costs: dict[str, float] = {}
-        pixels = 0
+        return planner
+
+    def _core(self, now: _Epoch, layers: Sequence[str]) -> None:
+        """The work of every logged epoch, timed: the activation grids of ``layers``, then Grad-CAM."""
         t0 = time.perf_counter()
-        pixels += self._activations(epoch, writes, layers)
-        costs["activations"] = time.perf_counter() - t0
+        now.pixels += self._activations(now.step, now.writes, layers)
+        now.costs["activations"] = time.perf_counter() - t0
         if self._gradcam is not None:
             t0 = time.perf_counter()
-            self._write_gradcam(epoch, writes)
-            costs["gradcam"] = time.perf_counter() - t0
-        planner.measure(costs)
-        if "metrics" in planner.extras and "metrics" not in planner.costs:
-            planner.priors["metrics"] = self._measures_prior(costs)
-        if "metrics" in planner.extras and LIGHT_CHECKS not in planner.costs:
-            planner.priors[LIGHT_CHECKS] = self._measures_prior(costs, light=True)
-            steady = self._measures_prior(costs) - (planner.trace_seconds or 0.0)
-            planner.light_share = planner.priors[LIGHT_CHECKS] / steady if steady > 0 else None
-        if self.exemplars is not None and "exemplars" not in planner.costs:
-            planner.priors["exemplars"] = self._exemplars_prior(costs["activations"])
-        allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or last
-        plan = planner.plan(epoch, epochs, train_seconds, last=last, allow_filters=allow_filters, activations=layers)
-        plan.skipped.update(dropped)
+            self._write_gradcam(now.step, now.writes)
+            now.costs["gradcam"] = time.perf_counter() - t0
+
+    def _plan(self, now: _Epoch, train_seconds: float, layers: Sequence[str]) -> EpochPlan:
+        """The planner's plan for the epoch, from what its core measured and the extras' priors."""
+        planner = self.planner
+        assert planner is not None and self.probes is not None
+        planner.measure(now.costs)
+        core = CoreTimes(gradcam=now.costs.get("gradcam"), forward=self._forward_seconds, cam_call=self._cam_call)
+        measures = None
+        if self._checks is not None:
+            measures = MeasuresWork.of(self._checks.checks, len(self.probes), in_gradcams=COST_IN_GRADCAMS)
+        exemplars = None
+        if self.exemplars is not None:
+            exemplars = functools.partial(self._exemplars_prior, now.costs["activations"])
+        planner.price_extras(core, measures, exemplars)
+        allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or now.last
+        return planner.plan(
+            now.step, now.epochs, train_seconds, last=now.last, allow_filters=allow_filters, activations=layers
+        )
+
+    def _extras(self, now: _Epoch, plan: EpochPlan) -> dict[str, float]:
+        """Draws the extras that ``plan`` chose, timed. Returns the seconds of their one-off setup."""
+        assert self.probes is not None and self._extractor is not None
         setup: dict[str, float] = {}
         if "metrics" in plan.extras and self._checks is not None and self._predicted is not None:
             t0 = time.perf_counter()
             classes, maps = self._predicted
-            writes += self._checks(epoch, self.probes, maps, classes, self.boxes, light=plan.checks == "light")
-            costs["metrics"] = time.perf_counter() - t0
+            light = plan.checks == "light"
+            now.writes += self._checks(now.step, self.probes, maps, classes, self.boxes, light=light)
+            now.costs["metrics"] = time.perf_counter() - t0
             setup["metrics"] = self._checks.checks.setup_seconds
         if "exemplars" in plan.extras and self.exemplars is not None:
             t0 = time.perf_counter()
             channels = {layer: self._grids[layer][0] for layer in self._extractor.layer_names}
-            writes += self.exemplars(epoch, self._extractor, channels)
-            costs["exemplars"] = time.perf_counter() - t0
+            now.writes += self.exemplars(now.step, self._extractor, channels)
+            now.costs["exemplars"] = time.perf_counter() - t0
+        return setup
+
+    def _filter_passes(self, now: _Epoch, plan: EpochPlan) -> None:
+        """Draws the filter passes that ``plan`` chose, timed; a layer whose pass fails is dropped."""
+        assert self.planner is not None
         for layer, filters in list(plan.filters.items()):
             t0 = time.perf_counter()
             try:
-                pixels += self._filters(layer, filters, plan, epoch, writes)
+                now.pixels += self._filters(layer, filters, plan, now.step, now.writes)
             except Exception as e:  # one layer's patterns failing must not cost the epoch its other summaries
                 logger.warning("featureviz: no filter patterns for layer %r: %s. Dropping the layer.", layer, e)
                 logger.debug("filter patterns of %r failed", layer, exc_info=True)
-                planner.rotations.pop(layer, None)
-                plan.filters.pop(layer)
-                plan.windows.pop(layer, None)
-                plan.skipped[layer] = f"failed: {type(e).__name__}"
-            costs[metadata.tag_for("filters", layer)] = time.perf_counter() - t0
-        planner.record(plan, costs, setup=setup)
-        self._pixels_written[epoch] = pixels
+                self.planner.drop_filters(plan, layer, f"failed: {type(e).__name__}")
+            now.costs[metadata.tag_for("filters", layer)] = time.perf_counter() - t0
+
+    @staticmethod
+    def _cost_writes(now: _Epoch, plan: EpochPlan) -> list[Write]:
+        """The ``cost/<kind>_seconds`` scalars of the kinds drawn."""
+        costs = now.costs
         filter_total = sum(v for k, v in costs.items() if k.startswith(metadata.TAG_PREFIX["filters"]))
-        for kind, seconds in (
-            ("activations", costs["activations"]),
-            ("gradcam", costs.get("gradcam")),
-            ("metrics", costs.get("metrics")),
-            ("exemplars", costs.get("exemplars")),
-            ("filters", filter_total if plan.filters else None),
-        ):
-            if seconds is not None:
-                writes.append(functools.partial(tf.summary.scalar, metadata.cost_tag(kind), seconds, step=epoch))
-        elapsed = time.perf_counter() - t_start
-        planner.add_overhead(elapsed - sum(costs.values()))
-        record = self._plan_record(plan, costs, elapsed)
-        writes.append(functools.partial(summary.plan, record, epoch))
-        writes.append(functools.partial(tf.summary.scalar, metadata.cost_tag("callback"), elapsed, step=epoch))
-        wait = self.worker.submit(epoch, writes)
+        return [
+            functools.partial(tf.summary.scalar, metadata.cost_tag(kind), seconds, step=now.step)
+            for kind, seconds in (
+                ("activations", costs["activations"]),
+                ("gradcam", costs.get("gradcam")),
+                ("metrics", costs.get("metrics")),
+                ("exemplars", costs.get("exemplars")),
+                ("filters", filter_total if plan.filters else None),
+            )
+            if seconds is not None
+        ]
+
+    def _close_epoch(self, now: _Epoch, plan: EpochPlan) -> Record:
+        """Counts the hook's time outside its tasks, queues the epoch's writes with its ``plan`` record (counting
+        the wait), and returns the record."""
+        planner = self.planner
+        assert planner is not None
+        elapsed = time.perf_counter() - now.started
+        planner.add_overhead(elapsed - sum(now.costs.values()))
+        record = self._plan_record(plan, now.costs, elapsed)
+        now.writes.append(functools.partial(summary.plan, record, now.step))
+        now.writes.append(functools.partial(tf.summary.scalar, metadata.cost_tag("callback"), elapsed, step=now.step))
+        wait = self.worker.submit(now.step, now.writes)
         planner.add_overhead(wait)
         self._logged += 1
-        if first:
-            self._warn_core(epochs)
+        if now.first:
+            self._warn_core(now.epochs)
         self._last_plan = record
         return record
 
@@ -409,24 +473,6 @@ class Visualizer:
             ", ".join(planner.core_layers) or "Grad-CAM",
         )
 
-    def _measures_prior(self, costs: Mapping[str, float], *, light: bool = False) -> float:
-        """What the Grad-CAM measures should cost on this model at their first draw (or, ``light``, at a light
-        draw), from what this epoch measured, without running them (running them would trace them before the
-        budget planned it): the deletion and insertion curves score ``MapChecks.forward_images`` images (about
-        ``2 (steps + 1)`` times the probes), the randomisation check runs ``draws`` Grad-CAMs of a copy of the
-        model, whose first call traces it like Grad-CAM's first call did (a light draw finds it traced). Else a
-        multiple of Grad-CAM's cost (half of it for a light draw)."""
-        planner = self.planner
-        checks = self._checks.checks if self._checks is not None else None
-        cams = costs.get("gradcam")
-        if checks is None or planner is None or self._forward_seconds is None or not cams or self._cam_call is None:
-            return COST_IN_GRADCAMS * costs.get("gradcam", 0.0) / (2.0 if light else 1.0)
-        n = max(1, len(self.probes) if self.probes is not None else 1)
-        forward = checks.forward_images(n, light=light) / n * self._forward_seconds
-        if light:
-            return forward + checks.light_draws * self._cam_call
-        return forward + checks.draws * self._cam_call + (planner.trace_seconds or 0.0)
-
     def _exemplars_prior(self, activations: float) -> float:
         """What the exemplars should cost at their first draw: the activations of the sample (``activations``, this
         epoch's pass over the probes, scaled to the sample's size) and the top-k reduction over them, timed once on
@@ -447,7 +493,7 @@ class Visualizer:
         if self.planner is not None:
             self.planner.add_overhead(seconds)
 
-    def _first_writes(self, epoch: int, params_fit: Mapping[str, Any] | None) -> list[Any]:
+    def _first_writes(self, epoch: int, params_fit: Mapping[str, object] | None) -> list[Write]:
         assert self.model is not None and self.probes is not None
         facts = run_facts(
             self.model,
@@ -471,7 +517,7 @@ class Visualizer:
             ),
         ]
 
-    def _metric_writes(self, epoch: int, logs: Mapping[str, Any] | None) -> list[Any]:
+    def _metric_writes(self, epoch: int, logs: Logs | None) -> list[Write]:
         if not self.options.log_metrics:
             return []
         return [
@@ -480,15 +526,13 @@ class Visualizer:
             if np.ndim(value) == 0
         ]
 
-    def write_metrics(self, epoch: int, logs: Mapping[str, Any] | None) -> None:
+    def write_metrics(self, epoch: int, logs: Logs | None) -> None:
         """Queues only the epoch's metric scalars (an epoch that ``every_n_epochs`` skips)."""
         writes = self._metric_writes(epoch, logs)
         if writes:
             self.worker.submit(epoch, writes)
 
-    def _curves_only(
-        self, epoch: int, logs: Mapping[str, Any] | None, params_fit: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
+    def _curves_only(self, epoch: int, logs: Logs | None, params_fit: Mapping[str, object] | None) -> Record:
         writes = self._metric_writes(epoch, logs)
         if self._logged == 0:
             writes = self._first_writes(epoch, params_fit) + writes
@@ -496,7 +540,7 @@ class Visualizer:
         self._logged += 1
         return {}
 
-    def _plan_record(self, plan: EpochPlan, costs: Mapping[str, float], elapsed: float) -> dict[str, Any]:
+    def _plan_record(self, plan: EpochPlan, costs: Mapping[str, float], elapsed: float) -> Record:
         assert self.planner is not None
         grids = {
             name: {"channels": len(ch) if ch is not None else None, "scale": sc}
@@ -535,7 +579,7 @@ class Visualizer:
             logger.info("featureviz: the budget has room for %d more layers: %s", len(added), ", ".join(added))
             self._extractor = compute.ActivationExtractor(self.model, layers=planner.activation_layers)
 
-    def _check_finite(self, epoch: int, what: str, *arrays: Any) -> None:
+    def _check_finite(self, epoch: int, what: str, *arrays: Tensor) -> None:
         """Logs one warning per run when the model produces NaN or inf (the records mark them)."""
         if self._warned_nonfinite:
             return
@@ -550,7 +594,7 @@ class Visualizer:
 
     # -- the three kinds --------------------------------------------------------------------------
 
-    def _activations(self, epoch: int, writes: list[Any], layers: Sequence[str] | None = None) -> int:
+    def _activations(self, epoch: int, writes: list[Write], layers: Sequence[str] | None = None) -> int:
         """Queues the activation grids of ``layers`` (default: the extractor's; it computes them all in one pass,
         so drawing fewer costs no retrace)."""
         assert self._extractor is not None and self.probes is not None
@@ -574,7 +618,7 @@ class Visualizer:
             writes.append(functools.partial(tf.summary.scalar, metadata.DEAD_FRACTION_PREFIX + name, dead, step=epoch))
         return pixels
 
-    def _write_gradcam(self, epoch: int, writes: list[Any]) -> None:
+    def _write_gradcam(self, epoch: int, writes: list[Write]) -> None:
         cam = self._gradcam
         assert cam is not None and self.probes is not None
         t0 = time.perf_counter()
@@ -591,16 +635,9 @@ class Visualizer:
             t0 = time.perf_counter()
             maps.append(cam(self.probes, class_index=[int(c) for c in t]))
             calls.append(time.perf_counter() - t0)
-        # The planner prices a filter pass it has not measured from a steady forward-and-backward pass of
-        # one probe (the second call; the first one traced) and from what the trace cost.
         assert self.planner is not None
         self._cam_call = calls[-1]
-        if len(calls) > 1:
-            self.planner.pass_seconds = calls[-1] / self.probes.shape[0]
-            if self.planner.trace_seconds is None:
-                self.planner.trace_seconds = max(0.0, calls[0] - calls[-1])
-        elif self.planner.pass_seconds is None:
-            self.planner.pass_seconds = calls[0] / self.probes.shape[0]
+        self.planner.time_gradcam(calls, self.probes.shape[0])
         self._predicted = (predicted, maps[0])
         heat = np.stack(maps, axis=1)
         self._check_finite(epoch, "Grad-CAM", heat, probs)
@@ -620,7 +657,7 @@ class Visualizer:
             )
         )
 
-    def _filters(self, layer: str, filters: Sequence[int], plan: EpochPlan, epoch: int, writes: list[Any]) -> int:
+    def _filters(self, layer: str, filters: Sequence[int], plan: EpochPlan, epoch: int, writes: list[Write]) -> int:
         assert self.model is not None and self.probes is not None
         assert self._filter_task is not None
         new, pixels, arrays = self._filter_task(

@@ -19,21 +19,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SummaryWorker"]
+__all__ = ["SummaryWorker", "Write"]
 
 _POLL_SECONDS = 0.2
+
+Write = Callable[[], object]
+"""One summary write, queued for the worker thread (``functools.partial(summary.activations, ...)``); what it
+returns is ignored."""
 
 
 @dataclass
 class _Batch:
     step: int
-    writes: Sequence[Callable[[], Any]]
+    writes: Sequence[Write]
 
 
 class SummaryWorker:
@@ -60,7 +63,7 @@ class SummaryWorker:
     def __init__(self, run_dir: str, *, max_pending: int = 2) -> None:
         self.run_dir = run_dir
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max(1, max_pending))
-        self._writer: Any = None
+        self._writer: tf.summary.SummaryWriter | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.written: list[int] = []
@@ -71,7 +74,7 @@ class SummaryWorker:
 
     # -- the training thread's side ---------------------------------------------------------------
 
-    def submit(self, step: int, writes: Sequence[Callable[[], Any]]) -> float:
+    def submit(self, step: int, writes: Sequence[Write]) -> float:
         """Queues one epoch's writes; waits while ``max_pending`` epochs are queued.
 
         Returns:
