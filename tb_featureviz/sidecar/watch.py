@@ -243,7 +243,7 @@ def watch(
         options: What to draw; default the callback's defaults with an unlimited budget. The options a
             ``FeatureVizCallback(visualize=False)`` recorded in the run replace these, so the sidecar draws
             what that callback would have drawn.
-        overrides: WriterOptions to use whatever the callback recorded (``{"max_filters": 16}``).
+        overrides: Options to use whatever the callback recorded (``{"max_filters": 16}``).
         once: Process the checkpoints there now and return, instead of following the directory.
         poll_seconds: How often to look for new checkpoints.
         retries: With ``once``, how many more looks a checkpoint that cannot be read yet gets.
