@@ -255,10 +255,34 @@ def watch(
     Raises:
         ValueError: there are no probes, or they do not fit the model.
     """
-    options = options or WriterOptions(budget=Budget(fraction=None))
     source = read_source(log_dir)
-    if class_names is not None:
-        overrides = dict(overrides or {}, class_names=list(class_names))
+    probes, labels, boxes = _probe_set(source, log_dir, probes, labels)
+    options = _options(options, source, class_names, overrides)
+    # Declared on the command line, else what the training callback learnt, else learnt here as it would.
+    declared = options.input_range is not None or options.preprocess is not None
+    space = None if declared else InputSpace.from_json(source.input_space)
+    viz = Visualizer(posixpath.join(log_dir, metadata.RUN_SUBDIR), options, input_space=space)
+    follow = _Follow(viz, source, probes, labels, boxes, done=written_steps(log_dir), once=once, retries=retries)
+    try:
+        while True:
+            for step, path in [(s, p) for s, p in find_checkpoints(checkpoint_dir) if s not in follow.done]:
+                seconds = follow.draw(step, path)
+                if seconds is not None and on_step is not None:
+                    on_step(step, path, seconds)
+            waiting = [p for s, p in find_checkpoints(checkpoint_dir) if s not in follow.done]
+            if once and (not waiting or all(follow.failures.get(p, 0) > retries for p in waiting)):
+                return follow.written, waiting
+            time.sleep(1.0 if once else poll_seconds)
+            if not once:
+                follow.source = read_source(log_dir)  # the epoch logs grow as training goes on
+    finally:
+        viz.close()
+
+
+def _probe_set(
+    source: Source, log_dir: str, probes: np.ndarray | None, labels: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The probes given, else those the callback saved (with their labels and boxes)."""
     boxes = None
     if probes is None:
         probes = source.images
@@ -269,52 +293,66 @@ def watch(
             f"No probe images: pass --probes FILE.npy, or train with FeatureVizCallback(log_dir, visualize=False), "
             f"which saves them to {posixpath.join(log_dir, SOURCE_SUBDIR, PROBES_FILE)}."
         )
+    return probes, labels, boxes
+
+
+def _options(
+    options: WriterOptions | None,
+    source: Source,
+    class_names: Sequence[str] | None,
+    overrides: Mapping[str, object] | None,
+) -> WriterOptions:
+    """``options`` (default: the callback's, unlimited), then what the callback recorded, then ``overrides``."""
+    options = options or WriterOptions(budget=Budget(fraction=None))
+    if class_names is not None:
+        overrides = dict(overrides or {}, class_names=list(class_names))
     if class_names is None and source.class_names and not source.options.get("class_names"):
         overrides = dict(overrides or {}, class_names=list(source.class_names))
-    options = options.updated(source.options, **(overrides or {}))
-    # Declared on the command line, else what the training callback learnt, else learnt here as it would.
-    declared = options.input_range is not None or options.preprocess is not None
-    space = None if declared else InputSpace.from_json(source.input_space)
-    viz = Visualizer(posixpath.join(log_dir, metadata.RUN_SUBDIR), options, input_space=space)
-    done = written_steps(log_dir)
-    written: list[int] = []
-    failures: dict[str, int] = {}
-    sizes: dict[str, int] = {}
+    return options.updated(source.options, **(overrides or {}))
+
+
+@dataclass
+class _Follow:
+    """What ``watch`` has drawn and tried so far, and the model of the last checkpoint it read."""
+
+    viz: Visualizer
+    source: Source
+    probes: np.ndarray
+    labels: np.ndarray | None
+    boxes: np.ndarray | None
+    done: set[int]
+    once: bool
+    retries: int
+    written: list[int] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
+    """Failed looks per checkpoint path."""
+    sizes: dict[str, int] = field(default_factory=dict)
+    """The size each checkpoint had at the last look (a file still growing is not read)."""
     model: keras.Model | None = None
-    try:
-        while True:
-            pending = [(s, p) for s, p in find_checkpoints(checkpoint_dir) if s not in done]
-            for step, path in pending:
-                if not _readable(path, sizes) and not (once and failures.get(path, 0) >= retries):
-                    failures[path] = failures.get(path, 0) + 1
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    model = _load(path, model)
-                except Exception as e:  # half-written or unreadable: try again at the next look
-                    failures[path] = failures.get(path, 0) + 1
-                    logger.warning("featureviz watch: cannot read %s yet (%s); will retry", path, e)
-                    sizes.pop(path, None)
-                    continue
-                if viz.model is not model:
-                    viz.bind(model)
-                    viz.set_probes(probes, labels, boxes)
-                    if source.sample is not None:
-                        viz.set_sample(source.sample, source.sample_labels)
-                viz.visualize(step, train_seconds=0.0, logs=source.logs.get(step), last=False)
-                viz.worker.drain()
-                done.add(step)
-                written.append(step)
-                if on_step is not None:
-                    on_step(step, path, time.perf_counter() - t0)
-            waiting = [p for s, p in find_checkpoints(checkpoint_dir) if s not in done]
-            if once and (not waiting or all(failures.get(p, 0) > retries for p in waiting)):
-                return written, waiting
-            time.sleep(1.0 if once else poll_seconds)
-            if not once:
-                source = read_source(log_dir)  # the epoch logs grow as training goes on
-    finally:
-        viz.close()
+
+    def draw(self, step: int, path: str) -> float | None:
+        """Draws the checkpoint at ``path`` as ``step``; the seconds it took, ``None`` when it could not be read."""
+        if not _readable(path, self.sizes) and not (self.once and self.failures.get(path, 0) >= self.retries):
+            self.failures[path] = self.failures.get(path, 0) + 1
+            return None
+        t0 = time.perf_counter()
+        try:
+            self.model = _load(path, self.model)
+        except Exception as e:  # half-written or unreadable: try again at the next look
+            self.failures[path] = self.failures.get(path, 0) + 1
+            logger.warning("featureviz watch: cannot read %s yet (%s); will retry", path, e)
+            self.sizes.pop(path, None)
+            return None
+        if self.viz.model is not self.model:
+            self.viz.bind(self.model)
+            self.viz.set_probes(self.probes, self.labels, self.boxes)
+            if self.source.sample is not None:
+                self.viz.set_sample(self.source.sample, self.source.sample_labels)
+        self.viz.visualize(step, train_seconds=0.0, logs=self.source.logs.get(step), last=False)
+        self.viz.worker.drain()
+        self.done.add(step)
+        self.written.append(step)
+        return time.perf_counter() - t0
 
 
 def _load(path: str, model: keras.Model | None) -> keras.Model:

@@ -143,39 +143,13 @@ def train(
     use_backend(backend)
     import keras
 
-    from tb_featureviz.trainer import data as data_mod
     from tb_featureviz.trainer import model as model_mod
     from tb_featureviz.writer.callback import FeatureVizCallback
 
     out = out or sys.stdout
-    one_of("base", base, BASES)
-    positive_int("epochs", epochs)
-    min_size = 46 if base == "cnn" else 32  # four valid 3x3 convs + 2x2 pools need 46 px; VGG16 needs 32
-    int_at_least("image_size", image_size, min_size)  # for this base
-    if weights is not None and base != "vgg16":
-        raise ValueError(f"weights applies to base='vgg16' only. Received: weights={weights!r} with base={base!r}")
+    _check_arguments(base, epochs, image_size, weights)
     keras.utils.set_random_seed(seed)
-    if data_dir is None:
-        train_ds, val_ds, class_names = data_mod.synthetic_datasets(
-            train=synthetic_train,
-            validation=synthetic_validation,
-            size=image_size,
-            batch_size=batch_size,
-            seed=seed,
-        )
-        source = f"embedded synthetic set ({synthetic_train} train / {synthetic_validation} validation images)"
-        probes: SyntheticSet | None = data_mod.synthetic_probes(
-            validation=synthetic_validation, size=image_size, seed=seed
-        )
-        validation_data = None  # the callback takes the exact probes instead
-    else:
-        train_ds, val_ds, class_names = data_mod.load_image_folder(
-            data_dir, image_size=image_size, batch_size=batch_size, seed=seed
-        )
-        source = os.fspath(data_dir)
-        probes = None
-        validation_data = val_ds  # the callback picks its probes from the validation data
-
+    data = _Data.load(data_dir, synthetic_train, synthetic_validation, image_size, batch_size, seed)
     if base == "cnn":
         model = model_mod.build_cnn(image_size, augment=augment, seed=seed)
     else:
@@ -185,7 +159,7 @@ def train(
     run = run_name or default_run_name(base, augment)
     run_dir = Path(logdir) / run
     print(
-        f"featureviz: run {run!r} -> {run_dir} ({model.name} on the {source}, Keras on {keras.backend.backend()})",
+        f"featureviz: run {run!r} -> {run_dir} ({model.name} on the {data.source}, Keras on {keras.backend.backend()})",
         file=out,
         flush=True,
     )
@@ -198,9 +172,10 @@ def train(
         "image_size": image_size,
         "learning_rate": learning_rate,
         "optimizer": "RMSprop",
-        "data": source,
+        "data": data.source,
         "seed": seed,
     }
+    probes = data.probes
     callbacks = [
         keras.callbacks.TensorBoard(os.fspath(run_dir)),
         FeatureVizCallback(
@@ -208,8 +183,8 @@ def train(
             probe_images=None if probes is None else probes.images,
             probe_labels=None if probes is None else probes.labels,
             probe_boxes=None if probes is None else probes.boxes,
-            validation_data=validation_data,
-            class_names=class_names,
+            validation_data=data.validation_data,
+            class_names=data.class_names,
             filter_every_n_epochs=filter_every_n_epochs,
             budget=budget,
             hparams=hparams,
@@ -218,7 +193,7 @@ def train(
     ]
     # The datasets shuffle themselves; Keras' default shuffle=True would only warn that it is ignored.
     history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+        data.train, validation_data=data.validation, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
     )
     print(
         f"featureviz: done. See it with:\n  tensorboard --logdir {os.fspath(logdir)}\n"
@@ -227,6 +202,57 @@ def train(
         flush=True,
     )
     return TrainResult(run_dir=run_dir, history=dict(history.history), model=model)
+
+
+def _check_arguments(base: str, epochs: int, image_size: int, weights: str | None) -> None:
+    one_of("base", base, BASES)
+    positive_int("epochs", epochs)
+    min_size = 46 if base == "cnn" else 32  # four valid 3x3 convs + 2x2 pools need 46 px; VGG16 needs 32
+    int_at_least("image_size", image_size, min_size)  # for this base
+    if weights is not None and base != "vgg16":
+        raise ValueError(f"weights applies to base='vgg16' only. Received: weights={weights!r} with base={base!r}")
+
+
+@dataclass
+class _Data:
+    """The training and validation sets, and where the callback takes its probes from."""
+
+    train: object
+    validation: object
+    class_names: list[str]
+    source: str
+    """What the run was trained on, for the console and the run's hyper-parameters."""
+    probes: SyntheticSet | None
+    """The synthetic set's exact probes (with their boxes); ``None``: the callback picks from ``validation_data``."""
+    validation_data: object | None
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: str | os.PathLike[str] | None,
+        synthetic_train: int,
+        synthetic_validation: int,
+        image_size: int,
+        batch_size: int,
+        seed: int,
+    ) -> _Data:
+        from tb_featureviz.trainer import data as data_mod
+
+        if data_dir is None:
+            train_ds, val_ds, class_names = data_mod.synthetic_datasets(
+                train=synthetic_train,
+                validation=synthetic_validation,
+                size=image_size,
+                batch_size=batch_size,
+                seed=seed,
+            )
+            source = f"embedded synthetic set ({synthetic_train} train / {synthetic_validation} validation images)"
+            probes = data_mod.synthetic_probes(validation=synthetic_validation, size=image_size, seed=seed)
+            return cls(train_ds, val_ds, class_names, source, probes, validation_data=None)
+        train_ds, val_ds, class_names = data_mod.load_image_folder(
+            data_dir, image_size=image_size, batch_size=batch_size, seed=seed
+        )
+        return cls(train_ds, val_ds, class_names, os.fspath(data_dir), None, validation_data=val_ds)
 
 
 def _budget(text: str) -> float | None:

@@ -6,12 +6,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
+import numpy.typing as npt
 
 from tb_featureviz import metadata
+from tb_featureviz.compute.backend import Tensor
+from tb_featureviz.metadata import Record
 from tb_featureviz.sidecar.watch import SOURCE_SUBDIR, write_probes_file
 from tb_featureviz.validation import positive_int
 from tb_featureviz.writer.distributed import is_chief
@@ -25,6 +28,9 @@ from tb_featureviz.writer.probes import (
     select_probes,
 )
 from tb_featureviz.writer.visualizer import Visualizer
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +123,12 @@ class FeatureVizCallback(keras.callbacks.Callback):
     def __init__(
         self,
         log_dir: str | os.PathLike[str],
-        probe_images: Any = None,
+        probe_images: npt.ArrayLike | tf.data.Dataset | None = None,
         *,
         probe_labels: Sequence[int] | np.ndarray | None = None,
         probe_boxes: Sequence[Sequence[int]] | np.ndarray | None = None,
         class_names: Sequence[str] | None = None,
-        validation_data: Any = None,
+        validation_data: npt.ArrayLike | tf.data.Dataset | None = None,
         num_probes: int = 4,
         budget: float | None = 0.05,
         budget_seconds: float | None = None,
@@ -144,11 +150,11 @@ class FeatureVizCallback(keras.callbacks.Callback):
         max_grid_pixels: int | None = DEFAULT_MAX_GRID_PIXELS,
         max_bytes_per_epoch: int | None = DEFAULT_MAX_BYTES,
         log_metrics: bool = True,
-        hparams: dict[str, Any] | None = None,
+        hparams: Record | None = None,
         seed: int = 0,
         input_range: tuple[float, float] | None = None,
-        preprocess: str | Callable[[Any], Any] | None = None,
-        deprocess: Callable[[Any], Any] | None = None,
+        preprocess: str | Callable[[Tensor], Tensor] | None = None,
+        deprocess: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(log_dir, (str, os.PathLike)) or not str(log_dir):
@@ -187,7 +193,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         return os.path.join(self.log_dir, metadata.RUN_SUBDIR if self.visualize else SOURCE_SUBDIR)
 
     @property
-    def plan(self) -> dict[str, Any] | None:
+    def plan(self) -> Record | None:
         """The ``plan`` record of the last logged epoch (what was drawn and why), or None."""
         return self._viz._last_plan if self._viz is not None else None
 
@@ -259,14 +265,14 @@ class FeatureVizCallback(keras.callbacks.Callback):
         epochs = (self.params or {}).get("epochs")
         return epochs is not None and epoch == int(epochs) - 1
 
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+    def on_train_begin(self, logs: Record | None = None) -> None:
         if self._chief and self._viz is not None and self.visualize:
             self._viz.start_warm_up()
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Record | None = None) -> None:
         self._epoch_start = time.perf_counter()
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: Record | None = None) -> None:
         if not self._chief or self._viz is None:
             return
         t0 = time.perf_counter()
@@ -311,7 +317,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._logged_any = True
         self.hook_seconds += time.perf_counter() - t_visualize
 
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+    def on_train_end(self, logs: Record | None = None) -> None:
         """Writes everything still queued and closes the event file."""
         if self._viz is not None:
             self.writer_seconds = self._viz.worker.cpu_seconds

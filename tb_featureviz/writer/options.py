@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from tb_featureviz.compute.backend import Tensor
 from tb_featureviz.compute.filters import check_parameterization
 from tb_featureviz.compute.input_space import STYLES, InputSpace
+from tb_featureviz.metadata import Record
 from tb_featureviz.validation import integer, non_negative_int, optional_positive_int, positive_int
 from tb_featureviz.writer.planner import Budget
 
@@ -25,7 +27,7 @@ DEFAULT_MAX_BYTES = 1_000_000
 """Bytes per logged epoch that growing the layer set may use."""
 
 
-def _option(default: Any = None, *, shared: bool = True, factory: Callable[[], Any] | None = None) -> Any:
+def _option(default: object = None, *, shared: bool = True, factory: Callable[[], object] | None = None) -> Any:
     """Declares one writer option: its default, and whether the sidecar takes it over from the callback.
 
     ``shared=False`` keeps an option with this process (the budget, and the input space's declaration,
@@ -62,12 +64,12 @@ class WriterOptions:
     max_bytes_per_epoch: int | None = _option(DEFAULT_MAX_BYTES)
     budget: Budget = _option(shared=False, factory=Budget)
     class_names: list[str] | None = _option()
-    hparams: dict[str, Any] = _option(factory=dict)
+    hparams: Record = _option(factory=dict)
     log_metrics: bool = _option(True)
     seed: int = _option(0)
     input_range: tuple[float, float] | None = _option(shared=False)
-    preprocess: str | Callable[[Any], Any] | None = _option(shared=False)
-    deprocess: Callable[[Any], Any] | None = _option(shared=False)
+    preprocess: str | Callable[[Tensor], Tensor] | None = _option(shared=False)
+    deprocess: Callable[[Tensor], Tensor] | None = _option(shared=False)
 
     SHARED: ClassVar[tuple[str, ...]]
     """What the sidecar takes over from a callback with ``visualize=False`` (recorded in its run_info), so it
@@ -76,22 +78,22 @@ class WriterOptions:
     """Options that stay with this process."""
 
     @classmethod
-    def from_arguments(cls, arguments: Mapping[str, Any], **given: Any) -> WriterOptions:
+    def from_arguments(cls, arguments: Mapping[str, object], **given: object) -> WriterOptions:
         """The options among a caller's ``arguments`` (its ``locals()``), then ``given`` ones, by name."""
-        values = {f.name: arguments[f.name] for f in fields(cls) if f.name in arguments}
+        values: Record = {f.name: arguments[f.name] for f in fields(cls) if f.name in arguments}
         values.update(given)
         return cls(**values)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> Record:
         """The options a sidecar reuses (``layers`` too, when given as names)."""
         out = {name: getattr(self, name) for name in self.SHARED}
         if self.layers is not None and all(isinstance(n, str) for n in self.layers):
             out["layers"] = list(self.layers)
         return out
 
-    def updated(self, recorded: Mapping[str, Any], **overrides: Any) -> WriterOptions:
+    def updated(self, recorded: Mapping[str, object], **overrides: object) -> WriterOptions:
         """A copy with ``recorded`` options (``to_json``), then the non-None ``overrides``, applied."""
-        values = {name: getattr(self, name) for name in (*self.SHARED, *self.LOCAL)}
+        values: Record = {name: getattr(self, name) for name in (*self.SHARED, *self.LOCAL)}
         values.update({k: v for k, v in recorded.items() if k in values and k != "budget"})
         values.update({k: v for k, v in overrides.items() if v is not None})
         return WriterOptions(**values)
