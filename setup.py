@@ -20,6 +20,7 @@ setup(
     python_requires=">=3.10",
     packages=[
         "tb_featureviz",
+        "tb_featureviz.kinds",
         "tb_featureviz.compute",
         "tb_featureviz.render",
         "tb_featureviz.reader",

@@ -39,7 +39,8 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from tb_featureviz import plot, summary
-    from tb_featureviz.compute import activations, filter_patterns, grad_cam
+    from tb_featureviz.compute import filter_patterns, grad_cam
+    from tb_featureviz.compute.activations import activations  # the function (the package's name is ambiguous)
     from tb_featureviz.writer.callback import FeatureVizCallback
 
 

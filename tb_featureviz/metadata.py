@@ -119,15 +119,20 @@ and ``patterns/relative_activation/<layer>`` (a filter pass's ``relative_median`
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeAlias
 
 from tensorboard.compat.proto import summary_pb2
 
+from tb_featureviz.kinds import RECORDS, REGISTRY
 from tb_featureviz.validation import non_negative_int, positive_int
 
 Record: TypeAlias = dict[str, Any]
 """A JSON object as stored in a summary or served over HTTP: a decoded record, a document, an index entry."""
+
+RecordView: TypeAlias = Mapping[str, Any]
+"""A :data:`Record` that the code only reads (a function that takes one accepts any mapping)."""
 
 PLUGIN_NAME = "featureviz"
 """The plugin name: in summary metadata, TensorBoard routes and the run subdirectory."""
@@ -137,15 +142,15 @@ RUN_SUBDIR = "featureviz"
 
 CONTENT_VERSION = 1
 
-KINDS = ("activations", "filters", "gradcam", "exemplars", "probes", "sample", "run_info", "plan", "status")
-"""Every summary kind, in display order."""
+KINDS: tuple[str, ...] = (
+    *(name for name, k in REGISTRY.items() if k.stored),
+    *RECORDS,
+)
+"""Every summary kind written as a blob summary, in display order, then the records (``tb_featureviz.kinds``:
+``activations``, ``filters``, ``gradcam``, ``exemplars``, ``probes``, ``sample``, ``run_info``, ``plan``,
+``status``)."""
 
-TAG_PREFIX = {
-    "activations": "activations/",
-    "filters": "filters/",
-    "gradcam": "gradcam/",
-    "exemplars": "exemplars/",
-}
+TAG_PREFIX: dict[str, str] = {name: k.tag_prefix for name, k in REGISTRY.items() if k.stored and k.layered}
 """Blob tag prefix of each per-layer kind: the tag is the prefix plus the layer name."""
 
 EPOCH_SCALAR_PREFIX = "epoch_"
@@ -157,11 +162,9 @@ VALIDATION_SCALAR_PREFIX = "epoch_val_"
 DEAD_FRACTION_PREFIX = "health/dead_fraction/"
 """Scalar tag prefix of the fraction of dead channels of a layer."""
 
-FAITHFULNESS_PREFIX = "faithfulness/"
-"""Scalar tag prefix of the Grad-CAM faithfulness measures (``faithfulness/deletion_auc``)."""
-
-SANITY_PREFIX = "sanity/"
-"""Scalar tag prefix of the Grad-CAM sanity checks (``sanity/randomization_spearman``)."""
+FAITHFULNESS_PREFIX, SANITY_PREFIX = REGISTRY["checks"].scalar_prefixes
+"""Scalar tag prefixes of the Grad-CAM faithfulness measures (``faithfulness/deletion_auc``) and sanity checks
+(``sanity/randomization_spearman``): the ``checks`` kind's (``tb_featureviz.kinds.checks``)."""
 
 RELATIVE_ACTIVATION_PREFIX = "patterns/relative_activation/"
 """Scalar tag prefix of a filter pass's median pattern activation relative to the probes'."""

@@ -11,7 +11,7 @@ need the data: a ``probe`` or ``channel`` beyond what a layer recorded.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from tb_featureviz.export.content import (
@@ -25,11 +25,12 @@ from tb_featureviz.export.content import (
     RunExport,
 )
 from tb_featureviz.export.errors import ExportArgumentError, ExportNotFoundError
-from tb_featureviz.export.figures import compact_ranges, overlay_pixels, tile_for_channel
+from tb_featureviz.export.figures import compact_ranges, tile_for_channel
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.selection import ExportPlan, RunPlan, describe_steps, list_names
-from tb_featureviz.metadata import GridLayout, crop_box
+from tb_featureviz.kinds import REGISTRY, FigureCommon
+from tb_featureviz.metadata import GridLayout, Record, RecordView, crop_box
 from tb_featureviz.reader import BlobKey
 from tb_featureviz.reader.integrity import DamagedBlobError
 from tb_featureviz.render import decode_png, encode_png
@@ -152,11 +153,12 @@ def _read_run(collector: _Collector, plan: RunPlan, options: ExportOptions) -> R
                 if wall is not None:
                     walls.append(wall)
                 figs = _figures(run, t.kind, t.layer, epoch, record, images, t.layout, wall, options.probe)
-                if t.kind != "filters":
+                if _channel_filter(t.kind) is None:
                     _check_channel(figs, options.channel)
                 tag_figs.extend(figs)
             collector.tick(f"read {run.run} {t.tag} epoch {epoch}")
-        run.figures.extend(_filters_with(tag_figs, options.channel) if t.kind == "filters" else tag_figs)
+        keep = _channel_filter(t.kind)
+        run.figures.extend(keep(tag_figs, options.channel) if keep is not None else tag_figs)
     if options.channel is not None:
         run.exemplars = _read_exemplars(collector, plan, run, options.channel)
     if walls:
@@ -234,7 +236,7 @@ def _read_exemplars(collector: _Collector, plan: RunPlan, run: RunExport, channe
     out: dict[tuple[str, int], ExemplarSet] = {}
     for t in plan.tags:
         entry = entries.get(t.layer)
-        if t.kind not in ("activations", "filters") or entry is None or not keys:
+        if not _has_channels(t.kind) or entry is None or not keys:
             continue
         for epoch in t.epochs:
             step = max((int(s) for s in entry.get("steps") or [] if int(s) <= epoch), default=None)
@@ -255,7 +257,7 @@ def _read_exemplars(collector: _Collector, plan: RunPlan, run: RunExport, channe
                     continue
                 box = crop_box(int(y), int(x), int(record["size"]), pixels[image].shape[:2])
                 crop = encode_png(pixels[image][box[1] : box[3], box[0] : box[2]])
-                crops.append(ExemplarCrop(int(image), int(y), int(x), _float_or_none(value), box, crop))
+                crops.append(ExemplarCrop(int(image), int(y), int(x), float_or_none(value), box, crop))
             size = int(record.get("sample") or len(keys))
             out[(t.layer, epoch)] = ExemplarSet(run.run, t.layer, epoch, step, channel, size, tuple(crops))
     return list(out.values())
@@ -279,131 +281,42 @@ def _figures(
     kind: str,
     layer: str,
     epoch: int,
-    record: Mapping[str, Any],
+    record: Record,
     images: Sequence[bytes | None],
     layout: GridLayout | None,
     wall: float | None,
     probe: int | None,
 ) -> list[Figure]:
+    """A stored step as figures, drawn by its kind (``tb_featureviz.kinds``: the kind's ``export.figures``)."""
+    drawing = REGISTRY[kind].export if kind in REGISTRY else None
+    if drawing is None:
+        return []
     nonfinite = record.get("nonfinite")
-    common: dict[str, Any] = {"run": run.run, "kind": kind, "layer": layer, "epoch": epoch, "wall_time": wall}
-    if isinstance(nonfinite, int) and not isinstance(nonfinite, bool) and nonfinite > 0:
-        common["nonfinite"] = nonfinite  # a diverged model: shown in captions and the manifest
-    figs: list[Figure] = []
-    if kind == "activations":
-        count = len(images)
-        if probe is not None and probe >= count:
-            raise ExportArgumentError(f"probe {probe} out of range: layer {layer!r} has probes 0..{count - 1}")
-        shape = record.get("shape") or []
-        channels = int(shape[-1]) if shape else (layout.count if layout else None)
-        shown = record.get("channels")
-        reduction: dict[str, Any] = {
-            "tile_channels": tuple(int(c) for c in shown) if isinstance(shown, list) else (),
-            "scale": _scale(record),
-            "source_size": (int(shape[0]), int(shape[1])) if len(shape) == 3 else None,
-        }
-        for i, png in enumerate(images):
-            if png is None or (probe is not None and i != probe):  # None: damaged, listed in the report
-                continue
-            figs.append(
-                Figure(
-                    **common,
-                    png=png,
-                    role="grid",
-                    index=i + 1,
-                    probe=i,
-                    layout=layout,
-                    channels=channels,
-                    dead=tuple(int(c) for c in record.get("dead") or []),
-                    true_class=run.probe_label(i),
-                    **reduction,
-                )
-            )
-    elif kind == "filters":
-        if images and images[0] is not None:
-            filters = tuple(int(f) for f in record.get("filters") or [])
-            size = record.get("size")
-            schedule = record.get("schedule")
-            relative = record.get("relative")
-            median = record.get("relative_median")
-            figs.append(
-                Figure(
-                    **common,
-                    png=images[0],
-                    role="grid",
-                    index=1,
-                    layout=layout,
-                    channels=len(filters) if filters else (layout.count if layout else None),
-                    filters=filters,
-                    scale=_scale(record),
-                    source_size=(int(size), int(size)) if isinstance(size, int) else None,
-                    schedule=dict(schedule) if isinstance(schedule, Mapping) else None,
-                    relative=tuple(_float_or_none(v) for v in relative) if isinstance(relative, list) else (),
-                    relative_median=_float_or_none(median),
-                )
-            )
-    elif kind == "gradcam":
-        probes = list(record.get("probes") or [])
-        if probe is not None and probe >= len(probes):
-            raise ExportArgumentError(f"probe {probe} out of range: layer {layer!r} has probes 0..{len(probes) - 1}")
-        for p in probes:
-            i = int(p.get("probe", 0))
-            if probe is not None and i != probe:
-                continue
-            true_label = run.class_label(p.get("true")) if p.get("true") is not None else run.probe_label(i)
-            predicted = run.class_label(p.get("predicted"))
-            for t in p.get("targets") or []:
-                for role in ("heatmap", "overlay"):
-                    idx = t.get(role)
-                    if isinstance(idx, int) and 1 <= idx <= len(images):
-                        stored = images[idx - 1]
-                        if stored is None:  # damaged, listed in the report
-                            continue
-                        png = stored
-                    elif role == "overlay" and idx is None:
-                        # No ready overlay stored (the callback's default): compose it as the writer would.
-                        heat = t.get("heatmap")
-                        probe_png = run.probe_png(i)
-                        if not (isinstance(heat, int) and 1 <= heat <= len(images)) or probe_png is None:
-                            continue
-                        heat_png = images[heat - 1]
-                        if heat_png is None:
-                            continue
-                        composed = overlay_pixels(probe_png, heat_png)
-                        if composed is None:
-                            continue
-                        png = encode_png(composed)
-                    else:
-                        continue
-                    score = t.get("score")
-                    figs.append(
-                        Figure(
-                            **common,
-                            png=png,
-                            role=role,
-                            index=idx,
-                            probe=i,
-                            target=str(t.get("target")) if t.get("target") is not None else None,
-                            class_index=int(t["class"]) if t.get("class") is not None else None,
-                            class_name=run.class_label(t.get("class")),
-                            score=float(score) if isinstance(score, (int, float)) else None,
-                            true_class=true_label,
-                            predicted_class=predicted,
-                        )
-                    )
-    return figs
+    if not (isinstance(nonfinite, int) and not isinstance(nonfinite, bool) and nonfinite > 0):
+        nonfinite = 0
+    common: FigureCommon = {
+        "run": run.run,
+        "kind": kind,
+        "layer": layer,
+        "epoch": epoch,
+        "wall_time": wall,
+        "nonfinite": nonfinite,  # > 0: a diverged model, shown in captions and the manifest
+    }
+    return drawing.figures(run, common, record, images, layout, probe)
 
 
-def _float_or_none(value: Any) -> float | None:
+def float_or_none(value: object) -> float | None:
+    """``value`` as a float where it is a number (not a bool), else None."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _scale(record: Mapping[str, Any]) -> int:
+def record_scale(record: RecordView) -> int:
+    """A record's ``scale`` (how many times each tile was shrunk), 1 when absent or not above 1."""
     scale = record.get("scale")
     return int(scale) if isinstance(scale, int) and not isinstance(scale, bool) and scale > 1 else 1
 
 
-def _filters_with(figs: list[Figure], channel: int | None) -> list[Figure]:
+def filters_with(figs: list[Figure], channel: int | None) -> list[Figure]:
     """The filter grids that drew filter ``channel`` (all of them when ``channel`` is None).
 
     Raises:
@@ -428,11 +341,23 @@ def _filters_with(figs: list[Figure], channel: int | None) -> list[Figure]:
     )
 
 
+def _channel_filter(kind: str) -> Callable[[list[Figure], int | None], list[Figure]] | None:
+    """The kind's filter of a tag's figures by ``--channel`` (filters: the grids that drew it), if it has one."""
+    drawing = REGISTRY[kind].export if kind in REGISTRY else None
+    return drawing.channel_filter if drawing is not None else None
+
+
+def _has_channels(kind: str) -> bool:
+    """Whether ``kind``'s figures are grids with a tile per channel (or filter): ``--channel`` applies."""
+    drawing = REGISTRY[kind].export if kind in REGISTRY else None
+    return drawing is not None and drawing.channels
+
+
 def _check_channel(figs: Sequence[Figure], channel: int | None) -> None:
     if channel is None:
         return
     for fig in figs:
-        if fig.layout is not None and fig.kind in ("activations", "filters"):
+        if fig.layout is not None and _has_channels(fig.kind):
             try:
                 tile_for_channel(fig, channel)
             except ValueError as e:

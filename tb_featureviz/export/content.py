@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
-from tb_featureviz.metadata import GridLayout
+from tb_featureviz.kinds import REGISTRY, ExportDrawing, export_kinds
+from tb_featureviz.metadata import GridLayout, Record
 
-EXPORT_KINDS: tuple[str, ...] = ("activations", "filters", "gradcam")
-"""Summary kinds that an export can hold, in display order."""
+EXPORT_KINDS: tuple[str, ...] = export_kinds()
+"""Summary kinds that an export can hold, in display order (those of ``tb_featureviz.kinds`` with an export
+drawing)."""
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "png", "svg", "gif", "zip")
 """Export formats."""
@@ -82,7 +83,7 @@ class Figure:
     tile_channels: tuple[int, ...] = ()
     scale: int = 1
     source_size: tuple[int, int] | None = None
-    schedule: dict[str, Any] | None = None
+    schedule: Record | None = None
     relative: tuple[float | None, ...] = ()
     relative_median: float | None = None
     target: str | None = None
@@ -102,7 +103,18 @@ class Figure:
     @property
     def reduced(self) -> bool:
         """Whether the grid leaves channels out, shrinks tiles or draws a rotating part of the filters."""
-        return bool(self.tile_channels) or self.scale > 1 or _rotating(self.schedule)
+        return bool(self.tile_channels) or self.scale > 1 or rotating(self.schedule)
+
+    @property
+    def drawing(self) -> ExportDrawing | None:
+        """How the export draws this figure's kind (``tb_featureviz.kinds``)."""
+        return REGISTRY[self.kind].export if self.kind in REGISTRY else None
+
+    @property
+    def per_channel(self) -> bool:
+        """Whether the figure is a grid with a tile per channel (or filter): ``--channel`` applies."""
+        drawing = self.drawing
+        return drawing is not None and drawing.channels
 
     def grid_summary(self, *, plain: bool = False) -> str | None:
         """What a grid shows, e.g. ``400 of 512 channels (most variable), tiles 8×8 of 30×30 (1/4)`` or
@@ -111,29 +123,11 @@ class Figure:
         Args:
             plain: ASCII only (``x`` and ``-`` for ``×`` and ``–``), for fonts without those signs.
         """
-        times, dash = ("x", "-") if plain else ("\u00d7", "\u2013")
-        if self.kind == "activations":
-            if self.tile_channels and self.channels is not None and len(self.tile_channels) < self.channels:
-                text = f"{len(self.tile_channels)} of {self.channels} channels (most variable)"
-            else:
-                shown = len(self.tile_channels) if self.tile_channels else self.channels
-                text = f"{shown if shown is not None else '?'} channels"
-        elif self.kind == "filters":
-            text = f"{len(self.filters) if self.filters else self.channels} filters"
-            sch = self.schedule
-            if sch is not None and _rotating(sch):
-                a, b = sch["window"]
-                text = f"filters {a}{dash}{b} of {sch['of']}"
-                if sch.get("fixed"):
-                    text += f" (+{sch['fixed']} fixed)"
-                nxt = sch.get("next")
-                if isinstance(nxt, list) and len(nxt) == 2:
-                    when = (
-                        "when the budget has room" if sch.get("next_epoch") is None else f"at epoch {sch['next_epoch']}"
-                    )
-                    text += f", next {nxt[0]}{dash}{nxt[1]} {when}"
-        else:
+        drawing = self.drawing
+        text = drawing.grid_summary(self, plain) if drawing is not None and drawing.grid_summary else None
+        if text is None:
             return None
+        times = "x" if plain else "\u00d7"
         if self.scale > 1 and self.layout is not None:
             tile = f"{self.layout.tile_width}{times}{self.layout.tile_height}"
             source = f" of {self.source_size[1]}{times}{self.source_size[0]}" if self.source_size else ""
@@ -168,22 +162,16 @@ class Figure:
         summary = self.grid_summary(plain=True) if self.reduced else None
         if summary:
             parts.append(summary)
-        relative = self.relative_text(plain=True) if self.kind == "filters" else None
-        if relative:
-            parts.append(relative)
-        if self.probe is not None:
-            parts.append(f"probe {self.probe}")
-        if self.kind == "gradcam" and self.class_index is not None:
-            name = self.class_name if self.class_name is not None else str(self.class_index)
-            score = "" if self.score is None else f" {self.score:.2f}"
-            parts.append(f"{self.target or 'class'}: {name}{score}")
+        probe = [f"probe {self.probe}"] if self.probe is not None else []
+        drawing = self.drawing
+        parts.extend(drawing.caption(self, probe) if drawing is not None and drawing.caption else probe)
         if self.nonfinite:
             parts.append(f"{self.nonfinite} non-finite values (NaN/inf, drawn as 0)")
         return " · ".join(parts)
 
-    def manifest_entry(self) -> dict[str, Any]:
+    def manifest_entry(self) -> Record:
         """The JSON-serialisable description of this figure (without the PNG bytes)."""
-        entry: dict[str, Any] = {
+        entry: Record = {
             "run": self.run,
             "kind": self.kind,
             "layer": self.layer,
@@ -195,33 +183,21 @@ class Figure:
         }
         if self.nonfinite:
             entry["nonfinite"] = self.nonfinite
-        if self.kind == "activations":
-            entry["channels"] = self.channels
-            entry["dead"] = list(self.dead)
-            if self.tile_channels:
-                entry["tile_channels"] = list(self.tile_channels)
-        if self.kind == "filters":
-            entry["filters"] = list(self.filters)
-            if self.schedule is not None:
-                entry["schedule"] = dict(self.schedule)
-            if self.relative:
-                entry["relative"] = list(self.relative)
-            if self.relative_median is not None:
-                entry["relative_median"] = self.relative_median
-        if self.kind in ("activations", "filters") and self.reduced:
-            entry["scale"] = self.scale
-            entry["source_size"] = list(self.source_size) if self.source_size else None
-            entry["summary"] = self.grid_summary()
-        if self.kind == "gradcam":
-            entry.update(
-                target=self.target,
-                class_index=self.class_index,
-                class_name=self.class_name,
-                score=self.score,
-                true_class=self.true_class,
-                predicted_class=self.predicted_class,
-            )
+        drawing = self.drawing
+        if drawing is not None and drawing.manifest is not None:
+            entry.update(drawing.manifest(self))
         return entry
+
+
+def reduction_entry(fig: Figure) -> Record:
+    """The manifest fields of a reduced grid (``scale``, ``source_size``, ``summary``); ``{}`` when not reduced."""
+    if not fig.reduced:
+        return {}
+    return {
+        "scale": fig.scale,
+        "source_size": list(fig.source_size) if fig.source_size else None,
+        "summary": fig.grid_summary(),
+    }
 
 
 def ratio_text(value: float) -> str:
@@ -236,7 +212,7 @@ def ratio_text(value: float) -> str:
     return str(Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
-def _rotating(schedule: dict[str, Any] | None) -> bool:
+def rotating(schedule: Record | None) -> bool:
     """Whether a filter schedule draws only part of the layer's filters (a window of a rotation)."""
     if not schedule:
         return False
@@ -337,7 +313,7 @@ class RunExport:
     steps: list[int]
     epochs: list[int]
     figures: list[Figure] = field(default_factory=list)
-    info: dict[str, Any] | None = None
+    info: Record | None = None
     class_names: list[str] | None = None
     probe_labels: list[int] | None = None
     probe_pngs: list[bytes] = field(default_factory=list)
@@ -346,9 +322,9 @@ class RunExport:
     exemplars: list[ExemplarSet] = field(default_factory=list)
     first_wall_time: float | None = None
     last_wall_time: float | None = None
-    stages: dict[str, Any] | None = None
-    plan: dict[str, Any] | None = None
-    check_draws: dict[int, dict[str, Any]] = field(default_factory=dict)
+    stages: Record | None = None
+    plan: Record | None = None
+    check_draws: dict[int, Record] = field(default_factory=dict)
 
     def exemplars_at(self, layer: str, epoch: int) -> ExemplarSet | None:
         """The exemplars that go with ``layer`` at exported ``epoch``, if read."""
@@ -423,7 +399,7 @@ class DamagedImage:
         parts = [self.run, self.kind, self.layer, None if self.epoch is None else f"epoch {self.epoch}", what]
         return " ".join(p for p in parts if p) + f": {self.reason}"
 
-    def manifest_entry(self) -> dict[str, Any]:
+    def manifest_entry(self) -> Record:
         """The JSON-serialisable description (``manifest.json``'s ``damaged``)."""
         return {
             "run": self.run,

@@ -16,29 +16,19 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from tb_featureviz.export.content import ExemplarSet, Figure, Report, RunExport
+from tb_featureviz.export.content import EXPORT_KINDS, ExemplarSet, Figure, Report, RunExport
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, figure_pixels
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.report import Document, FigureBlock, TableBlock, TextBlock
+from tb_featureviz.kinds import REGISTRY
 from tb_featureviz.render import encode_png
 
-KIND_TITLES = {"activations": "Activations", "filters": "Filter patterns", "gradcam": "Grad-CAM"}
+KIND_TITLES = {name: REGISTRY[name].label for name in EXPORT_KINDS}
+"""The heading of each exported kind: its label (``tb_featureviz.kinds``), as the dashboard shows it."""
 
-KIND_NOTES = {
-    "activations": (
-        "Every channel of the layer's output for one probe image, each channel normalised on its own "
-        "(the colour map's high end = strong response). Tiles in the map's lowest colour are channels with no "
-        "variation in this image; separators are neutral grey."
-    ),
-    "filters": (
-        "For each filter, the input pattern that maximises its mean activation (gradient ascent in input space)."
-    ),
-    "gradcam": (
-        "Grad-CAM (Selvaraju et al., 2017): the image regions that drove the score of the named class, "
-        "for the predicted and, where known, the true class."
-    ),
-}
+KIND_NOTES = {name: drawing.note for name in EXPORT_KINDS if (drawing := REGISTRY[name].export) is not None}
+"""The paragraph under each exported kind's heading (its ``export.note``)."""
 
 CHECKS_NOTE = (
     "How far the Grad-CAM maps can be trusted, per epoch. Faithfulness: deletion AUC low, insertion AUC and the "
@@ -243,35 +233,12 @@ def _run_card(run: RunExport) -> str:
 
 def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
     head = f'<span class="cap-main"><b>{escape(fig.layer)}</b> · epoch {fig.epoch}</span>'
-    parts: list[str] = []
-    if fig.kind == "activations":
-        if channel is not None:
-            parts.append(f"channel {channel} of {fig.channels}")
-        elif fig.channels is not None or fig.tile_channels:
-            parts.append(escape(fig.grid_summary() or ""))
-        if fig.dead and channel is None:
-            parts.append(f"{len(fig.dead)} dead")
-    elif fig.kind == "filters":
-        if channel is not None:
-            parts.append(f"filter {channel}")
-        else:
-            parts.append(escape(fig.grid_summary() or ""))
-        relative = fig.relative_text(channel)
-        if relative:
-            parts.append(escape(relative, quote=False))
+    probe: list[str] = []
     if fig.probe is not None:
         label = run.probe_label(fig.probe) or fig.true_class
-        parts.append(f"probe {fig.probe}" + (f" ({escape(label)})" if label else ""))
-    if fig.kind == "gradcam":
-        name = fig.class_name if fig.class_name is not None else fig.class_index
-        score = f' <span class="score">{fig.score:.2f}</span>' if fig.score is not None else ""
-        target = escape(fig.target or "class")
-        parts.append(f'{target}: <b class="cls">{escape(str(name))}</b>{score}')
-        if fig.target == "true" and fig.predicted_class is not None and fig.predicted_class != fig.class_name:
-            parts.append(f"predicted {escape(fig.predicted_class)}")
-        truth = run.probe_label(fig.probe)
-        if fig.target == "predicted" and fig.predicted_class is not None and truth not in (None, fig.predicted_class):
-            parts.append('<span class="wrong">WRONG</span>')
+        probe.append(f"probe {fig.probe}" + (f" ({escape(label)})" if label else ""))
+    drawing = fig.drawing
+    parts = drawing.html_caption(run, fig, channel, probe) if drawing is not None and drawing.html_caption else probe
     if fig.nonfinite:
         parts.append(f'<span class="nonfinite">{fig.nonfinite} non-finite values (NaN/inf, drawn as 0)</span>')
     return head + (f' <span class="cap-detail">{" · ".join(parts)}</span>' if parts else "")
@@ -280,9 +247,11 @@ def _caption(run: RunExport, fig: Figure, channel: int | None) -> str:
 def _figure_html(run: RunExport, fig: Figure, options: ExportOptions) -> str:
     pixels = figure_pixels(fig, options, run)
     h, w = pixels.shape[:2]
-    factor = max(1, min(8, _TARGET_DISPLAY_WIDTH // max(w, 1))) if fig.kind != "gradcam" else 1
-    if fig.kind == "gradcam" and w < 150:
-        factor = max(1, 150 // w)
+    drawing = fig.drawing
+    if drawing is None or drawing.pixel_grid:  # small tiles: enlarged, crisp
+        factor = max(1, min(8, _TARGET_DISPLAY_WIDTH // max(w, 1)))
+    else:  # an input-size map: at least 150 CSS pixels across
+        factor = max(1, 150 // w) if w < 150 else 1
     png = encode_png(pixels)
     cls = ' class="pixelated"' if factor > 1 else ""
     alt = escape(fig.caption())
@@ -327,6 +296,18 @@ def _exemplars_html(ex: ExemplarSet) -> str:
     return f'<div class="exemplars">{head}<div class="figs">{"".join(figs)}</div></div>'
 
 
+class _Progress:
+    """Counts the figures rendered and reports each one to ``progress``."""
+
+    def __init__(self, total: int, progress: ProgressCallback | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def tick(self, fig: Figure) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, f"html {fig.run} {fig.kind}/{fig.layer} epoch {fig.epoch}")
+
+
 def render_html(
     report: Report, options: ExportOptions, *, title: str | None = None, progress: ProgressCallback | None = None
 ) -> str:
@@ -345,10 +326,36 @@ def render_html(
     """
     title = title or "Feature visualisation report"
     runs = report.runs
-    n = max(1, len(runs))
     epochs = sorted({e for r in runs for e in r.epochs})
-    total = sum(len(r.shown_figures()) for r in runs)
-    done = 0
+    counter = _Progress(sum(len(r.shown_figures()) for r in runs), progress)
+    out: list[str] = [*_head(report, options, title, epochs)]
+    if report.damaged:
+        out.append(_damaged_html(report))
+    if len(epochs) > 1:
+        links = "".join(f'<a href="#epoch-{e}">Epoch {e}</a>' for e in epochs)
+        out.append(f'<nav class="toc">Sections: <a href="#overview">Overview</a>{links}</nav>')
+    out.append(f'<section id="overview" class="cols" style="--n: {max(1, len(runs))}">')
+    out.extend(_run_card(r) for r in runs)
+    out.append("</section>")
+    for epoch in epochs:
+        out.append(f'<section class="epoch" id="epoch-{epoch}"><h2>Epoch {epoch}</h2>')
+        for kind in report.kinds:
+            out.extend(_kind_section(report, kind, epoch, options, counter))
+        out.append("</section>")
+    from tb_featureviz import __version__
+
+    out.append(
+        f"<footer>Generated by tb-featureviz {escape(__version__)} on "
+        f"{escape(report.generated.strftime('%Y-%m-%d %H:%M UTC'))} from logdir {escape(report.logdir)}.</footer>"
+    )
+    out.append("</main></body></html>")
+    return "\n".join(out)
+
+
+def _head(report: Report, options: ExportOptions, title: str, epochs: Sequence[int]) -> list[str]:
+    """The document's head and the report's header: title, runs, logdir, epochs, colour maps."""
+    runs = report.runs
+    n = max(1, len(runs))
     meta = [
         f"<span>{'Run' if n == 1 else 'Runs'} {escape(', '.join(r.run for r in runs))}</span>",
         f"<span>logdir {escape(report.logdir)}</span>",
@@ -359,7 +366,7 @@ def render_html(
         meta.append(f"<span>activations in {escape(options.colormap or DEFAULT_COLORMAP)}</span>")
     if any(f.kind == "gradcam" for f in report.figures):
         meta.append(f"<span>Grad-CAM heat in {escape(options.colormap or OVERLAY_COLORMAP)}</span>")
-    out: list[str] = [
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -371,65 +378,59 @@ def render_html(
         '<header class="report"><p class="eyebrow">tb-featureviz</p>'
         f'<h1>{escape(title)}</h1><p class="meta">{"".join(meta)}</p></header>',
     ]
-    if report.damaged:
-        items = "".join(f"<li>{escape(d.describe())}</li>" for d in report.damaged[:20])
-        more = f"<li>... and {len(report.damaged) - 20} more</li>" if len(report.damaged) > 20 else ""
-        out.append(
-            f'<aside class="damaged" role="note"><b>{len(report.damaged)} damaged image(s) left out.</b> The event '
-            f"files hold bytes that do not decode; everything else is shown.<ul>{items}{more}</ul></aside>"
-        )
-    if len(epochs) > 1:
-        links = "".join(f'<a href="#epoch-{e}">Epoch {e}</a>' for e in epochs)
-        out.append(f'<nav class="toc">Sections: <a href="#overview">Overview</a>{links}</nav>')
-    out.append(f'<section id="overview" class="cols" style="--n: {n}">')
-    out.extend(_run_card(r) for r in runs)
-    out.append("</section>")
-    for epoch in epochs:
-        out.append(f'<section class="epoch" id="epoch-{epoch}"><h2>Epoch {epoch}</h2>')
-        for kind in report.kinds:
-            layers: list[str] = []
-            for r in runs:
-                for f in r.shown_figures():
-                    if f.kind == kind and f.epoch == epoch and f.layer not in layers:
-                        layers.append(f.layer)
-            if not layers:
-                continue
-            out.append(f'<section class="kind" data-kind="{kind}">')
-            intro = f'<h3>{KIND_TITLES[kind]}</h3><p class="note">{escape(KIND_NOTES[kind])}</p>'
-            for i, layer in enumerate(layers):
-                cells = []
-                for r in runs:
-                    figs = [f for f in r.shown_figures() if f.kind == kind and f.epoch == epoch and f.layer == layer]
-                    head = f'<p class="cell-head">{escape(r.run)}</p>' if n > 1 else ""
-                    if not figs:
-                        body = '<p class="missing">not written at this epoch</p>'
-                    else:
-                        parts = []
-                        for f in figs:
-                            parts.append(_figure_html(r, f, options))
-                            done += 1
-                            if progress is not None:
-                                progress(done, total, f"html {f.run} {f.kind}/{f.layer} epoch {f.epoch}")
-                        body = f'<div class="figs">{"".join(parts)}</div>'
-                        ex = r.exemplars_at(layer, epoch)
-                        if ex is not None and kind == next(k for k in report.kinds if _has(r, k, layer, epoch)):
-                            body += _exemplars_html(ex)  # once per layer: with its first exported kind
-                    cells.append(f'<div class="cell" data-run="{escape(r.run)}">{head}{body}</div>')
-                block = (
-                    f'<div class="layer-block" data-layer="{escape(layer)}"><h4 class="layer">{escape(layer)}</h4>'
-                    f'<div class="cols" style="--n: {n}">{"".join(cells)}</div></div>'
-                )
-                out.append(f'<div class="keep">{intro}{block}</div>' if i == 0 else block)
-            out.append("</section>")
-        out.append("</section>")
-    from tb_featureviz import __version__
 
-    out.append(
-        f"<footer>Generated by tb-featureviz {escape(__version__)} on "
-        f"{escape(report.generated.strftime('%Y-%m-%d %H:%M UTC'))} from logdir {escape(report.logdir)}.</footer>"
+
+def _damaged_html(report: Report) -> str:
+    """The note that lists (the first 20 of) the damaged images left out."""
+    items = "".join(f"<li>{escape(d.describe())}</li>" for d in report.damaged[:20])
+    more = f"<li>... and {len(report.damaged) - 20} more</li>" if len(report.damaged) > 20 else ""
+    return (
+        f'<aside class="damaged" role="note"><b>{len(report.damaged)} damaged image(s) left out.</b> The event '
+        f"files hold bytes that do not decode; everything else is shown.<ul>{items}{more}</ul></aside>"
     )
-    out.append("</main></body></html>")
-    return "\n".join(out)
+
+
+def _kind_section(report: Report, kind: str, epoch: int, options: ExportOptions, counter: _Progress) -> list[str]:
+    """The section of one kind at one epoch: its title and note, then a block per layer (none: no layer has it)."""
+    layers: list[str] = []
+    for r in report.runs:
+        for f in r.shown_figures():
+            if f.kind == kind and f.epoch == epoch and f.layer not in layers:
+                layers.append(f.layer)
+    if not layers:
+        return []
+    n = max(1, len(report.runs))
+    out = [f'<section class="kind" data-kind="{kind}">']
+    intro = f'<h3>{KIND_TITLES[kind]}</h3><p class="note">{escape(KIND_NOTES[kind])}</p>'
+    for i, layer in enumerate(layers):
+        cells = "".join(_cell(report, r, kind, layer, epoch, options, counter) for r in report.runs)
+        block = (
+            f'<div class="layer-block" data-layer="{escape(layer)}"><h4 class="layer">{escape(layer)}</h4>'
+            f'<div class="cols" style="--n: {n}">{cells}</div></div>'
+        )
+        out.append(f'<div class="keep">{intro}{block}</div>' if i == 0 else block)
+    out.append("</section>")
+    return out
+
+
+def _cell(
+    report: Report, r: RunExport, kind: str, layer: str, epoch: int, options: ExportOptions, counter: _Progress
+) -> str:
+    """One run's cell of a layer block: its figures (and, with the layer's first exported kind, its exemplars)."""
+    figs = [f for f in r.shown_figures() if f.kind == kind and f.epoch == epoch and f.layer == layer]
+    head = f'<p class="cell-head">{escape(r.run)}</p>' if len(report.runs) > 1 else ""
+    if not figs:
+        body = '<p class="missing">not written at this epoch</p>'
+    else:
+        parts = []
+        for f in figs:
+            parts.append(_figure_html(r, f, options))
+            counter.tick(f)
+        body = f'<div class="figs">{"".join(parts)}</div>'
+        ex = r.exemplars_at(layer, epoch)
+        if ex is not None and kind == next(k for k in report.kinds if _has(r, k, layer, epoch)):
+            body += _exemplars_html(ex)  # once per layer: with its first exported kind
+    return f'<div class="cell" data-run="{escape(r.run)}">{head}{body}</div>'
 
 
 SUMMARY_CSS = """

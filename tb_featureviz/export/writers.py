@@ -66,9 +66,9 @@ def _figure_parts(fig: Figure, *, epoch: bool, channel: int | None) -> list[str]
         parts.append(f"p{fig.probe}")
     if fig.target:
         parts.append(safe_name(fig.target))
-    if fig.kind == "gradcam" and fig.role == "heatmap":
+    if fig.role == "heatmap":  # a Grad-CAM heatmap, beside its overlay
         parts.append("heatmap")
-    if channel is not None and fig.kind in ("activations", "filters"):
+    if channel is not None and fig.per_channel:
         parts.append(f"c{channel}")
     return parts
 

@@ -21,6 +21,8 @@ from typing import Any
 from tensorboard.data import provider
 
 from tb_featureviz import metadata
+from tb_featureviz.kinds import RECORDS, REGISTRY
+from tb_featureviz.kinds.activations import layer_size
 from tb_featureviz.reader import alignment
 from tb_featureviz.reader.keys import BlobKey
 
@@ -54,10 +56,11 @@ __all__ = [
 KERAS_SPLITS = ("train", "validation")
 """The run subdirectories of Keras' TensorBoard callback, in the order curves are listed."""
 
-GRID_KINDS = ("activations", "filters", "gradcam")
-"""The per-layer kinds whose images are grids or maps (``activations``, ``filters``, ``gradcam``)."""
+GRID_KINDS: tuple[str, ...] = tuple(name for name, k in REGISTRY.items() if k.layered and k.export is not None)
+"""The per-layer kinds whose images are grids or maps (``activations``, ``filters``, ``gradcam``): those the
+export draws (``tb_featureviz.kinds``)."""
 
-INDEX_KINDS = (*GRID_KINDS, "exemplars")
+INDEX_KINDS: tuple[str, ...] = tuple(name for name, k in REGISTRY.items() if k.layered and k.stored)
 """The per-layer kinds the index lists: the grid kinds and ``exemplars`` (a record per step, no images)."""
 
 
@@ -277,8 +280,8 @@ def index_entry(
         filter_layers=[str(e["layer"]) for e in kinds["filters"]],
         gradcam_layers=[str(e["layer"]) for e in kinds["gradcam"]],
     )
-    probes = _image_set(group, sequences, records, "probes", ("labels", "class_names"))
-    sample = _image_set(group, sequences, records, "sample", ("labels",))
+    probes = _image_set(group, sequences, records, "probes", REGISTRY["probes"].index_fields)
+    sample = _image_set(group, sequences, records, "sample", RECORDS["sample"].index_fields)
     source, curves = _curve_metrics(group, scalar_tags)
     return {
         "run": group.name,
@@ -354,20 +357,6 @@ def partial_entry(
     }
 
 
-def layer_size(entry: Mapping[str, Any], record: Mapping[str, Any] | None) -> tuple[int, int] | None:
-    """The spatial size of an activation layer: its record's ``shape``, else its grid tiles (times the
-    record's ``scale``, for a reduced grid); ``None`` when neither is known."""
-    shape = (record or {}).get("shape")
-    if isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape[:2]):
-        return int(shape[0]), int(shape[1])
-    layout = entry.get("layout")
-    if not layout:
-        return None
-    scale = (record or {}).get("scale")
-    scale = scale if isinstance(scale, int) and scale > 0 else 1
-    return int(layout["tile_height"]) * scale, int(layout["tile_width"]) * scale
-
-
 def add_align_tables(entries: Sequence[dict[str, Any]]) -> None:
     """Adds ``stages.align`` to every full ``/index`` entry: its stage for each stage of every run's stage count
     (:func:`tb_featureviz.reader.alignment.align_table`)."""
@@ -399,7 +388,7 @@ def _image_set(
     }
 
 
-CHECK_PREFIXES = (metadata.FAITHFULNESS_PREFIX, metadata.SANITY_PREFIX)
+CHECK_PREFIXES = REGISTRY["checks"].scalar_prefixes
 """Scalar tags of the featureviz run that ``/scalars`` lists under ``checks``."""
 
 

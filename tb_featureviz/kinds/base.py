@@ -1,0 +1,118 @@
+"""What a summary kind declares: :class:`Kind`, and the signatures of the per-kind hooks.
+
+Pure declarations: this module imports nothing of the package but (for type checkers only) the names its
+hook signatures mention, so ``tb_featureviz.metadata`` can build its tables from the registry without a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypedDict
+
+if TYPE_CHECKING:
+    from tb_featureviz.export.content import Figure, RunExport
+    from tb_featureviz.metadata import GridLayout, Record
+
+
+class FigureCommon(TypedDict):
+    """The fields every figure of a stored step shares (``export.content.Figure``'s)."""
+
+    run: str
+    kind: str
+    layer: str
+    epoch: int
+    wall_time: float | None
+    nonfinite: int
+
+
+class FiguresFn(Protocol):
+    """The export's reading of one stored step of a per-layer kind into figures (``export/collect.py``).
+
+    Args:
+        run: The run being read (probe labels, class names, probe images).
+        common: The fields every figure of the step shares (run, kind, layer, epoch, wall time, ``nonfinite``).
+        record: The step's record (element 0 of the blob sequence).
+        images: The step's images, ``None`` where damaged (listed in the report).
+        layout: The tag's grid layout, if any.
+        probe: The one probe image to export, or ``None`` for all.
+    """
+
+    def __call__(
+        self,
+        run: RunExport,
+        common: FigureCommon,
+        record: Record,
+        images: Sequence[bytes | None],
+        layout: GridLayout | None,
+        probe: int | None,
+    ) -> list[Figure]: ...
+
+
+@dataclass(frozen=True)
+class ExportDrawing:
+    """How the export draws a kind (every hook takes an ``export.content.Figure`` of this kind).
+
+    Attributes:
+        figures: A stored step as figures (``export/collect.py``).
+        note: The paragraph under the kind's heading in the HTML report.
+        grid_summary: What a grid shows, ``(figure, plain) -> text`` (``Figure.grid_summary``); None: no grid.
+        caption: The kind's parts of a one-line plain caption, ``(figure, probe_parts) -> parts``: it places
+            ``probe_parts`` (``["probe 3"]`` or ``[]``) among its own.
+        html_caption: The same in HTML, ``(run, figure, channel, probe_parts) -> parts``.
+        manifest: The kind's fields of a figure's ``manifest.json`` entry.
+        channels: Whether a figure is a grid with a tile per channel (or filter): ``--channel`` applies.
+        channel_filter: Keeps a tag's figures that show ``--channel`` (filters: those whose rotation drew it),
+            ``(figures, channel) -> figures``; None: every epoch's figures are checked as they are read.
+        pixel_grid: A grid of small tiles (enlarged, crisp, to about 480 CSS pixels), not an input-size map.
+    """
+
+    figures: FiguresFn
+    note: str
+    grid_summary: Callable[[Figure, bool], str | None] | None = None
+    caption: Callable[[Figure, list[str]], list[str]] | None = None
+    html_caption: Callable[[RunExport, Figure, int | None, list[str]], list[str]] | None = None
+    manifest: Callable[[Figure], Record] | None = None
+    channels: bool = False
+    channel_filter: Callable[[list[Figure], int | None], list[Figure]] | None = None
+    pixel_grid: bool = True
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One summary kind, declared in one place (one module of ``tb_featureviz.kinds`` per kind).
+
+    Attributes:
+        name: The kind's name: in summary metadata, the index's ``kinds``, URLs and the export's ``--kinds``.
+        tag_prefix: The tag of a per-layer kind is ``tag_prefix + layer`` (``"activations/"``); a kind written
+            once per run has the one tag ``tag_prefix`` (``"probes"``); a kind stored as scalars has ``""``
+            (its tags are ``scalar_prefixes``).
+        label: How the dashboard and the export title it (``Filter patterns``).
+        noun: Its plural noun in messages (``filter patterns``).
+        view: Whether the dashboard has a view for it (a button of the kind switch, a module in ``frontend/kinds.js``).
+        layered: One tag per layer (``tag_prefix + layer``), listed in the index's ``kinds``.
+        stored: Written as a featureviz blob summary (a ``metadata.KINDS`` entry); False for scalars only.
+        summary_op: The writer's summary op, ``module:function`` (``tb_featureviz.summary`` needs TensorFlow,
+            so it is named here, not imported).
+        record: The record's schema (a ``TypedDict``), or None where the kind stores no record of its own.
+        scalar_prefixes: Scalar tags of the featureviz run that belong to the kind.
+        index_fields: For a kind written once per run, the record fields its ``/index`` entry copies.
+        export: How the export draws it; None: the export does not hold it as figures.
+    """
+
+    name: str
+    tag_prefix: str
+    label: str
+    noun: str
+    view: bool
+    layered: bool = True
+    stored: bool = True
+    summary_op: str | None = None
+    record: type | None = None
+    scalar_prefixes: tuple[str, ...] = ()
+    index_fields: tuple[str, ...] = ()
+    export: ExportDrawing | None = field(default=None, repr=False)
+
+    def tag(self, layer: str | None = None) -> str:
+        """The tag of this kind for ``layer`` (per-layer kinds) or its one tag."""
+        return self.tag_prefix + (layer or "") if self.layered else self.tag_prefix
