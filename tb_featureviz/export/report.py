@@ -25,9 +25,10 @@ import numpy as np
 
 from tb_featureviz.export import charts
 from tb_featureviz.export.charts import FigureLike, GridImage, Panel
-from tb_featureviz.export.content import Figure, Report, RunExport
+from tb_featureviz.export.content import EXPORT_KINDS, Figure, Report, RunExport
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, crop_tile, figure_pixels
 from tb_featureviz.export.options import ExportOptions
+from tb_featureviz.kinds import REGISTRY, ExportDrawing
 from tb_featureviz.metadata import probe_label
 from tb_featureviz.render import apply_colormap, decode_png
 
@@ -135,7 +136,9 @@ class Document:
         return out
 
 
-class _Numbers:
+class Numbers:
+    """Numbers the figures and tables of a document in order."""
+
     def __init__(self) -> None:
         self.figure = 0
         self.table = 0
@@ -150,7 +153,7 @@ class _Numbers:
 
 
 def _figure(
-    numbers: _Numbers, title: str, caption: str, height: float, draw: Callable[[FigureLike], None], kind: str
+    numbers: Numbers, title: str, caption: str, height: float, draw: Callable[[FigureLike], None], kind: str
 ) -> FigureBlock:
     number, anchor = numbers.next_figure()
     slug = "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())[:60]
@@ -203,7 +206,7 @@ def facts_rows(run: RunExport) -> list[tuple[str, str]]:
     return [(k, _fmt(v)) for k, v in rows if v not in (None, "", {}, [])]
 
 
-def _facts_table(numbers: _Numbers, runs: Sequence[RunExport]) -> TableBlock:
+def _facts_table(numbers: Numbers, runs: Sequence[RunExport]) -> TableBlock:
     per_run = [dict(facts_rows(r)) for r in runs]
     keys: list[str] = []
     for facts in per_run:
@@ -318,7 +321,7 @@ def _runs_epochs(runs: Sequence[RunExport]) -> list[int]:
     return sorted({e for r in runs for e in r.steps})
 
 
-def _summary_section(numbers: _Numbers, runs: Sequence[RunExport]) -> Section:
+def _summary_section(numbers: Numbers, runs: Sequence[RunExport]) -> Section:
     section = Section("summary", "Summary")
     section.blocks.append(_facts_table(numbers, runs))
     pairs = [(r.run, r.curves) for r in runs]
@@ -403,9 +406,8 @@ def _grid_image(fig: Figure, options: ExportOptions, run: RunExport) -> GridImag
     detail = fig.grid_summary(plain=True) or ""
     epoch = f"epoch {fig.epoch}"
     title = f"{fig.layer} · {detail} · {epoch}" if detail else f"{fig.layer} · {epoch}"
-    if fig.kind == "filters":
-        rel = fig.relative_text(plain=True)
-        title += f" · {rel}" if rel else ""
+    rel = fig.relative_text(plain=True)  # filters: how hard the patterns drive their filters
+    title += f" · {rel}" if rel else ""
     return GridImage(title, rgb, layout, dead_tiles, gid=f"grid-{run.run}-{fig.kind}-{fig.layer}")
 
 
@@ -466,75 +468,98 @@ def _gradcam_rows(run: RunExport, figs: Sequence[Figure], options: ExportOptions
     return rows, wrong
 
 
-def _final_section(numbers: _Numbers, runs: Sequence[RunExport], options: ExportOptions) -> Section:
+def _final_section(numbers: Numbers, runs: Sequence[RunExport], options: ExportOptions) -> Section:
     last = max((r.epochs[-1] for r in runs if r.epochs), default=0)
     section = Section("final", f"Final epoch ({last})" if len(runs) == 1 else "Final epoch")
     section.blocks.extend(TextBlock(n, "note") for r in runs if (n := budget_note(r)))
-    cmap = options.colormap or DEFAULT_COLORMAP
-    probe = options.probe if options.probe is not None else 0
     for run in runs:
         who = f"{run.run}: " if len(runs) > 1 else ""
-        grids = []
-        for layer in stage_layers(run):
-            figs = [f for f in _newest(run, "activations", layer) if f.probe == probe]
-            if figs:
-                grids.append(_grid_image(figs[0], options, run))
-        if grids:
-            label = probe_label(probe, run.probe_label(probe))
-            section.blocks.append(
-                _figure(
-                    numbers,
-                    f"{who}Activations, one layer per resolution stage",
-                    f"{who}Every channel of each stage's layer for {label}, at the layer's last exported epoch; "
-                    f"each channel scaled to its own range in {cmap} (low to high). Tiles in the map's lowest colour "
-                    f"({charts.LOWEST_COLOUR_NAMES.get(cmap, 'lowest colour')}) vary nowhere in this image; outlined "
-                    "tiles are dead channels (zero for every probe); separators are neutral grey.",
-                    min(charts.grids_height(grids), 9.4),
-                    partial(charts.draw_grids, grids=grids, cmap=cmap),
-                    "activations",
-                )
-            )
-        filter_layers = list(dict.fromkeys(f.layer for f in run.figures if f.kind == "filters"))
-        for layer in filter_layers:
-            figs = _newest(run, "filters", layer)
-            if not figs:
-                continue
-            grid = _grid_image(figs[0], options, run)
-            rel = figs[0].relative_text(plain=True)
-            section.blocks.append(
-                _figure(
-                    numbers,
-                    f"{who}Filter patterns of {layer}",
-                    f"{who}For each filter of {layer}, the input pattern that maximises its mean activation (gradient "
-                    f"ascent in input space, shown in display RGB) at epoch {figs[0].epoch}"
-                    + (f"; {rel}." if rel else "."),
-                    min(charts.grids_height([grid], key=False), 9.4),
-                    partial(charts.draw_grids, grids=[grid], cmap=None),
-                    "filters",
-                )
-            )
-        gradcam_layers = list(dict.fromkeys(f.layer for f in run.figures if f.kind == "gradcam"))
-        for layer in gradcam_layers:
-            figs = _newest(run, "gradcam", layer, "overlay")
-            rows, wrong = _gradcam_rows(run, figs, options)
-            if not rows:
-                continue
-            overlay_map = options.colormap or OVERLAY_COLORMAP
-            verdict = f"{wrong} of {len({f.probe for f in figs})} probes are predicted wrongly (badged WRONG)."
-            section.blocks.append(
-                _figure(
-                    numbers,
-                    f"{who}Grad-CAM at {layer}",
-                    f"{who}Grad-CAM (Selvaraju et al., 2017) at {layer}, epoch {figs[0].epoch}: for each probe, the "
-                    f"regions that drove the predicted and the true class's score (heat in {overlay_map} over the "
-                    f"image), with the model's probability; a flat map (one value everywhere) points at nothing. "
-                    f"{verdict if wrong else 'Every probe is predicted right.'}",
-                    charts.panels_height(rows),
-                    partial(charts.draw_panels, rows=rows, missing="not drawn"),
-                    "gradcam",
-                )
-            )
+        for drawing in _drawings():
+            if drawing.summary_final is not None:
+                section.blocks.extend(drawing.summary_final(numbers, run, who, options))
     return section
+
+
+def _drawings() -> list[ExportDrawing]:
+    """The export drawings of the exported kinds, in display order (``tb_featureviz.kinds``)."""
+    return [d for name in EXPORT_KINDS if (d := REGISTRY[name].export) is not None]
+
+
+def final_activations(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    """The activation grids of the stage layers at their last exported epoch, for the chosen probe."""
+    cmap = options.colormap or DEFAULT_COLORMAP
+    probe = options.probe if options.probe is not None else 0
+    grids = []
+    for layer in stage_layers(run):
+        figs = [f for f in _newest(run, "activations", layer) if f.probe == probe]
+        if figs:
+            grids.append(_grid_image(figs[0], options, run))
+    if not grids:
+        return []
+    label = probe_label(probe, run.probe_label(probe))
+    return [
+        _figure(
+            numbers,
+            f"{who}Activations, one layer per resolution stage",
+            f"{who}Every channel of each stage's layer for {label}, at the layer's last exported epoch; "
+            f"each channel scaled to its own range in {cmap} (low to high). Tiles in the map's lowest colour "
+            f"({charts.LOWEST_COLOUR_NAMES.get(cmap, 'lowest colour')}) vary nowhere in this image; outlined "
+            "tiles are dead channels (zero for every probe); separators are neutral grey.",
+            min(charts.grids_height(grids), 9.4),
+            partial(charts.draw_grids, grids=grids, cmap=cmap),
+            "activations",
+        )
+    ]
+
+
+def final_filters(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    """The filter patterns of each layer at its last exported epoch."""
+    blocks = []
+    for layer in list(dict.fromkeys(f.layer for f in run.figures if f.kind == "filters")):
+        figs = _newest(run, "filters", layer)
+        if not figs:
+            continue
+        grid = _grid_image(figs[0], options, run)
+        rel = figs[0].relative_text(plain=True)
+        blocks.append(
+            _figure(
+                numbers,
+                f"{who}Filter patterns of {layer}",
+                f"{who}For each filter of {layer}, the input pattern that maximises its mean activation (gradient "
+                f"ascent in input space, shown in display RGB) at epoch {figs[0].epoch}"
+                + (f"; {rel}." if rel else "."),
+                min(charts.grids_height([grid], key=False), 9.4),
+                partial(charts.draw_grids, grids=[grid], cmap=None),
+                "filters",
+            )
+        )
+    return blocks
+
+
+def final_gradcam(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    """Each probe's Grad-CAM for the predicted and the true class at each layer's last exported epoch."""
+    blocks = []
+    for layer in list(dict.fromkeys(f.layer for f in run.figures if f.kind == "gradcam")):
+        figs = _newest(run, "gradcam", layer, "overlay")
+        rows, wrong = _gradcam_rows(run, figs, options)
+        if not rows:
+            continue
+        overlay_map = options.colormap or OVERLAY_COLORMAP
+        verdict = f"{wrong} of {len({f.probe for f in figs})} probes are predicted wrongly (badged WRONG)."
+        blocks.append(
+            _figure(
+                numbers,
+                f"{who}Grad-CAM at {layer}",
+                f"{who}Grad-CAM (Selvaraju et al., 2017) at {layer}, epoch {figs[0].epoch}: for each probe, the "
+                f"regions that drove the predicted and the true class's score (heat in {overlay_map} over the "
+                f"image), with the model's probability; a flat map (one value everywhere) points at nothing. "
+                f"{verdict if wrong else 'Every probe is predicted right.'}",
+                charts.panels_height(rows),
+                partial(charts.draw_panels, rows=rows, missing="not drawn"),
+                "gradcam",
+            )
+        )
+    return blocks
 
 
 def thumbnail(pixels: np.ndarray, size: int = FILMSTRIP_PIXELS) -> np.ndarray:
@@ -596,104 +621,129 @@ def changed_channels(first: Figure, last: Figure, count: int = FILMSTRIP_ITEMS) 
     return [k for _, k in sorted(scores, key=lambda s: (-s[0], s[1]))[:count]]
 
 
-def _changes_section(numbers: _Numbers, runs: Sequence[RunExport], options: ExportOptions) -> Section:
+def _changes_section(numbers: Numbers, runs: Sequence[RunExport], options: ExportOptions) -> Section:
     section = Section("changes", "How it changed")
-    cmap = options.colormap or DEFAULT_COLORMAP
-    probe = options.probe if options.probe is not None else 0
     for run in runs:
-        epochs = run.epochs
-        if len(epochs) < 2:
+        if len(run.epochs) < 2:
             continue
         who = f"{run.run}: " if len(runs) > 1 else ""
-        cols = [f"epoch {e}" for e in epochs]
-        layers = stage_layers(run)
-        if layers:
-            layer = layers[len(layers) // 2]
-            by_epoch = {
-                f.epoch: f for f in run.figures if f.kind == "activations" and f.layer == layer and f.probe == probe
-            }
-            have = sorted(e for e in by_epoch if e in epochs)
-            if len(have) >= 2:
-                first, last = by_epoch[have[0]], by_epoch[have[-1]]
-                tiles = [options.channel] if options.channel is not None else changed_channels(first, last)
-                channels = first.tile_channels or tuple(range(first.layout.count if first.layout else 0))
-                rows = [
-                    [
-                        Panel(
-                            _tile(by_epoch[e], t, cmap) if e in by_epoch else None,
-                            gid=f"film-{run.run}-{layer}-{t}-{e}",
-                        )
-                        for e in epochs
-                    ]
-                    for t in tiles
-                ]
-                labels = [f"channel {channels[t] if t < len(channels) else t}" for t in tiles]
-                chosen = "the one chosen" if options.channel is not None else "the four whose maps changed most"
-                section.blocks.append(
-                    _figure(
-                        numbers,
-                        f"{who}Channels of {layer} across epochs",
-                        f"{who}{layer}, {probe_label(probe, run.probe_label(probe))}: {chosen} between epochs "
-                        f"{have[0]} and {have[-1]}, each frame scaled to its own range in {cmap}.",
-                        charts.panels_height(rows, col_labels=True, row_labels=True),
-                        partial(charts.draw_panels, rows=rows, row_labels=labels, col_labels=cols),
-                        "filmstrip",
-                    )
-                )
-        for layer in list(dict.fromkeys(f.layer for f in run.figures if f.kind == "filters"))[-1:]:
-            by_epoch = {f.epoch: f for f in run.figures if f.kind == "filters" and f.layer == layer}
-            picks = [options.channel] if options.channel is not None else _shared_filters(by_epoch.values())
-            if len(by_epoch) < 2 or not picks:
-                continue
-            rows = [[Panel(_filter_tile(by_epoch.get(e), filt)) for e in epochs] for filt in picks]
-            section.blocks.append(
-                _figure(
-                    numbers,
-                    f"{who}Filter patterns of {layer} across epochs",
-                    f"{who}The patterns of filters {', '.join(map(str, picks))} of {layer} at each exported epoch "
-                    "(an empty frame: the budget did not draw that filter then).",
-                    charts.panels_height(rows, col_labels=True, row_labels=True),
-                    partial(charts.draw_panels, rows=rows, row_labels=[f"filter {p}" for p in picks], col_labels=cols),
-                    "filmstrip",
-                )
-            )
-        for layer in list(dict.fromkeys(f.layer for f in run.figures if f.kind == "gradcam")):
-            overlays = [f for f in run.figures if f.kind == "gradcam" and f.layer == layer and f.role == "overlay"]
-            probes = sorted({f.probe for f in overlays if f.probe is not None and f.target == "predicted"})
-            if not probes:
-                continue
-            rows = []
-            labels = []
-            for p in probes:
-                row = []
-                for e in epochs:
-                    f = next((o for o in overlays if o.probe == p and o.epoch == e and o.target == "predicted"), None)
-                    if f is None:
-                        row.append(Panel(None))
-                        continue
-                    wrong = f.predicted_class is not None and run.probe_label(p) not in (None, f.predicted_class)
-                    row.append(
-                        Panel(
-                            thumbnail(figure_pixels(f, options, run)),
-                            f.predicted_class or "",
-                            "WRONG" if wrong else "",
-                            gid=f"film-cam-{run.run}-{p}-{e}",
-                        )
-                    )
-                rows.append(row)
-                labels.append(probe_label(p, run.probe_label(p)))
-            section.blocks.append(
-                _figure(
-                    numbers,
-                    f"{who}Grad-CAM of each probe across epochs",
-                    f"{who}Grad-CAM at {layer} for the predicted class of each probe at each exported epoch; the class "
-                    "the model predicted is written above, WRONG where it is not the probe's true class.",
-                    charts.panels_height(rows, col_labels=True, row_labels=True),
-                    partial(charts.draw_panels, rows=rows, row_labels=labels, col_labels=cols),
-                    "filmstrip",
-                )
-            )
+        for drawing in _drawings():
+            if drawing.summary_changes is not None:
+                section.blocks.extend(drawing.summary_changes(numbers, run, who, options))
     return section
+
+
+def changes_activations(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    """A filmstrip of the channels of the middle stage layer that changed most (or the chosen one)."""
+    cmap = options.colormap or DEFAULT_COLORMAP
+    probe = options.probe if options.probe is not None else 0
+    epochs = run.epochs
+    layers = stage_layers(run)
+    if not layers:
+        return []
+    layer = layers[len(layers) // 2]
+    by_epoch = {f.epoch: f for f in run.figures if f.kind == "activations" and f.layer == layer and f.probe == probe}
+    have = sorted(e for e in by_epoch if e in epochs)
+    if len(have) < 2:
+        return []
+    first, last = by_epoch[have[0]], by_epoch[have[-1]]
+    tiles = [options.channel] if options.channel is not None else changed_channels(first, last)
+    channels = first.tile_channels or tuple(range(first.layout.count if first.layout else 0))
+    rows = [
+        [
+            Panel(_tile(by_epoch[e], t, cmap) if e in by_epoch else None, gid=f"film-{run.run}-{layer}-{t}-{e}")
+            for e in epochs
+        ]
+        for t in tiles
+    ]
+    labels = [f"channel {channels[t] if t < len(channels) else t}" for t in tiles]
+    chosen = "the one chosen" if options.channel is not None else "the four whose maps changed most"
+    return [
+        _figure(
+            numbers,
+            f"{who}Channels of {layer} across epochs",
+            f"{who}{layer}, {probe_label(probe, run.probe_label(probe))}: {chosen} between epochs "
+            f"{have[0]} and {have[-1]}, each frame scaled to its own range in {cmap}.",
+            charts.panels_height(rows, col_labels=True, row_labels=True),
+            partial(charts.draw_panels, rows=rows, row_labels=labels, col_labels=[f"epoch {e}" for e in epochs]),
+            "filmstrip",
+        )
+    ]
+
+
+def changes_filters(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    """A filmstrip of a few filters drawn at every epoch (or the chosen one) of the last filter layer."""
+    epochs = run.epochs
+    blocks = []
+    for layer in list(dict.fromkeys(f.layer for f in run.figures if f.kind == "filters"))[-1:]:
+        by_epoch = {f.epoch: f for f in run.figures if f.kind == "filters" and f.layer == layer}
+        picks = [options.channel] if options.channel is not None else _shared_filters(by_epoch.values())
+        if len(by_epoch) < 2 or not picks:
+            continue
+        rows = [[Panel(_filter_tile(by_epoch.get(e), filt)) for e in epochs] for filt in picks]
+        blocks.append(
+            _figure(
+                numbers,
+                f"{who}Filter patterns of {layer} across epochs",
+                f"{who}The patterns of filters {', '.join(map(str, picks))} of {layer} at each exported epoch "
+                "(an empty frame: the budget did not draw that filter then).",
+                charts.panels_height(rows, col_labels=True, row_labels=True),
+                partial(
+                    charts.draw_panels,
+                    rows=rows,
+                    row_labels=[f"filter {p}" for p in picks],
+                    col_labels=[f"epoch {e}" for e in epochs],
+                ),
+                "filmstrip",
+            )
+        )
+    return blocks
+
+
+def changes_gradcam(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    """A filmstrip of each probe's Grad-CAM for the predicted class, per Grad-CAM layer."""
+    blocks = []
+    for layer in list(dict.fromkeys(f.layer for f in run.figures if f.kind == "gradcam")):
+        overlays = [f for f in run.figures if f.kind == "gradcam" and f.layer == layer and f.role == "overlay"]
+        probes = sorted({f.probe for f in overlays if f.probe is not None and f.target == "predicted"})
+        if not probes:
+            continue
+        rows = [_cam_film_row(run, overlays, p, options) for p in probes]
+        labels = [probe_label(p, run.probe_label(p)) for p in probes]
+        blocks.append(
+            _figure(
+                numbers,
+                f"{who}Grad-CAM of each probe across epochs",
+                f"{who}Grad-CAM at {layer} for the predicted class of each probe at each exported epoch; the class "
+                "the model predicted is written above, WRONG where it is not the probe's true class.",
+                charts.panels_height(rows, col_labels=True, row_labels=True),
+                partial(
+                    charts.draw_panels, rows=rows, row_labels=labels, col_labels=[f"epoch {e}" for e in run.epochs]
+                ),
+                "filmstrip",
+            )
+        )
+    return blocks
+
+
+def _cam_film_row(run: RunExport, overlays: Sequence[Figure], p: int, options: ExportOptions) -> list[Panel]:
+    """Probe ``p``'s predicted-class overlay at each exported epoch (an empty panel where there is none)."""
+    row = []
+    for e in run.epochs:
+        f = next((o for o in overlays if o.probe == p and o.epoch == e and o.target == "predicted"), None)
+        if f is None:
+            row.append(Panel(None))
+            continue
+        wrong = f.predicted_class is not None and run.probe_label(p) not in (None, f.predicted_class)
+        row.append(
+            Panel(
+                thumbnail(figure_pixels(f, options, run)),
+                f.predicted_class or "",
+                "WRONG" if wrong else "",
+                gid=f"film-cam-{run.run}-{p}-{e}",
+            )
+        )
+    return row
 
 
 def build_summary(report: Report, options: ExportOptions, *, title: str | None = None) -> Document:
@@ -708,7 +758,7 @@ def build_summary(report: Report, options: ExportOptions, *, title: str | None =
         The document, its figures numbered in order.
     """
     runs = report.runs
-    numbers = _Numbers()
+    numbers = Numbers()
     epochs = sorted({e for r in runs for e in r.epochs})
     meta = [
         f"{'Run' if len(runs) == 1 else 'Runs'} {', '.join(r.run for r in runs)}",

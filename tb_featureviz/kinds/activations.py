@@ -13,6 +13,8 @@ from tb_featureviz.kinds.base import ExportDrawing, FigureCommon, Kind
 
 if TYPE_CHECKING:
     from tb_featureviz.export.content import Figure, RunExport
+    from tb_featureviz.export.options import ExportOptions
+    from tb_featureviz.export.report import FigureBlock, Numbers
     from tb_featureviz.metadata import GridLayout, Record
 
 
@@ -125,6 +127,18 @@ def manifest(fig: Figure) -> Record:
     return {**entry, **reduction_entry(fig)}
 
 
+def summary_final(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    from tb_featureviz.export.report import final_activations
+
+    return final_activations(numbers, run, who, options)
+
+
+def summary_changes(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    from tb_featureviz.export.report import changes_activations
+
+    return changes_activations(numbers, run, who, options)
+
+
 KIND = Kind(
     name="activations",
     tag_prefix="activations/",
@@ -135,6 +149,8 @@ KIND = Kind(
     record=ActivationsRecord,
     export=ExportDrawing(
         figures=figures,
+        summary_final=summary_final,
+        summary_changes=summary_changes,
         note=NOTE,
         grid_summary=grid_summary,
         caption=caption,

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 
 if TYPE_CHECKING:
     from tb_featureviz.export.content import Figure, RunExport
+    from tb_featureviz.export.options import ExportOptions
+    from tb_featureviz.export.report import FigureBlock, Numbers
     from tb_featureviz.metadata import GridLayout, Record
 
 
@@ -49,6 +51,11 @@ class FiguresFn(Protocol):
     ) -> list[Figure]: ...
 
 
+SummaryFn = Callable[["Numbers", "RunExport", str, "ExportOptions"], "list[FigureBlock]"]
+"""A kind's figures of one run in a summary report, ``(numbers, run, who, options) -> blocks`` (``who``: the
+run's name and a colon where the report has several runs, else ``""``)."""
+
+
 @dataclass(frozen=True)
 class ExportDrawing:
     """How the export draws a kind (every hook takes an ``export.content.Figure`` of this kind).
@@ -65,6 +72,8 @@ class ExportDrawing:
         channel_filter: Keeps a tag's figures that show ``--channel`` (filters: those whose rotation drew it),
             ``(figures, channel) -> figures``; None: every epoch's figures are checked as they are read.
         pixel_grid: A grid of small tiles (enlarged, crisp, to about 480 CSS pixels), not an input-size map.
+        summary_final: The kind's figures in a summary's "Final epoch" section (``export/report.py``).
+        summary_changes: The kind's filmstrips in a summary's "How it changed" section (runs with 2+ epochs).
     """
 
     figures: FiguresFn
@@ -76,6 +85,8 @@ class ExportDrawing:
     channels: bool = False
     channel_filter: Callable[[list[Figure], int | None], list[Figure]] | None = None
     pixel_grid: bool = True
+    summary_final: SummaryFn | None = None
+    summary_changes: SummaryFn | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from tb_featureviz.kinds.base import ExportDrawing, FigureCommon, Kind
 
 if TYPE_CHECKING:
     from tb_featureviz.export.content import Figure, RunExport
+    from tb_featureviz.export.options import ExportOptions
+    from tb_featureviz.export.report import FigureBlock, Numbers
     from tb_featureviz.metadata import GridLayout, Record
 
 
@@ -132,6 +134,18 @@ def channel_filter(figs: list[Figure], channel: int | None) -> list[Figure]:
     return filters_with(figs, channel)
 
 
+def summary_final(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    from tb_featureviz.export.report import final_filters
+
+    return final_filters(numbers, run, who, options)
+
+
+def summary_changes(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    from tb_featureviz.export.report import changes_filters
+
+    return changes_filters(numbers, run, who, options)
+
+
 KIND = Kind(
     name="filters",
     tag_prefix="filters/",
@@ -142,6 +156,8 @@ KIND = Kind(
     record=FiltersRecord,
     export=ExportDrawing(
         figures=figures,
+        summary_final=summary_final,
+        summary_changes=summary_changes,
         note=NOTE,
         grid_summary=grid_summary,
         caption=caption,

@@ -13,6 +13,8 @@ from tb_featureviz.kinds.base import ExportDrawing, FigureCommon, Kind
 
 if TYPE_CHECKING:
     from tb_featureviz.export.content import Figure, RunExport
+    from tb_featureviz.export.options import ExportOptions
+    from tb_featureviz.export.report import FigureBlock, Numbers
     from tb_featureviz.metadata import GridLayout, Record
 
 
@@ -158,6 +160,18 @@ def manifest(fig: Figure) -> Record:
     }
 
 
+def summary_final(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    from tb_featureviz.export.report import final_gradcam
+
+    return final_gradcam(numbers, run, who, options)
+
+
+def summary_changes(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
+    from tb_featureviz.export.report import changes_gradcam
+
+    return changes_gradcam(numbers, run, who, options)
+
+
 KIND = Kind(
     name="gradcam",
     tag_prefix="gradcam/",
@@ -168,6 +182,8 @@ KIND = Kind(
     record=GradcamRecord,
     export=ExportDrawing(
         figures=figures,
+        summary_final=summary_final,
+        summary_changes=summary_changes,
         note=NOTE,
         caption=caption,
         html_caption=html_caption,
