@@ -19,7 +19,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tb_featureviz.export.collect import Reader, read_plan
 from tb_featureviz.export.content import DamagedImage, Report
@@ -41,6 +41,11 @@ from tb_featureviz.export.writers import (
     zip_bytes,
 )
 from tb_featureviz.reader import open_logdir
+
+if TYPE_CHECKING:
+    from tensorboard.context import RequestContext
+
+    from tb_featureviz.metadata import RecordView
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +87,7 @@ def render_outputs(report: Report, options: ExportOptions, *, progress: Progress
 
 def export_from_reader(
     reader: Reader,
-    ctx: Any,
+    ctx: RequestContext,
     options: ExportOptions,
     *,
     logdir: str = "",
@@ -114,7 +119,7 @@ def export_from_reader(
     return report, render_outputs(report, options, progress=render_progress or progress)
 
 
-def _index(reader: Reader, ctx: Any, options: ExportOptions) -> Mapping[str, Any]:
+def _index(reader: Reader, ctx: RequestContext, options: ExportOptions) -> RecordView:
     """The index with the exported runs read in full (a sweep's other runs may be listed only): each name as
     given and each comma-separated part of it, as ``plan_export`` matches them."""
     names = list(dict.fromkeys([*options.runs, *(parse_names(options.runs) or [])]))
@@ -129,7 +134,7 @@ def _index(reader: Reader, ctx: Any, options: ExportOptions) -> Mapping[str, Any
 
 def collect(
     reader: Reader,
-    ctx: Any,
+    ctx: RequestContext,
     runs: str | Iterable[str],
     *,
     epochs: EpochSpec = "last",

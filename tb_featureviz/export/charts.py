@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -31,6 +31,12 @@ from tb_featureviz.export.content import Curve
 from tb_featureviz.export.figures import crop_tile
 from tb_featureviz.metadata import GridLayout
 from tb_featureviz.render import SEPARATOR_RGB, colormap_lut
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from tb_featureviz.metadata import Record, RecordView
+
 
 FigureLike = Figure | SubFigure
 """Where a ``draw_*`` function draws: a whole figure, or a region of a page."""
@@ -83,7 +89,7 @@ MEASURES: Mapping[str, tuple[str, str, tuple[float, float]]] = {
 CHECK_GROUPS = (("faithfulness", "Faithfulness"), ("sanity", "Sanity"))
 """The checks' charts: tag prefix and title."""
 
-STYLE: Mapping[str, Any] = {
+STYLE: RecordView = {
     "font.size": FONT_SIZE,
     "axes.titlesize": FONT_SIZE + 0.5,
     "axes.titleweight": "bold",
@@ -186,7 +192,7 @@ class Series:
     hollow: tuple[int, ...] = ()
 
 
-def _epoch_axis(ax: Any, steps: Sequence[int]) -> None:
+def _epoch_axis(ax: Axes, steps: Sequence[int]) -> None:
     lo, hi = (min(steps), max(steps)) if steps else (0, 1)
     ticks = [t for t in nice_ticks(lo, hi if hi > lo else lo + 1) if float(t).is_integer()]
     ax.set_xticks(ticks)
@@ -195,7 +201,7 @@ def _epoch_axis(ax: Any, steps: Sequence[int]) -> None:
     ax.set_xlabel("epoch")
 
 
-def _value_axis(ax: Any, values: Sequence[float], *, log: bool, keep: tuple[float, float] | None = None) -> None:
+def _value_axis(ax: Axes, values: Sequence[float], *, log: bool, keep: tuple[float, float] | None = None) -> None:
     finite = [v for v in values if math.isfinite(v)]
     if log:
         ax.set_yscale("log")
@@ -213,7 +219,7 @@ def _value_axis(ax: Any, values: Sequence[float], *, log: bool, keep: tuple[floa
 
 
 def draw_lines(
-    ax: Any,
+    ax: Axes,
     series: Sequence[Series],
     *,
     title: str,
@@ -632,7 +638,7 @@ def draw_panels(
                 _label(ax, panel.note, 0.04, "#1f2933", {"facecolor": "white", "alpha": 0.85}, f"note-{panel.gid}")
 
 
-def _label(ax: Any, text: str, y: float, color: str, box: dict[str, Any], gid: str, *, bold: bool = False) -> None:
+def _label(ax: Axes, text: str, y: float, color: str, box: Record, gid: str, *, bold: bool = False) -> None:
     """A small boxed label at the left edge of a panel, at height ``y`` (0 bottom, 1 top) in axes units."""
     ax.text(
         0.04,

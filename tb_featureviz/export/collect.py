@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tb_featureviz.export.content import (
     Curve,
@@ -35,6 +35,10 @@ from tb_featureviz.reader import BlobKey
 from tb_featureviz.reader.integrity import DamagedBlobError
 from tb_featureviz.render import decode_png, encode_png
 
+if TYPE_CHECKING:
+    import numpy as np
+    from tensorboard.context import RequestContext
+
 
 class Reader(Protocol):
     """What ``read_plan`` needs of ``tb_featureviz.reader.FeatureVizReader``.
@@ -44,17 +48,17 @@ class Reader(Protocol):
     HTTP documents have a ``blob?key=`` URL), ``scalars`` the ``/scalars`` document.
     """
 
-    def index(self, ctx: Any, *, runs: Sequence[str] = ()) -> Mapping[str, Any]: ...
+    def index(self, ctx: RequestContext, *, runs: Sequence[str] = ()) -> RecordView: ...
 
-    def step(self, ctx: Any, run: str, tag: str, step: int) -> Mapping[str, Any]: ...
+    def step(self, ctx: RequestContext, run: str, tag: str, step: int) -> RecordView: ...
 
-    def blob(self, ctx: Any, key: BlobKey) -> bytes: ...
+    def blob(self, ctx: RequestContext, key: BlobKey) -> bytes: ...
 
-    def scalars(self, ctx: Any, run: str) -> Mapping[str, Any]: ...
+    def scalars(self, ctx: RequestContext, run: str) -> RecordView: ...
 
 
 class _Collector:
-    def __init__(self, reader: Reader, ctx: Any, progress: ProgressCallback | None) -> None:
+    def __init__(self, reader: Reader, ctx: RequestContext, progress: ProgressCallback | None) -> None:
         self.reader = reader
         self.ctx = ctx
         self.progress = progress
@@ -79,7 +83,7 @@ class _Collector:
 
     def step(
         self, run: str, kind: str, layer: str, tag: str, step: int
-    ) -> tuple[dict[str, Any], list[bytes | None], float | None] | None:
+    ) -> tuple[Record, list[bytes | None], float | None] | None:
         """``(record, images, wall_time)`` of a step (a damaged image is ``None``), or ``None`` when the
         step's record is damaged."""
         try:
@@ -93,7 +97,9 @@ class _Collector:
         return record, images, float(wall) if isinstance(wall, (int, float)) else None
 
 
-def read_plan(reader: Reader, ctx: Any, plan: ExportPlan, *, progress: ProgressCallback | None = None) -> Report:
+def read_plan(
+    reader: Reader, ctx: RequestContext, plan: ExportPlan, *, progress: ProgressCallback | None = None
+) -> Report:
     """Reads what a plan names into a ``Report``.
 
     Args:
@@ -166,7 +172,7 @@ def _read_run(collector: _Collector, plan: RunPlan, options: ExportOptions) -> R
     return run
 
 
-def _read_extras(collector: _Collector, entry: Mapping[str, Any], run: RunExport) -> None:
+def _read_extras(collector: _Collector, entry: RecordView, run: RunExport) -> None:
     """run_info, probe images and curves: optional, an export works without them."""
     from tensorboard import errors as tb_errors
 
@@ -202,7 +208,7 @@ MAX_CHECK_RECORDS = 200
 full draws from light ones)."""
 
 
-def _plan_record(collector: _Collector, run: str, epoch: int) -> dict[str, Any] | None:
+def _plan_record(collector: _Collector, run: str, epoch: int) -> Record | None:
     """The budget's ``plan`` record of ``epoch`` (what it drew and skipped), or None when not written."""
     from tensorboard import errors as tb_errors
 
@@ -214,7 +220,7 @@ def _plan_record(collector: _Collector, run: str, epoch: int) -> dict[str, Any] 
     return dict(record) if isinstance(record, Mapping) else None
 
 
-def _points(series: Mapping[str, Any]) -> tuple[CurvePoint, ...]:
+def _points(series: RecordView) -> tuple[CurvePoint, ...]:
     """The finite ``[step, wall_time, value]`` points of a ``/scalars`` series."""
     return tuple(
         CurvePoint(step=int(p[0]), value=float(p[-1]))
@@ -231,8 +237,8 @@ def _read_exemplars(collector: _Collector, plan: RunPlan, run: RunExport, channe
     entries = {str(e.get("layer")): e for e in (plan.entry.get("kinds") or {}).get("exemplars") or []}
     sample = plan.entry.get("sample") or {}
     keys = list(sample.get("images") or [])
-    pixels: dict[int, Any] = {}
-    records: dict[tuple[str, int], Mapping[str, Any]] = {}
+    pixels: dict[int, np.ndarray | None] = {}
+    records: dict[tuple[str, int], RecordView] = {}
     out: dict[tuple[str, int], ExemplarSet] = {}
     for t in plan.tags:
         entry = entries.get(t.layer)
@@ -253,17 +259,18 @@ def _read_exemplars(collector: _Collector, plan: RunPlan, run: RunExport, channe
                 if image not in pixels:
                     png = collector.image(keys[image], run.run, "sample", None, sample.get("step"), image + 1)
                     pixels[image] = decode_png(png) if png else None  # None: damaged, left out and listed
-                if pixels[image] is None:
+                found = pixels[image]
+                if found is None:
                     continue
-                box = crop_box(int(y), int(x), int(record["size"]), pixels[image].shape[:2])
-                crop = encode_png(pixels[image][box[1] : box[3], box[0] : box[2]])
+                box = crop_box(int(y), int(x), int(record["size"]), found.shape[:2])
+                crop = encode_png(found[box[1] : box[3], box[0] : box[2]])
                 crops.append(ExemplarCrop(int(image), int(y), int(x), float_or_none(value), box, crop))
             size = int(record.get("sample") or len(keys))
             out[(t.layer, epoch)] = ExemplarSet(run.run, t.layer, epoch, step, channel, size, tuple(crops))
     return list(out.values())
 
 
-def _exemplar_record(collector: _Collector, run: str, layer: str, tag: str, step: int) -> Mapping[str, Any]:
+def _exemplar_record(collector: _Collector, run: str, layer: str, tag: str, step: int) -> RecordView:
     """The ``exemplars/<layer>`` record of ``step``; ``{}`` when it is damaged (listed) or missing."""
     from tensorboard import errors as tb_errors
 

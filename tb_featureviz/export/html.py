@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tb_featureviz.export.content import EXPORT_KINDS, ExemplarSet, Figure, Report, RunExport
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, figure_pixels
@@ -23,6 +23,10 @@ from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.report import Document, FigureBlock, TableBlock, TextBlock
 from tb_featureviz.kinds import REGISTRY
 from tb_featureviz.render import encode_png
+
+if TYPE_CHECKING:
+    from tb_featureviz.metadata import Record
+
 
 KIND_TITLES = {name: REGISTRY[name].label for name in EXPORT_KINDS}
 """The heading of each exported kind: its label (``tb_featureviz.kinds``), as the dashboard shows it."""
@@ -146,7 +150,7 @@ def _fmt_time(value: float | str | None) -> str | None:
     return dt.strftime("%Y-%m-%d %H:%M")
 
 
-def _fmt_value(value: Any) -> str:
+def _fmt_value(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (list, tuple)):
@@ -160,7 +164,7 @@ def _epoch_list(epochs: Sequence[int]) -> str:
     return ", ".join(str(e) for e in epochs) if epochs else "none"
 
 
-def _facts_table(rows: Sequence[tuple[str, Any]]) -> str:
+def _facts_table(rows: Sequence[tuple[str, object]]) -> str:
     body = "".join(
         f"<tr><th>{escape(k)}</th><td>{escape(_fmt_value(v))}</td></tr>" for k, v in rows if v not in (None, "", {})
     )
@@ -169,7 +173,7 @@ def _facts_table(rows: Sequence[tuple[str, Any]]) -> str:
 
 def _run_card(run: RunExport) -> str:
     info = run.info or {}
-    optimizer: dict[str, Any] = info["optimizer"] if isinstance(info.get("optimizer"), dict) else {}
+    optimizer: Record = info["optimizer"] if isinstance(info.get("optimizer"), dict) else {}
     opt_text = None
     if optimizer:
         name = optimizer.get("name")
@@ -199,8 +203,8 @@ def _run_card(run: RunExport) -> str:
             ("Exported epochs", _epoch_list(run.epochs)),
         ]
     )
-    hparams: dict[str, Any] = info["hparams"] if isinstance(info.get("hparams"), dict) else {}
-    fit: dict[str, Any] = info["params_fit"] if isinstance(info.get("params_fit"), dict) else {}
+    hparams: Record = info["hparams"] if isinstance(info.get("hparams"), dict) else {}
+    fit: Record = info["params_fit"] if isinstance(info.get("params_fit"), dict) else {}
     hp_rows = [(str(k), v) for k, v in sorted(hparams.items())]
     hp_rows += [(f"fit {k}", v) for k, v in sorted(fit.items()) if k not in hparams]
     hp_html = f"<h4>Hyper-parameters</h4>{_facts_table(hp_rows)}" if hp_rows else ""

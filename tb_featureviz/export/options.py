@@ -259,11 +259,11 @@ def _set(options: ExportOptions, name: str, value: Any) -> None:
     object.__setattr__(options, name, value)  # normalising a frozen dataclass in __post_init__
 
 
-def _strings(values: Any) -> bool:
+def _strings(values: object) -> bool:
     return isinstance(values, tuple) and all(isinstance(v, str) for v in values)
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:
     """``repr(value)`` for a message, cut to ``MAX_ECHO`` characters (the full length named) when longer."""
     if isinstance(value, str):
         return clip(value)

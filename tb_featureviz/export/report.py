@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +31,10 @@ from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.kinds import REGISTRY, ExportDrawing
 from tb_featureviz.metadata import probe_label
 from tb_featureviz.render import apply_colormap, decode_png
+
+if TYPE_CHECKING:
+    from tb_featureviz.metadata import Record
+
 
 GRID_COLUMNS = 32
 """Activation grids are laid out again with this many columns, so a deep layer's tiles stay legible on a page."""
@@ -160,7 +164,7 @@ def _figure(
     return FigureBlock(anchor, number, title, caption, height, draw, kind, slug)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -170,7 +174,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _optimizer(info: dict[str, Any]) -> str | None:
+def _optimizer(info: Record) -> str | None:
     opt = info.get("optimizer")
     if not isinstance(opt, dict):
         return None
@@ -185,7 +189,7 @@ def facts_rows(run: RunExport) -> list[tuple[str, str]]:
     """The facts of one run: model, parameters, input, optimizer, classes, epochs and hyper-parameters."""
     info = run.info or {}
     space = info.get("input_space") if isinstance(info.get("input_space"), dict) else {}
-    rows: list[tuple[str, Any]] = [
+    rows: list[tuple[str, object]] = [
         ("Model", info.get("model")),
         ("Parameters", f"{info['params']:,}" if isinstance(info.get("params"), int) else info.get("params")),
         ("Input shape", info.get("input_shape")),

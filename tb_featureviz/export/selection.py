@@ -14,14 +14,18 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from tb_featureviz.export.errors import ExportNotFoundError
 from tb_featureviz.export.options import EpochSelection, ExportOptions
 from tb_featureviz.metadata import GridLayout
 from tb_featureviz.reader.alignment import aligned_layer
 from tb_featureviz.reader.integrity import MAX_ECHO, clip
+
+if TYPE_CHECKING:
+    from tb_featureviz.metadata import RecordView
+
 
 __all__ = ["ExportPlan", "RunPlan", "TagPlan", "describe_steps", "list_names", "parse_run_names", "plan_export"]
 
@@ -58,7 +62,7 @@ class RunPlan:
     """
 
     run: str
-    entry: Mapping[str, Any]
+    entry: RecordView
     steps: tuple[int, ...]
     epochs: tuple[int, ...]
     tags: tuple[TagPlan, ...]
@@ -120,7 +124,7 @@ def parse_run_names(runs: str | Iterable[str], known: Iterable[str]) -> list[str
     return out
 
 
-def _tag_entries(entry: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+def _tag_entries(entry: RecordView, kind: str) -> list[RecordView]:
     kinds = entry.get("kinds") or {}
     return list(kinds.get(kind) or [])
 
@@ -165,7 +169,7 @@ def spread(epochs: Sequence[int], count: int = FILMSTRIP_FRAMES) -> list[int]:
     return [epochs[i] for i in picks]
 
 
-def _wanted_layers(name: str, entry: Mapping[str, Any], kind: str, options: ExportOptions) -> set[str] | None:
+def _wanted_layers(name: str, entry: RecordView, kind: str, options: ExportOptions) -> set[str] | None:
     """The layers of ``kind`` to export for run ``name``: its own choice (``run_layers``) when that layer
     has ``kind`` tags in the run, else the layer its stage alignment gives, else ``layers``; ``None`` for
     every layer.
@@ -182,7 +186,7 @@ def _wanted_layers(name: str, entry: Mapping[str, Any], kind: str, options: Expo
     return set(options.layers) if options.layers else None
 
 
-def _run_plan(name: str, entry: Mapping[str, Any], options: ExportOptions) -> RunPlan:
+def _run_plan(name: str, entry: RecordView, options: ExportOptions) -> RunPlan:
     steps = sorted(int(s) for s in entry.get("steps") or [])
     chosen = _select_epochs(name, steps, options.epochs)
     summary = options.detail == "summary"
@@ -211,7 +215,7 @@ def _run_plan(name: str, entry: Mapping[str, Any], options: ExportOptions) -> Ru
     return RunPlan(run=name, entry=entry, steps=tuple(steps), epochs=tuple(frames), tags=tuple(tags))
 
 
-def plan_export(index: Mapping[str, Any], options: ExportOptions, *, logdir: str = "") -> ExportPlan:
+def plan_export(index: RecordView, options: ExportOptions, *, logdir: str = "") -> ExportPlan:
     """Matches the options with a logdir's index: the runs, their tags and the epochs to read.
 
     Args:

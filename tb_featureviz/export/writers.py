@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tb_featureviz.export.content import Figure, Report, RunExport
 from tb_featureviz.export.errors import ExportOutputError
@@ -26,6 +26,10 @@ from tb_featureviz.export.figures import gif_animation, png_figure
 from tb_featureviz.export.html import render_html
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from tb_featureviz.metadata import Record
+
 
 Output = tuple[str, bytes]
 """A file of an export: a ``/``-separated relative name and its bytes."""
@@ -154,7 +158,7 @@ def gif_outputs(report: Report, options: ExportOptions, *, progress: ProgressCal
     """
     series: list[tuple[RunExport, list[Figure]]] = []
     for run in report.runs:
-        groups: dict[tuple[Any, ...], list[Figure]] = {}
+        groups: dict[tuple[str, str, str, str, int | None, str | None], list[Figure]] = {}
         for fig in run.shown_figures():
             groups.setdefault(fig.series_key, []).append(fig)
         series.extend((run, sorted(figs, key=lambda f: f.epoch)) for figs in groups.values())
@@ -195,8 +199,8 @@ def zip_bytes(report: Report, *, progress: ProgressCallback | None = None) -> by
         The ZIP bytes (PNGs stored, the manifest deflated).
     """
     stamp = report.generated.timetuple()[:6]
-    files: list[dict[str, Any]] = []
-    runs_meta: list[dict[str, Any]] = []
+    files: list[Record] = []
+    runs_meta: list[Record] = []
     members: list[Output] = []
     seen: set[str] = set()
     for run in report.runs:

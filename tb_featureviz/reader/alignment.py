@@ -17,8 +17,12 @@ layer in model order. Stages are numbered from the largest map (stage 1) to the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tb_featureviz.metadata import Record, RecordView
+
 
 __all__ = ["align_stage", "align_table", "aligned_layer", "parse_stage", "run_stages", "stage_label"]
 
@@ -72,7 +76,7 @@ def parse_stage(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def stage_label(stage: Mapping[str, Any], count: int) -> str:
+def stage_label(stage: RecordView, count: int) -> str:
     """``"stage 3 of 5 · 28x28"`` for an item of a ``stages.list``."""
     return f"stage {stage['stage']} of {count} · {stage['height']}x{stage['width']}"
 
@@ -83,7 +87,7 @@ def run_stages(
     model_order: Sequence[str] | None = None,
     filter_layers: Sequence[str] = (),
     gradcam_layers: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> Record:
     """The stages of one run, from its activation layers' output sizes.
 
     Args:
@@ -149,7 +153,7 @@ def align_table(count: int, counts: Sequence[int]) -> dict[str, list[int | None]
     return {str(n): [align_stage(k, n, count) for k in range(1, n + 1)] for n in sorted(set(counts)) if n >= 1}
 
 
-def aligned_layer(entry: Mapping[str, Any], kind: str, stage: tuple[int, int] | None) -> str | None:
+def aligned_layer(entry: RecordView, kind: str, stage: tuple[int, int] | None) -> str | None:
     """The layer of a run that a shared choice stands for.
 
     Args:

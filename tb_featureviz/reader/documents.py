@@ -16,7 +16,7 @@ import logging
 import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tensorboard.data import provider
 
@@ -25,6 +25,10 @@ from tb_featureviz.kinds import RECORDS, REGISTRY
 from tb_featureviz.kinds.activations import layer_size
 from tb_featureviz.reader import alignment
 from tb_featureviz.reader.keys import BlobKey
+
+if TYPE_CHECKING:
+    from tb_featureviz.metadata import Record
+
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +109,7 @@ def featureviz_run(group: str) -> str:
 
 
 def group_runs(
-    listed_blobs: Mapping[str, Mapping[str, Any]], scalar_tags: Mapping[str, Mapping[str, Any]]
+    listed_blobs: Mapping[str, Mapping[str, object]], scalar_tags: Mapping[str, Mapping[str, object]]
 ) -> dict[str, RunGroup]:
     """The run groups of a logdir: featureviz runs (from the blob listing) and Keras' runs with epoch scalars."""
     fields: dict[str, dict[str, str]] = {}
@@ -136,12 +140,12 @@ def plugin_contents(
     return contents
 
 
-def natural_key(text: str) -> list[Any]:
+def natural_key(text: str) -> list[int | str]:
     """Sort key that orders digits by value: ``conv2`` before ``conv10``."""
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
 
 
-def encode_json(doc: Any, blob_ref: Callable[[BlobKey], Any]) -> bytes:
+def encode_json(doc: object, blob_ref: Callable[[BlobKey], object]) -> bytes:
     """A document as compact UTF-8 JSON, each :class:`BlobKey` written as ``blob_ref(key)``.
 
     Raises:
@@ -149,7 +153,7 @@ def encode_json(doc: Any, blob_ref: Callable[[BlobKey], Any]) -> bytes:
         TypeError: a value JSON cannot hold.
     """
 
-    def default(value: Any) -> Any:
+    def default(value: object) -> object:
         if isinstance(value, BlobKey):
             return blob_ref(value)
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
@@ -157,7 +161,7 @@ def encode_json(doc: Any, blob_ref: Callable[[BlobKey], Any]) -> bytes:
     return json.dumps(doc, allow_nan=False, separators=(",", ":"), default=default).encode("utf-8")
 
 
-def step_doc(run: str, tag: str, datum: provider.BlobSequenceDatum, record: Any) -> dict[str, Any]:
+def step_doc(run: str, tag: str, datum: provider.BlobSequenceDatum, record: object) -> Record:
     """The ``/step`` document: ``images[i]`` is the key of element ``i + 1`` of the blob sequence."""
     return {
         "run": run,
@@ -175,24 +179,24 @@ FRAME_CONTENT_TYPE = "application/x-featureviz-frame"
 _FRAME_HEADER_LEN = struct.Struct(">I")
 
 
-def frame_item(step: dict[str, Any], images: list[dict[str, Any]]) -> dict[str, Any]:
+def frame_item(step: Record, images: list[Record]) -> Record:
     """One found item of the ``/frame`` header: its ``/step`` document and an entry per requested image."""
     return {"status": 200, "doc": step, "images": images}
 
 
-def frame_error_item(code: int, message: str, *, damaged: bool = False, index: int | None = None) -> dict[str, Any]:
+def frame_error_item(code: int, message: str, *, damaged: bool = False, index: int | None = None) -> Record:
     """One item (or, with its ``index``, image entry) of the ``/frame`` header that failed: the status and
     JSON error of the single-item route (``/step``, ``/blob``), ``"damaged": true`` for damaged bytes."""
     head = {} if index is None else {"index": index}
     return {**head, "status": code, "error": message, **({"damaged": True} if damaged else {})}
 
 
-def frame_image_entry(index: int, offset: int, length: int, content_type: str) -> dict[str, Any]:
+def frame_image_entry(index: int, offset: int, length: int, content_type: str) -> Record:
     """A served image of a ``/frame`` item: where its bytes lie in the bundle's body."""
     return {"index": index, "status": 200, "offset": offset, "length": length, "type": content_type}
 
 
-def encode_frame(header: Any, blobs: Sequence[bytes], blob_ref: Callable[[BlobKey], Any]) -> bytes:
+def encode_frame(header: object, blobs: Sequence[bytes], blob_ref: Callable[[BlobKey], object]) -> bytes:
     """The ``/frame`` bundle: a 4-byte big-endian length ``n``, ``n`` bytes of UTF-8 JSON ``header``
     (:func:`encode_json`, each :class:`BlobKey` written by ``blob_ref``), then ``blobs`` concatenated in
     order (the header's ``offset``/``length`` count from the first byte after the header).
@@ -205,7 +209,7 @@ def encode_frame(header: Any, blobs: Sequence[bytes], blob_ref: Callable[[BlobKe
     return b"".join((_FRAME_HEADER_LEN.pack(len(head)), head, *blobs))
 
 
-def series_doc(run: str, tag: str, index: int, chosen: Sequence[provider.BlobSequenceDatum]) -> dict[str, Any]:
+def series_doc(run: str, tag: str, index: int, chosen: Sequence[provider.BlobSequenceDatum]) -> Record:
     """The ``/series`` document: image ``index`` of each step in ``chosen``."""
     return {
         "run": run,
@@ -217,7 +221,7 @@ def series_doc(run: str, tag: str, index: int, chosen: Sequence[provider.BlobSeq
     }
 
 
-def _curve_metrics(group: RunGroup, scalar_tags: Mapping[str, Mapping[str, Any]]) -> tuple[str | None, list[str]]:
+def _curve_metrics(group: RunGroup, scalar_tags: Mapping[str, Mapping[str, object]]) -> tuple[str | None, list[str]]:
     prefix = metadata.EPOCH_SCALAR_PREFIX
     metrics: set[str] = set()
     for run in (group.train, group.validation):
@@ -235,9 +239,9 @@ def index_entry(
     group: RunGroup,
     sequences: Mapping[str, Sequence[provider.BlobSequenceDatum]],
     contents: Mapping[str, metadata.PluginContent | None],
-    scalar_tags: Mapping[str, Mapping[str, Any]],
-    records: Mapping[tuple[str, str], dict[str, Any] | None],
-) -> dict[str, Any]:
+    scalar_tags: Mapping[str, Mapping[str, object]],
+    records: Mapping[tuple[str, str], Record | None],
+) -> Record:
     """One run group's entry of the ``/index`` document.
 
     Args:
@@ -251,7 +255,7 @@ def index_entry(
     The entry's ``stages`` has no ``align`` table: :func:`add_align_tables` adds it once every entry
     of the index is built.
     """
-    kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_KINDS}
+    kinds: dict[str, list[Record]] = {kind: [] for kind in INDEX_KINDS}
     all_steps: set[int] = set()
     max_wall_time: float | None = None
     for tag in sorted(sequences, key=natural_key):
@@ -301,7 +305,7 @@ def index_entry(
     }
 
 
-def _tag_entry(tag: str, content: metadata.PluginContent, steps: list[int], images: int) -> dict[str, Any]:
+def _tag_entry(tag: str, content: metadata.PluginContent, steps: list[int], images: int) -> Record:
     """One tag of an index entry's ``kinds``: its layer, steps, images per step, layout and extra metadata."""
     return {
         "tag": tag,
@@ -317,13 +321,13 @@ def partial_entry(
     group: RunGroup,
     listed: Mapping[str, provider.BlobSequenceTimeSeries],
     contents: Mapping[str, metadata.PluginContent | None],
-    scalar_tags: Mapping[str, Mapping[str, Any]],
-) -> dict[str, Any]:
+    scalar_tags: Mapping[str, Mapping[str, object]],
+) -> Record:
     """The ``/index`` entry of a run group not read in full (``"partial": true``): only what the data
     provider's listing knows, the tags of each kind and the run's last step (``max_step``), no steps,
     records or stages. ``/index?run=<name>`` (or any read of the run) reads it in full.
     """
-    kinds: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_KINDS}
+    kinds: dict[str, list[Record]] = {kind: [] for kind in INDEX_KINDS}
     max_step: int | None = None
     max_wall_time: float | None = None
     for tag in sorted(listed, key=natural_key):
@@ -357,7 +361,7 @@ def partial_entry(
     }
 
 
-def add_align_tables(entries: Sequence[dict[str, Any]]) -> None:
+def add_align_tables(entries: Sequence[Record]) -> None:
     """Adds ``stages.align`` to every full ``/index`` entry: its stage for each stage of every run's stage count
     (:func:`tb_featureviz.reader.alignment.align_table`)."""
     full = [e for e in entries if e.get("stages") is not None]  # a partial entry has no stages
@@ -369,10 +373,10 @@ def add_align_tables(entries: Sequence[dict[str, Any]]) -> None:
 def _image_set(
     group: RunGroup,
     sequences: Mapping[str, Sequence[provider.BlobSequenceDatum]],
-    records: Mapping[tuple[str, str], dict[str, Any] | None],
+    records: Mapping[tuple[str, str], Record | None],
     tag: str,
     fields: Sequence[str],
-) -> dict[str, Any] | None:
+) -> Record | None:
     """The index entry of a set of images written once (``probes``, ``sample``): ``count``, the record's
     ``fields``, ``step`` and ``images`` (keys); ``None`` when the run has none."""
     data = sequences.get(tag)
@@ -396,16 +400,14 @@ def _points(data: Sequence[provider.ScalarDatum]) -> list[list[float]]:
     return [[d.step, d.wall_time, float(d.value)] for d in data]
 
 
-def scalars_doc(
-    run: str, group: RunGroup, data: Mapping[str, Mapping[str, Sequence[provider.ScalarDatum]]]
-) -> dict[str, Any]:
+def scalars_doc(run: str, group: RunGroup, data: Mapping[str, Mapping[str, Sequence[provider.ScalarDatum]]]) -> Record:
     """The ``/scalars`` document of a run group from the scalars read for its TensorBoard runs.
 
     Curves come from Keras' ``train``/``validation`` runs when either has epoch scalars, else from the
     ``epoch_*``/``epoch_val_*`` scalars of the featureviz run (split by :func:`metadata.epoch_metric`).
     """
     prefix = metadata.EPOCH_SCALAR_PREFIX
-    series: list[dict[str, Any]] = []
+    series: list[Record] = []
     for split, tb_run in (("train", group.train), ("validation", group.validation)):
         for tag, points in (data.get(tb_run) or {}).items() if tb_run else ():
             if tag.startswith(prefix):

@@ -21,7 +21,6 @@ import json
 import struct
 import zlib
 from collections.abc import Iterable
-from typing import Any
 
 from tensorboard import errors
 
@@ -68,7 +67,7 @@ class DamagedBlobError(errors.NotFoundError):
         self.what = what
 
 
-def clip(value: Any, limit: int = MAX_ECHO) -> str:
+def clip(value: object, limit: int = MAX_ECHO) -> str:
     """``repr`` of ``value`` as text, cut to ``limit`` characters with the full length named.
 
     Example:
@@ -81,7 +80,7 @@ def clip(value: Any, limit: int = MAX_ECHO) -> str:
     return f"{text[:limit]!r}… ({len(text)} characters)"
 
 
-def sample(items: Iterable[Any], limit: int = MAX_LISTED) -> str:
+def sample(items: Iterable[object], limit: int = MAX_LISTED) -> str:
     """A list for an error message: in full (as ``repr``) up to ``limit`` items, else a sample.
 
     Strings are clipped (:func:`clip`); a long list shows its first ``limit // 2`` and last 5 items and
@@ -93,7 +92,7 @@ def sample(items: Iterable[Any], limit: int = MAX_LISTED) -> str:
     """
     values = list(items)
 
-    def one(v: Any) -> str:
+    def one(v: object) -> str:
         return clip(v) if isinstance(v, str) else repr(v)
 
     if len(values) <= limit:

@@ -59,7 +59,7 @@ class BlobAddress:
     index: int
 
 
-def decode_blob_key(key: Any) -> BlobAddress | None:
+def decode_blob_key(key: object) -> BlobAddress | None:
     """Decodes a blob key of either TensorBoard loader, checking the type and range of every field.
 
     The Python loader's keys are URL-safe base64 of the JSON array

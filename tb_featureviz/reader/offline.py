@@ -38,7 +38,7 @@ def _wait_until_loaded(dp: provider.DataProvider, timeout_s: float) -> None:
     """Polls a data provider until two successive listings agree and are not empty (or timeout)."""
     ctx = tb_context.RequestContext()
     deadline = time.monotonic() + timeout_s
-    previous: Any = None
+    previous: object = None
     while time.monotonic() < deadline:
         listing = (
             {
