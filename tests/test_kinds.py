@@ -6,7 +6,6 @@ import ast
 import dataclasses
 import importlib
 import os
-import re
 import subprocess
 import sys
 import typing
@@ -19,7 +18,6 @@ from tb_featureviz.kinds import RECORDS, REGISTRY, Kind
 from tb_featureviz.reader import documents
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FRONTEND = os.path.join(ROOT, "tb_featureviz", "frontend")
 
 
 def test_registry_lists_each_kind_once_in_display_order() -> None:
@@ -111,27 +109,22 @@ def test_record_schemas_are_typed_dicts() -> None:
     assert set(REGISTRY["probes"].index_fields) <= set(typing.get_type_hints(REGISTRY["probes"].record))
 
 
-def _js_table(path: str, name: str) -> dict[str, str]:
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    match = re.search(rf"export const {name} = \{{([^}}]*)\}};", text)
-    assert match, f"{name} not found in {path}"
-    return dict(re.findall(r"(\w+): '([^']*)'", match.group(1)))
-
-
-def test_view_kinds_have_the_dashboard_labels_and_nouns() -> None:
-    """The view kinds' labels and nouns are the dashboard's strings (``frontend/kinds.js`` where it exists)."""
-    views = {name: (k.label, k.noun) for name, k in REGISTRY.items() if k.view}
-    table = os.path.join(FRONTEND, "kinds.js")
-    if os.path.exists(table):
-        with open(table, encoding="utf-8") as f:
-            text = f.read()
-        found = re.findall(r"name: '([^']*)', label: '([^']*)', noun: '([^']*)'", text)
-        assert {n: (label, noun) for n, label, noun in found} == views
-    else:
-        labels = _js_table(os.path.join(FRONTEND, "views.js"), "KIND_LABELS")
-        nouns = _js_table(os.path.join(FRONTEND, "facts.js"), "KIND_NOUN")
-        assert {n: (labels[n], nouns[n]) for n in labels} == views
+def test_view_kinds_are_the_dashboards() -> None:
+    """The kinds with a dashboard view (``tests/test_kind_table.py`` checks them against ``frontend/kinds.js``)."""
+    assert [name for name, k in REGISTRY.items() if k.view] == [
+        "activations",
+        "filters",
+        "gradcam",
+        "exemplars",
+        "checks",
+    ]
+    assert {name: k.noun for name, k in REGISTRY.items() if k.view} == {
+        "activations": "activation grids",
+        "filters": "filter patterns",
+        "gradcam": "Grad-CAM heatmaps",
+        "exemplars": "exemplars",
+        "checks": "Grad-CAM checks",
+    }
 
 
 def test_kinds_import_without_tensorflow_or_tensorboard() -> None:

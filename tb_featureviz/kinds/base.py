@@ -100,7 +100,8 @@ class Kind:
             (its tags are ``scalar_prefixes``).
         label: How the dashboard and the export title it (``Filter patterns``).
         noun: Its plural noun in messages (``filter patterns``).
-        view: Whether the dashboard has a view for it (a button of the kind switch, a module in ``frontend/kinds.js``).
+        view: Whether the dashboard shows it: a line of ``frontend/kinds.js`` ``KIND_VIEWS`` and a view module
+            ``frontend/view-<name>.js`` (a toolbar tab, a grid's drill-down, or charts beside the curves).
         layered: One tag per layer (``tag_prefix + layer``), listed in the index's ``kinds``.
         stored: Written as a featureviz blob summary (a ``metadata.KINDS`` entry); False for scalars only.
         summary_op: The writer's summary op, ``module:function`` (``tb_featureviz.summary`` needs TensorFlow,

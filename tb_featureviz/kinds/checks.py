@@ -2,8 +2,8 @@
 
 Stored as ordinary scalars of the featureviz run (``faithfulness/deletion_auc``, ``sanity/drift_spearman``,
 ...; ``tb_featureviz.compute.faithfulness``), not as a blob summary: the reader lists them under the ``/scalars``
-document's ``checks``, the dashboard draws them beside the Grad-CAM view and the export as a chart
-(``export.charts``), so the kind has no tag, view or figures of its own.
+document's ``checks``, the dashboard draws them as charts beside the curves (``frontend/view-checks.js``) and
+the export as a chart (``export.charts``), so the kind has no tag or figures of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ KIND = Kind(
     tag_prefix="",
     label="Grad-CAM checks",
     noun="Grad-CAM checks",
-    view=False,
+    view=True,
     layered=False,
     stored=False,
     summary_op=None,  # tf.summary.scalar, by the writer's checks task (tb_featureviz.writer.tasks)

@@ -2,8 +2,8 @@
 
 Writer: :func:`tb_featureviz.summary.exemplars`. Tag ``exemplars/<layer>``, blobs ``[record]`` (no images:
 a viewer crops the ``sample`` images, ``metadata.crop_box``). The dashboard shows them in the activations and
-filters views (a channel's drill-down), the export with a channel export (``export.collect``), so the kind has
-no view and no figures of its own.
+filters views (a channel's drill-down: ``frontend/view-exemplars.js``), the export with a channel export
+(``export.collect``), so the kind has no figures of its own.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ KIND = Kind(
     tag_prefix="exemplars/",
     label="Exemplars",
     noun="exemplars",
-    view=False,
+    view=True,
     summary_op="tb_featureviz.summary:exemplars",
     record=ExemplarsRecord,
 )
