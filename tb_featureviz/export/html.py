@@ -17,7 +17,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from tb_featureviz.export.content import EXPORT_KINDS, ExemplarSet, Figure, Report, RunExport
-from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, figure_pixels
+from tb_featureviz.export.figures import figure_pixels
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.export.progress import ProgressCallback
 from tb_featureviz.export.report import Document, FigureBlock, TableBlock, TextBlock
@@ -366,10 +366,11 @@ def _head(report: Report, options: ExportOptions, title: str, epochs: Sequence[i
         f"<span>{'Epoch' if len(epochs) == 1 else 'Epochs'} {escape(_epoch_list(epochs))}</span>",
         f"<span>generated {escape(report.generated.strftime('%Y-%m-%d %H:%M UTC'))}</span>",
     ]
-    if options.colormap or any(f.kind == "activations" for f in report.figures):
-        meta.append(f"<span>activations in {escape(options.colormap or DEFAULT_COLORMAP)}</span>")
-    if any(f.kind == "gradcam" for f in report.figures):
-        meta.append(f"<span>Grad-CAM heat in {escape(options.colormap or OVERLAY_COLORMAP)}</span>")
+    for name in EXPORT_KINDS:  # the colour map each kind is drawn in
+        drawing = REGISTRY[name].export
+        if drawing is not None and drawing.colour_note is not None:
+            note = drawing.colour_note(options.colormap, any(f.kind == name for f in report.figures))
+            meta.extend([f"<span>{escape(note)}</span>"] if note else [])
     return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

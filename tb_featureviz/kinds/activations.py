@@ -127,6 +127,13 @@ def manifest(fig: Figure) -> Record:
     return {**entry, **reduction_entry(fig)}
 
 
+def colour_note(colormap: str | None, present: bool) -> str | None:
+    """``activations in viridis``: the grids' colour map (said whenever one was chosen)."""
+    from tb_featureviz.export.figures import DEFAULT_COLORMAP
+
+    return f"activations in {colormap or DEFAULT_COLORMAP}" if colormap or present else None
+
+
 def summary_final(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
     from tb_featureviz.export.report import final_activations
 
@@ -149,6 +156,7 @@ KIND = Kind(
     record=ActivationsRecord,
     export=ExportDrawing(
         figures=figures,
+        colour_note=colour_note,
         summary_final=summary_final,
         summary_changes=summary_changes,
         note=NOTE,

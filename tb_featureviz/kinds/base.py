@@ -72,6 +72,9 @@ class ExportDrawing:
         channel_filter: Keeps a tag's figures that show ``--channel`` (filters: those whose rotation drew it),
             ``(figures, channel) -> figures``; None: every epoch's figures are checked as they are read.
         pixel_grid: A grid of small tiles (enlarged, crisp, to about 480 CSS pixels), not an input-size map.
+        colour_note: What the HTML report's header says of the kind's colour map, ``(colormap, present) -> text``
+            (``colormap``: the export's ``--colormap``; ``present``: the report holds figures of the kind); None:
+            nothing.
         summary_final: The kind's figures in a summary's "Final epoch" section (``export/report.py``).
         summary_changes: The kind's filmstrips in a summary's "How it changed" section (runs with 2+ epochs).
     """
@@ -85,6 +88,7 @@ class ExportDrawing:
     channels: bool = False
     channel_filter: Callable[[list[Figure], int | None], list[Figure]] | None = None
     pixel_grid: bool = True
+    colour_note: Callable[[str | None, bool], str | None] | None = None
     summary_final: SummaryFn | None = None
     summary_changes: SummaryFn | None = None
 

@@ -160,6 +160,13 @@ def manifest(fig: Figure) -> Record:
     }
 
 
+def colour_note(colormap: str | None, present: bool) -> str | None:
+    """``Grad-CAM heat in jet``: the overlays' colour map."""
+    from tb_featureviz.export.figures import OVERLAY_COLORMAP
+
+    return f"Grad-CAM heat in {colormap or OVERLAY_COLORMAP}" if present else None
+
+
 def summary_final(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
     from tb_featureviz.export.report import final_gradcam
 
@@ -182,6 +189,7 @@ KIND = Kind(
     record=GradcamRecord,
     export=ExportDrawing(
         figures=figures,
+        colour_note=colour_note,
         summary_final=summary_final,
         summary_changes=summary_changes,
         note=NOTE,
