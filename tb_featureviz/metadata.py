@@ -134,6 +134,10 @@ Record: TypeAlias = dict[str, Any]
 RecordView: TypeAlias = Mapping[str, Any]
 """A :data:`Record` that the code only reads (a function that takes one accepts any mapping)."""
 
+CHECKS_TASK = "metrics"
+"""The name plan records and cost tags give the Grad-CAM checks' task (``extras``, ``skipped``,
+``cost/metrics_seconds``): the one logs have always stored, so code says ``CHECKS_TASK``, never the word."""
+
 PLUGIN_NAME = "featureviz"
 """The plugin name: in summary metadata, TensorBoard routes and the run subdirectory."""
 

@@ -29,7 +29,7 @@ from tb_featureviz.export.content import EXPORT_KINDS, Figure, Report, RunExport
 from tb_featureviz.export.figures import DEFAULT_COLORMAP, OVERLAY_COLORMAP, crop_tile, figure_pixels
 from tb_featureviz.export.options import ExportOptions
 from tb_featureviz.kinds import REGISTRY, ExportDrawing
-from tb_featureviz.metadata import probe_label
+from tb_featureviz.metadata import CHECKS_TASK, probe_label
 from tb_featureviz.render import apply_colormap, decode_png
 
 if TYPE_CHECKING:
@@ -303,7 +303,7 @@ def budget_note(run: RunExport) -> str | None:
     skipped = plan.get("skipped")
     if not isinstance(skipped, dict) or not skipped:
         return None
-    layers = [k for k in skipped if "/" not in k and k not in ("metrics", "exemplars")]
+    layers = [k for k in skipped if "/" not in k and k not in (CHECKS_TASK, "exemplars")]
     other = [k for k in skipped if "/" in k]
     bits = []
     if layers:
@@ -311,7 +311,7 @@ def budget_note(run: RunExport) -> str | None:
         bits.append(f"the filter patterns of {', '.join(layers)} ({first} for {layers[0]})")
     if other:
         bits.append(f"{len(other)} activation grid(s)")
-    for k, name in (("metrics", "the Grad-CAM checks"), ("exemplars", "the exemplars")):
+    for k, name in ((CHECKS_TASK, "the Grad-CAM checks"), ("exemplars", "the exemplars")):
         if k in skipped:
             bits.append(f"{name} ({skipped[k]})")
     fraction = (plan.get("budget") or {}).get("fraction")

@@ -150,7 +150,9 @@ export function probeLabel(index, name = null) {
 
 // -- the plan record: what the budget drew and skipped at an epoch ---------------------------------------
 
-const EXTRA_NAMES = {metrics: 'Grad-CAM checks', exemplars: 'exemplars'};
+// What plan records call the Grad-CAM checks' task: the name logs have always stored (metadata.CHECKS_TASK).
+const CHECKS_TASK = 'metrics';
+const EXTRA_NAMES = {[CHECKS_TASK]: 'Grad-CAM checks', exemplars: 'exemplars'};
 
 /**
  * A run of names, short: "conv1", "conv1, conv2", "conv1, conv2, conv3", "conv1 … conv4 (4 layers)".

@@ -2,8 +2,8 @@
 
 * filter passes (``EpochPlan.filters``): a window of a layer's filter patterns, with each pattern's
   activation relative to the probes';
-* ``"metrics"``: the Grad-CAM faithfulness and sanity measures of the epoch's predicted-class maps
-  (``tb_featureviz.compute.faithfulness``), as scalars.
+* ``metadata.CHECKS_TASK``: the Grad-CAM checks (faithfulness and sanity measures) of the epoch's
+  predicted-class maps (``tb_featureviz.compute.faithfulness``), as scalars.
 * ``"exemplars"``: for each drawn layer, the images of a fixed validation sample each channel likes best
   (``tb_featureviz.compute.exemplars``), as one small record per layer; the sample is written once.
 
@@ -99,7 +99,7 @@ class FilterTask:
 
 
 class ChecksTask:
-    """The ``"metrics"`` extra: ``MapChecks`` of a Grad-CAM, as ``tf.summary.scalar`` writes. Nothing is built or
+    """The Grad-CAM checks' extra: ``MapChecks`` of a Grad-CAM, as ``tf.summary.scalar`` writes. Nothing is built or
     traced before the first epoch that plans them (their first draw builds the randomised copy and traces it).
 
     A draw is full or light (``EpochPlan.checks``); ``detail`` says which, for the epoch's ``plan`` record.

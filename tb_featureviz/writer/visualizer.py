@@ -371,13 +371,13 @@ class Visualizer:
         """Draws the extras that ``plan`` chose, timed. Returns the seconds of their one-off setup."""
         assert self.probes is not None and self._extractor is not None
         setup: dict[str, float] = {}
-        if "metrics" in plan.extras and self._checks is not None and self._predicted is not None:
+        if metadata.CHECKS_TASK in plan.extras and self._checks is not None and self._predicted is not None:
             t0 = time.perf_counter()
             classes, maps = self._predicted
             light = plan.checks == "light"
             now.writes += self._checks(now.step, self.probes, maps, classes, self.boxes, light=light)
-            now.costs["metrics"] = time.perf_counter() - t0
-            setup["metrics"] = self._checks.checks.setup_seconds
+            now.costs[metadata.CHECKS_TASK] = time.perf_counter() - t0
+            setup[metadata.CHECKS_TASK] = self._checks.checks.setup_seconds
         if "exemplars" in plan.extras and self.exemplars is not None:
             t0 = time.perf_counter()
             channels = {layer: self._grids[layer][0] for layer in self._extractor.layer_names}
@@ -408,7 +408,7 @@ class Visualizer:
             for kind, seconds in (
                 ("activations", costs["activations"]),
                 ("gradcam", costs.get("gradcam")),
-                ("metrics", costs.get("metrics")),
+                (metadata.CHECKS_TASK, costs.get(metadata.CHECKS_TASK)),
                 ("exemplars", costs.get("exemplars")),
                 ("filters", filter_total if plan.filters else None),
             )
