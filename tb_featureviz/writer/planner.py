@@ -689,8 +689,9 @@ class Planner:
         return plan
 
     def _epoch_room(self, epoch: int, epochs: int | None, logged: int, last: bool) -> tuple[float, float, float]:
-        """The epoch's room for the tasks beyond the core, what it keeps aside for the last epoch's measures, and
-        what the first epoch keeps from its other tasks for the light draws to come (``curve_reservation``)."""
+        """``(room, reserved, curve)``: the epoch's room for the tasks beyond the core (``EpochPlan.room``, less
+        ``reserved``), what it keeps aside for the last epoch's measures, and what the first epoch keeps from its
+        other tasks for the light draws to come (``curve_reservation``)."""
         allowed = self.budget.allowed(self.train_seconds, logged)
         # The last epoch measures its Grad-CAM maps when the run can pay for them: when the run's length is known
         # and what the whole run can afford covers them, every earlier epoch keeps their cost aside.
