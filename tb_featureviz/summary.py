@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
@@ -171,23 +172,34 @@ def filter_patterns(
     if schedule:
         record["schedule"] = dict(schedule)
     if relative is not None:
-        ratios = np.asarray(relative, dtype=np.float64).reshape(-1)
-        if ratios.size != count:
-            raise ValueError(f"relative must have {count} entries, one per pattern. Received {ratios.size}")
-        record["relative"] = [float(f"{v:.4g}") if np.isfinite(v) else None for v in ratios]
-        # Each filter counts once: a pass may show a filter twice (its fixed subset and its window overlap), and
-        # the median is over filters, as the patterns/relative_activation/<layer> scalar is.
-        per_filter: dict[int, float] = {}
-        for f, v in zip(idx, ratios.tolist(), strict=True):
-            per_filter.setdefault(f, v)
-        distinct = np.asarray(list(per_filter.values()), dtype=np.float64)
-        finite = distinct[np.isfinite(distinct)]
-        record["relative_median"] = float(f"{np.median(finite):.4g}") if finite.size else None
+        record.update(_relative(relative, idx))
     meta = metadata.create_summary_metadata(
         "filters", layer=name, layout=layout, description=description or f"Filter patterns of layer `{name}`."
     )
     blobs = [metadata.encode_record(record), render.encode_png(grid)]
     return _write(metadata.tag_for("filters", name), blobs, step, meta)
+
+
+def _relative(relative: Sequence[float] | np.ndarray, filters: Sequence[int]) -> Record:
+    """``filter_patterns``' ``relative`` and ``relative_median`` entries, for the patterns of ``filters``.
+
+    Raises:
+        ValueError: ``relative`` does not have one entry per pattern.
+    """
+    ratios = np.asarray(relative, dtype=np.float64).reshape(-1)
+    if ratios.size != len(filters):
+        raise ValueError(f"relative must have {len(filters)} entries, one per pattern. Received {ratios.size}")
+    # Each filter counts once: a pass may show a filter twice (its fixed subset and its window overlap), and
+    # the median is over filters, as the patterns/relative_activation/<layer> scalar is.
+    per_filter: dict[int, float] = {}
+    for f, v in zip(filters, ratios.tolist(), strict=True):
+        per_filter.setdefault(f, v)
+    distinct = np.asarray(list(per_filter.values()), dtype=np.float64)
+    finite = distinct[np.isfinite(distinct)]
+    return {
+        "relative": [float(f"{v:.4g}") if np.isfinite(v) else None for v in ratios],
+        "relative_median": float(f"{np.median(finite):.4g}") if finite.size else None,
+    }
 
 
 def gradcam(
@@ -229,13 +241,57 @@ def gradcam(
         True on success, False if no default writer is set.
     """
     img = render.to_uint8_image(np.asarray(images))
+    heat, nonfinite = _heatmaps(heatmaps, img.shape)
+    n, t = heat.shape[0], heat.shape[1]
+    classes, probs = _target_classes(target_classes, target_names, probabilities, n, t)
+    nonfinite += int((~np.isfinite(probs)).sum())
+    true = _as_int_list(labels, "labels", n)
+    maps = _CamMaps(overlays=overlays, alpha=alpha, colormap=colormap)
+    probe_records = [
+        maps.probe(i, img[i], heat[i], classes[i], probs[i], target_names, None if true is None else true[i])
+        for i in range(n)
+    ]
+    record: Record = {"probes": probe_records}
+    if nonfinite:
+        record["nonfinite"] = nonfinite
+    meta = metadata.create_summary_metadata(
+        "gradcam",
+        layer=name,
+        extra={"class_names": list(class_names) if class_names else None, "targets": list(target_names[:t])},
+        description=description or f"Grad-CAM on layer `{name}`.",
+    )
+    return _write(metadata.tag_for("gradcam", name), [metadata.encode_record(record), *maps.pngs], step, meta)
+
+
+def _heatmaps(heatmaps: np.ndarray | tf.Tensor, image_shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """``gradcam``'s maps as ``[N, T, H, W]`` float32 with non-finite values drawn as 0, and how many there were.
+
+    Raises:
+        ValueError: they do not match the ``[N, H, W, C]`` images of ``image_shape``.
+    """
     heat, nonfinite = _finite(np.asarray(heatmaps, dtype=np.float32))
     if heat.ndim == 3:
         heat = heat[:, None]
-    n = img.shape[0]
-    if heat.ndim != 4 or heat.shape[0] != n or heat.shape[2:] != img.shape[1:3]:
-        raise ValueError(f"heatmaps must be [N, T, H, W] matching images {img.shape[:3]}. Received shape {heat.shape}")
-    t = heat.shape[1]
+    if heat.ndim != 4 or heat.shape[0] != image_shape[0] or heat.shape[2:] != image_shape[1:3]:
+        raise ValueError(
+            f"heatmaps must be [N, T, H, W] matching images {image_shape[:3]}. Received shape {heat.shape}"
+        )
+    return heat, nonfinite
+
+
+def _target_classes(
+    target_classes: np.ndarray | Sequence[Sequence[int]],
+    target_names: Sequence[str],
+    probabilities: np.ndarray | tf.Tensor,
+    n: int,
+    t: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``gradcam``'s ``[N, T]`` target classes and ``[N, K]`` probabilities (float64), checked against ``n``
+    images of ``t`` maps each and the ``t`` target names.
+
+    Raises:
+        ValueError: a shape does not match, or there are fewer than ``t`` target names.
+    """
     classes = np.asarray(target_classes).reshape(n, -1)
     if classes.shape[1] != t:
         raise ValueError(f"target_classes must be [N, {t}]. Received shape {np.shape(target_classes)}")
@@ -244,50 +300,61 @@ def gradcam(
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] != n:
         raise ValueError(f"probabilities must be [N, K] with N={n}. Received shape {probs.shape}")
-    nonfinite += int((~np.isfinite(probs)).sum())
-    true = _as_int_list(labels, "labels", n)
-    blobs = [b""]
-    probe_records = []
-    for i in range(n):
+    return classes, probs
+
+
+@dataclass
+class _CamMaps:
+    """The PNGs of a ``gradcam`` summary, in blob order after its record (blob 0): each map, then its ready
+    overlay when ``overlays``."""
+
+    overlays: bool
+    alpha: float
+    colormap: str
+    pngs: list[bytes] = field(default_factory=list)
+
+    def probe(
+        self,
+        i: int,
+        image: np.ndarray,
+        heat: np.ndarray,
+        classes: np.ndarray,
+        probs: np.ndarray,
+        target_names: Sequence[str],
+        true: int | None,
+    ) -> Record:
+        """Encodes probe ``i``'s ``[T, H, W]`` maps over its uint8 ``image``; returns its record, whose targets name
+        the blobs of their map and overlay (``None`` without overlays)."""
         targets = []
-        for j in range(t):
-            c = int(classes[i, j])
-            h8 = np.round(np.clip(heat[i, j], 0.0, 1.0) * 255.0).astype(np.uint8)
-            blobs.append(render.encode_png(h8))
-            heat_index = len(blobs) - 1
-            overlay_index = None
-            if overlays:
-                blobs.append(render.encode_png(render.heatmap_overlay(img[i], h8, alpha=alpha, colormap=colormap)))
-                overlay_index = len(blobs) - 1
+        for j in range(heat.shape[0]):
+            c = int(classes[j])
+            heat_index, overlay_index = self._encode(image, heat[j])
             targets.append(
                 {
                     "target": target_names[j],
                     "class": c,
-                    "score": _floats([probs[i, c]], 6)[0],
+                    "score": _floats([probs[c]], 6)[0],
                     "heatmap": heat_index,
                     "overlay": overlay_index,
                 }
             )
-        probe_records.append(
-            {
-                "probe": i,
-                "true": None if true is None else true[i],
-                "predicted": int(np.argmax(np.nan_to_num(probs[i], nan=-np.inf))),
-                "probabilities": _floats(probs[i], 6),
-                "targets": targets,
-            }
-        )
-    record: Record = {"probes": probe_records}
-    if nonfinite:
-        record["nonfinite"] = nonfinite
-    blobs[0] = metadata.encode_record(record)
-    meta = metadata.create_summary_metadata(
-        "gradcam",
-        layer=name,
-        extra={"class_names": list(class_names) if class_names else None, "targets": list(target_names[:t])},
-        description=description or f"Grad-CAM on layer `{name}`.",
-    )
-    return _write(metadata.tag_for("gradcam", name), blobs, step, meta)
+        return {
+            "probe": i,
+            "true": true,
+            "predicted": int(np.argmax(np.nan_to_num(probs, nan=-np.inf))),
+            "probabilities": _floats(probs, 6),
+            "targets": targets,
+        }
+
+    def _encode(self, image: np.ndarray, heat: np.ndarray) -> tuple[int, int | None]:
+        """Adds one map in [0, 1] as an 8-bit PNG (and its overlay); returns their blob indices."""
+        h8 = np.round(np.clip(heat, 0.0, 1.0) * 255.0).astype(np.uint8)
+        self.pngs.append(render.encode_png(h8))
+        heat_index = len(self.pngs)
+        if not self.overlays:
+            return heat_index, None
+        self.pngs.append(render.encode_png(render.heatmap_overlay(image, h8, alpha=self.alpha, colormap=self.colormap)))
+        return heat_index, len(self.pngs)
 
 
 def probes(

@@ -177,6 +177,79 @@ class Frame:
     not_modified: bool = False
 
 
+def _check_frame_requests(requests: Sequence[FrameRequest]) -> None:
+    """Raises ``InvalidArgumentError`` for a frame of too many items, an item of too many images, or a negative
+    image index."""
+    if len(requests) > MAX_FRAME_ITEMS:
+        raise errors.InvalidArgumentError(
+            f"A frame holds at most {MAX_FRAME_ITEMS} items. Received: {len(requests)} items"
+        )
+    for r in requests:
+        if len(r.images) > MAX_FRAME_IMAGES:
+            raise errors.InvalidArgumentError(
+                f"A frame item asks for at most {MAX_FRAME_IMAGES} images. Received: {len(r.images)} images "
+                f"for run {clip(r.run)} tag {clip(r.tag)} step {r.step}"
+            )
+        if any(i < 0 for i in r.images):
+            raise errors.InvalidArgumentError(f"Image indices must be >= 0. Received: {list(r.images)}")
+
+
+@dataclasses.dataclass
+class _FrameLayout:
+    """A frame's items and image bytes, laid out one item at a time from the blobs read for it.
+
+    Attributes:
+        read: The checked bytes (or the error) of each blob, keyed ``(blob key, index in the sequence)``.
+        items: The header's items so far.
+        blobs: The bytes of the images the items list, in order.
+        offset: Where the next image's bytes start in the concatenation of ``blobs``.
+        complete: Whether every item and image so far was served (the frame's entity tag stands).
+    """
+
+    read: Mapping[tuple[str, int], bytes | errors.PublicError]
+    items: list[Record] = dataclasses.field(default_factory=list)
+    blobs: list[bytes] = dataclasses.field(default_factory=list)
+    offset: int = 0
+    complete: bool = True
+
+    def add(self, r: FrameRequest, datum: provider.BlobSequenceDatum | errors.PublicError) -> None:
+        """Lays out the item of ``r``: its step document and image entries, or its error in its place."""
+        if not isinstance(datum, provider.BlobSequenceDatum):
+            self.items.append(documents.frame_error_item(datum.http_code, str(datum)))
+            self.complete = False
+            return
+        record: Record | None = None
+        if datum.values:
+            raw = self.read[(datum.values[0].blob_key, 0)]
+            if isinstance(raw, errors.PublicError):
+                damaged = isinstance(raw, DamagedBlobError)
+                self.items.append(documents.frame_error_item(raw.http_code, str(raw), damaged=damaged))
+                self.complete = False
+                return
+            record = metadata.decode_record(raw)
+        entries = [self._image(r, datum, i) for i in r.images]
+        self.items.append(documents.frame_item(documents.step_doc(r.run, r.tag, datum, record), entries))
+
+    def _image(self, r: FrameRequest, datum: provider.BlobSequenceDatum, i: int) -> Record:
+        """The entry of image ``i`` of an item (its bytes appended to ``blobs``), or its error in its place."""
+        if i + 1 >= len(datum.values):
+            self.complete = False
+            count = max(len(datum.values) - 1, 0)
+            missing = errors.NotFoundError(
+                f"Run {clip(r.run)} tag {clip(r.tag)} step {r.step} has {count} image(s); no index {i}."
+            )
+            return documents.frame_error_item(404, str(missing), index=i)
+        data = self.read[(datum.values[i + 1].blob_key, i + 1)]
+        if isinstance(data, errors.PublicError):
+            self.complete = False
+            damaged = isinstance(data, DamagedBlobError)
+            return documents.frame_error_item(data.http_code, str(data), damaged=damaged, index=i)
+        entry = documents.frame_image_entry(i, self.offset, len(data), png_content_type(data))
+        self.blobs.append(data)
+        self.offset += len(data)
+        return entry
+
+
 class FeatureVizReader:
     """Reads featureviz data (and the curves beside it) through a TensorBoard data provider.
 
@@ -405,32 +478,42 @@ class FeatureVizReader:
         Raises:
             InvalidArgumentError: too many items or images, or a negative image index.
         """
-        if len(requests) > MAX_FRAME_ITEMS:
-            raise errors.InvalidArgumentError(
-                f"A frame holds at most {MAX_FRAME_ITEMS} items. Received: {len(requests)} items"
-            )
-        for r in requests:
-            if len(r.images) > MAX_FRAME_IMAGES:
-                raise errors.InvalidArgumentError(
-                    f"A frame item asks for at most {MAX_FRAME_IMAGES} images. Received: {len(r.images)} images "
-                    f"for run {clip(r.run)} tag {clip(r.tag)} step {r.step}"
-                )
-            if any(i < 0 for i in r.images):
-                raise errors.InvalidArgumentError(f"Image indices must be >= 0. Received: {list(r.images)}")
+        _check_frame_requests(requests)
         ctx = ctx or tb_context.RequestContext()
         eid = self._eid(experiment_id)
         # One snapshot with every run of the frame read in full (one build for a sweep's listed runs, not one each).
         self._snapshot(ctx, eid, groups=list(dict.fromkeys(r.run for r in requests)))
+        found = self._frame_data(ctx, eid, requests)
+        etag = self._frame_etag(eid, requests, found)
+        if etag is not None and etag in if_none_match:
+            return Frame(header=None, blobs=[], etag=etag, not_modified=True)
+        # Read every blob first (concurrently: the Rust data server answers each in ~1 ms), then lay out.
+        layout = _FrameLayout(self._read_frame_blobs(ctx, eid, requests, found))
+        for r, datum in zip(requests, found, strict=True):
+            layout.add(r, datum)
+        return Frame(header={"items": layout.items}, blobs=layout.blobs, etag=etag if layout.complete else None)
+
+    def _frame_data(
+        self, ctx: tb_context.RequestContext, eid: str, requests: Sequence[FrameRequest]
+    ) -> list[provider.BlobSequenceDatum | errors.PublicError]:
+        """The datum of each item of a frame, or the error that :meth:`step` would raise for it."""
         found: list[provider.BlobSequenceDatum | errors.PublicError] = []
         for r in requests:
             try:
                 found.append(self._find_datum(ctx, eid, r.run, r.tag, r.step))
             except errors.PublicError as e:
                 found.append(e)
-        etag = self._frame_etag(eid, requests, found)
-        if etag is not None and etag in if_none_match:
-            return Frame(header=None, blobs=[], etag=etag, not_modified=True)
-        # Read every blob first (concurrently: the Rust data server answers each in ~1 ms), then lay out.
+        return found
+
+    def _read_frame_blobs(
+        self,
+        ctx: tb_context.RequestContext,
+        eid: str,
+        requests: Sequence[FrameRequest],
+        found: Sequence[provider.BlobSequenceDatum | errors.PublicError],
+    ) -> dict[tuple[str, int], bytes | errors.PublicError]:
+        """The checked bytes (or the error) of every blob a frame serves: each found item's record and the
+        requested images it has, keyed ``(blob key, index in the sequence)``; read concurrently."""
         wanted: list[tuple[str, int]] = []
         for r, datum in zip(requests, found, strict=True):
             if isinstance(datum, provider.BlobSequenceDatum) and datum.values:
@@ -441,47 +524,7 @@ class FeatureVizReader:
             if len(wanted) <= 1
             else list(self._pool.map(lambda w: self._read_or_error(ctx, w[0], w[1], eid), wanted))
         )
-        read = dict(zip(wanted, reads, strict=True))
-        items: list[Record] = []
-        blobs: list[bytes] = []
-        offset = 0
-        complete = True
-        for r, datum in zip(requests, found, strict=True):
-            if not isinstance(datum, provider.BlobSequenceDatum):
-                items.append(documents.frame_error_item(datum.http_code, str(datum)))
-                complete = False
-                continue
-            record: Record | None = None
-            if datum.values:
-                raw = read[(datum.values[0].blob_key, 0)]
-                if isinstance(raw, errors.PublicError):
-                    items.append(
-                        documents.frame_error_item(raw.http_code, str(raw), damaged=isinstance(raw, DamagedBlobError))
-                    )
-                    complete = False
-                    continue
-                record = metadata.decode_record(raw)
-            entries: list[Record] = []
-            for i in r.images:
-                if i + 1 >= len(datum.values):
-                    complete = False
-                    count = max(len(datum.values) - 1, 0)
-                    missing = errors.NotFoundError(
-                        f"Run {clip(r.run)} tag {clip(r.tag)} step {r.step} has {count} image(s); no index {i}."
-                    )
-                    entries.append(documents.frame_error_item(404, str(missing), index=i))
-                    continue
-                data = read[(datum.values[i + 1].blob_key, i + 1)]
-                if isinstance(data, errors.PublicError):
-                    complete = False
-                    damaged = isinstance(data, DamagedBlobError)
-                    entries.append(documents.frame_error_item(data.http_code, str(data), damaged=damaged, index=i))
-                    continue
-                entries.append(documents.frame_image_entry(i, offset, len(data), png_content_type(data)))
-                blobs.append(data)
-                offset += len(data)
-            items.append(documents.frame_item(documents.step_doc(r.run, r.tag, datum, record), entries))
-        return Frame(header={"items": items}, blobs=blobs, etag=etag if complete else None)
+        return dict(zip(wanted, reads, strict=True))
 
     def blob_etag(self, ctx: tb_context.RequestContext | None, key: str, *, experiment_id: str | None = None) -> str:
         """The entity tag of the blob ``key`` names (:func:`blob_etag`), once the key is checked as

@@ -308,6 +308,39 @@ class EpochPlan:
     checks: str | None = None
 
 
+@dataclass
+class _Turns:
+    """The room while an epoch's extras and filter layers take their turns (``Planner.plan``).
+
+    Attributes:
+        left: Seconds left for the tasks still to come.
+        kept: Seconds the room was reduced by (the final measures' reservation, the light draws' share), which
+            the skip reasons name.
+        curve: The light draws' share (``Planner.curve_reservation``) still to be kept from the first task other
+            than the measures.
+        blocker: The task the room is saved up for, its cost and the room it found; ``None`` until one does not fit.
+    """
+
+    left: float
+    kept: float
+    curve: float
+    blocker: tuple[str, float, float] | None = None
+
+    def no_room(self, cost: float, *, final: bool) -> str:
+        """Why a task of ``cost`` does not fit: ``"final"`` (the last epoch's measures), ``"reserved"`` (it would
+        fit but for what was kept) or ``"room"``."""
+        shown_cost, shown_left = _needs(cost, self.left)
+        rule = "final" if final else "reserved" if cost <= self.left + self.kept else "room"
+        return SKIP_REASONS[rule].format(cost=shown_cost, left=shown_left, reserved=f"{self.kept:.2f}")
+
+
+def _saving(blocker: tuple[str, float, float]) -> str:
+    """Why a task that fits waits: the room is saved up for ``blocker`` (its name, cost and room; ``"saving"``)."""
+    name, cost, left = blocker
+    shown_cost, shown_left = _needs(cost, left)
+    return SKIP_REASONS["saving"].format(blocker=name, cost=shown_cost, left=shown_left)
+
+
 class Planner:
     """Decides, at each logged epoch, what fits the budget, from the costs measured so far.
 
@@ -636,6 +669,29 @@ class Planner:
         """
         self.train_seconds += max(0.0, float(train_seconds))
         logged = self.epochs_logged + 1
+        room, reserved, curve = self._epoch_room(epoch, epochs, logged, last)
+        plan = EpochPlan(
+            epoch=epoch,
+            activations=list(self.activation_layers if activations is None else activations),
+            gradcam=self.gradcam,
+            room=room,
+            reserved=reserved,
+        )
+        left = room
+        light = self._plan_light(plan, epoch, epochs, logged, last)
+        if light is not None:
+            left -= light
+        turns = _Turns(left=left, kept=reserved, curve=curve)
+        for name in self._turn_order(plan, last, allow_filters):
+            self._take_turn(plan, name, turns, last=last, light=light)
+        for name, info in plan.windows.items():
+            info["next_epoch"] = self._next_epoch(name, epoch)
+        return plan
+
+    def _epoch_room(self, epoch: int, epochs: int | None, logged: int, last: bool) -> tuple[float, float, float]:
+        """``(room, reserved, curve)``: the epoch's room for the tasks beyond the core (``EpochPlan.room``, less
+        ``reserved``), what it keeps aside for the last epoch's measures, and what the first epoch keeps from its
+        other tasks for the light draws to come (``curve_reservation``)."""
         allowed = self.budget.allowed(self.train_seconds, logged)
         # The last epoch measures its Grad-CAM maps when the run can pay for them: when the run's length is known
         # and what the whole run can afford covers them, every earlier epoch keeps their cost aside.
@@ -651,77 +707,65 @@ class Planner:
             room = max(room, self._run_room(epoch, epochs, logged) - reserved)
             # The light draws of the measures that the epochs in between are to draw are kept from the other tasks.
             curve = self.curve_reservation(epoch, epochs) if first else 0.0
-        plan = EpochPlan(
-            epoch=epoch,
-            activations=list(self.activation_layers if activations is None else activations),
-            gradcam=self.gradcam,
-            room=room,
-            reserved=reserved,
-        )
-        left = room
-        light = self._plan_light(plan, epoch, epochs, logged, last)
-        if light is not None:
-            left -= light
-        # Extras and filter layers take turns: least recently drawn first (extras first among equals); at the
-        # last epoch the measures come first, as what was kept aside is theirs. After a light draw of the
-        # measures, "metrics" stands for the full draw's extra cost over it.
+        return room, reserved, curve
+
+    def _turn_order(self, plan: EpochPlan, last: bool, allow_filters: bool) -> list[str]:
+        """The extras and filter layers in the order they take their turns: least recently drawn first (extras first
+        among equals); at the last epoch the measures come first, as what was kept aside is theirs. A measures'
+        light draw already skipped leaves them out; without ``allow_filters`` the filter layers are skipped
+        (``"filter_epoch"``)."""
         tasks = [n for n in self.extras if n != "metrics" or "metrics" not in plan.skipped]
         tasks += list(self.rotations) if allow_filters else []
         if not allow_filters:
             plan.skipped.update(dict.fromkeys(self.rotations, SKIP_REASONS["filter_epoch"]))
-        order = sorted(
-            tasks, key=lambda n: (not (last and n == "metrics"), self._last_drawn.get(n, -1), tasks.index(n))
-        )
-        blocker: tuple[str, float, float] | None = None  # the task the room is saved up for, its cost, the room
-        kept = reserved  # what the room was reduced by, for the skip reasons
-        for name in order:
-            if name != "metrics" and curve:
-                left -= curve
-                kept += curve
-                curve = 0.0
-            cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
-            upgrade = name == "metrics" and light is not None  # the light draw stands whatever the upgrade does
-            if upgrade:
-                cost = max(0.0, cost - light) if light is not None else cost
-            if cost > left:
-                # Stop at the first task that does not fit: the room is saved up for it, so a dear layer is
-                # not starved by cheaper ones. The last epoch has no later one to save for.
-                if not last and blocker is None:
-                    blocker = (name, cost, left)
-                if not upgrade:
-                    shown_cost, shown_left = _needs(cost, left)
-                    rule = "final" if last and name == "metrics" else "reserved" if cost <= left + kept else "room"
-                    plan.skipped[name] = SKIP_REASONS[rule].format(
-                        cost=shown_cost, left=shown_left, reserved=f"{kept:.2f}"
-                    )
-                continue
-            if blocker is not None:
-                if not upgrade:
-                    shown_cost, shown_left = _needs(blocker[1], blocker[2])
-                    plan.skipped[name] = SKIP_REASONS["saving"].format(
-                        blocker=blocker[0], cost=shown_cost, left=shown_left
-                    )
-                continue
-            self._last_drawn[name] = epoch
-            left -= cost
-            if name == "metrics":
-                plan.checks = "full"
-            if name in self.extras:
-                if name not in plan.extras:
-                    plan.extras.append(name)
-                continue
-            rotation = self.rotations[name]
-            filters, window, following = rotation.take()
-            plan.filters[name] = filters
-            plan.windows[name] = {
-                "fixed": len(rotation.fixed),
-                "window": list(window),
-                "of": rotation.channels,
-                "next": list(following),
-            }
-        for name, info in plan.windows.items():
-            info["next_epoch"] = self._next_epoch(name, epoch)
-        return plan
+        return sorted(tasks, key=lambda n: (not (last and n == "metrics"), self._last_drawn.get(n, -1), tasks.index(n)))
+
+    def _take_turn(self, plan: EpochPlan, name: str, turns: _Turns, *, last: bool, light: float | None) -> None:
+        """Draws task ``name`` into ``plan`` when its estimate fits what ``turns`` has left and no task before it
+        is being saved up for, else skips it with the rule that applied. After a light draw of the measures
+        (``light``, its estimate), ``"metrics"`` stands for the full draw's extra cost over it, and a skip of it
+        leaves the light draw standing (no skip reason)."""
+        if name != "metrics" and turns.curve:
+            turns.left -= turns.curve
+            turns.kept += turns.curve
+            turns.curve = 0.0
+        cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
+        upgrade = name == "metrics" and light is not None  # the light draw stands whatever the upgrade does
+        if light is not None and upgrade:
+            cost = max(0.0, cost - light)
+        if cost > turns.left:
+            # Stop at the first task that does not fit: the room is saved up for it, so a dear layer is
+            # not starved by cheaper ones. The last epoch has no later one to save for.
+            if not last and turns.blocker is None:
+                turns.blocker = (name, cost, turns.left)
+            if not upgrade:
+                plan.skipped[name] = turns.no_room(cost, final=last and name == "metrics")
+            return
+        if turns.blocker is not None:
+            if not upgrade:
+                plan.skipped[name] = _saving(turns.blocker)
+            return
+        self._draw(plan, name)
+        turns.left -= cost
+
+    def _draw(self, plan: EpochPlan, name: str) -> None:
+        """Puts task ``name`` in ``plan`` (an extra, or the next pass of a filter layer's rotation)."""
+        self._last_drawn[name] = plan.epoch
+        if name == "metrics":
+            plan.checks = "full"
+        if name in self.extras:
+            if name not in plan.extras:
+                plan.extras.append(name)
+            return
+        rotation = self.rotations[name]
+        filters, window, following = rotation.take()
+        plan.filters[name] = filters
+        plan.windows[name] = {
+            "fixed": len(rotation.fixed),
+            "window": list(window),
+            "of": rotation.channels,
+            "next": list(following),
+        }
 
     def _plan_light(self, plan: EpochPlan, epoch: int, epochs: int | None, logged: int, last: bool) -> float | None:
         """Between the measures' first full draw and the last epoch, plans their light draw first when its estimate
