@@ -7,9 +7,9 @@ import pytest
 from tb_featureviz.writer.planner import (
     LIGHT_CHECKS,
     Budget,
+    ChecksWork,
     CoreTimes,
     LayerInfo,
-    MeasuresWork,
     Planner,
     layer_infos,
 )
@@ -72,8 +72,8 @@ def test_for_layers_takes_the_users_layers_as_they_are() -> None:
 
 
 def test_the_measures_prior_from_the_cores_timed_calls() -> None:
-    work = MeasuresWork.of(_Checks(), 4, in_gradcams=8.0)
-    assert work == MeasuresWork(probes=4, images=77, light_images=21, draws=4, light_draws=2, in_gradcams=8.0)
+    work = ChecksWork.of(_Checks(), 4, in_gradcams=8.0)
+    assert work == ChecksWork(probes=4, images=77, light_images=21, draws=4, light_draws=2, in_gradcams=8.0)
     core = CoreTimes(gradcam=0.5, forward=0.2, cam_call=0.1)
     assert work.prior(core, 0.3) == pytest.approx(77 / 4 * 0.2 + 4 * 0.1 + 0.3)
     assert work.prior(core, None) == pytest.approx(77 / 4 * 0.2 + 4 * 0.1)
@@ -82,7 +82,7 @@ def test_the_measures_prior_from_the_cores_timed_calls() -> None:
     untimed = CoreTimes(gradcam=0.5)
     assert work.prior(untimed, 0.3) == 4.0 and work.prior(untimed, 0.3, light=True) == 2.0
     assert work.prior(CoreTimes(), 0.3) == 0.0
-    assert MeasuresWork.of(_Checks(), 0, in_gradcams=8.0).probes == 1
+    assert ChecksWork.of(_Checks(), 0, in_gradcams=8.0).probes == 1
 
 
 def test_price_extras_sets_the_priors_of_what_is_not_measured_yet() -> None:
@@ -90,7 +90,7 @@ def test_price_extras_sets_the_priors_of_what_is_not_measured_yet() -> None:
     planner = Planner.for_layers(infos, Budget(0.05), gradcam_layer="conv2d_3", measures=True)
     planner.extras.append("exemplars")
     planner.trace_seconds = 0.3
-    work = MeasuresWork.of(_Checks(), 4, in_gradcams=8.0)
+    work = ChecksWork.of(_Checks(), 4, in_gradcams=8.0)
     core = CoreTimes(gradcam=0.5, forward=0.2, cam_call=0.1)
     calls: list[int] = []
 

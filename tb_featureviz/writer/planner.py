@@ -5,7 +5,7 @@ the costs measured so far and the budget, ``Planner.plan`` returns an ``EpochPla
 ``featureviz watch`` both run what it returns; the callback with the user's budget, ``watch`` with an unlimited one.
 The caller builds the planner's inputs with the planner's own constructors: ``layer_infos`` (the model's
 feature layers), ``Planner.for_layers`` (the default choice of layers), and at each epoch ``Planner.time_gradcam``
-and ``Planner.price_extras`` with ``CoreTimes`` and ``MeasuresWork.of`` (what the core measured, which prices the
+and ``Planner.price_extras`` with ``CoreTimes`` and ``ChecksWork.of`` (what the core measured, which prices the
 extras not measured yet).
 
 The rules:
@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypedDict
 
 from tb_featureviz import metadata
-from tb_featureviz.metadata import Record
+from tb_featureviz.metadata import CHECKS_TASK, Record
 from tb_featureviz.validation import positive_float
 from tb_featureviz.writer.stages import (
     _NOT_STAGE,
@@ -75,18 +75,18 @@ from tb_featureviz.writer.stages import (
 __all__ = [
     "FIXED_FILTERS",
     "Budget",
+    "ChecksWork",
     "CoreTimes",
     "EpochPlan",
     "FilterRotation",
     "LayerInfo",
-    "MeasuresWork",
     "Planner",
     "filter_stage_layers",
     "layer_infos",
     "stage_layers",
 ]
 
-LIGHT_CHECKS = "metrics/light"
+LIGHT_CHECKS = f"{CHECKS_TASK}/light"
 """The cost key of a light draw of the measures (``"metrics"`` is a full draw's)."""
 
 PRIOR_FACTOR = 1.5
@@ -214,7 +214,7 @@ class _CountsWork(Protocol):
 
 
 @dataclass(frozen=True)
-class MeasuresWork:
+class ChecksWork:
     """A draw of the Grad-CAM measures (``"metrics"``) in the units of the core's timed calls.
 
     Attributes:
@@ -234,7 +234,7 @@ class MeasuresWork:
     in_gradcams: float
 
     @classmethod
-    def of(cls, checks: _CountsWork, probes: int, *, in_gradcams: float) -> MeasuresWork:
+    def of(cls, checks: _CountsWork, probes: int, *, in_gradcams: float) -> ChecksWork:
         """The work of ``checks`` (a ``MapChecks``) on ``probes`` images."""
         n = max(1, probes)
         return cls(
@@ -483,7 +483,7 @@ class Planner:
             seed=seed,
             steps=steps,
             input_pixels=input_hw[0] * input_hw[1] if input_hw else None,
-            extras=["metrics"] if measures else [],
+            extras=[CHECKS_TASK] if measures else [],
             core_layers=[gradcam_layer] if gradcam_layer is not None and gradcam_layer in drawn else drawn[-1:],
             light_checks=measures,
         )
@@ -506,7 +506,7 @@ class Planner:
     def price_extras(
         self,
         core: CoreTimes,
-        measures: MeasuresWork | None = None,
+        measures: ChecksWork | None = None,
         exemplars: Callable[[], float] | None = None,
     ) -> None:
         """Sets the priors of the extras not measured yet (``priors``, ``light_share``), after ``measure`` and
@@ -517,9 +517,9 @@ class Planner:
             measures: The Grad-CAM measures' work, when they run (``"metrics"``).
             exemplars: Prices the exemplars' first draw, when they run; called only while they are not measured.
         """
-        if measures is not None and "metrics" in self.extras:
-            if "metrics" not in self.costs:
-                self.priors["metrics"] = measures.prior(core, self.trace_seconds)
+        if measures is not None and CHECKS_TASK in self.extras:
+            if CHECKS_TASK not in self.costs:
+                self.priors[CHECKS_TASK] = measures.prior(core, self.trace_seconds)
             if LIGHT_CHECKS not in self.costs:
                 self.priors[LIGHT_CHECKS] = measures.prior(core, self.trace_seconds, light=True)
                 steady = measures.prior(core, self.trace_seconds) - (self.trace_seconds or 0.0)
@@ -559,10 +559,10 @@ class Planner:
     def _light_estimate(self) -> float:
         """A light draw of the measures: measured, else ``light_share`` of a measured full draw, else
         ``PRIOR_FACTOR`` times its prior; never above a full draw."""
-        full = self._extra_estimate("metrics")
+        full = self._extra_estimate(CHECKS_TASK)
         known = self.costs.get(LIGHT_CHECKS)
-        if known is None and self.light_share is not None and "metrics" in self.costs:
-            known = self.light_share * self.costs["metrics"]
+        if known is None and self.light_share is not None and CHECKS_TASK in self.costs:
+            known = self.light_share * self.costs[CHECKS_TASK]
         if known is None:
             prior = self.priors.get(LIGHT_CHECKS)
             known = PRIOR_FACTOR * prior if prior is not None else full
@@ -572,15 +572,15 @@ class Planner:
         """Seconds to keep aside for the last epoch's measures: ``PRIOR_FACTOR`` times their measured cost
         (or their prior, priced from this model's measured first epoch), as a run's last draw costs more than the
         average one."""
-        known = self.costs.get("metrics")
-        return PRIOR_FACTOR * (known if known is not None else self.priors.get("metrics", 0.0))
+        known = self.costs.get(CHECKS_TASK)
+        return PRIOR_FACTOR * (known if known is not None else self.priors.get(CHECKS_TASK, 0.0))
 
     def curve_reservation(self, epoch: int, epochs: int) -> float:
         """Seconds the first epoch keeps from its other tasks (filter passes, exemplars; not from the measures' own
         first draw), out of what the whole run can afford, for the light draws of the measures at every other
         epoch between it and the last (``light_checks``), so that spending the run's room at once does not leave
         the measures without a curve; 0 without light draws."""
-        if not self.light_checks or "metrics" not in self.extras or self.budget.unlimited:
+        if not self.light_checks or CHECKS_TASK not in self.extras or self.budget.unlimited:
             return 0.0
         between = max(0, epochs - 2 - epoch)
         return self._light_estimate() * math.ceil(between / 2)
@@ -696,7 +696,7 @@ class Planner:
         # The last epoch measures its Grad-CAM maps when the run can pay for them: when the run's length is known
         # and what the whole run can afford covers them, every earlier epoch keeps their cost aside.
         reserved = 0.0
-        measures = "metrics" in self.extras and not self.budget.unlimited and not last
+        measures = CHECKS_TASK in self.extras and not self.budget.unlimited and not last
         if measures and epochs and epoch < epochs - 1 and self._run_room(epoch, epochs, logged) >= self.reservation():
             reserved = self.reservation()
         room = allowed - self.spent - self.steady_cost() - reserved
@@ -714,23 +714,25 @@ class Planner:
         among equals); at the last epoch the measures come first, as what was kept aside is theirs. A measures'
         light draw already skipped leaves them out; without ``allow_filters`` the filter layers are skipped
         (``"filter_epoch"``)."""
-        tasks = [n for n in self.extras if n != "metrics" or "metrics" not in plan.skipped]
+        tasks = [n for n in self.extras if n != CHECKS_TASK or CHECKS_TASK not in plan.skipped]
         tasks += list(self.rotations) if allow_filters else []
         if not allow_filters:
             plan.skipped.update(dict.fromkeys(self.rotations, SKIP_REASONS["filter_epoch"]))
-        return sorted(tasks, key=lambda n: (not (last and n == "metrics"), self._last_drawn.get(n, -1), tasks.index(n)))
+        return sorted(
+            tasks, key=lambda n: (not (last and n == CHECKS_TASK), self._last_drawn.get(n, -1), tasks.index(n))
+        )
 
     def _take_turn(self, plan: EpochPlan, name: str, turns: _Turns, *, last: bool, light: float | None) -> None:
         """Draws task ``name`` into ``plan`` when its estimate fits what ``turns`` has left and no task before it
         is being saved up for, else skips it with the rule that applied. After a light draw of the measures
         (``light``, its estimate), ``"metrics"`` stands for the full draw's extra cost over it, and a skip of it
         leaves the light draw standing (no skip reason)."""
-        if name != "metrics" and turns.curve:
+        if name != CHECKS_TASK and turns.curve:
             turns.left -= turns.curve
             turns.kept += turns.curve
             turns.curve = 0.0
         cost = self._extra_estimate(name) if name in self.extras else self._filter_estimate(name)
-        upgrade = name == "metrics" and light is not None  # the light draw stands whatever the upgrade does
+        upgrade = name == CHECKS_TASK and light is not None  # the light draw stands whatever the upgrade does
         if light is not None and upgrade:
             cost = max(0.0, cost - light)
         if cost > turns.left:
@@ -739,7 +741,7 @@ class Planner:
             if not last and turns.blocker is None:
                 turns.blocker = (name, cost, turns.left)
             if not upgrade:
-                plan.skipped[name] = turns.no_room(cost, final=last and name == "metrics")
+                plan.skipped[name] = turns.no_room(cost, final=last and name == CHECKS_TASK)
             return
         if turns.blocker is not None:
             if not upgrade:
@@ -751,7 +753,7 @@ class Planner:
     def _draw(self, plan: EpochPlan, name: str) -> None:
         """Puts task ``name`` in ``plan`` (an extra, or the next pass of a filter layer's rotation)."""
         self._last_drawn[name] = plan.epoch
-        if name == "metrics":
+        if name == CHECKS_TASK:
             plan.checks = "full"
         if name in self.extras:
             if name not in plan.extras:
@@ -774,8 +776,8 @@ class Planner:
         draw's estimate, or ``None`` when no light draw applies or fits."""
         if (
             not self.light_checks
-            or "metrics" not in self.extras
-            or "metrics" not in self._last_drawn
+            or CHECKS_TASK not in self.extras
+            or CHECKS_TASK not in self._last_drawn
             or last
             or self.budget.unlimited
         ):
@@ -786,9 +788,9 @@ class Planner:
             room = min(room, self._run_room(epoch, epochs, logged) - plan.reserved)
         if cost > room:
             shown_cost, shown_left = _needs(cost, room)
-            plan.skipped["metrics"] = SKIP_REASONS["light"].format(cost=shown_cost, left=shown_left)
+            plan.skipped[CHECKS_TASK] = SKIP_REASONS["light"].format(cost=shown_cost, left=shown_left)
             return None
-        plan.extras.append("metrics")
+        plan.extras.append(CHECKS_TASK)
         plan.checks = "light"
         return cost
 
@@ -822,7 +824,7 @@ class Planner:
                 randomised copy): spent, but left out of what the task's next run is expected to cost.
         """
         for task, seconds in costs.items():
-            key = LIGHT_CHECKS if task == "metrics" and plan.checks == "light" else task
+            key = LIGHT_CHECKS if task == CHECKS_TASK and plan.checks == "light" else task
             once = min(float(seconds), max(0.0, float((setup or {}).get(task, 0.0))))
             self.costs[key] = float(seconds) - once
             self.spent += float(seconds)

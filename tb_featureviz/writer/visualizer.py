@@ -30,7 +30,7 @@ from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
 from tb_featureviz.metadata import Record
 from tb_featureviz.writer.options import WriterOptions
-from tb_featureviz.writer.planner import CoreTimes, EpochPlan, LayerInfo, MeasuresWork, Planner, layer_infos
+from tb_featureviz.writer.planner import ChecksWork, CoreTimes, EpochPlan, LayerInfo, Planner, layer_infos
 from tb_featureviz.writer.probes import run_facts
 from tb_featureviz.writer.tasks import ChecksTask, ExemplarsTask, FilterTask, Write
 from tb_featureviz.writer.worker import SummaryWorker
@@ -357,7 +357,7 @@ class Visualizer:
         core = CoreTimes(gradcam=now.costs.get("gradcam"), forward=self._forward_seconds, cam_call=self._cam_call)
         measures = None
         if self._checks is not None:
-            measures = MeasuresWork.of(self._checks.checks, len(self.probes), in_gradcams=COST_IN_GRADCAMS)
+            measures = ChecksWork.of(self._checks.checks, len(self.probes), in_gradcams=COST_IN_GRADCAMS)
         exemplars = None
         if self.exemplars is not None:
             exemplars = functools.partial(self._exemplars_prior, now.costs["activations"])
