@@ -905,8 +905,9 @@ def write_logdir(
         The :class:`LogdirSpec` describing (and predicting) everything written.
 
     Example:
-        >>> spec = write_logdir(tmp_path, runs=("exp1", "exp2"), epochs=12)
-        >>> spec.activation_value("exp1", 3, "conv2d", probe=0, channel=2)
+        >>> spec = write_logdir("example", runs=("exp1", "exp2"), epochs=12)
+        >>> spec.activation_value("exp1", 3, "conv2d", probe=0, channel=2)  # the predicted pixel value
+        126
     """
     if reduced_layers and (not grid_channels or not all(0 <= c < channels for c in grid_channels)):
         raise ValueError(f"grid_channels must be channels in [0, {channels}). Received: {grid_channels!r}")
