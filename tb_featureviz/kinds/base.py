@@ -110,6 +110,10 @@ class Kind:
         stored: Written as a featureviz blob summary (a ``metadata.KINDS`` entry); False for scalars only.
         summary_op: The writer's summary op, ``module:function`` (``tb_featureviz.summary`` needs TensorFlow,
             so it is named here, not imported).
+        writer_task: The kind's writer task when it is drawn as an extra, ``module:function``: the function takes
+            the bound visualizer and returns a :class:`tb_featureviz.writer.tasks.ExtraTask` (or None when the
+            run's options leave the kind out). The visualizer prices it, lets the planner fit it into the budget
+            and runs it; checks and exemplars predate this and are driven by the visualizer itself.
         record: The record's schema (a ``TypedDict``), or None where the kind stores no record of its own.
         scalar_prefixes: Scalar tags of the featureviz run that belong to the kind.
         index_fields: For a kind written once per run, the record fields its ``/index`` entry copies.
@@ -124,6 +128,7 @@ class Kind:
     layered: bool = True
     stored: bool = True
     summary_op: str | None = None
+    writer_task: str | None = None
     record: type | None = None
     scalar_prefixes: tuple[str, ...] = ()
     index_fields: tuple[str, ...] = ()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import keras
 import numpy as np
@@ -26,7 +27,28 @@ from tb_featureviz.metadata import Record
 from tb_featureviz.writer.options import WriterOptions
 from tb_featureviz.writer.worker import Write
 
-__all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask", "FilterTask", "Write"]
+if TYPE_CHECKING:
+    from tb_featureviz.writer.visualizer import Visualizer
+
+__all__ = ["EXEMPLAR_MIN_CROP", "ChecksTask", "ExemplarsTask", "ExtraTask", "FilterTask", "Write"]
+
+
+class ExtraTask(Protocol):
+    """A kind's writer side as an extra (``Kind.writer_task`` builds it): the planner draws it when the budget
+    has room, at most once an epoch, and its seconds are measured, recorded (``cost/<name>_seconds``) and
+    charged like any other task's."""
+
+    name: str
+    """Its name in plan records (``extras``, ``skipped``) and cost tags; the kind's name."""
+
+    def prior(self, viz: Visualizer, costs: Mapping[str, float]) -> float:
+        """What its first draw should cost, in seconds, given what this epoch's core measured (``costs``)."""
+        ...
+
+    def __call__(self, viz: Visualizer, step: int) -> list[Write]:
+        """Computes the epoch's summary on the training thread; returns the writes for the worker."""
+        ...
+
 
 EXEMPLAR_MIN_CROP = 16
 """Smallest crop side in pixels: a 3-pixel receptive field is too small to see."""

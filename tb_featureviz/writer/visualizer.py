@@ -12,6 +12,7 @@ with an unlimited one. For the same weights, probes and options both write the s
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import math
 import threading
@@ -23,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tb_featureviz import compute, metadata, render, summary
+from tb_featureviz import compute, kinds, metadata, render, summary
 from tb_featureviz.compute.backend import Tensor
 from tb_featureviz.compute.exemplars import top_exemplars
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
@@ -32,7 +33,7 @@ from tb_featureviz.metadata import Record
 from tb_featureviz.writer.options import WriterOptions
 from tb_featureviz.writer.planner import ChecksWork, CoreTimes, EpochPlan, LayerInfo, Planner, layer_infos
 from tb_featureviz.writer.probes import run_facts
-from tb_featureviz.writer.tasks import ChecksTask, ExemplarsTask, FilterTask, Write
+from tb_featureviz.writer.tasks import ChecksTask, ExemplarsTask, ExtraTask, FilterTask, Write
 from tb_featureviz.writer.worker import SummaryWorker
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class Visualizer:
         self.labels: np.ndarray | None = None
         self.boxes: np.ndarray | None = None
         self._checks: ChecksTask | None = None
+        self._kind_tasks: list[ExtraTask] = []
         self.exemplars: ExemplarsTask | None = None
         self._predicted: tuple[np.ndarray, np.ndarray] | None = None
         self._extractor: compute.ActivationExtractor | None = None
@@ -213,6 +215,19 @@ class Visualizer:
         )
         self._extractor = compute.ActivationExtractor(model, layers=self.planner.activation_layers)
         self._filter_task = FilterTask(model, opts)
+        self._kind_tasks = self._registered_tasks()
+        self.planner.extras.extend(t.name for t in self._kind_tasks if t.name not in self.planner.extras)
+
+    def _registered_tasks(self) -> list[ExtraTask]:
+        """The writer tasks the registry's kinds declare (``Kind.writer_task``) that run with these options."""
+        tasks = []
+        for kind in kinds.REGISTRY.values():
+            if kind.writer_task is not None:
+                module, _, function = kind.writer_task.partition(":")
+                task = getattr(importlib.import_module(module), function)(self)
+                if task is not None:
+                    tasks.append(task)
+        return tasks
 
     def _filter_layers(self, model: keras.Model) -> list[str] | None:
         """The user's filter-pattern layers, none when off (or unsupported on this backend), ``None`` for the
@@ -362,6 +377,9 @@ class Visualizer:
         if self.exemplars is not None:
             exemplars = functools.partial(self._exemplars_prior, now.costs["activations"])
         planner.price_extras(core, measures, exemplars)
+        for task in self._kind_tasks:
+            if task.name not in planner.costs:
+                planner.priors[task.name] = task.prior(self, now.costs)
         allow_filters = self._logged % self.options.filter_every_n_epochs == 0 or now.last
         return planner.plan(
             now.step, now.epochs, train_seconds, last=now.last, allow_filters=allow_filters, activations=layers
@@ -383,6 +401,11 @@ class Visualizer:
             channels = {layer: self._grids[layer][0] for layer in self._extractor.layer_names}
             now.writes += self.exemplars(now.step, self._extractor, channels)
             now.costs["exemplars"] = time.perf_counter() - t0
+        for task in self._kind_tasks:
+            if task.name in plan.extras:
+                t0 = time.perf_counter()
+                now.writes += task(self, now.step)
+                now.costs[task.name] = time.perf_counter() - t0
         return setup
 
     def _filter_passes(self, now: _Epoch, plan: EpochPlan) -> None:
@@ -398,8 +421,7 @@ class Visualizer:
                 self.planner.drop_filters(plan, layer, f"failed: {type(e).__name__}")
             now.costs[metadata.tag_for("filters", layer)] = time.perf_counter() - t0
 
-    @staticmethod
-    def _cost_writes(now: _Epoch, plan: EpochPlan) -> list[Write]:
+    def _cost_writes(self, now: _Epoch, plan: EpochPlan) -> list[Write]:
         """The ``cost/<kind>_seconds`` scalars of the kinds drawn."""
         costs = now.costs
         filter_total = sum(v for k, v in costs.items() if k.startswith(metadata.TAG_PREFIX["filters"]))
@@ -410,6 +432,7 @@ class Visualizer:
                 ("gradcam", costs.get("gradcam")),
                 (metadata.CHECKS_TASK, costs.get(metadata.CHECKS_TASK)),
                 ("exemplars", costs.get("exemplars")),
+                *((t.name, costs.get(t.name)) for t in self._kind_tasks),
                 ("filters", filter_total if plan.filters else None),
             )
             if seconds is not None
