@@ -6,15 +6,33 @@ hook signatures mention, so ``tb_featureviz.metadata`` can build its tables from
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 if TYPE_CHECKING:
     from tb_featureviz.export.content import Figure, RunExport
     from tb_featureviz.export.options import ExportOptions
     from tb_featureviz.export.report import FigureBlock, Numbers
     from tb_featureviz.metadata import GridLayout, Record
+
+
+def resolve(path: str) -> Any:
+    """What ``path`` (``"module:name"``) names, its module imported now."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def on_call(path: str) -> Callable[..., Any]:
+    """A hook that lives where a kind module may not import it when it loads (the export needs matplotlib):
+    ``path`` (``"module:function"``) is imported at the first call, which the hook passes on."""
+
+    def hook(*args: Any, **kwargs: Any) -> Any:
+        return resolve(path)(*args, **kwargs)
+
+    hook.__qualname__ = hook.__name__ = path
+    return hook
 
 
 class FigureCommon(TypedDict):

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
-from tb_featureviz.kinds.base import ExportDrawing, FigureCommon, Kind
+from tb_featureviz.kinds.base import ExportDrawing, FigureCommon, Kind, on_call
 
 if TYPE_CHECKING:
     from tb_featureviz.export.content import Figure, RunExport
-    from tb_featureviz.export.options import ExportOptions
-    from tb_featureviz.export.report import FigureBlock, Numbers
     from tb_featureviz.metadata import GridLayout, Record
 
 
@@ -127,25 +125,6 @@ def manifest(fig: Figure) -> Record:
     return {**entry, **reduction_entry(fig)}
 
 
-def channel_filter(figs: list[Figure], channel: int | None) -> list[Figure]:
-    """The grids whose rotation drew filter ``channel`` (``export.collect.filters_with``)."""
-    from tb_featureviz.export.collect import filters_with
-
-    return filters_with(figs, channel)
-
-
-def summary_final(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
-    from tb_featureviz.export.report import final_filters
-
-    return final_filters(numbers, run, who, options)
-
-
-def summary_changes(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
-    from tb_featureviz.export.report import changes_filters
-
-    return changes_filters(numbers, run, who, options)
-
-
 KIND = Kind(
     name="filters",
     tag_prefix="filters/",
@@ -156,14 +135,15 @@ KIND = Kind(
     record=FiltersRecord,
     export=ExportDrawing(
         figures=figures,
-        summary_final=summary_final,
-        summary_changes=summary_changes,
+        summary_final=on_call("tb_featureviz.export.report:final_filters"),
+        summary_changes=on_call("tb_featureviz.export.report:changes_filters"),
         note=NOTE,
         grid_summary=grid_summary,
         caption=caption,
         html_caption=html_caption,
         manifest=manifest,
         channels=True,
-        channel_filter=channel_filter,
+        # The grids whose rotation drew filter ``channel``.
+        channel_filter=on_call("tb_featureviz.export.collect:filters_with"),
     ),
 )

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypedDict
 
-from tb_featureviz.kinds.base import ExportDrawing, FigureCommon, Kind
+from tb_featureviz.kinds.base import ExportDrawing, FigureCommon, Kind, on_call
 
 if TYPE_CHECKING:
     from tb_featureviz.export.content import Figure, RunExport
-    from tb_featureviz.export.options import ExportOptions
-    from tb_featureviz.export.report import FigureBlock, Numbers
     from tb_featureviz.metadata import GridLayout, Record
 
 
@@ -167,18 +165,6 @@ def colour_note(colormap: str | None, present: bool) -> str | None:
     return f"Grad-CAM heat in {colormap or OVERLAY_COLORMAP}" if present else None
 
 
-def summary_final(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
-    from tb_featureviz.export.report import final_gradcam
-
-    return final_gradcam(numbers, run, who, options)
-
-
-def summary_changes(numbers: Numbers, run: RunExport, who: str, options: ExportOptions) -> list[FigureBlock]:
-    from tb_featureviz.export.report import changes_gradcam
-
-    return changes_gradcam(numbers, run, who, options)
-
-
 KIND = Kind(
     name="gradcam",
     tag_prefix="gradcam/",
@@ -190,8 +176,8 @@ KIND = Kind(
     export=ExportDrawing(
         figures=figures,
         colour_note=colour_note,
-        summary_final=summary_final,
-        summary_changes=summary_changes,
+        summary_final=on_call("tb_featureviz.export.report:final_gradcam"),
+        summary_changes=on_call("tb_featureviz.export.report:changes_gradcam"),
         note=NOTE,
         caption=caption,
         html_caption=html_caption,

@@ -12,7 +12,6 @@ with an unlimited one. For the same weights, probes and options both write the s
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import math
 import threading
@@ -29,6 +28,7 @@ from tb_featureviz.compute.backend import Tensor
 from tb_featureviz.compute.exemplars import top_exemplars
 from tb_featureviz.compute.faithfulness import COST_IN_GRADCAMS
 from tb_featureviz.compute.filters import DEFAULT_STEPS, default_size
+from tb_featureviz.kinds.base import resolve
 from tb_featureviz.metadata import Record
 from tb_featureviz.writer.options import WriterOptions
 from tb_featureviz.writer.planner import ChecksWork, CoreTimes, EpochPlan, LayerInfo, Planner, layer_infos
@@ -223,8 +223,7 @@ class Visualizer:
         tasks = []
         for kind in kinds.REGISTRY.values():
             if kind.writer_task is not None:
-                module, _, function = kind.writer_task.partition(":")
-                task = getattr(importlib.import_module(module), function)(self)
+                task = resolve(kind.writer_task)(self)
                 if task is not None:
                     tasks.append(task)
         return tasks
